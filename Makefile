@@ -1,0 +1,42 @@
+# cloud-edge-scheduler: every developer and CI entry point.
+#   make run    the main job: control plane (or $KUBECONFIG), scheduler, example workloads
+#   make test   every test: lint, types, unit, e2e on a real control plane
+SHELL := bash
+.SHELLFLAGS := -o errexit -o nounset -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CACHE_DIR ?= $(HOME)/.cache/cloudedge
+export CACHE_DIR
+
+.PHONY: help venv lint typecheck unit e2e test run simulate bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(BIN)/cloudedge: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/cloudedge ## create .venv with the package and the dev tools
+
+lint: venv ## ruff, mypy --strict and the import contracts
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/mypy --strict operator/cloudedge
+	$(BIN)/lint-imports
+
+unit: venv ## fast tests without a cluster
+	$(BIN)/pytest -m 'not e2e' tests/unit
+
+simulate: venv ## the seed case, offline
+	$(BIN)/cloudedge simulate --scenario seed
+
+clean: ## remove the virtual environment and caches of the repo (not the tool cache)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache
+
+include hack/cluster.mk

@@ -1,0 +1,42 @@
+"""Kubernetes resource quantities (``500m``, ``2``, ``1.5``, ``512Mi``, ``1G``, ``1e3``).
+
+The kubernetes client already parses the quantity grammar; this wraps it so that a bad
+quantity becomes an :class:`InputError` and so that the result is a finite non-negative float
+the model can add up.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+
+from kubernetes import utils as k8s_utils
+
+from cloudedge import errors
+
+ALLOWED = "a Kubernetes quantity such as 500m, 2, 1.5, 512Mi, 1G or 1e3, not negative"
+
+
+def parse_quantity(value: object, *, obj: str, key: str) -> decimal.Decimal:
+    """Parse a quantity as the API server would, or raise naming ``obj`` and ``key``."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise errors.InputError(obj, key, value, ALLOWED)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise errors.InputError(obj, key, value, ALLOWED)
+    try:
+        parsed = k8s_utils.parse_quantity(value)  # type: ignore[no-untyped-call]
+    except (ValueError, TypeError, decimal.InvalidOperation, ArithmeticError) as err:
+        raise errors.InputError(obj, key, value, ALLOWED) from err
+    if not isinstance(parsed, decimal.Decimal) or not parsed.is_finite() or parsed < 0:
+        raise errors.InputError(obj, key, value, ALLOWED)
+    return parsed
+
+
+def cpu_millicores(value: object, *, obj: str, key: str) -> float:
+    """A CPU quantity in millicores (``500m`` -> 500, ``2`` -> 2000)."""
+    return float(parse_quantity(value, obj=obj, key=key) * 1000)
+
+
+def plain(value: object, *, obj: str, key: str) -> float:
+    """A quantity as a plain number in base units (bytes for memory, a count for pods)."""
+    return float(parse_quantity(value, obj=obj, key=key))

@@ -1,0 +1,51 @@
+"""The placement model: pure numpy/scipy, no Kubernetes client, kopf or HTTP.
+
+Section 4 of the seed article made concrete: filters (:mod:`.filters`), the four terms
+(:mod:`.terms`), the per-pod decision (:mod:`.scoring`) and batch strategies
+(:mod:`.strategies`) over a column-wise cluster (:mod:`.state`).
+"""
+
+from cloudedge.model.scoring import Evaluation, NodeTerms, evaluate
+from cloudedge.model.state import ClusterState
+from cloudedge.model.strategies import Placement, PlacementResult, Strategy, place
+from cloudedge.model.types import (
+    RESOURCES,
+    BandwidthModel,
+    Link,
+    ModelConfig,
+    Node,
+    Pod,
+    SelectorRequirement,
+    SelectorTerm,
+    Taint,
+    Tier,
+    Toleration,
+    Topology,
+    Weights,
+    Workload,
+)
+
+__all__ = [
+    "RESOURCES",
+    "BandwidthModel",
+    "ClusterState",
+    "Evaluation",
+    "Link",
+    "ModelConfig",
+    "Node",
+    "NodeTerms",
+    "Placement",
+    "PlacementResult",
+    "Pod",
+    "SelectorRequirement",
+    "SelectorTerm",
+    "Strategy",
+    "Taint",
+    "Tier",
+    "Toleration",
+    "Topology",
+    "Weights",
+    "Workload",
+    "evaluate",
+    "place",
+]

@@ -1,0 +1,173 @@
+"""The cluster as numpy arrays: what every filter and term reads, and what placement updates.
+
+One :class:`ClusterState` holds the nodes column-wise (capacity, usage, tier, site,
+bandwidth, compute rate) so that scoring one pod against thousands of nodes is a handful of
+vector operations. Usage is the only mutable part: strategies ``assign`` pods as they decide,
+and the live scheduler does the same for reservations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from cloudedge.model import types
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+TIER_NONE, TIER_CLOUD, TIER_EDGE = -1, 0, 1
+_TIER_CODE = {None: TIER_NONE, types.Tier.CLOUD: TIER_CLOUD, types.Tier.EDGE: TIER_EDGE}
+
+NO_SCHEDULE_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
+"""Taint effects that keep a pod away at scheduling time (PreferNoSchedule only scores)."""
+
+
+class SourceView:
+    """Where a pod's input data is, seen from every node: per-node latency and link caps."""
+
+    __slots__ = ("latency_s", "link_bw", "on_node", "source_bw")
+
+    def __init__(
+        self, latency_s: FloatArray, link_bw: FloatArray, on_node: BoolArray, source_bw: float
+    ) -> None:
+        self.latency_s = latency_s
+        self.link_bw = link_bw
+        self.on_node = on_node
+        self.source_bw = source_bw
+
+
+class ClusterState:
+    """Nodes, their usage and the network between their sites, column-wise."""
+
+    def __init__(
+        self,
+        nodes: Sequence[types.Node],
+        *,
+        topology: types.Topology | None = None,
+    ) -> None:
+        self.nodes = tuple(nodes)
+        self.topology = topology or types.Topology()
+        self.names = [n.name for n in self.nodes]
+        self.index = {name: i for i, name in enumerate(self.names)}
+        if len(self.index) != len(self.names):
+            raise ValueError("node names must be unique")
+        n = len(self.nodes)
+        self.allocatable: FloatArray = np.array(
+            [nd.allocatable for nd in self.nodes], dtype=np.float64
+        ).reshape(n, len(types.RESOURCES))
+        self.used: FloatArray = np.array([nd.used for nd in self.nodes], dtype=np.float64).reshape(
+            n, len(types.RESOURCES)
+        )
+        self.tier: IntArray = np.array([_TIER_CODE[nd.tier] for nd in self.nodes], dtype=np.int64)
+        self.bandwidth: FloatArray = np.array([nd.bandwidth_mbps for nd in self.nodes], np.float64)
+        self.compute_rate: FloatArray = np.array([nd.compute_rate for nd in self.nodes], np.float64)
+        self.ready: BoolArray = np.array([nd.ready for nd in self.nodes], dtype=bool)
+        self.schedulable: BoolArray = np.array([nd.schedulable for nd in self.nodes], dtype=bool)
+        self.hard_tainted: BoolArray = np.array(
+            [any(t.effect in NO_SCHEDULE_EFFECTS for t in nd.taints) for nd in self.nodes],
+            dtype=bool,
+        )
+        self.sites = sorted({nd.site for nd in self.nodes})
+        site_pos = {s: k for k, s in enumerate(self.sites)}
+        self.site_index: IntArray = np.array(
+            [site_pos[nd.site] for nd in self.nodes], dtype=np.int64
+        )
+        self._site_tier: dict[str, int] = {}
+        self._site_bw: dict[str, float] = {}
+        for nd in self.nodes:
+            if nd.tier is not None:
+                self._site_tier.setdefault(nd.site, _TIER_CODE[nd.tier])
+            self._site_bw[nd.site] = max(self._site_bw.get(nd.site, 0.0), nd.bandwidth_mbps)
+        for site, tier in self.topology.site_tiers.items():
+            self._site_tier[site] = _TIER_CODE[tier]
+        self._links: dict[tuple[str, str], types.Link] = {}
+        for link in self.topology.links:
+            self._links[(link.a, link.b)] = link
+            self._links[(link.b, link.a)] = link
+        self._sources: dict[str, SourceView] = {}
+        self._label_columns: dict[str, tuple[npt.NDArray[np.object_], BoolArray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def copy(self) -> ClusterState:
+        """A state sharing the immutable columns and caches but with its own usage."""
+        clone = object.__new__(ClusterState)
+        clone.__dict__.update(self.__dict__)
+        clone.used = self.used.copy()
+        return clone
+
+    def assign(self, requests: Iterable[float], node: int) -> None:
+        """Add a pod's requests to ``node``'s usage (a placement or a reservation)."""
+        self.used[node] += np.asarray(tuple(requests), dtype=np.float64)
+
+    def release(self, requests: Iterable[float], node: int) -> None:
+        """Undo :meth:`assign`; usage never goes below zero."""
+        row = self.used[node] - np.asarray(tuple(requests), dtype=np.float64)
+        self.used[node] = np.maximum(row, 0.0)
+
+    def site_tier(self, site: str) -> int:
+        """Tier code of a site: declared, else its nodes', else edge (where data is made)."""
+        return self._site_tier.get(site, TIER_EDGE)
+
+    def label_column(self, key: str) -> tuple[npt.NDArray[np.object_], BoolArray]:
+        """Every node's value of label ``key`` and whether it is present, cached."""
+        cached = self._label_columns.get(key)
+        if cached is None:
+            values = np.array([nd.labels.get(key, "") for nd in self.nodes], dtype=object)
+            present = np.array([key in nd.labels for nd in self.nodes], dtype=bool)
+            cached = (values, present)
+            self._label_columns[key] = cached
+        return cached
+
+    def source_view(self, data_source: str) -> SourceView:
+        """Latency and bandwidth caps from ``data_source`` (a node name or a site) to each node.
+
+        Cached per source: a burst of pods reading from the same camera site costs one pass.
+        """
+        view = self._sources.get(data_source)
+        if view is not None:
+            return view
+        n = len(self.nodes)
+        on_node = np.zeros(n, dtype=bool)
+        if data_source in self.index:
+            src_node = self.index[data_source]
+            on_node[src_node] = True
+            src_site = self.nodes[src_node].site
+            source_bw = float(self.bandwidth[src_node])
+        else:
+            src_site = data_source
+            source_bw = self._site_bw.get(src_site, math.nan)
+        topo = self.topology
+        src_tier = self.site_tier(src_site)
+        lat_by_site = np.empty(len(self.sites), dtype=np.float64)
+        bw_by_site = np.full(len(self.sites), math.inf, dtype=np.float64)
+        for k, site in enumerate(self.sites):
+            link = self._links.get((src_site, site))
+            if link is not None:
+                lat_by_site[k] = link.latency_ms
+                if link.bandwidth_mbps is not None:
+                    bw_by_site[k] = link.bandwidth_mbps
+            elif site == src_site:
+                lat_by_site[k] = topo.same_site_latency_ms
+            elif self.site_tier(site) == src_tier:
+                lat_by_site[k] = topo.same_tier_latency_ms
+                if topo.same_tier_bandwidth_mbps is not None:
+                    bw_by_site[k] = topo.same_tier_bandwidth_mbps
+            else:
+                lat_by_site[k] = topo.cloud_edge_latency_ms
+                if topo.cloud_edge_bandwidth_mbps is not None:
+                    bw_by_site[k] = topo.cloud_edge_bandwidth_mbps
+        view = SourceView(
+            latency_s=lat_by_site[self.site_index] / 1000.0,
+            link_bw=bw_by_site[self.site_index],
+            on_node=on_node,
+            source_bw=source_bw,
+        )
+        self._sources[data_source] = view
+        return view

@@ -1,0 +1,261 @@
+"""Typed, validated inputs of the placement model.
+
+These are plain frozen dataclasses with no knowledge of Kubernetes objects: `cloudedge.inputs`
+turns Nodes, Pods and NetworkTopology resources into them, and tests build them directly.
+Quantities are already in base units here (CPU in millicores, memory in bytes) so the numeric
+code never parses strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from collections.abc import Mapping
+
+RESOURCES: tuple[str, ...] = ("cpu", "memory", "pods")
+"""Resource axes of every capacity and request vector, in this order."""
+
+
+class Tier(enum.StrEnum):
+    """Where a node sits: the big far-away cloud or the small nearby edge."""
+
+    CLOUD = "cloud"
+    EDGE = "edge"
+
+
+class Workload(enum.StrEnum):
+    """The kind of work a pod does; it selects the weight profile of the score."""
+
+    LATENCY_SENSITIVE = "latency-sensitive"
+    COMPUTE_INTENSIVE = "compute-intensive"
+    DATA_INTENSIVE = "data-intensive"
+    BATCH = "batch"
+
+
+class BandwidthModel(enum.StrEnum):
+    """How the data transfer rate of a link is derived from the bandwidths on its path.
+
+    ``bottleneck`` (the default) divides by the slowest of source, destination and link;
+    ``seed-sum`` is the seed article's ``D_s / (R_s + R_d)``, kept for comparison.
+    """
+
+    BOTTLENECK = "bottleneck"
+    SEED_SUM = "seed-sum"
+
+
+@dataclasses.dataclass(frozen=True)
+class Taint:
+    """A node taint; only ``NoSchedule`` and ``NoExecute`` keep pods away at scheduling time."""
+
+    key: str
+    value: str = ""
+    effect: str = "NoSchedule"
+
+
+@dataclasses.dataclass(frozen=True)
+class Toleration:
+    """A pod toleration with Kubernetes' matching rules (``Exists`` matches any value)."""
+
+    key: str = ""
+    operator: str = "Equal"
+    value: str = ""
+    effect: str = ""
+
+    def tolerates(self, taint: Taint) -> bool:
+        """Whether this toleration lets the pod ignore ``taint`` (core/v1 semantics)."""
+        if self.effect and self.effect != taint.effect:
+            return False
+        if not self.key:
+            # An empty key with operator Exists tolerates every taint.
+            return self.operator == "Exists"
+        if self.key != taint.key:
+            return False
+        if self.operator == "Exists":
+            return True
+        return self.value == taint.value
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectorRequirement:
+    """One ``matchExpressions`` or ``matchFields`` entry of a node selector term."""
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Evaluate the requirement against a label map (core/v1 operators)."""
+        present = self.key in labels
+        value = labels.get(self.key, "")
+        op = self.operator
+        if op == "In":
+            return present and value in self.values
+        if op == "NotIn":
+            return not present or value not in self.values
+        if op == "Exists":
+            return present
+        if op == "DoesNotExist":
+            return not present
+        if op in ("Gt", "Lt"):
+            if not present or len(self.values) != 1:
+                return False
+            try:
+                have, want = int(value), int(self.values[0])
+            except ValueError:
+                return False
+            return have > want if op == "Gt" else have < want
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectorTerm:
+    """A ``nodeSelectorTerms`` entry: every requirement must hold (terms are ORed)."""
+
+    match_expressions: tuple[SelectorRequirement, ...] = ()
+    match_fields: tuple[SelectorRequirement, ...] = ()
+
+    def matches(self, labels: Mapping[str, str], *, node_name: str) -> bool:
+        """Whether a node with ``labels`` and ``node_name`` satisfies this term."""
+        fields = {"metadata.name": node_name}
+        if not self.match_expressions and not self.match_fields:
+            # An empty term matches nothing, as in kube-scheduler.
+            return False
+        return all(r.matches(labels) for r in self.match_expressions) and all(
+            r.matches(fields) for r in self.match_fields
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Node:
+    """A candidate node as the model sees it.
+
+    ``allocatable`` and ``used`` follow :data:`RESOURCES`. ``tier`` is ``None`` for a node
+    without the ``cloudedge.io/tier`` label: it is kept so the failure can be counted, but it
+    never passes the filters.
+    """
+
+    name: str
+    tier: Tier | None
+    site: str
+    bandwidth_mbps: float
+    compute_rate: float
+    allocatable: tuple[float, float, float]
+    used: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    ready: bool = True
+    schedulable: bool = True
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (self.bandwidth_mbps > 0 and math.isfinite(self.bandwidth_mbps)):
+            raise ValueError(f"node {self.name}: bandwidth must be finite and > 0")
+        if not (self.compute_rate > 0 and math.isfinite(self.compute_rate)):
+            raise ValueError(f"node {self.name}: compute rate must be finite and > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pod:
+    """A pod to place, with its requests (per :data:`RESOURCES`) and its cloudedge annotations.
+
+    ``compute_cost`` is the work A_p in the same units as a node's compute rate, so that
+    processing time is ``compute_cost / compute_rate`` seconds.
+    """
+
+    name: str
+    namespace: str = "default"
+    uid: str = ""
+    requests: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    workload: Workload = Workload.BATCH
+    compute_cost: float = 0.0
+    data_source: str | None = None
+    data_size_mb: float = 0.0
+    max_latency_ms: float | None = None
+    tier: Tier | None = None
+    node_selector: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    affinity_terms: tuple[SelectorTerm, ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
+    annotated: bool = True
+    """False for a pod without any ``cloudedge.io/`` annotation (extender pass-through)."""
+
+    @property
+    def key(self) -> str:
+        """``namespace/name``, the identity used in events, logs and reports."""
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """Measured latency (and optionally a bandwidth cap) between two sites, both directions."""
+
+    a: str
+    b: str
+    latency_ms: float
+    bandwidth_mbps: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Topology:
+    """Site-to-site network facts; what a ``NetworkTopology`` resource says, with defaults.
+
+    Pairs of sites without an explicit link fall back by relation: the same site, two sites of
+    the same tier, or a cloud site and an edge site. ``site_tiers`` names the tier of sites that
+    have no node (a camera site, say); sites with nodes take their nodes' tier.
+    """
+
+    same_site_latency_ms: float = 0.5
+    same_tier_latency_ms: float = 5.0
+    cloud_edge_latency_ms: float = 40.0
+    same_tier_bandwidth_mbps: float | None = None
+    cloud_edge_bandwidth_mbps: float | None = None
+    links: tuple[Link, ...] = ()
+    site_tiers: Mapping[str, Tier] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Weights:
+    """Relative weights of the four terms in a profile; non-negative, not all zero."""
+
+    transfer: float
+    waiting: float
+    processing: float
+    capacity: float
+
+    def __post_init__(self) -> None:
+        values = dataclasses.astuple(self)
+        if any(not math.isfinite(v) or v < 0 for v in values) or sum(values) <= 0:
+            raise ValueError(f"weights must be finite, >= 0 and not all zero, got {values}")
+
+    def as_array(self) -> tuple[float, float, float, float]:
+        """The weights in term order: transfer, waiting, processing, capacity."""
+        return (self.transfer, self.waiting, self.processing, self.capacity)
+
+
+DEFAULT_PROFILES: Mapping[Workload, Weights] = {
+    # Close to its data and to an idle queue: transfer and waiting dominate.
+    Workload.LATENCY_SENSITIVE: Weights(transfer=0.45, waiting=0.3, processing=0.25, capacity=0.0),
+    # Fast processors first; moving the input matters less than crunching it.
+    Workload.COMPUTE_INTENSIVE: Weights(transfer=0.1, waiting=0.2, processing=0.6, capacity=0.1),
+    # Moving the data is the cost: run next to it.
+    Workload.DATA_INTENSIVE: Weights(transfer=0.6, waiting=0.15, processing=0.15, capacity=0.1),
+    # No deadline: pack nodes (the seed's resource scheduling objective) and keep queues short.
+    Workload.BATCH: Weights(transfer=0.2, waiting=0.2, processing=0.2, capacity=0.4),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Every tunable of the model, with the documented defaults."""
+
+    profiles: Mapping[Workload, Weights] = dataclasses.field(
+        default_factory=lambda: dict(DEFAULT_PROFILES)
+    )
+    bandwidth_model: BandwidthModel = BandwidthModel.BOTTLENECK
+    default_service_seconds: float = 0.1
+    """Mean service time of the M/M/1 waiting term for pods without a compute cost."""
+    max_utilization: float = 0.99
+    """Utilization cap of the waiting term: a full node waits 99 service times, not forever."""
+
+    def weights(self, workload: Workload) -> Weights:
+        """The weights of ``workload``'s profile, falling back to the default profile."""
+        return self.profiles.get(workload, DEFAULT_PROFILES[workload])
