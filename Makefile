@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 CACHE_DIR ?= $(HOME)/.cache/cloudedge
 export CACHE_DIR
 
-.PHONY: help venv lint typecheck unit e2e test run simulate bench clean
+.PHONY: help venv lint unit test simulate clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -32,6 +32,8 @@ lint: venv ## ruff, mypy --strict and the import contracts
 
 unit: venv ## fast tests without a cluster
 	$(BIN)/pytest -m 'not e2e' tests/unit
+
+test: lint unit e2e ## every test: lint and types, unit, e2e on a real control plane
 
 simulate: venv ## the seed case, offline
 	$(BIN)/cloudedge simulate --scenario seed

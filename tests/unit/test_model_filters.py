@@ -1,0 +1,139 @@
+"""Filters: which nodes a pod may use, the reason each other node fails, and the summary."""
+
+from __future__ import annotations
+
+import pytest
+from model_builders import cloud, edge, pod
+
+from cloudedge import model
+from cloudedge.model import filters
+
+
+def verdict(p: model.Pod, nodes: list[model.Node]) -> model.Evaluation:
+    return model.evaluate(p, model.ClusterState(nodes), model.ModelConfig())
+
+
+@pytest.mark.parametrize(
+    ("node", "p", "reason", "unresolvable"),
+    [
+        pytest.param(cloud(tier=None), pod(), filters.REASON_NO_TIER, True, id="no-tier-label"),
+        pytest.param(
+            cloud(schedulable=False), pod(), filters.REASON_UNSCHEDULABLE, False, id="cordoned"
+        ),
+        pytest.param(cloud(ready=False), pod(), filters.REASON_NOT_READY, False, id="not-ready"),
+        pytest.param(
+            cloud(taints=(model.Taint("gpu", "yes", "NoSchedule"),)),
+            pod(),
+            filters.REASON_TAINT,
+            True,
+            id="untolerated-taint",
+        ),
+        pytest.param(
+            cloud(labels={"disk": "hdd"}),
+            pod(node_selector={"disk": "ssd"}),
+            filters.REASON_AFFINITY,
+            True,
+            id="node-selector",
+        ),
+        pytest.param(
+            cloud(),
+            pod(
+                affinity_terms=(
+                    model.SelectorTerm(
+                        match_fields=(model.SelectorRequirement("metadata.name", "In", ("x",)),)
+                    ),
+                )
+            ),
+            filters.REASON_AFFINITY,
+            True,
+            id="required-affinity",
+        ),
+        pytest.param(
+            cloud(),
+            pod(tier=model.Tier.EDGE),
+            filters.tier_reason(model.Tier.EDGE),
+            True,
+            id="wrong-tier",
+        ),
+        pytest.param(cloud(cpu=100), pod(cpu=200), "Insufficient cpu", True, id="cpu-never"),
+        pytest.param(
+            cloud(used=(7900, 0, 0)), pod(cpu=200), "Insufficient cpu", False, id="cpu-now"
+        ),
+        pytest.param(cloud(mem=10), pod(mem=20), "Insufficient memory", True, id="memory"),
+        pytest.param(
+            cloud(allocatable=(8000, 1e9, 2), used=(0, 0, 2)),
+            pod(),
+            "Too many pods",
+            False,
+            id="pods",
+        ),
+        pytest.param(
+            cloud(),
+            pod(compute_cost=8000, max_latency_ms=50),
+            filters.deadline_reason(50),
+            True,
+            id="deadline-hopeless",
+        ),
+        pytest.param(
+            edge(cpu=1000, used=(800, 0, 0)),
+            pod(cpu=100, max_latency_ms=50),
+            filters.deadline_reason(50),
+            False,
+            id="deadline-missed-by-queueing",
+        ),
+    ],
+)
+def test_each_filter_rejects_with_its_reason(
+    node: model.Node, p: model.Pod, reason: str, unresolvable: bool
+) -> None:
+    ev = verdict(p, [node])
+    assert not ev.feasible[0]
+    assert reason in ev.result.reasons[0]
+    assert bool(ev.result.unresolvable[0]) is unresolvable
+    assert ev.best() is None
+
+
+def test_a_matching_toleration_lets_the_pod_on_a_tainted_node() -> None:
+    node = cloud(taints=(model.Taint("gpu", "yes", "NoSchedule"),))
+    tolerant = pod(tolerations=(model.Toleration("gpu", "Equal", "yes", "NoSchedule"),))
+    assert verdict(tolerant, [node]).feasible[0]
+
+
+def test_prefer_no_schedule_taints_do_not_filter() -> None:
+    node = cloud(taints=(model.Taint("soft", "", "PreferNoSchedule"),))
+    assert verdict(pod(), [node]).feasible[0]
+
+
+def test_a_pod_exactly_filling_a_node_fits() -> None:
+    assert verdict(pod(cpu=2000), [edge(cpu=2000)]).feasible[0]
+
+
+def test_a_pod_one_millicore_too_big_does_not_fit() -> None:
+    assert not verdict(pod(cpu=2001), [edge(cpu=2000)]).feasible[0]
+
+
+def test_all_insufficient_resources_are_listed_together() -> None:
+    ev = verdict(pod(cpu=9000, mem=2**40), [cloud()])
+    assert ev.result.reasons[0] == ("Insufficient cpu", "Insufficient memory")
+
+
+def test_the_summary_counts_reasons_like_kube_scheduler() -> None:
+    nodes = [edge(f"edge-{k}", cpu=1000, used=(800, 0, 0)) for k in range(5)]
+    nodes += [cloud(f"cloud-{k}", cpu=100) for k in range(3)]
+    ev = verdict(pod(cpu=150, max_latency_ms=50), nodes)
+    assert ev.failure_summary() == (
+        "0/8 nodes are available: 3 Insufficient cpu, 5 node(s) missed the 50ms deadline."
+    )
+
+
+def test_the_summary_counts_available_nodes() -> None:
+    ev = verdict(pod(tier=model.Tier.EDGE), [cloud(), edge()])
+    assert ev.failure_summary() == (
+        "1/2 nodes are available: 1 node(s) were not in the required tier edge."
+    )
+
+
+def test_the_first_failing_filter_is_the_reason() -> None:
+    # Not ready and too small: kube-scheduler reports the first plugin that failed.
+    ev = verdict(pod(cpu=500), [edge(cpu=100, ready=False)])
+    assert ev.result.reasons[0] == (filters.REASON_NOT_READY,)

@@ -1,0 +1,181 @@
+"""Properties that hold on every cluster hypothesis can build.
+
+No strategy overcommits; every placement passes every filter; ``optimal`` never does worse
+than ``score``; more bandwidth never slows a transfer; scores stay within 0..100.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cloudedge import model
+from cloudedge.model import filters, scoring, strategies, terms
+
+SITES = ("cloud-a", "cloud-b", "edge-a", "edge-b", "edge-c")
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def nodes(draw: st.DrawFn, index: int) -> model.Node:
+    tier = draw(st.sampled_from([model.Tier.CLOUD, model.Tier.EDGE, None]))
+    cpu = draw(st.sampled_from([500.0, 1000.0, 2000.0, 4000.0, 8000.0]))
+    mem = draw(st.sampled_from([2.0**30, 4 * 2.0**30, 16 * 2.0**30]))
+    used_frac = draw(st.floats(0, 1))
+    return model.Node(
+        name=f"node-{index}",
+        tier=tier,
+        site=draw(st.sampled_from(SITES)),
+        bandwidth_mbps=draw(st.sampled_from([50.0, 100.0, 1000.0, 10000.0])),
+        compute_rate=cpu,
+        allocatable=(cpu, mem, draw(st.sampled_from([2.0, 110.0]))),
+        used=(round(cpu * used_frac * draw(st.floats(0, 1))), 0.0, 0.0),
+        ready=draw(st.booleans()) or draw(st.booleans()),
+        schedulable=draw(st.booleans()) or draw(st.booleans()),
+        labels={"disk": draw(st.sampled_from(["ssd", "hdd"]))},
+    )
+
+
+@st.composite
+def pods(draw: st.DrawFn, index: int) -> model.Pod:
+    source = draw(st.one_of(st.none(), st.sampled_from(SITES), st.sampled_from(["node-0"])))
+    return model.Pod(
+        name=f"pod-{index}",
+        requests=(
+            draw(st.sampled_from([0.0, 100.0, 250.0, 500.0, 1000.0, 3000.0])),
+            draw(st.sampled_from([0.0, 2.0**28, 2.0**30])),
+            1.0,
+        ),
+        workload=draw(st.sampled_from(list(model.Workload))),
+        compute_cost=draw(st.sampled_from([0.0, 10.0, 500.0, 5000.0])),
+        data_source=source,
+        data_size_mb=draw(st.sampled_from([0.0, 1.0, 50.0])),
+        max_latency_ms=draw(st.one_of(st.none(), st.sampled_from([20.0, 200.0, 2000.0]))),
+        tier=draw(st.one_of(st.none(), st.sampled_from(list(model.Tier)))),
+        node_selector=draw(st.sampled_from([{}, {}, {"disk": "ssd"}])),
+    )
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[model.ClusterState, list[model.Pod]]:
+    n = draw(st.integers(1, 6))
+    m = draw(st.integers(1, 9))
+    topo = model.Topology(
+        links=draw(st.sampled_from([(), (model.Link("edge-a", "cloud-a", 10.0, 20.0),)]))
+    )
+    cluster = model.ClusterState([draw(nodes(i)) for i in range(n)], topology=topo)
+    return cluster, [draw(pods(k)) for k in range(m)]
+
+
+CONFIG = model.ModelConfig()
+
+
+@SETTINGS
+@given(scenarios(), st.sampled_from(list(model.Strategy)))
+def test_no_strategy_ever_exceeds_a_nodes_allocatable(
+    scenario: tuple[model.ClusterState, list[model.Pod]], strategy: model.Strategy
+) -> None:
+    cluster, batch = scenario
+    result = model.place(batch, cluster, CONFIG, strategy=strategy, time_limit_s=5)
+    added = result.final.used - cluster.used
+    assert np.all(added >= -1e-9)
+    # Nodes that started over capacity (usage by others) must not get anything more.
+    over = result.final.used > cluster.allocatable + filters.FIT_EPSILON
+    assert np.all(~over | (added <= 1e-9))
+
+
+@SETTINGS
+@given(scenarios(), st.sampled_from([model.Strategy.SCORE, model.Strategy.SPREAD]))
+def test_every_sequential_placement_passes_every_filter(
+    scenario: tuple[model.ClusterState, list[model.Pod]], strategy: model.Strategy
+) -> None:
+    cluster, batch = scenario
+    result = model.place(batch, cluster, CONFIG, strategy=strategy)
+    replay = cluster.copy()
+    for placement in result.placements:
+        ev = model.evaluate(placement.pod, replay, CONFIG)
+        if placement.node is None:
+            assert not ev.feasible.any()
+            continue
+        i = replay.index[placement.node]
+        assert ev.feasible[i], ev.result.reasons[i]
+        replay.assign(placement.pod.requests, i)
+
+
+@SETTINGS
+@given(scenarios())
+def test_every_optimal_placement_passes_every_filter(
+    scenario: tuple[model.ClusterState, list[model.Pod]],
+) -> None:
+    cluster, batch = scenario
+    result = model.place(batch, cluster, CONFIG, strategy="optimal", time_limit_s=5)
+    if result.solver_status == "greedy":
+        return  # the greedy answer is checked by the sequential property
+    for placement in result.placements:
+        if placement.node is not None:
+            i = cluster.index[placement.node]
+            assert model.evaluate(placement.pod, cluster, CONFIG).feasible[i]
+    assert np.all(result.final.used <= np.maximum(cluster.allocatable, cluster.used) + 1e-6)
+
+
+@SETTINGS
+@given(scenarios())
+def test_optimal_never_places_fewer_nor_takes_longer_than_score(
+    scenario: tuple[model.ClusterState, list[model.Pod]],
+) -> None:
+    cluster, batch = scenario
+    greedy = model.place(batch, cluster, CONFIG, strategy="score")
+    best = model.place(batch, cluster, CONFIG, strategy="optimal", time_limit_s=5)
+    assert best.placed >= greedy.placed
+    if best.placed == greedy.placed:
+        g = strategies.total_completion_time(greedy, CONFIG)
+        o = strategies.total_completion_time(best, CONFIG)
+        assert o <= g + 1e-7 * max(1.0, g)
+
+
+@SETTINGS
+@given(
+    scenarios(),
+    st.sampled_from(["node", "source", "link"]),
+    st.floats(1.0, 100.0),
+    st.sampled_from(list(model.BandwidthModel)),
+)
+def test_more_bandwidth_never_makes_a_transfer_longer(
+    scenario: tuple[model.ClusterState, list[model.Pod]],
+    where: str,
+    factor: float,
+    bandwidth_model: model.BandwidthModel,
+) -> None:
+    cluster, batch = scenario
+    pod = dataclasses.replace(batch[0], data_source="node-0", data_size_mb=10.0)
+    term = terms.TransferTime(model=bandwidth_model)
+    before = term.compute(pod, cluster)
+    nodes_ = list(cluster.nodes)
+    topo = cluster.topology
+    if where == "node":
+        nodes_ = [dataclasses.replace(n, bandwidth_mbps=n.bandwidth_mbps * factor) for n in nodes_]
+    elif where == "source":
+        nodes_[0] = dataclasses.replace(nodes_[0], bandwidth_mbps=nodes_[0].bandwidth_mbps * factor)
+    else:
+        links = tuple(
+            dataclasses.replace(lk, bandwidth_mbps=(lk.bandwidth_mbps or 1.0) * factor)
+            for lk in topo.links
+        )
+        topo = dataclasses.replace(topo, links=links)
+    after = term.compute(pod, model.ClusterState(nodes_, topology=topo))
+    assert np.all(after <= before + 1e-12)
+
+
+@SETTINGS
+@given(scenarios())
+def test_scores_stay_within_0_and_100(
+    scenario: tuple[model.ClusterState, list[model.Pod]],
+) -> None:
+    cluster, batch = scenario
+    for pod in batch:
+        ev = scoring.evaluate(pod, cluster, CONFIG)
+        assert np.all((ev.scores >= 0) & (ev.scores <= 100))
+        assert np.all(np.isfinite(ev.ect))

@@ -1,0 +1,179 @@
+"""Every formula of the model against values computed by hand (see docs/model.md)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from model_builders import GI, cloud, edge, pod
+
+from cloudedge import model
+from cloudedge.model import terms
+
+
+def transfer(p: model.Pod, cluster: model.ClusterState, **kw: object) -> list[float]:
+    return [float(x) for x in terms.TransferTime(**kw).compute(p, cluster)]  # type: ignore[arg-type]
+
+
+class TestTransferTime:
+    def test_is_zero_without_a_data_source(self) -> None:
+        cluster = model.ClusterState([cloud(), edge()])
+        assert transfer(pod(), cluster) == [0.0, 0.0]
+
+    def test_is_zero_on_the_node_that_holds_the_data(self) -> None:
+        cluster = model.ClusterState([cloud(), edge()])
+        p = pod(data_source="edge-1", data_size_mb=10)
+        assert transfer(p, cluster)[1] == 0.0
+
+    def test_crosses_from_edge_to_cloud_at_the_bottleneck_rate(self) -> None:
+        # 10 MB = 80 Mb over min(100, 10000) Mbps = 0.8 s, plus the 40 ms cloud-edge latency.
+        cluster = model.ClusterState([cloud(), edge()])
+        p = pod(data_source="edge-1", data_size_mb=10)
+        assert transfer(p, cluster)[0] == pytest.approx(0.84)
+
+    def test_seed_sum_variant_divides_by_the_sum_of_both_bandwidths(self) -> None:
+        cluster = model.ClusterState([cloud(), edge()])
+        p = pod(data_source="edge-1", data_size_mb=10)
+        got = transfer(p, cluster, model=model.BandwidthModel.SEED_SUM)
+        assert got[0] == pytest.approx(0.04 + 80 / (100 + 10000))
+
+    def test_within_a_site_costs_the_same_site_latency(self) -> None:
+        cluster = model.ClusterState([edge("edge-1", site="s"), edge("edge-2", site="s")])
+        p = pod(data_source="edge-1", data_size_mb=10)
+        assert transfer(p, cluster) == pytest.approx([0.0, 0.0005 + 0.8])
+
+    def test_between_sites_of_one_tier_costs_the_same_tier_latency(self) -> None:
+        cluster = model.ClusterState([cloud("c1", site="a"), cloud("c2", site="b")])
+        p = pod(data_source="c1", data_size_mb=0)
+        assert transfer(p, cluster) == pytest.approx([0.0, 0.005])
+
+    def test_an_explicit_link_overrides_latency_and_caps_bandwidth(self) -> None:
+        topo = model.Topology(links=(model.Link("cloud", "site-edge-1", 10.0, 50.0),))
+        cluster = model.ClusterState([cloud(), edge()], topology=topo)
+        p = pod(data_source="edge-1", data_size_mb=10)
+        assert transfer(p, cluster)[0] == pytest.approx(0.01 + 80 / 50)
+
+    def test_a_site_without_nodes_is_an_edge_site_limited_only_by_the_receiver(self) -> None:
+        cluster = model.ClusterState([cloud(), edge()])
+        p = pod(data_source="camera-a", data_size_mb=10)
+        assert transfer(p, cluster) == pytest.approx([0.04 + 80 / 10000, 0.005 + 80 / 100])
+
+    def test_declared_site_tier_changes_the_relation(self) -> None:
+        topo = model.Topology(site_tiers={"dc-2": model.Tier.CLOUD})
+        cluster = model.ClusterState([cloud(), edge()], topology=topo)
+        p = pod(data_source="dc-2", data_size_mb=0)
+        assert transfer(p, cluster) == pytest.approx([0.005, 0.04])
+
+
+class TestProcessingTime:
+    def test_is_work_over_compute_rate(self) -> None:
+        cluster = model.ClusterState([cloud(cpu=8000), edge(cpu=2000)])
+        got = terms.ProcessingTime().compute(pod(compute_cost=1000), cluster)
+        assert got.tolist() == pytest.approx([0.125, 0.5])
+
+
+class TestWaitingTime:
+    @pytest.mark.parametrize(
+        ("used_cpu", "req_cpu", "cost", "expected"),
+        [
+            pytest.param(250, 250, 0.0, 0.1, id="half-full-default-service"),
+            pytest.param(250, 250, 200.0, 0.2, id="half-full-own-service-time"),
+            pytest.param(0, 0, 0.0, 0.0, id="idle-node-no-wait"),
+            pytest.param(500, 500, 0.0, 0.1 * 0.99 / 0.01, id="full-node-capped"),
+        ],
+    )
+    def test_follows_the_mm1_queue(
+        self, used_cpu: float, req_cpu: float, cost: float, expected: float
+    ) -> None:
+        node = edge(cpu=1000, mem=GI, used=(used_cpu, 0.0, 0.0))
+        cluster = model.ClusterState([node])
+        got = terms.WaitingTime().compute(pod(cpu=req_cpu, compute_cost=cost), cluster)
+        assert float(got[0]) == pytest.approx(expected)
+
+    def test_uses_the_busier_of_cpu_and_memory(self) -> None:
+        node = edge(cpu=1000, mem=4 * GI, used=(0.0, 2 * GI, 0.0))
+        cluster = model.ClusterState([node])
+        got = terms.WaitingTime().compute(pod(cpu=100, mem=GI), cluster)
+        assert float(got[0]) == pytest.approx(0.1 * 0.75 / 0.25)
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            pytest.param({"default_service_seconds": 0}, id="zero-service"),
+            pytest.param({"default_service_seconds": math.inf}, id="infinite-service"),
+            pytest.param({"max_utilization": 1.0}, id="cap-at-one"),
+        ],
+    )
+    def test_rejects_invalid_arguments(self, kwargs: dict[str, float]) -> None:
+        with pytest.raises(ValueError, match="must be"):
+            terms.WaitingTime(**kwargs)
+
+
+class TestCapacityFit:
+    def test_is_the_mean_leftover_of_cpu_and_memory_after_placement(self) -> None:
+        node = edge(cpu=1000, mem=4 * GI, used=(250, GI, 0.0))
+        cluster = model.ClusterState([node])
+        got = terms.CapacityFit().compute(pod(cpu=250, mem=0), cluster)
+        # cpu 0.5 used, memory 0.25 used -> leftover 1 - 0.375.
+        assert float(got[0]) == pytest.approx(0.625)
+
+
+class TestNormalization:
+    def test_identical_nodes_get_identical_values(self) -> None:
+        raw = np.array([[1.0, 0.0, 0.0, 0.5], [1.0, 0.0, 0.0, 0.5]])
+        got = terms.normalize(raw, np.array([True, True]))
+        assert got.tolist() == [[0.0, 1.0, 1.0, 0.5]] * 2
+
+    def test_zero_times_everywhere_are_all_best(self) -> None:
+        raw = np.zeros((2, 4))
+        got = terms.normalize(raw, np.array([True, True]))
+        assert got.tolist() == [[1.0, 1.0, 1.0, 1.0]] * 2
+
+    def test_times_share_the_largest_feasible_completion_time(self) -> None:
+        raw = np.array([[1.0, 1.0, 0.0, 0.0], [0.5, 0.0, 0.5, 1.0], [100.0, 0.0, 0.0, 0.0]])
+        got = terms.normalize(raw, np.array([True, True, False]))
+        assert got[0].tolist() == pytest.approx([0.5, 0.5, 1.0, 1.0])
+        assert got[1].tolist() == pytest.approx([0.75, 1.0, 0.75, 0.0])
+        assert got[2, 0] == 0.0
+
+
+class TestScore:
+    def test_is_the_weighted_sum_of_normalized_terms_out_of_100(self) -> None:
+        # Two idle nodes, a compute-heavy pod: processing 0.125 s on cloud, 0.5 s on edge.
+        cluster = model.ClusterState([cloud(), edge()])
+        p = pod(cpu=1000, compute_cost=1000, workload=model.Workload.COMPUTE_INTENSIVE)
+        ev = model.evaluate(p, cluster, model.ModelConfig())
+        w = model.ModelConfig().weights(model.Workload.COMPUTE_INTENSIVE)
+        # Waiting: cloud rho 1/8 -> 0.125 * (1/8)/(7/8); edge rho 1/2 -> 0.5 * 1.
+        cloud_wait = 0.125 * (1 / 8) / (7 / 8)
+        ect = [0.125 + cloud_wait, 0.5 + 0.5]
+        assert ev.ect.tolist() == pytest.approx(ect)
+        scale = max(ect)
+        leftover = [1 - (1 / 8 + 0) / 2, 1 - (1 / 2 + 0) / 2]
+        expected = [
+            100
+            * (
+                w.transfer * 1
+                + w.waiting * (1 - wait / scale)
+                + w.processing * (1 - proc / scale)
+                + w.capacity * (1 - left)
+            )
+            / sum(w.as_array())
+            for wait, proc, left in zip([cloud_wait, 0.5], [0.125, 0.5], leftover, strict=True)
+        ]
+        assert ev.scores.tolist() == pytest.approx(expected)
+        assert ev.best() == 0
+
+    def test_infeasible_nodes_score_zero(self) -> None:
+        cluster = model.ClusterState([cloud(), edge()])
+        ev = model.evaluate(pod(tier=model.Tier.CLOUD), cluster, model.ModelConfig())
+        assert ev.scores[1] == 0.0
+        assert ev.scores[0] > 0.0
+
+    def test_breakdown_names_every_term(self) -> None:
+        cluster = model.ClusterState([cloud()])
+        ev = model.evaluate(pod(compute_cost=80), cluster, model.ModelConfig())
+        text = ev.node_terms(0).describe()
+        for word in ("transfer=", "waiting=", "processing=", "leftover=", "ect=", "score="):
+            assert word in text
