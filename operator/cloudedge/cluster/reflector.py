@@ -1,0 +1,138 @@
+"""List-then-watch of one resource into a :class:`ClusterView`, in a thread, forever.
+
+The watch resumes from the last resourceVersion it saw; on ``410 Gone`` (the version was
+compacted away) or any error it relists, and the relist *replaces* the view's objects so that
+nothing deleted during the gap keeps counting. Backoff between failures is bounded (0.5 s
+doubling to 10 s) so a restarting API server is retried promptly but not hammered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes import watch as k8s_watch
+from kubernetes.client import exceptions as k8s_exc
+
+log = logging.getLogger(__name__)
+
+WATCH_TIMEOUT_S = 300
+"""Server-side watch timeout; the API server closes the stream and we resume from the last
+version, which also proves the connection is alive."""
+BACKOFF_START_S, BACKOFF_MAX_S = 0.5, 10.0
+
+Lister = Callable[..., Any]
+
+
+class Reflector:
+    """Keeps ``on_replace``/``on_upsert``/``on_delete`` in step with one resource."""
+
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        lister: Lister,
+        *,
+        name: str,
+        on_replace: Callable[[list[Mapping[str, Any]]], None],
+        on_upsert: Callable[[Mapping[str, Any]], None],
+        on_delete: Callable[[Mapping[str, Any]], None],
+        field_selector: str | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.api = api
+        self.lister = lister
+        self.name = name
+        self.on_replace = on_replace
+        self.on_upsert = on_upsert
+        self.on_delete = on_delete
+        self.field_selector = field_selector
+        self.stop = stop or threading.Event()
+        self.relists = 0
+        self._thread: threading.Thread | None = None
+        self._watch: k8s_watch.Watch | None = None
+
+    def start(self) -> None:
+        """Run in a daemon thread."""
+        self._thread = threading.Thread(target=self.run, name=f"reflector-{self.name}", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop after the current event."""
+        self.stop.set()
+        if self._watch is not None:
+            self._watch.stop()  # type: ignore[no-untyped-call]
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"field_selector": self.field_selector} if self.field_selector else {}
+
+    def _list(self) -> str:
+        # Plain dicts, as watch events give them; sanitizing model objects for every pod
+        # would cost more than the rest of the scheduler together.
+        resp = self.lister(_preload_content=False, _request_timeout=60, **self._kwargs())
+        doc = json.loads(resp.data)
+        self.on_replace(list(doc.get("items") or []))
+        self.relists += 1
+        return str(doc.get("metadata", {}).get("resourceVersion", ""))
+
+    def run(self) -> None:
+        """List, watch, relist on error, until stopped."""
+        backoff = BACKOFF_START_S
+        version = ""
+        while not self.stop.is_set():
+            try:
+                if not version:
+                    version = self._list()
+                    log.info("%s listed at resourceVersion %s", self.name, version)
+                version = self._watch_from(version)
+                backoff = BACKOFF_START_S
+            except k8s_exc.ApiException as err:
+                if err.status == 410:
+                    log.info("%s watch expired (410 Gone); relisting", self.name)
+                    version = ""
+                    continue
+                log.warning(
+                    "%s watch failed: HTTP %s; retrying in %.1fs", self.name, err.status, backoff
+                )
+                version = ""
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+            except Exception as err:  # connection refused, reset, timeouts: relist after backoff
+                log.warning("%s watch failed: %s; retrying in %.1fs", self.name, err, backoff)
+                version = ""
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    def _watch_from(self, version: str) -> str:
+        self._watch = k8s_watch.Watch()  # type: ignore[no-untyped-call]
+        stream = self._watch.stream(  # type: ignore[no-untyped-call]
+            self.lister,
+            resource_version=version,
+            timeout_seconds=WATCH_TIMEOUT_S,
+            allow_watch_bookmarks=True,
+            deserialize=False,  # plain dicts: model objects for every event cost too much
+            _request_timeout=WATCH_TIMEOUT_S + 30,
+            **self._kwargs(),
+        )
+        for event in stream:
+            if self.stop.is_set():
+                break
+            kind = event.get("type")
+            obj = event.get("object") or {}
+            if kind == "ERROR":
+                code = obj.get("code")
+                if code == 410:
+                    raise k8s_exc.ApiException(status=410, reason="Gone")
+                raise k8s_exc.ApiException(status=code or 500, reason=str(obj.get("message")))
+            meta = obj.get("metadata") or {}
+            version = str(meta.get("resourceVersion") or version)
+            if kind == "BOOKMARK":
+                continue
+            if kind == "DELETED":
+                self.on_delete(obj)
+            else:
+                self.on_upsert(obj)
+        return version

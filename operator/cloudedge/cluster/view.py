@@ -1,0 +1,323 @@
+"""The scheduler's view of the cluster: nodes, every pod's requests per node, reservations.
+
+Watches (see :mod:`cloudedge.cluster.reflector`) feed it; it keeps one
+:class:`cloudedge.model.ClusterState` whose usage is updated in place as pods come and go, so
+a decision never rebuilds arrays for thousands of nodes. Usage ``U_i`` is the requests of every
+non-terminated pod bound to node *i*, whoever scheduled it, plus *reservations*: pods this
+scheduler has chosen but not yet seen bound. A reservation ends when the watch shows the pod
+bound (its requests then count as a pod), when the bind fails, or when the pod is deleted.
+
+All methods are thread-safe: watches run in threads, decisions in the event loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from cloudedge import errors, inputs, model
+from cloudedge.inputs import pods as pod_inputs
+
+log = logging.getLogger(__name__)
+
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+
+RESERVATION_TTL_S = 120.0
+"""A bound reservation the watch never confirms is dropped after this long: the watch is
+seconds behind at worst, and a relist replaces the pods anyway."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PodUsage:
+    """What one pod takes from one node."""
+
+    key: str
+    node: str
+    requests: tuple[float, float, float]
+
+
+@dataclasses.dataclass
+class Reservation:
+    """A chosen-but-not-yet-seen-bound pod; ``bound_at`` is set once the Binding succeeded."""
+
+    key: str
+    node: str
+    requests: tuple[float, float, float]
+    created_at: float
+    bound_at: float | None = None
+
+
+class ClusterView:
+    """Nodes, pod usage and reservations, with a model state kept in step."""
+
+    def __init__(
+        self,
+        *,
+        topology: model.Topology | None = None,
+        on_change: Callable[[str], None] | None = None,
+        on_bad_node: Callable[[Mapping[str, Any], errors.InputError], None] | None = None,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._nodes: dict[str, model.Node] = {}
+        self._node_objects: dict[str, Mapping[str, Any]] = {}
+        self._pods: dict[str, PodUsage] = {}  # by uid
+        self._reservations: dict[str, Reservation] = {}  # by uid
+        self._topology = topology or model.Topology()
+        self._state: model.ClusterState | None = None
+        self._on_change = on_change
+        self._on_bad_node = on_bad_node
+        self.synced = threading.Event()
+        self._synced_kinds: set[str] = set()
+
+    # -- feeding from watches -------------------------------------------------------------
+
+    def replace_nodes(self, objects: Iterable[Mapping[str, Any]]) -> None:
+        """A relist of nodes: the view keeps exactly these."""
+        with self._lock:
+            self._nodes.clear()
+            self._node_objects.clear()
+            for obj in objects:
+                self._put_node(obj)
+            self._state = None
+            self._mark_synced("nodes")
+        self._changed("nodes-relisted")
+
+    def upsert_node(self, obj: Mapping[str, Any]) -> None:
+        """A node was added or changed."""
+        with self._lock:
+            name = str(obj.get("metadata", {}).get("name", ""))
+            before = self._nodes.get(name)
+            self._put_node(obj)
+            if self._nodes.get(name) == before:
+                return  # a heartbeat: nothing the model reads has changed
+            self._state = None
+        self._changed("node-updated")
+
+    def delete_node(self, name: str) -> None:
+        """A node is gone; pods and reservations on it stop counting anywhere."""
+        with self._lock:
+            if self._nodes.pop(name, None) is None:
+                return
+            self._node_objects.pop(name, None)
+            self._state = None
+        self._changed("node-deleted")
+
+    def replace_pods(self, objects: Iterable[Mapping[str, Any]]) -> None:
+        """A relist of pods: pods that vanished during a watch gap stop counting."""
+        with self._lock:
+            self._pods.clear()
+            for obj in objects:
+                self._put_pod(obj)
+            self._state = None
+            self._mark_synced("pods")
+        self._changed("pods-relisted")
+
+    def upsert_pod(self, obj: Mapping[str, Any]) -> None:
+        """A pod was added or changed (bound, finished, ...)."""
+        with self._lock:
+            before = self._usage_of(obj)
+            self._put_pod(obj)
+            after = self._usage_of(obj)
+        if before is not None and after is None:
+            self._changed("pod-finished")
+
+    def delete_pod(self, obj: Mapping[str, Any]) -> None:
+        """A pod was deleted: its requests and any reservation are released."""
+        uid = _uid(obj)
+        with self._lock:
+            usage = self._pods.pop(uid, None)
+            if usage is not None:
+                self._release(usage.node, usage.requests)
+            self._drop_reservation(uid)
+        self._changed("pod-deleted")
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def decide(
+        self, pod: model.Pod, config: model.ModelConfig
+    ) -> tuple[model.Evaluation, int | None]:
+        """Evaluate ``pod`` on the current state and reserve the best node, atomically."""
+        with self._lock:
+            self._expire_reservations()
+            state = self.state()
+            ev = model.evaluate(pod, state, config)
+            best = ev.best()
+            if best is not None and pod.uid:
+                node = state.names[best]
+                self._reservations[pod.uid] = Reservation(
+                    key=pod.key, node=node, requests=pod.requests, created_at=time.monotonic()
+                )
+                state.assign(pod.requests, best)
+            return ev, best
+
+    def evaluate(self, pod: model.Pod, config: model.ModelConfig) -> model.Evaluation:
+        """Evaluate without reserving (the extender and ``explain``)."""
+        with self._lock:
+            return model.evaluate(pod, self.state(), config)
+
+    def bound(self, uid: str) -> None:
+        """The Binding for ``uid`` succeeded: keep the reservation until the watch confirms."""
+        with self._lock:
+            res = self._reservations.get(uid)
+            if res is not None:
+                res.bound_at = time.monotonic()
+            if uid in self._pods:
+                self._drop_reservation(uid)
+
+    def unreserve(self, uid: str) -> None:
+        """The Binding failed or was abandoned: give the capacity back."""
+        with self._lock:
+            self._drop_reservation(uid)
+        self._changed("reservation-dropped")
+
+    def state(self) -> model.ClusterState:
+        """The model state (rebuilt lazily after node changes); call under the lock."""
+        with self._lock:
+            if self._state is None:
+                self._state = self._build_state()
+            return self._state
+
+    def set_topology(self, topology: model.Topology) -> None:
+        """Use a new NetworkTopology for the next decisions."""
+        with self._lock:
+            self._topology = topology
+            self._state = None
+        self._changed("topology")
+
+    # -- read-only ----------------------------------------------------------------------------
+
+    def node_names(self) -> list[str]:
+        """Names of the nodes the model knows, sorted."""
+        with self._lock:
+            return sorted(self._nodes)
+
+    def node_object(self, name: str) -> Mapping[str, Any] | None:
+        """The last seen Node object, for the extender's node-cache mode."""
+        with self._lock:
+            return self._node_objects.get(name)
+
+    def is_bound_or_reserved(self, uid: str) -> str | None:
+        """The node the pod is bound to or reserved on, if any."""
+        with self._lock:
+            usage = self._pods.get(uid)
+            if usage is not None:
+                return usage.node
+            res = self._reservations.get(uid)
+            return res.node if res is not None else None
+
+    def usage_by_node(self) -> dict[str, tuple[float, float, float]]:
+        """Requested (cpu, memory, pods) per known node, reservations included."""
+        with self._lock:
+            state = self.state()
+            return {
+                name: (float(row[0]), float(row[1]), float(row[2]))
+                for name, row in zip(state.names, state.used, strict=True)
+            }
+
+    def reservations(self) -> int:
+        """How many reservations are open."""
+        with self._lock:
+            return len(self._reservations)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _mark_synced(self, kind: str) -> None:
+        self._synced_kinds.add(kind)
+        if {"nodes", "pods"} <= self._synced_kinds:
+            self.synced.set()
+
+    def _changed(self, why: str) -> None:
+        if self._on_change is not None:
+            self._on_change(why)
+
+    def _put_node(self, obj: Mapping[str, Any]) -> None:
+        name = str(obj.get("metadata", {}).get("name", ""))
+        try:
+            node = inputs.parse_node(obj)
+        except errors.InputError as err:
+            self._nodes.pop(name, None)
+            self._node_objects.pop(name, None)
+            log.warning("node %s is not a candidate: %s", name, err)
+            if self._on_bad_node is not None:
+                self._on_bad_node(obj, err)
+            return
+        self._nodes[name] = node
+        self._node_objects[name] = obj
+
+    def _usage_of(self, obj: Mapping[str, Any]) -> PodUsage | None:
+        return self._pods.get(_uid(obj))
+
+    def _put_pod(self, obj: Mapping[str, Any]) -> None:
+        uid = _uid(obj)
+        old = self._pods.pop(uid, None)
+        if old is not None:
+            self._release(old.node, old.requests)
+        spec = obj.get("spec") or {}
+        status = obj.get("status") or {}
+        node = spec.get("nodeName")
+        if not node or status.get("phase") in TERMINAL_PHASES:
+            if not node:
+                return
+            self._drop_reservation(uid)
+            return
+        meta = obj.get("metadata") or {}
+        key = f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"
+        try:
+            requests = pod_inputs.pod_requests(obj, who=f"Pod {key}")
+        except errors.InputError as err:
+            # The API server validated this pod; count what we can rather than nothing.
+            log.warning("pod %s requests unreadable, counted as one pod slot: %s", key, err)
+            requests = (0.0, 0.0, 1.0)
+        usage = PodUsage(key=key, node=str(node), requests=requests)
+        self._pods[uid] = usage
+        self._drop_reservation(uid)
+        self._assign(usage.node, usage.requests)
+
+    def _drop_reservation(self, uid: str) -> None:
+        res = self._reservations.pop(uid, None)
+        if res is not None:
+            self._release(res.node, res.requests)
+
+    def _expire_reservations(self) -> None:
+        now = time.monotonic()
+        stale = [
+            uid
+            for uid, res in self._reservations.items()
+            if res.bound_at is not None and now - res.bound_at > RESERVATION_TTL_S
+        ]
+        for uid in stale:
+            log.warning("reservation of %s never confirmed by the watch; dropped", uid)
+            self._drop_reservation(uid)
+
+    def _assign(self, node: str, requests: tuple[float, float, float]) -> None:
+        if self._state is not None and node in self._state.index:
+            self._state.assign(requests, self._state.index[node])
+
+    def _release(self, node: str, requests: tuple[float, float, float]) -> None:
+        if self._state is not None and node in self._state.index:
+            self._state.release(requests, self._state.index[node])
+
+    def _build_state(self) -> model.ClusterState:
+        used: dict[str, list[float]] = {}
+        for usage in self._pods.values():
+            row = used.setdefault(usage.node, [0.0, 0.0, 0.0])
+            for k in range(3):
+                row[k] += usage.requests[k]
+        for res in self._reservations.values():
+            row = used.setdefault(res.node, [0.0, 0.0, 0.0])
+            for k in range(3):
+                row[k] += res.requests[k]
+        nodes = [
+            dataclasses.replace(node, used=tuple(used.get(name, (0.0, 0.0, 0.0))))  # type: ignore[arg-type]
+            for name, node in sorted(self._nodes.items())
+        ]
+        return model.ClusterState(nodes, topology=self._topology)
+
+
+def _uid(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}")
