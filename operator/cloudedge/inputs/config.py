@@ -59,9 +59,9 @@ def parse_config(raw: Any) -> types.ModelConfig:
         return types.ModelConfig()
     if not isinstance(raw, Mapping):
         raise _fail("<document>", raw, "a mapping")
-    unknown = sorted(set(map(str, raw)) - _TOP_KEYS)
+    unknown = sorted((k for k in raw if str(k) not in _TOP_KEYS), key=str)
     if unknown:
-        raise _fail(unknown[0], raw[unknown[0]], "one of " + ", ".join(sorted(_TOP_KEYS)))
+        raise _fail(str(unknown[0]), raw[unknown[0]], "one of " + ", ".join(sorted(_TOP_KEYS)))
     base = types.ModelConfig()
     try:
         model = types.BandwidthModel(raw.get("bandwidthModel", base.bandwidth_model))
@@ -106,6 +106,6 @@ def load_config(path: str | pathlib.Path | None) -> types.ModelConfig:
     try:
         text = pathlib.Path(path).read_text(encoding="utf-8")
         raw = yaml.safe_load(text)
-    except (OSError, yaml.YAMLError) as err:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise errors.ConfigError(f"configuration file {path}: {err}") from err
     return parse_config(raw)

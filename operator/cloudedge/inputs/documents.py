@@ -110,7 +110,7 @@ def load_documents(paths: Iterable[str | pathlib.Path]) -> Documents:
         try:
             text = pathlib.Path(path).read_text(encoding="utf-8")
             docs = list(yaml.safe_load_all(text))
-        except (OSError, yaml.YAMLError) as err:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
             raise errors.InputError(str(path), "<file>", str(err)[:200], "readable YAML") from err
         part = parse_documents(docs, source=str(path))
         out.nodes.extend(part.nodes)

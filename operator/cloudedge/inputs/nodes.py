@@ -19,7 +19,8 @@ def parse_node(
     obj: Mapping[str, Any], *, used: tuple[float, float, float] | None = None
 ) -> types.Node:
     """Build the model's view of a Node object (a dict as the API or YAML gives it)."""
-    who = objects.describe({"kind": "Node", **obj})
+    obj = {"kind": "Node", **obj}
+    who = objects.describe(obj)
     meta = objects.mapping(obj, "metadata")
     name = meta.get("name")
     if not isinstance(name, str) or not values.DNS_SUBDOMAIN.match(name):

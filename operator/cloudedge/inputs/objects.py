@@ -11,9 +11,10 @@ from cloudedge import errors
 def mapping(obj: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
     """The dict at ``path`` or an empty one; anything else there is a malformed object."""
     current: Any = obj
-    for part in path:
+    for depth, part in enumerate(path):
         if not isinstance(current, Mapping):
-            return {}
+            where = ".".join(path[:depth])
+            raise errors.InputError(describe(obj), where, current, "a mapping")
         current = current.get(part)
         if current is None:
             return {}

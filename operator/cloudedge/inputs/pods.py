@@ -23,7 +23,8 @@ def has_cloudedge_annotations(obj: Mapping[str, Any]) -> bool:
 
 def parse_pod(obj: Mapping[str, Any]) -> types.Pod:
     """Build the model's view of a Pod object, raising InputError on any bad value."""
-    who = objects.describe({"kind": "Pod", **obj})
+    obj = {"kind": "Pod", **obj}
+    who = objects.describe(obj)
     meta = objects.mapping(obj, "metadata")
     name = meta.get("name") or meta.get("generateName") or ""
     if not isinstance(name, str) or not name:
@@ -40,7 +41,7 @@ def parse_pod(obj: Mapping[str, Any]) -> types.Pod:
     max_latency = values.number(annotations, keys.POD_MAX_LATENCY, obj=who, exclusive=True)
     tier = values.choice(annotations, keys.POD_TIER, types.Tier, obj=who)
 
-    spec = objects.mapping(obj, "spec")
+    objects.mapping(obj, "spec")  # a spec that is not a mapping is an error
     node_selector = objects.string_map(obj, "spec", "nodeSelector")
     return types.Pod(
         name=name,
@@ -54,7 +55,7 @@ def parse_pod(obj: Mapping[str, Any]) -> types.Pod:
         max_latency_ms=max_latency,
         tier=tier,
         node_selector=node_selector,
-        affinity_terms=_affinity_terms(spec, who=who),
+        affinity_terms=_affinity_terms(obj, who=who),
         tolerations=_tolerations(obj),
         annotated=any(k.startswith(keys.PREFIX) for k in annotations),
     )
@@ -116,14 +117,19 @@ def _requirements(raw: Any, *, who: str, where: str) -> tuple[types.SelectorRequ
     return tuple(out)
 
 
-def _affinity_terms(spec: Mapping[str, Any], *, who: str) -> tuple[types.SelectorTerm, ...]:
+def _affinity_terms(obj: Mapping[str, Any], *, who: str) -> tuple[types.SelectorTerm, ...]:
     where = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
     required = objects.mapping(
-        spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"
+        obj, "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"
     )
     terms = required.get("nodeSelectorTerms") or []
     if not isinstance(terms, list):
         raise errors.InputError(who, where, terms, "a list of nodeSelectorTerms")
+    for k, term in enumerate(terms):
+        if not isinstance(term, Mapping):
+            raise errors.InputError(
+                who, f"{where}.nodeSelectorTerms[{k}]", term, "{matchExpressions, matchFields}"
+            )
     return tuple(
         types.SelectorTerm(
             match_expressions=_requirements(

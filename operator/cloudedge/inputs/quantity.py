@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import decimal
 import math
+import re
 
 from kubernetes import utils as k8s_utils
 
 from cloudedge import errors
 
 ALLOWED = "a Kubernetes quantity such as 500m, 2, 1.5, 512Mi, 1G or 1e3, not negative"
+
+# The API server's grammar (k8s.io/apimachinery resource.Quantity), ASCII only: Python's
+# Decimal alone would also take "1_000", "1 Gi" or non-ASCII digits, which Kubernetes rejects.
+GRAMMAR = re.compile(
+    r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+|[KMGTPE]i|[numkMGTPE])?",
+    re.ASCII,
+)
+MAX_QUANTITY = 1e18
+"""Largest accepted quantity in base units (1 EB of memory; an exa-core of CPU): beyond any
+real node, and far from float overflow so that sums over many pods stay finite."""
 
 
 def parse_quantity(value: object, *, obj: str, key: str) -> decimal.Decimal:
@@ -23,18 +34,25 @@ def parse_quantity(value: object, *, obj: str, key: str) -> decimal.Decimal:
         raise errors.InputError(obj, key, value, ALLOWED)
     if isinstance(value, float) and not math.isfinite(value):
         raise errors.InputError(obj, key, value, ALLOWED)
+    if isinstance(value, str) and not GRAMMAR.fullmatch(value):
+        raise errors.InputError(obj, key, value, ALLOWED)
     try:
         parsed = k8s_utils.parse_quantity(value)  # type: ignore[no-untyped-call]
     except (ValueError, TypeError, decimal.InvalidOperation, ArithmeticError) as err:
         raise errors.InputError(obj, key, value, ALLOWED) from err
     if not isinstance(parsed, decimal.Decimal) or not parsed.is_finite() or parsed < 0:
         raise errors.InputError(obj, key, value, ALLOWED)
+    if parsed > decimal.Decimal(MAX_QUANTITY):
+        raise errors.InputError(obj, key, value, f"{ALLOWED}, at most {MAX_QUANTITY:g}")
     return parsed
 
 
 def cpu_millicores(value: object, *, obj: str, key: str) -> float:
     """A CPU quantity in millicores (``500m`` -> 500, ``2`` -> 2000)."""
-    return float(parse_quantity(value, obj=obj, key=key) * 1000)
+    millicores = float(parse_quantity(value, obj=obj, key=key) * 1000)
+    if not math.isfinite(millicores) or millicores > MAX_QUANTITY:
+        raise errors.InputError(obj, key, value, f"{ALLOWED}, at most {MAX_QUANTITY / 1000:g}")
+    return millicores
 
 
 def plain(value: object, *, obj: str, key: str) -> float:

@@ -47,9 +47,9 @@ def _site(value: Any, *, who: str, where: str) -> str:
 
 def parse_topology(obj: Mapping[str, Any]) -> types.Topology:
     """Validate a NetworkTopology object and return the model's topology."""
-    who = objects.describe({"kind": KIND, **obj})
-    spec = objects.mapping(obj, "spec")
-    defaults = objects.mapping(spec, "defaults")
+    obj = {"kind": KIND, **obj}
+    who = objects.describe(obj)
+    objects.mapping(obj, "spec", "defaults")
     base = types.Topology()
     kwargs: dict[str, Any] = {}
     for field, attr_lat, attr_bw in (
@@ -57,7 +57,7 @@ def parse_topology(obj: Mapping[str, Any]) -> types.Topology:
         ("sameTier", "same_tier_latency_ms", "same_tier_bandwidth_mbps"),
         ("cloudEdge", "cloud_edge_latency_ms", "cloud_edge_bandwidth_mbps"),
     ):
-        block = objects.mapping(defaults, field)
+        block = objects.mapping(obj, "spec", "defaults", field)
         where = f"spec.defaults.{field}"
         lat = _number(block, "latencyMs", who=who, where=where, positive=False)
         kwargs[attr_lat] = getattr(base, attr_lat) if lat is None else lat
@@ -65,14 +65,15 @@ def parse_topology(obj: Mapping[str, Any]) -> types.Topology:
             kwargs[attr_bw] = _number(block, "bandwidthMbps", who=who, where=where, positive=True)
 
     site_tiers: dict[str, types.Tier] = {}
-    for k, entry in enumerate(objects.sequence(spec, "sites")):
+    for k, entry in enumerate(objects.sequence(obj, "spec", "sites")):
         where = f"spec.sites[{k}]"
         if not isinstance(entry, Mapping):
             raise errors.TopologyError(who, where, entry, "{name, tier}")
         site = _site(entry.get("name"), who=who, where=where + ".name")
-        tier = values.choice({"tier": str(entry.get("tier", ""))}, "tier", types.Tier, obj=who)
-        if tier is None:
-            raise errors.TopologyError(who, where + ".tier", None, "cloud or edge")
+        raw_tier = entry.get("tier")
+        if raw_tier not in {t.value for t in types.Tier}:
+            raise errors.TopologyError(who, where + ".tier", raw_tier, "cloud or edge")
+        tier = types.Tier(raw_tier)
         if site in site_tiers and site_tiers[site] is not tier:
             raise errors.TopologyError(
                 who, where, site, f"one tier per site (already {site_tiers[site].value})"
@@ -80,7 +81,7 @@ def parse_topology(obj: Mapping[str, Any]) -> types.Topology:
         site_tiers[site] = tier
 
     links: dict[frozenset[str], types.Link] = {}
-    for k, entry in enumerate(objects.sequence(spec, "links")):
+    for k, entry in enumerate(objects.sequence(obj, "spec", "links")):
         where = f"spec.links[{k}]"
         if not isinstance(entry, Mapping):
             raise errors.TopologyError(who, where, entry, "{from, to, latencyMs, bandwidthMbps}")

@@ -74,7 +74,7 @@ def name(source: Mapping[str, str], key: str, *, obj: str, pattern: re.Pattern[s
     if key not in source:
         return None
     raw = source[key]
-    if not isinstance(raw, str) or not pattern.match(raw):
+    if not isinstance(raw, str) or not pattern.fullmatch(raw):
         what = "DNS label" if pattern is DNS_LABEL else "node name or DNS label"
         raise errors.InputError(
             obj, key, raw, f"a {what}: lowercase letters, digits and '-', at most 63 per part"
