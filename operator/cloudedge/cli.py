@@ -1,4 +1,4 @@
-"""The ``cloudedge`` command: ``simulate`` offline placement (more subcommands join it).
+"""The ``cloudedge`` command: ``run`` the scheduler, ``simulate`` offline, ``explain`` a pod.
 
 Exit codes: 0 done (unschedulable pods are a result, not an error), 2 bad input or usage.
 """
@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from cloudedge import __version__, errors, inputs, plot, simulate
+from cloudedge import __version__, app, errors, explain, inputs, logs, plot, simulate
 from cloudedge.model import strategies
 
 
@@ -41,6 +41,31 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    logs.setup(level=args.log_level, fmt=args.log_format)
+    app.run(
+        app.RunOptions(
+            kubeconfig=args.kubeconfig,
+            mode=args.mode,
+            bind_address=args.bind_address,
+            extender_port=args.extender_port,
+            metrics_port=args.metrics_port,
+            config_path=args.config,
+            leader_elect=args.leader_elect,
+            lease_namespace=args.leader_elect_namespace,
+            lease_name=args.leader_elect_name,
+            bind_workers=args.bind_workers,
+        )
+    )
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    config = inputs.load_config(args.config)
+    print(explain.explain(args.pod, args.namespace, kubeconfig=args.kubeconfig, config=config))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     top = argparse.ArgumentParser(prog="cloudedge", description=__doc__.splitlines()[0])
@@ -63,6 +88,54 @@ def parser() -> argparse.ArgumentParser:
         "--time-limit", type=float, default=10.0, help="seconds for --strategy optimal"
     )
     sim.set_defaults(func=_simulate)
+
+    defaults = app.RunOptions()
+    run = sub.add_parser("run", help="schedule pods and serve the extender API and metrics")
+    run.add_argument("--kubeconfig", help="default: $KUBECONFIG, ~/.kube/config, in-cluster")
+    run.add_argument(
+        "--mode",
+        choices=app.MODES,
+        default=defaults.mode,
+        help="scheduler: bind our pods; extender: serve kube-scheduler; both (default)",
+    )
+    run.add_argument(
+        "--bind-address",
+        default=defaults.bind_address,
+        help="address of both HTTP servers (in a pod: 0.0.0.0)",
+    )
+    run.add_argument("--extender-port", type=int, default=defaults.extender_port)
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=defaults.metrics_port,
+        help="serves /metrics and /healthz",
+    )
+    run.add_argument("--config", metavar="FILE", help="scheduler configuration (weights)")
+    run.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.leader_elect,
+        help="campaign for the Lease before binding",
+    )
+    run.add_argument(
+        "--leader-elect-namespace",
+        default=defaults.lease_namespace,
+        help="namespace of the Lease (in a pod: the pod's namespace)",
+    )
+    run.add_argument("--leader-elect-name", default=defaults.lease_name)
+    run.add_argument(
+        "--bind-workers", type=int, default=defaults.bind_workers, help="concurrent Binding calls"
+    )
+    run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    run.add_argument("--log-format", default="json", choices=("json", "text"))
+    run.set_defaults(func=_run)
+
+    exp = sub.add_parser("explain", help="every node's terms and score for a live pod")
+    exp.add_argument("pod")
+    exp.add_argument("-n", "--namespace", default="default")
+    exp.add_argument("--kubeconfig")
+    exp.add_argument("--config", metavar="FILE")
+    exp.set_defaults(func=_explain)
     return top
 
 

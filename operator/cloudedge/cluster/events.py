@@ -45,21 +45,37 @@ class EventRecorder:
     ) -> None:
         """Record an event about ``pod`` (a dict with metadata.name/namespace/uid)."""
         meta = pod.get("metadata") or {}
-        namespace = meta.get("namespace") or "default"
+        involved = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace") or "default",
+            "uid": meta.get("uid"),
+        }
+        self.event(involved, reason=reason, message=message, warning=warning, action=action)
+
+    def event(
+        self,
+        involved: dict[str, Any],
+        *,
+        reason: str,
+        message: str,
+        warning: bool = False,
+        action: str = "Scheduling",
+    ) -> None:
+        """Record an event about any object; cluster-scoped ones get theirs in ``default``."""
+        namespace = involved.get("namespace") or "default"
         if len(message) > MAX_MESSAGE:
             message = message[: MAX_MESSAGE - 3] + "..."
         now = _now()
         body = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{meta.get('name', 'pod')}.", "namespace": namespace},
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "name": meta.get("name"),
+            "metadata": {
+                "generateName": f"{involved.get('name') or 'object'}.",
                 "namespace": namespace,
-                "uid": meta.get("uid"),
             },
+            "involvedObject": involved,
             "reason": reason,
             "message": message,
             "type": "Warning" if warning else "Normal",
@@ -78,7 +94,11 @@ class EventRecorder:
             )
         except Exception as err:
             log.warning(
-                "event %s for %s/%s not recorded: %s", reason, namespace, meta.get("name"), err
+                "event %s for %s %s not recorded: %s",
+                reason,
+                involved.get("kind"),
+                involved.get("name"),
+                err,
             )
 
     def unschedulable(self, pod: dict[str, Any], *, message: str) -> None:

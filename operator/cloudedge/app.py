@@ -1,0 +1,231 @@
+"""``cloudedge run``: the scheduler, the extender and the metrics endpoint in one process.
+
+One asyncio loop runs kopf (pending pods), the scheduling cycle, and two aiohttp servers:
+``/metrics`` + ``/healthz`` on the metrics port and the extender API on the extender port.
+Watches of nodes, pods and NetworkTopology run in threads and feed one shared ClusterView, so
+the binder and the extender see the same cluster. SIGTERM stops deciding, lets started binds
+finish (bounded), and closes everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+from typing import Any
+
+import kopf
+import prometheus_client as prom
+from aiohttp import web
+from kubernetes import client as k8s
+
+from cloudedge import errors, inputs, model
+from cloudedge.cluster import client, events, live
+from cloudedge.metrics import Metrics
+from cloudedge.scheduler import core, leader, operator
+
+log = logging.getLogger(__name__)
+
+MODES = ("both", "scheduler", "extender")
+UTILIZATION_PERIOD_S = 5.0
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """Everything ``cloudedge run`` can be told, with the documented defaults."""
+
+    kubeconfig: str | None = None
+    mode: str = "both"
+    bind_address: str = "127.0.0.1"
+    extender_port: int = 8888
+    metrics_port: int = 8080
+    config_path: str | None = None
+    leader_elect: bool = True
+    lease_namespace: str = "default"
+    lease_name: str = "cloud-edge-scheduler"
+    bind_workers: int = core.BIND_WORKERS
+    drain_s: float = 10.0
+
+
+def _in_cluster_namespace() -> str | None:
+    path = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+    with contextlib.suppress(OSError), open(path, encoding="utf-8") as f:
+        return f.read().strip() or None
+    return None
+
+
+class App:
+    """The running process: owns every component and its shutdown order."""
+
+    def __init__(self, opts: RunOptions) -> None:
+        if opts.mode not in MODES:
+            raise errors.ConfigError(f"--mode {opts.mode!r} is invalid: one of {', '.join(MODES)}")
+        self.opts = opts
+        if opts.kubeconfig:
+            os.environ["KUBECONFIG"] = opts.kubeconfig  # kopf's login reads it
+        self.config: model.ModelConfig = inputs.load_config(opts.config_path)
+        self.api = client.api_client(opts.kubeconfig)
+        self.core = k8s.CoreV1Api(self.api)
+        self.registry = prom.CollectorRegistry()
+        prom.ProcessCollector(registry=self.registry)
+        self.metrics = Metrics(self.registry)
+        self.recorder = events.EventRecorder(self.core)
+        self.scheduling = opts.mode in ("both", "scheduler")
+        self.serving_extender = opts.mode in ("both", "extender")
+        self.scheduler: core.Scheduler | None = None
+        self.live = live.LiveView(
+            self.api,
+            on_change=self._cluster_changed,
+            on_bad_node=self._bad_node,
+            on_bad_topology=self._bad_topology,
+        )
+        self.gate = leader.LeaderGate(
+            self.api,
+            namespace=_in_cluster_namespace() or opts.lease_namespace,
+            name=opts.lease_name,
+            enabled=opts.leader_elect and self.scheduling,
+            on_change=self._leadership_changed,
+        )
+        if self.scheduling:
+            self.scheduler = core.Scheduler(
+                cluster=self.live.view,
+                core=self.core,
+                config=self.config,
+                metrics=self.metrics,
+                gate=self.gate,
+                recorder=self.recorder,
+                bind_workers=opts.bind_workers,
+            )
+        self._runners: list[web.AppRunner] = []
+        self._stop = asyncio.Event()
+
+    # -- callbacks from threads --------------------------------------------------------------
+
+    def _cluster_changed(self, why: str) -> None:
+        if self.scheduler is not None:
+            self.scheduler.cluster_changed(why)
+
+    def _leadership_changed(self, leading: bool) -> None:
+        if self.scheduler is not None:
+            self.scheduler.leadership_changed(leading)
+
+    def _bad_node(self, obj: Any, err: errors.InputError) -> None:
+        log.warning("node %s ignored: %s", obj.get("metadata", {}).get("name"), err)
+
+    def _bad_topology(self, obj: Any, err: errors.InputError) -> None:
+        meta = obj.get("metadata") or {}
+        involved = {
+            "apiVersion": "cloudedge.io/v1alpha1",
+            "kind": "NetworkTopology",
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+        }
+        self.recorder.event(
+            involved,
+            reason="InvalidTopology",
+            message=f"{err} (the last valid topology stays in force)",
+            warning=True,
+            action="Validating",
+        )
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        return web.Response(
+            body=prom.generate_latest(self.registry),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type": prom.CONTENT_TYPE_LATEST},
+        )
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        if not self.live.view.synced.is_set():
+            return web.Response(status=503, text="cluster view not synced\n")
+        return web.Response(text="ok\n")
+
+    async def _start_site(self, app: web.Application, port: int) -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.opts.bind_address, port).start()
+        self._runners.append(runner)
+
+    def _extender_app(self) -> web.Application:
+        from cloudedge.extender import server  # imported here: the extender is optional
+
+        return server.make_app(
+            view=self.live.view, config=self.config, metrics=self.metrics, core=self.core
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def _update_utilization(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                state = self.live.view.state()
+                for code, tier in ((0, "cloud"), (1, "edge")):
+                    mask = state.tier == code
+                    for r, resource in ((0, "cpu"), (1, "memory")):
+                        cap = float(state.allocatable[mask, r].sum())
+                        used = float(state.used[mask, r].sum())
+                        self.metrics.tier_requested.labels(tier, resource).set(
+                            used / cap if cap > 0 else 0.0
+                        )
+            await asyncio.sleep(UTILIZATION_PERIOD_S)
+
+    async def run(self) -> None:
+        """Start everything, run until SIGTERM/SIGINT, then shut down in order."""
+        loop = asyncio.get_running_loop()
+        health = web.Application()
+        health.router.add_get("/metrics", self._metrics)
+        health.router.add_get("/healthz", self._healthz)
+        health.router.add_get("/readyz", self._healthz)
+        await self._start_site(health, self.opts.metrics_port)
+        log.info("metrics and health on %s:%d", self.opts.bind_address, self.opts.metrics_port)
+        if self.scheduler is not None:
+            self.scheduler.attach(loop)
+        await loop.run_in_executor(None, self.live.start)
+        log.info("cluster view synced: %d nodes", len(self.live.view.node_names()))
+        if self.serving_extender:
+            await self._start_site(self._extender_app(), self.opts.extender_port)
+            log.info("extender on %s:%d", self.opts.bind_address, self.opts.extender_port)
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._update_utilization())]
+        kopf_task: asyncio.Task[Any] | None = None
+        if self.scheduler is not None:
+            self.gate.start()
+            tasks.append(asyncio.create_task(self.scheduler.run()))
+            kopf_task = asyncio.create_task(
+                kopf.operator(
+                    registry=operator.registry(self.scheduler),
+                    settings=operator.settings(),
+                    clusterwide=True,
+                    standalone=True,
+                    stop_flag=self._stop,
+                )
+            )
+        else:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._stop.set)
+        try:
+            if kopf_task is not None:
+                await kopf_task  # kopf handles SIGTERM/SIGINT and returns
+            else:
+                await self._stop.wait()
+        finally:
+            log.info("shutting down")
+            self.gate.stop()
+            if self.scheduler is not None:
+                await self.scheduler.stop(drain_s=self.opts.drain_s)
+            for task in tasks:
+                task.cancel()
+            self.live.close()
+            for runner in self._runners:
+                await runner.cleanup()
+            log.info("stopped")
+
+
+def run(opts: RunOptions) -> None:
+    """Blocking entry point of ``cloudedge run``."""
+    asyncio.run(App(opts).run())

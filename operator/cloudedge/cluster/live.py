@@ -1,0 +1,141 @@
+"""Wire a :class:`ClusterView` to the API server: reflectors for nodes, pods and topology.
+
+Pods are watched with ``status.phase!=Succeeded,status.phase!=Failed`` (server-side): the view
+needs every non-terminated pod, bound or not, whoever scheduled it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kubernetes import client as k8s
+
+from cloudedge import errors, inputs, model
+from cloudedge.cluster import reflector, view
+from cloudedge.inputs import topology as topology_inputs
+
+log = logging.getLogger(__name__)
+
+NON_TERMINATED = "status.phase!=Succeeded,status.phase!=Failed"
+TOPOLOGY_GROUP, TOPOLOGY_VERSION, TOPOLOGY_PLURAL = "cloudedge.io", "v1alpha1", "networktopologies"
+
+
+class LiveView:
+    """A ClusterView plus the threads that keep it current."""
+
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        *,
+        on_change: Callable[[str], None] | None = None,
+        on_bad_node: Callable[[Mapping[str, Any], errors.InputError], None] | None = None,
+        on_bad_topology: Callable[[Mapping[str, Any], errors.InputError], None] | None = None,
+        watch_topology: bool = True,
+    ) -> None:
+        self.api = api
+        self.view = view.ClusterView(on_change=on_change, on_bad_node=on_bad_node)
+        self.stop = threading.Event()
+        self._on_bad_topology = on_bad_topology
+        self._topologies: dict[str, Mapping[str, Any]] = {}
+        self._last_good: model.Topology | None = None
+        core = k8s.CoreV1Api(api)
+        self.reflectors = [
+            reflector.Reflector(
+                api,
+                core.list_node,
+                name="nodes",
+                on_replace=self.view.replace_nodes,
+                on_upsert=self.view.upsert_node,
+                on_delete=lambda obj: self.view.delete_node(str(obj["metadata"]["name"])),
+                stop=self.stop,
+            ),
+            reflector.Reflector(
+                api,
+                core.list_pod_for_all_namespaces,
+                name="pods",
+                field_selector=NON_TERMINATED,
+                on_replace=self.view.replace_pods,
+                on_upsert=self.view.upsert_pod,
+                on_delete=self.view.delete_pod,
+                stop=self.stop,
+            ),
+        ]
+        if watch_topology:
+            custom = k8s.CustomObjectsApi(api)
+
+            def list_topologies(**kwargs: Any) -> Any:
+                return custom.list_cluster_custom_object(
+                    TOPOLOGY_GROUP, TOPOLOGY_VERSION, TOPOLOGY_PLURAL, **kwargs
+                )
+
+            self.reflectors.append(
+                reflector.Reflector(
+                    api,
+                    list_topologies,
+                    name="networktopologies",
+                    on_replace=self._replace_topologies,
+                    on_upsert=self._upsert_topology,
+                    on_delete=self._delete_topology,
+                    stop=self.stop,
+                )
+            )
+
+    def start(self, *, wait_s: float = 60.0) -> None:
+        """Start the watches and wait (bounded) for nodes and pods to be listed once."""
+        for r in self.reflectors:
+            r.start()
+        if not self.view.synced.wait(wait_s):
+            raise errors.ClusterError(f"nodes and pods not listed within {wait_s:.0f}s")
+
+    def close(self) -> None:
+        """Stop every watch."""
+        self.stop.set()
+        for r in self.reflectors:
+            r.close()
+
+    # NetworkTopology: the one named "default", else the only one; a bad one keeps the last
+    # good topology in force and is reported.
+    def _replace_topologies(self, items: list[Mapping[str, Any]]) -> None:
+        self._topologies = {str(o["metadata"]["name"]): o for o in items}
+        self._apply_topology()
+
+    def _upsert_topology(self, obj: Mapping[str, Any]) -> None:
+        self._topologies[str(obj["metadata"]["name"])] = obj
+        self._apply_topology()
+
+    def _delete_topology(self, obj: Mapping[str, Any]) -> None:
+        self._topologies.pop(str(obj["metadata"]["name"]), None)
+        self._apply_topology()
+
+    def _apply_topology(self) -> None:
+        chosen = choose_topology(self._topologies)
+        if chosen is None:
+            if self._topologies:
+                log.warning(
+                    "%d NetworkTopology objects and none named %r: using defaults",
+                    len(self._topologies),
+                    topology_inputs.DEFAULT_NAME,
+                )
+            self._last_good = None
+            self.view.set_topology(model.Topology())
+            return
+        try:
+            topo = inputs.parse_topology(chosen)
+        except errors.InputError as err:
+            log.warning("NetworkTopology rejected, keeping the last good one: %s", err)
+            if self._on_bad_topology is not None:
+                self._on_bad_topology(chosen, err)
+            return
+        self._last_good = topo
+        self.view.set_topology(topo)
+
+
+def choose_topology(by_name: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The NetworkTopology in force: the one named ``default``, else the only one."""
+    chosen = by_name.get(topology_inputs.DEFAULT_NAME)
+    if chosen is None and len(by_name) == 1:
+        chosen = next(iter(by_name.values()))
+    return chosen

@@ -1,0 +1,259 @@
+"""The scheduling cycle: pop a pod, decide with the model, reserve, bind in the background.
+
+Decisions are sequential, in arrival order, exactly as ``simulate --strategy score`` places a
+batch, so both agree on the same input. Binds run concurrently in a thread pool (each is one
+API round trip); the view's reservations make that safe: a pod being bound already counts on
+its node, so the next decision cannot overcommit it. Only the leader binds, and leadership is
+checked again right before each Binding is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from typing import Any
+
+from kubernetes import client as k8s
+
+from cloudedge import errors, inputs, model
+from cloudedge.cluster import binding, events, view
+from cloudedge.metrics import Metrics
+from cloudedge.scheduler import leader as leader_mod
+from cloudedge.scheduler import queue as queue_mod
+
+log = logging.getLogger(__name__)
+
+BIND_WORKERS = 16
+"""Concurrent Binding calls: enough to hide API latency, few enough for a small API server."""
+
+
+class Scheduler:
+    """Ties the queue, the view, the model and the API together."""
+
+    def __init__(
+        self,
+        *,
+        cluster: view.ClusterView,
+        core: k8s.CoreV1Api,
+        config: model.ModelConfig,
+        metrics: Metrics,
+        gate: leader_mod.LeaderGate,
+        recorder: events.EventRecorder | None = None,
+        bind_workers: int = BIND_WORKERS,
+    ) -> None:
+        self.cluster = cluster
+        self.core = core
+        self.config = config
+        self.metrics = metrics
+        self.gate = gate
+        self.recorder = recorder or events.EventRecorder(core)
+        self.queue = queue_mod.SchedulingQueue()
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=bind_workers, thread_name_prefix="bind"
+        )
+        self._side_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="events"
+        )
+        self._slots = asyncio.Semaphore(bind_workers)
+        self._binds: set[asyncio.Task[None]] = set()
+        self._leading = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self._run_task: asyncio.Task[Any] | None = None
+        self.alive = time.monotonic()
+
+    # -- inputs from watches (any thread) ------------------------------------------------------
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Remember the loop so watch threads can hand events to it."""
+        self._loop = loop
+
+    def cluster_changed(self, why: str) -> None:
+        """Called by the view (from watch threads): parked pods may fit now."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.queue.cluster_changed)
+
+    def leadership_changed(self, leading: bool) -> None:
+        """Called by the leader gate (from its thread)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._set_leading, leading)
+
+    def _set_leading(self, leading: bool) -> None:
+        self.metrics.leader.set(1 if leading else 0)
+        if leading:
+            self._leading.set()
+        else:
+            self._leading.clear()
+
+    def pod_pending(self, obj: dict[str, Any]) -> None:
+        """A pending pod of ours was seen (event loop)."""
+        self.queue.add(obj)
+        self.metrics.pending_pods.set(len(self.queue))
+
+    def pod_gone(self, uid: str) -> None:
+        """A pod left the pending set: bound (by anyone) or deleted (event loop)."""
+        self.queue.remove(uid)
+        self.metrics.pending_pods.set(len(self.queue))
+
+    # -- the cycle ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Decide pods until :meth:`stop`."""
+        self._loop = asyncio.get_running_loop()
+        self._run_task = asyncio.current_task()
+        if self.gate.is_leader():
+            self._set_leading(True)
+        while not self._stopping:
+            self.alive = time.monotonic()
+            qp = await self.queue.pop()
+            if self._stopping:
+                self.queue.requeue(qp.uid)
+                break
+            if not self.gate.is_leader():
+                self.queue.requeue(qp.uid)
+                await self._await_leadership()
+                continue
+            await self._slots.acquire()
+            try:
+                self._schedule_one(qp)
+            except Exception:
+                self._slots.release()
+                log.exception("scheduling %s failed unexpectedly; will retry", qp.key)
+                self.metrics.schedule_attempts.labels("error").inc()
+                self.queue.failed(qp.uid, wait_for_change=False)
+
+    async def _await_leadership(self) -> None:
+        # Poll as well as wait: the gate's fencing can flip without a callback.
+        while not self._stopping and not self.gate.is_leader():
+            self._leading.clear()
+            try:
+                await asyncio.wait_for(self._leading.wait(), timeout=1.0)
+            except TimeoutError:
+                continue
+
+    def _schedule_one(self, qp: queue_mod.QueuedPod) -> None:
+        """Decide one pod; on success start its bind (holding one slot until it ends)."""
+        if self.cluster.is_bound_or_reserved(qp.uid) is not None:
+            self._slots.release()
+            self.queue.done(qp.uid)
+            return
+        try:
+            pod = inputs.parse_pod(qp.obj)
+        except errors.InputError as err:
+            self._slots.release()
+            self.metrics.schedule_attempts.labels("invalid").inc()
+            message = f"invalid scheduling input: {err}"
+            log.warning("%s: %s", qp.key, message)
+            self._side(
+                self.recorder.pod_event,
+                qp.obj,
+                reason="FailedScheduling",
+                message=message,
+                warning=True,
+            )
+            self._side(self.recorder.unschedulable, qp.obj, message=message)
+            self.queue.failed(qp.uid)  # a changed annotation brings it back at once
+            return
+        evaluation, best = self.cluster.decide(pod, self.config)
+        if best is None:
+            self._slots.release()
+            summary = evaluation.failure_summary()
+            self.metrics.schedule_attempts.labels("unschedulable").inc()
+            log.info("%s unschedulable: %s", qp.key, summary)
+            self._side(
+                self.recorder.pod_event,
+                qp.obj,
+                reason="FailedScheduling",
+                message=summary,
+                warning=True,
+            )
+            self._side(self.recorder.unschedulable, qp.obj, message=summary)
+            self.queue.failed(qp.uid)
+            self.metrics.pending_pods.set(len(self.queue))
+            return
+        terms = evaluation.node_terms(best)
+        tier = self.cluster.state().nodes[best].tier
+        task = asyncio.ensure_future(self._bind(qp, pod, terms, tier))
+        self._binds.add(task)
+        task.add_done_callback(self._binds.discard)
+
+    async def _bind(
+        self,
+        qp: queue_mod.QueuedPod,
+        pod: model.Pod,
+        terms: model.NodeTerms,
+        tier: model.Tier | None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        node = terms.node
+        try:
+            if not self.gate.is_leader():
+                self.cluster.unreserve(qp.uid)
+                self.queue.requeue(qp.uid)
+                return
+            started = time.monotonic()
+            try:
+                outcome = await loop.run_in_executor(
+                    self._pool,
+                    lambda: binding.bind(
+                        self.core, namespace=pod.namespace, name=pod.name, uid=pod.uid, node=node
+                    ),
+                )
+            except errors.BindError as err:
+                self.cluster.unreserve(qp.uid)
+                if err.reason in ("conflict", "gone"):
+                    self.metrics.binding_conflicts.inc()
+                    log.info("%s not bound: %s", qp.key, err)
+                    self.queue.done(qp.uid)
+                else:
+                    self.metrics.schedule_attempts.labels("error").inc()
+                    log.warning("%s bind failed, will retry: %s", qp.key, err)
+                    self._side(
+                        self.recorder.pod_event,
+                        qp.obj,
+                        reason="FailedScheduling",
+                        message=f"Binding rejected: {err}",
+                        warning=True,
+                    )
+                    self.queue.failed(qp.uid, wait_for_change=False)
+                return
+            now = time.monotonic()
+            self.cluster.bound(qp.uid)
+            self.queue.done(qp.uid)
+            self.metrics.binding_duration.observe(now - started)
+            self.metrics.scheduling_duration.observe(now - qp.first_seen)
+            self.metrics.schedule_attempts.labels("scheduled").inc()
+            self.metrics.estimated_completion.labels(tier.value if tier else "none").observe(
+                terms.ect_s
+            )
+            message = f"Successfully assigned {pod.key} to {node}: {terms.describe()}"
+            if outcome == binding.ALREADY_BOUND_SAME_NODE:
+                message += " (already bound by an earlier attempt)"
+            log.info("%s", message)
+            self._side(
+                self.recorder.pod_event,
+                qp.obj,
+                reason="Scheduled",
+                message=message,
+                action="Binding",
+            )
+        finally:
+            self._slots.release()
+            self.metrics.pending_pods.set(len(self.queue))
+
+    def _side(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        """Run a best-effort API call (event, condition) without holding up decisions."""
+        if not self._stopping:
+            self._side_pool.submit(fn, *args, **kwargs)
+
+    async def stop(self, *, drain_s: float = 10.0) -> None:
+        """Stop deciding; let started binds finish (bounded), then release the pools."""
+        self._stopping = True
+        if self._run_task is not None and not self._run_task.done():
+            self._run_task.cancel()  # it only ever waits in pop() or for leadership
+        if self._binds:
+            await asyncio.wait(set(self._binds), timeout=drain_s)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._side_pool.shutdown(wait=False, cancel_futures=True)
