@@ -119,50 +119,57 @@ class TestCapacityFit:
         assert float(got[0]) == pytest.approx(0.625)
 
 
+EQUAL = (0.25, 0.25, 0.25, 0.25)
+
+
 class TestNormalization:
     def test_identical_nodes_get_identical_values(self) -> None:
         raw = np.array([[1.0, 0.0, 0.0, 0.5], [1.0, 0.0, 0.0, 0.5]])
-        got = terms.normalize(raw, np.array([True, True]))
-        assert got.tolist() == [[0.0, 1.0, 1.0, 0.5]] * 2
+        got = terms.normalize(raw, np.array([True, True]), EQUAL)
+        assert got.tolist() == [[1.0, 0.5]] * 2
 
     def test_zero_times_everywhere_are_all_best(self) -> None:
-        raw = np.zeros((2, 4))
-        got = terms.normalize(raw, np.array([True, True]))
-        assert got.tolist() == [[1.0, 1.0, 1.0, 1.0]] * 2
+        got = terms.normalize(np.zeros((2, 4)), np.array([True, True]), EQUAL)
+        assert got.tolist() == [[1.0, 1.0]] * 2
 
-    def test_times_share_the_largest_feasible_completion_time(self) -> None:
-        raw = np.array([[1.0, 1.0, 0.0, 0.0], [0.5, 0.0, 0.5, 1.0], [100.0, 0.0, 0.0, 0.0]])
-        got = terms.normalize(raw, np.array([True, True, False]))
-        assert got[0].tolist() == pytest.approx([0.5, 0.5, 1.0, 1.0])
-        assert got[1].tolist() == pytest.approx([0.75, 1.0, 0.75, 0.0])
-        assert got[2, 0] == 0.0
+    def test_time_is_the_ratio_of_the_best_weighted_time_to_the_nodes(self) -> None:
+        # Weighted times (equal weights): 1/3 s and 2/3 s; the floor is 1 ms.
+        raw = np.array([[0.5, 0.5, 0.0, 0.0], [1.0, 0.0, 1.0, 1.0]])
+        got = terms.normalize(raw, np.array([True, True]), EQUAL)
+        best = 1 / 3 + terms.TIME_FLOOR_S
+        assert got[:, 0].tolist() == pytest.approx([1.0, best / (2 / 3 + terms.TIME_FLOOR_S)])
+        assert got[:, 1].tolist() == [1.0, 0.0]
+
+    def test_a_slow_outlier_does_not_squeeze_the_good_nodes(self) -> None:
+        raw = np.array([[1.0, 0, 0, 0], [2.0, 0, 0, 0], [5000.0, 0, 0, 0]])
+        got = terms.normalize(raw, np.array([True, True, True]), (1.0, 0, 0, 0))
+        assert got[1, 0] == pytest.approx(1.001 / 2.001)
+
+    def test_infeasible_nodes_do_not_set_the_best_time(self) -> None:
+        raw = np.array([[2.0, 0, 0, 0], [0.0, 0, 0, 0]])
+        got = terms.normalize(raw, np.array([True, False]), (1.0, 0, 0, 0))
+        assert got[0, 0] == 1.0
+
+    def test_weights_choose_which_delays_count(self) -> None:
+        # Node 0 is slow to reach, node 1 slow to compute: a transfer-only profile prefers 1.
+        raw = np.array([[1.0, 0, 0.0, 0], [0.0, 0, 1.0, 0]])
+        got = terms.normalize(raw, np.array([True, True]), (1.0, 0, 0, 0))
+        assert got[:, 0].tolist() == pytest.approx([0.001 / 1.001, 1.0])
 
 
 class TestScore:
-    def test_is_the_weighted_sum_of_normalized_terms_out_of_100(self) -> None:
-        # Two idle nodes, a compute-heavy pod: processing 0.125 s on cloud, 0.5 s on edge.
+    def test_is_the_weighted_sum_of_time_and_capacity_goodness_out_of_100(self) -> None:
+        # The worked example of docs/model.md: idle cloud and edge, a compute-heavy pod.
         cluster = model.ClusterState([cloud(), edge()])
         p = pod(cpu=1000, compute_cost=1000, workload=model.Workload.COMPUTE_INTENSIVE)
         ev = model.evaluate(p, cluster, model.ModelConfig())
-        w = model.ModelConfig().weights(model.Workload.COMPUTE_INTENSIVE)
-        # Waiting: cloud rho 1/8 -> 0.125 * (1/8)/(7/8); edge rho 1/2 -> 0.5 * 1.
         cloud_wait = 0.125 * (1 / 8) / (7 / 8)
-        ect = [0.125 + cloud_wait, 0.5 + 0.5]
-        assert ev.ect.tolist() == pytest.approx(ect)
-        scale = max(ect)
-        leftover = [1 - (1 / 8 + 0) / 2, 1 - (1 / 2 + 0) / 2]
-        expected = [
-            100
-            * (
-                w.transfer * 1
-                + w.waiting * (1 - wait / scale)
-                + w.processing * (1 - proc / scale)
-                + w.capacity * (1 - left)
-            )
-            / sum(w.as_array())
-            for wait, proc, left in zip([cloud_wait, 0.5], [0.125, 0.5], leftover, strict=True)
-        ]
+        assert ev.ect.tolist() == pytest.approx([0.125 + cloud_wait, 1.0])
+        weighted = [(0.2 * cloud_wait + 0.6 * 0.125) / 0.9, (0.2 * 0.5 + 0.6 * 0.5) / 0.9]
+        edge_time = (weighted[0] + 0.001) / (weighted[1] + 0.001)
+        expected = [100 * (0.9 * 1.0 + 0.1 * 0.0625), 100 * (0.9 * edge_time + 0.1 * 0.25)]
         assert ev.scores.tolist() == pytest.approx(expected)
+        assert ev.scores.tolist() == pytest.approx([90.625, 20.341], abs=1e-3)
         assert ev.best() == 0
 
     def test_infeasible_nodes_score_zero(self) -> None:

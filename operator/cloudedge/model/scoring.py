@@ -52,6 +52,7 @@ class Evaluation:
     raw: state_mod.FloatArray
     """n x 4: transfer s, waiting s, processing s, leftover ratio."""
     normalized: state_mod.FloatArray
+    """n x 2: time goodness (relative to the best node) and capacity goodness, 0..1."""
     scores: state_mod.FloatArray
     """0..100 on feasible nodes, 0 on the others."""
 
@@ -120,9 +121,14 @@ def evaluate(
         before = result.feasible.copy()
         result.fail(late, filters.deadline_reason(pod.max_latency_ms), unresolvable=False)
         result.unresolvable |= hopeless & before & ~result.feasible
-    normalized = terms.normalize(raw, result.feasible)
-    weights = np.asarray(config.weights(pod.workload).as_array(), dtype=np.float64)
-    scores = 100.0 * (normalized @ weights) / weights.sum()
+    profile = config.weights(pod.workload).as_array()
+    normalized = terms.normalize(raw, result.feasible, profile)
+    time_weight, capacity_weight = sum(profile[:3]), profile[3]
+    scores = (
+        100.0
+        * (time_weight * normalized[:, 0] + capacity_weight * normalized[:, 1])
+        / (time_weight + capacity_weight)
+    )
     scores = np.where(result.feasible, np.clip(scores, 0.0, 100.0), 0.0)
     return Evaluation(
         pod=pod,

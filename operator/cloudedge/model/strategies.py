@@ -15,10 +15,14 @@ which keeps the program linear.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import math
-from collections.abc import Sequence
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy import optimize, sparse
@@ -196,13 +200,14 @@ def place_optimal(
     bounds = optimize.Bounds(0, 1)
     deadline = _Deadline(time_limit_s)
 
-    first = optimize.milp(
-        -np.ones(nvar),
-        constraints=[capacity],
-        integrality=integrality,
-        bounds=bounds,
-        options={"time_limit": deadline.left(), "presolve": True},
-    )
+    with _stdout_to_stderr():
+        first = optimize.milp(
+            -np.ones(nvar),
+            constraints=[capacity],
+            integrality=integrality,
+            bounds=bounds,
+            options={"time_limit": deadline.left(), "presolve": True},
+        )
     status = "optimal"
     best_x: np.ndarray | None = None
     if first.x is not None:
@@ -211,17 +216,24 @@ def place_optimal(
         if first.status != 0:
             status = "time-limit"
         at_least = optimize.LinearConstraint(sparse.csr_array(np.ones((1, nvar))), count, np.inf)
-        second = optimize.milp(
-            cost,
-            constraints=[capacity, at_least],
-            integrality=integrality,
-            bounds=bounds,
-            options={"time_limit": max(deadline.left(), 0.5), "mip_rel_gap": 1e-9},
-        )
+        with _stdout_to_stderr():
+            # Presolve off: on this model HiGHS's presolve can spend the whole budget
+            # without an incumbent, while branch-and-bound finds a good one quickly.
+            second = optimize.milp(
+                cost,
+                constraints=[capacity, at_least],
+                integrality=integrality,
+                bounds=bounds,
+                options={
+                    "time_limit": deadline.left(),
+                    "mip_rel_gap": 1e-9,
+                    "presolve": False,
+                },
+            )
         if second.x is not None:
             best_x = second.x
-            if second.status != 0:
-                status = "time-limit"
+        if second.status != 0:
+            status = "time-limit"
     chosen: dict[int, int] = {}
     if best_x is not None:
         for k in np.flatnonzero(best_x > 0.5):
@@ -232,12 +244,31 @@ def place_optimal(
     return _from_assignment(pods, base, evals, chosen, status=status)
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send file descriptor 1 to stderr while HiGHS runs.
+
+    HiGHS (inside scipy) sometimes prints diagnostics straight to the C-level stdout, which
+    would corrupt ``simulate --format json``. Python's ``sys.stdout`` cannot catch that.
+    """
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no fd 1 (embedded interpreters): nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 class _Deadline:
     """Remaining time of a budget shared by the two solves."""
 
     def __init__(self, seconds: float) -> None:
-        import time
-
         self._clock = time.monotonic
         self._end = self._clock() + max(seconds, 0.1)
 

@@ -3,7 +3,8 @@
 Each term reads like a scheduler-framework score plugin: a name, validated arguments, and a
 ``compute`` that returns one value per node. Three terms are times in seconds (transfer,
 waiting, processing) and add up to the estimated completion time; the fourth is the fraction
-of capacity left over after placement. ``normalize`` turns them into 0..1 "goodness" values.
+of capacity left over after placement. ``normalize`` turns them into 0..1 "goodness" values:
+one for time (relative to the best node), one for capacity.
 """
 
 from __future__ import annotations
@@ -145,23 +146,33 @@ def build_terms(config: types.ModelConfig) -> tuple[Term, Term, Term, Term]:
     )
 
 
-def normalize(values: state_mod.FloatArray, feasible: state_mod.BoolArray) -> state_mod.FloatArray:
-    """Turn raw terms (n x 4, times then leftover) into 0..1 goodness, 1 best.
+TIME_FLOOR_S = 0.001
+"""Completion times are compared as ratios with this added to both sides: below a
+millisecond, differences are noise, and an all-zero node must not make every other node 0."""
 
-    The three times share one scale, the largest estimated completion time among feasible
-    nodes, so that a second of transfer weighs as much as a second of processing and equal
-    weights rank nodes by completion time. When every feasible node has the same (or zero)
-    completion time, all time terms are 1: no node is worse. Capacity is absolute: a node left
-    full scores 1, an idle one 0.
+
+def normalize(
+    values: state_mod.FloatArray,
+    feasible: state_mod.BoolArray,
+    weights: tuple[float, float, float, float],
+) -> state_mod.FloatArray:
+    """Turn raw terms (n x 4: three times, then leftover) into two 0..1 goodness columns.
+
+    Column 0, time: the profile's weighted completion time ``T_w`` (the time terms averaged
+    with their weights) as a ratio to the best feasible node's, ``(T_w,best + f) / (T_w + f)``
+    with ``f`` = :data:`TIME_FLOOR_S`. The best node scores 1, a node twice as slow about 0.5:
+    the scale is the best node's time, so one slow outlier (a full node, a far site) cannot
+    squeeze the differences between good nodes, and when all nodes tie they all score 1.
+    Column 1, capacity: ``1 - leftover``, absolute (a node left full scores 1, an idle one 0).
     """
-    times = values[:, :3]
-    ect = times.sum(axis=1)
-    pool = ect[feasible] if feasible.any() else ect
-    scale = float(pool.max()) if pool.size else 0.0
-    out = np.empty_like(values)
-    if scale > 0 and math.isfinite(scale):
-        out[:, :3] = np.clip(1.0 - times / scale, 0.0, 1.0)
+    time_w = np.asarray(weights[:3], dtype=np.float64)
+    out = np.empty((values.shape[0], 2), dtype=np.float64)
+    if time_w.sum() > 0:
+        weighted = values[:, :3] @ time_w / time_w.sum()
+        pool = weighted[feasible] if feasible.any() else weighted
+        best = float(pool.min()) if pool.size else 0.0
+        out[:, 0] = np.clip((best + TIME_FLOOR_S) / (weighted + TIME_FLOOR_S), 0.0, 1.0)
     else:
-        out[:, :3] = 1.0
-    out[:, 3] = 1.0 - values[:, 3]
+        out[:, 0] = 1.0
+    out[:, 1] = 1.0 - values[:, 3]
     return out
