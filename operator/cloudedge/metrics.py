@@ -65,6 +65,12 @@ class Metrics:
             ["tier", "resource"],
             registry=r,
         )
+        self.nodes = prom.Gauge(
+            "cloudedge_nodes",
+            "Candidate nodes in the scheduler's view, by tier.",
+            ["tier"],
+            registry=r,
+        )
         self.leader = prom.Gauge(
             "cloudedge_leader",
             "1 while this replica holds the scheduling lease and may bind.",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 from cloudedge import errors
@@ -213,7 +213,8 @@ def node_args(doc: Any) -> NodeArgs:
     if names is not None and nodes is not None:
         raise WireError("Nodes", "<both set>", "either Nodes or NodeNames, not both")
     if names is not None:
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        # set(map(type, ...)): a 1,000-name list is checked in C, not in a generator.
+        if not isinstance(names, list) or not set(map(type, names)) <= {str}:
             raise WireError("NodeNames", names, "a list of node names")
         _unique(names, "NodeNames")
         return NodeArgs(pod=pod, node_names=tuple(names), node_objects=None)
@@ -259,9 +260,7 @@ def preempt_args(doc: Any) -> PreemptArgs:
         }
         return PreemptArgs(pod=pod, victims=victims, node_cache=True)
     if full is None:
-        raise WireError(
-            "NodeNameToMetaVictims", None, "NodeNameToMetaVictims or NodeNameToVictims"
-        )
+        raise WireError("NodeNameToMetaVictims", None, "NodeNameToMetaVictims or NodeNameToVictims")
     victims_map = _object(full, "NodeNameToVictims")
     victims = {
         node: _full_victims(v, f"NodeNameToVictims[{node}]") for node, v in victims_map.items()
@@ -272,6 +271,27 @@ def preempt_args(doc: Any) -> PreemptArgs:
 def dumps(doc: object) -> str:
     """Compact JSON for replies (kube-scheduler does not care about whitespace; the wire does)."""
     return json.dumps(doc, separators=(",", ":"), allow_nan=False)
+
+
+def host_prefix(name: str) -> str:
+    """``{"Host":"<name>","Score":`` for :func:`dumps_priorities`' cache."""
+    return '{"Host":' + json.dumps(name) + ',"Score":'
+
+
+def dumps_priorities(
+    hosts: Sequence[str], scores: Sequence[int], *, prefixes: Mapping[str, str]
+) -> str:
+    """A ``HostPriorityList`` as JSON, the same text :func:`dumps` makes of the dicts.
+
+    A thousand two-key dicts cost more to build and encode than the model takes to score the
+    nodes; joining cached per-host prefixes is about three times faster. Hosts missing from
+    ``prefixes`` are encoded on the spot.
+    """
+    parts = [
+        (prefixes.get(host) or host_prefix(host)) + str(int(score)) + "}"
+        for host, score in zip(hosts, scores, strict=True)
+    ]
+    return "[" + ",".join(parts) + "]"
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -305,6 +325,8 @@ def _object(value: Any, what: str) -> dict[str, Any]:
 
 
 def _unique(names: list[str], key: str) -> None:
+    if len(set(names)) == len(names):
+        return
     seen: set[str] = set()
     for name in names:
         if name in seen:
@@ -352,9 +374,10 @@ def _int64(value: Any, key: str) -> int:
         if not (math.isfinite(value) and value.is_integer()):
             raise WireError(key, value, "an integer")
         value = int(value)
-    if not INT64_MIN <= value <= INT64_MAX:
+    number = int(value)
+    if not INT64_MIN <= number <= INT64_MAX:
         raise WireError(key, value, "a 64-bit integer")
-    return value
+    return number
 
 
 def _meta_victims(value: Any, where: str) -> MetaVictims | None:

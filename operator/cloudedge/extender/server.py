@@ -1,0 +1,458 @@
+"""The kube-scheduler extender HTTP service: ``POST /filter``, ``/prioritize``, ``/bind``,
+``/preempt`` (and ``GET /healthz``), answering with the same model the kopf front end uses.
+
+kube-scheduler runs its own plugins first and then asks this service about the nodes left. The
+service answers from a :class:`cloudedge.cluster.view.ClusterView` that watches the cluster:
+
+- ``nodeCacheCapable: true`` (the shipped configuration): requests name the nodes; they are
+  looked up in the view, whose usage counts every bound pod. A name the view has never seen
+  is a 400 naming it (kube-scheduler then retries the pod: the watch is only moments behind).
+- ``nodeCacheCapable: false``: requests carry the Node objects. Those objects are parsed as
+  given, so labels and allocatable are kube-scheduler's; their usage is the view's for nodes
+  the view knows and zero for the others (kube-scheduler's own NodeResourcesFit has checked the
+  fit already, so a missing usage can only soften our scores, never overcommit a node).
+
+Pods without any ``cloudedge.io/`` annotation pass through untouched: every node passes, every
+score is 0 (no preference, so kube-scheduler's plugins decide alone), victims are kept, and
+binding is done as asked. Invalid annotations are the workload author's error, reported in the
+protocol's ``Error`` field (kube-scheduler shows it in the pod's ``FailedScheduling`` event);
+a request that is not the protocol is a 400, a body over the limit a 413, both with a JSON
+``{"Error": ...}`` body. No path answers with aiohttp's bare 500: a failure of the service itself
+is logged and answered in the protocol (see :meth:`_Extender.middleware`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NamedTuple, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from aiohttp import web
+from kubernetes import client as k8s
+
+from cloudedge import errors, inputs, model
+from cloudedge import metrics as metrics_mod
+from cloudedge.cluster import binding
+from cloudedge.cluster import view as view_mod
+from cloudedge.extender import wire
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 10 * 2**20
+"""Largest request body read (413 beyond it). A full NodeList of 5,000 nodes is about 25 MB in
+kube-scheduler's JSON, which is why ``nodeCacheCapable: true`` is the shipped setting; names
+alone stay under 100 kB for such clusters."""
+
+VERBS = ("filter", "prioritize", "bind", "preempt")
+"""Route names, also the ``verb`` label of the request metrics (bounded: plus healthz, other)."""
+
+BIND_TIMEOUT_S = 4.0
+"""Timeout of the Binding call: kube-scheduler gives the whole ``/bind`` call ``httpTimeout``
+(5 s shipped). Should the reply still be lost, kube-scheduler retries the pod and the retry
+finds it bound to that node, which :func:`cloudedge.cluster.binding.bind` reports as success."""
+
+PARSED_PODS = 256
+"""Parsed pods kept for reuse between a pod's filter and prioritize calls: far more than
+kube-scheduler has in flight (it schedules one pod at a time per profile)."""
+
+INTERNAL_ERROR = "internal error in the cloudedge extender (see its log): "
+
+T = TypeVar("T", bound=np.generic)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class UnknownNodesError(wire.WireError):
+    """Node names the view does not know in a nodeCacheCapable request: a 400 naming them."""
+
+    def __init__(self, names: list[str], *, synced: bool) -> None:
+        shown = names[:10] + ([f"... {len(names) - 10} more"] if len(names) > 10 else [])
+        why = "nodes known to the extender's node cache"
+        if not synced:
+            why += " (the cache has not finished its first list yet)"
+        super().__init__("NodeNames", shown, why)
+        self.names = names
+
+
+def make_app(
+    *,
+    view: view_mod.ClusterView,
+    config: model.ModelConfig,
+    metrics: metrics_mod.Metrics,
+    core: k8s.CoreV1Api | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    bad_nodes: Mapping[str, str] | None = None,
+) -> web.Application:
+    """The extender as an aiohttp application.
+
+    ``core`` is the API used for ``/bind`` (None: every bind answers with an ``Error``).
+    ``bad_nodes`` maps nodes the view dropped for malformed cloudedge labels to the error text,
+    as the owner of the view records them (``ClusterView(on_bad_node=...)``): such nodes fail
+    as unresolvable with that text instead of being unknown.
+    """
+    ext = _Extender(
+        view=view,
+        config=config,
+        metrics=metrics,
+        core=core,
+        max_body_bytes=max_body_bytes,
+        bad_nodes=bad_nodes if bad_nodes is not None else {},
+    )
+    app = web.Application(client_max_size=max_body_bytes, middlewares=[ext.middleware])
+    app.router.add_post("/filter", ext.filter)
+    app.router.add_post("/prioritize", ext.prioritize)
+    app.router.add_post("/bind", ext.bind)
+    app.router.add_post("/preempt", ext.preempt)
+    app.router.add_get("/healthz", ext.healthz)
+    return app
+
+
+class _Extender:
+    """The handlers and what they share; one per application."""
+
+    def __init__(
+        self,
+        *,
+        view: view_mod.ClusterView,
+        config: model.ModelConfig,
+        metrics: metrics_mod.Metrics,
+        core: k8s.CoreV1Api | None,
+        max_body_bytes: int,
+        bad_nodes: Mapping[str, str],
+    ) -> None:
+        self.view = view
+        self.config = config
+        self.metrics = metrics
+        self.core = core
+        self.max_body_bytes = max_body_bytes
+        self.bad_nodes = bad_nodes
+        # Node name -> row of the view's state, and the JSON prefix of its HostPriority: rebuilt
+        # only when the view rebuilt its state (a new names list), not on every request.
+        self._names: list[str] | None = None
+        self._index: dict[str, int] = {}
+        self._prefixes: dict[str, str] = {}
+        # kube-scheduler sends the same pod to filter and then prioritize; a pod's content is
+        # fixed by its UID and resourceVersion, so the parse is reused (bounded, oldest out).
+        self._pods: collections.OrderedDict[tuple[str, str], model.Pod] = collections.OrderedDict()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Count and time every request; turn every failure into a JSON reply.
+
+        400 for requests that are not the protocol, the status of aiohttp's own HTTP errors
+        (413, 404, 405) with a JSON body, and 503 for a failure of the service itself that the
+        handlers could not answer in the protocol: kube-scheduler reads any non-200 as a failed
+        call (skipped when ``ignorable``), and 503 says the extender, not the request, is at
+        fault. Handlers answer their own internal failures in the protocol, so 503 means a bug.
+        """
+        verb = request.path.strip("/")
+        if verb not in (*VERBS, "healthz"):
+            verb = "other"
+        start = time.perf_counter()
+        try:
+            response = await handler(request)
+        except wire.WireError as err:
+            response = _error(400, str(err))
+        except web.HTTPException as err:  # aiohttp's own: 404, 405, 413
+            response = _error(err.status, err.text or err.reason)
+        except Exception as err:
+            log.exception("extender %s failed", request.path)
+            response = _error(503, INTERNAL_ERROR + type(err).__name__)
+        self.metrics.extender_requests.labels(verb, str(response.status)).inc()
+        self.metrics.extender_duration.labels(verb).observe(time.perf_counter() - start)
+        return response
+
+    async def _body(self, request: web.Request) -> Any:
+        """The request's JSON document, or a WireError / 413."""
+        length = request.content_length
+        if length is not None and length > self.max_body_bytes:
+            # Refused before reading: a 50 MB NodeList is not buffered just to be dropped.
+            raise web.HTTPRequestEntityTooLarge(self.max_body_bytes, length)
+        ctype = request.content_type
+        if ctype != "application/json" and not ctype.endswith("+json"):
+            raise wire.WireError("Content-Type", ctype, "application/json")
+        return wire.loads(await request.read())
+
+    # -- routes -----------------------------------------------------------------------------
+
+    async def filter(self, request: web.Request) -> web.Response:
+        """``ExtenderArgs`` -> ``ExtenderFilterResult``."""
+        args = wire.node_args(await self._body(request))
+        try:
+            result = self._filter(args)
+        except wire.WireError:
+            raise
+        except errors.InputError as err:  # the pod's annotations: the author's error
+            result = _filter_error(str(err))
+        except Exception as err:
+            log.exception("filter failed")
+            result = _filter_error(INTERNAL_ERROR + f"{type(err).__name__}: {err}")
+        return _reply(result)
+
+    async def prioritize(self, request: web.Request) -> web.Response:
+        """``ExtenderArgs`` -> ``HostPriorityList``.
+
+        The protocol has no error field here, and kube-scheduler ignores failed prioritize
+        calls anyway: invalid annotations (already reported by filter) and internal failures
+        answer 0 for every node, i.e. no preference.
+        """
+        args = wire.node_args(await self._body(request))
+        try:
+            scores = self._prioritize(args)
+        except wire.WireError:
+            raise
+        except errors.InputError:
+            scores = [0] * len(args.node_names)
+        except Exception:
+            log.exception("prioritize failed")
+            scores = [0] * len(args.node_names)
+        text = wire.dumps_priorities(args.node_names, scores, prefixes=self._prefixes)
+        return web.Response(text=text, content_type="application/json")
+
+    async def bind(self, request: web.Request) -> web.Response:
+        """``ExtenderBindingArgs`` -> ``ExtenderBindingResult``; idempotent.
+
+        A retry after a lost reply finds the pod bound to that node already, which is success.
+        """
+        args = wire.bind_args(await self._body(request))
+        if self.core is None:
+            return _reply(wire.ExtenderBindingResult(Error="this extender has no API client"))
+        start = time.perf_counter()
+        try:
+            outcome = await asyncio.to_thread(
+                binding.bind,
+                self.core,
+                namespace=args.namespace,
+                name=args.name,
+                uid=args.uid,
+                node=args.node,
+                timeout_s=BIND_TIMEOUT_S,
+            )
+        except errors.BindError as err:
+            if err.reason in ("conflict", "gone"):
+                self.metrics.binding_conflicts.inc()
+            log.info("bind %s/%s to %s refused: %s", args.namespace, args.name, args.node, err)
+            return _reply(wire.ExtenderBindingResult(Error=str(err)))
+        except Exception as err:
+            log.exception("bind %s/%s failed", args.namespace, args.name)
+            error = INTERNAL_ERROR + f"{type(err).__name__}: {err}"
+            return _reply(wire.ExtenderBindingResult(Error=error))
+        self.metrics.binding_duration.observe(time.perf_counter() - start)
+        log.debug("bind %s/%s to %s: %s", args.namespace, args.name, args.node, outcome)
+        return _reply(wire.ExtenderBindingResult(Error=""))
+
+    async def preempt(self, request: web.Request) -> web.Response:
+        """``ExtenderPreemptionArgs`` -> ``ExtenderPreemptionResult``.
+
+        Victims are returned as given (as MetaVictims, the only form the reply has); candidate
+        nodes where our filter says the pod can never run, whoever is evicted, are dropped, so
+        nobody is evicted for nothing. No error field here either: invalid annotations and
+        internal failures keep every candidate (no opinion).
+        """
+        args = wire.preempt_args(await self._body(request))
+        try:
+            kept = self._preempt(args)
+        except wire.WireError:
+            raise
+        except errors.InputError:
+            kept = args.victims
+        except Exception:
+            log.exception("preempt failed")
+            kept = args.victims
+        return _reply(wire.ExtenderPreemptionResult(NodeNameToMetaVictims=kept))
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """Liveness: the service answers; ``synced`` says whether the view has listed once."""
+        return web.json_response({"status": "ok", "synced": self.view.synced.is_set()})
+
+    # -- decisions (synchronous: a 1,000-node evaluation is well under a millisecond) ------
+
+    def _evaluate(self, args: wire.NodeArgs) -> _Evaluated | None:
+        """Evaluate the pod on the requested nodes; None for a pass-through pod.
+
+        Raises InputError for invalid annotations and UnknownNodesError.
+        """
+        if not inputs.has_cloudedge_annotations(args.pod):
+            return None
+        pod = self._parse_pod(args.pod)
+        if args.node_objects is not None:
+            return self._evaluate_objects(pod, args.node_objects)
+        ev = self.view.evaluate(pod, self.config)
+        index = self._index_of(ev)
+        rows = np.fromiter(
+            map(index.get, args.node_names, itertools.repeat(-1)),
+            dtype=np.int64,
+            count=len(args.node_names),
+        )
+        bad: dict[str, str] = {}
+        if (rows < 0).any():
+            unknown = []
+            for pos in np.flatnonzero(rows < 0).tolist():
+                name = args.node_names[pos]
+                if name in self.bad_nodes:
+                    bad[name] = self.bad_nodes[name]
+                else:
+                    unknown.append(name)
+            if unknown:
+                raise UnknownNodesError(unknown, synced=self.view.synced.is_set())
+        return _Evaluated(ev, rows, bad)
+
+    def _evaluate_objects(self, pod: model.Pod, objects: tuple[wire.KubeObject, ...]) -> _Evaluated:
+        """nodeCacheCapable false: the given Node objects, with the view's usage where known."""
+        usage = self.view.usage_by_node()
+        topology = self.view.state().topology
+        nodes: list[model.Node] = []
+        rows: list[int] = []
+        bad: dict[str, str] = {}
+        for obj in objects:
+            name = obj["metadata"]["name"]
+            try:
+                node = inputs.parse_node(obj, used=usage.get(name))
+            except errors.InputError as err:
+                bad[name] = str(err)
+                rows.append(-1)
+                continue
+            rows.append(len(nodes))
+            nodes.append(node)
+        state = model.ClusterState(nodes, topology=topology)
+        ev = model.evaluate(pod, state, self.config)
+        return _Evaluated(ev, np.asarray(rows, dtype=np.int64).reshape(-1), bad)
+
+    def _parse_pod(self, obj: wire.KubeObject) -> model.Pod:
+        meta = obj.get("metadata") or {}
+        uid, version = meta.get("uid"), meta.get("resourceVersion")
+        if not (isinstance(uid, str) and uid and isinstance(version, str) and version):
+            return inputs.parse_pod(obj)
+        key = (uid, version)
+        pod = self._pods.get(key)
+        if pod is None:
+            pod = self._pods[key] = inputs.parse_pod(obj)
+            if len(self._pods) > PARSED_PODS:
+                self._pods.popitem(last=False)
+        return pod
+
+    def _index_of(self, ev: model.Evaluation) -> dict[str, int]:
+        if ev.node_names is not self._names:
+            self._index = {name: i for i, name in enumerate(ev.node_names)}
+            self._prefixes = {name: wire.host_prefix(name) for name in ev.node_names}
+            self._names = ev.node_names
+        return self._index
+
+    def _filter(self, args: wire.NodeArgs) -> wire.ExtenderFilterResult:
+        evaluated = self._evaluate(args)
+        failed: wire.FailedNodesMap = {}
+        unresolvable: wire.FailedNodesMap = {}
+        if evaluated is None:
+            passed = list(args.node_names)
+        else:
+            ev, rows, bad = evaluated
+            known = rows >= 0
+            feasible = known & _take(ev.result.feasible, rows)
+            hopeless = _take(ev.result.unresolvable, rows)
+            passed = [args.node_names[p] for p in np.flatnonzero(feasible).tolist()]
+            for pos in np.flatnonzero(~feasible).tolist():
+                name, row = args.node_names[pos], int(rows[pos])
+                if row < 0:
+                    # Malformed cloudedge labels: nothing the pod's scheduling can change.
+                    unresolvable[name] = bad[name]
+                elif hopeless[pos]:
+                    unresolvable[name] = ", ".join(ev.result.reasons[row])
+                else:
+                    failed[name] = ", ".join(ev.result.reasons[row])
+        if args.node_objects is None:
+            return wire.ExtenderFilterResult(
+                Nodes=None,
+                NodeNames=passed,
+                FailedNodes=failed,
+                FailedAndUnresolvableNodes=unresolvable,
+                Error="",
+            )
+        objects = dict(zip(args.node_names, args.node_objects, strict=True))
+        return wire.ExtenderFilterResult(
+            Nodes=wire.NodeList(metadata={}, items=[objects[name] for name in passed]),
+            NodeNames=None,
+            FailedNodes=failed,
+            FailedAndUnresolvableNodes=unresolvable,
+            Error="",
+        )
+
+    def _prioritize(self, args: wire.NodeArgs) -> list[int]:
+        """Each requested node's score, 0..100 -> 0..10 half up; failed nodes score 0."""
+        evaluated = self._evaluate(args)
+        if evaluated is None:
+            return [0] * len(args.node_names)
+        ev, rows, _ = evaluated
+        steps = np.floor(np.nan_to_num(ev.scores, nan=0.0) / 10.0 + 0.5)
+        table = np.clip(steps, wire.MIN_PRIORITY, wire.MAX_PRIORITY).astype(np.int64)
+        scores: list[int] = np.where(rows >= 0, _take(table, rows), 0).tolist()
+        return scores
+
+    def _preempt(self, args: wire.PreemptArgs) -> dict[str, wire.MetaVictims | None]:
+        if not inputs.has_cloudedge_annotations(args.pod):
+            return args.victims
+        pod = self._parse_pod(args.pod)
+        ev = self.view.evaluate(pod, self.config)
+        index = self._index_of(ev)
+        hopeless = ev.result.unresolvable
+        kept: dict[str, wire.MetaVictims | None] = {}
+        unknown: list[str] = []
+        for name, victims in args.victims.items():
+            row = index.get(name)
+            if row is None:
+                if name in self.bad_nodes:
+                    continue  # malformed cloudedge labels: evicting cannot help
+                if args.node_cache:
+                    unknown.append(name)
+                # Without a node cache the view need not know every node: keep what we
+                # cannot judge.
+                kept[name] = victims
+            elif not hopeless[row]:
+                kept[name] = victims
+        if unknown:
+            raise UnknownNodesError(unknown, synced=self.view.synced.is_set())
+        return kept
+
+
+class _Evaluated(NamedTuple):
+    """An evaluation and where each requested node is in it.
+
+    ``rows[k]`` is the row of the k-th requested node in ``ev``, -1 for a node that is not
+    there: one with malformed cloudedge labels, whose error is ``bad[name]``.
+    """
+
+    ev: model.Evaluation
+    rows: npt.NDArray[np.int64]
+    bad: dict[str, str]
+
+
+def _take(values: npt.NDArray[T], rows: npt.NDArray[np.int64]) -> npt.NDArray[T]:
+    """``values[rows]`` where rows of -1 read a harmless element (callers mask them)."""
+    if len(values) == 0:
+        return np.zeros(len(rows), dtype=values.dtype)
+    out: npt.NDArray[T] = values[np.maximum(rows, 0)]
+    return out
+
+
+def _filter_error(message: str) -> wire.ExtenderFilterResult:
+    return wire.ExtenderFilterResult(
+        Nodes=None, NodeNames=None, FailedNodes=None, FailedAndUnresolvableNodes=None, Error=message
+    )
+
+
+def _reply(doc: object) -> web.Response:
+    return web.Response(text=wire.dumps(doc), content_type="application/json")
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.Response(
+        status=status,
+        text=wire.dumps(wire.ErrorBody(Error=message)),
+        content_type="application/json",
+    )

@@ -1,0 +1,113 @@
+"""The live view: usage from every pod, reservations, relists that forget vanished pods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudedge import model
+from cloudedge.cluster.view import ClusterView
+
+CONFIG = model.ModelConfig()
+
+
+def node(name: str, cpu: str = "1", tier: str = "edge") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": {"cloudedge.io/tier": tier}},
+        "status": {"allocatable": {"cpu": cpu, "memory": "1Gi", "pods": "10"}},
+    }
+
+
+def pod(uid: str, cpu: str, node_name: str | None = None, phase: str = "Running") -> dict[str, Any]:
+    return {
+        "metadata": {"uid": uid, "name": uid, "namespace": "ns"},
+        "spec": {
+            "nodeName": node_name,
+            "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}],
+        },
+        "status": {"phase": phase},
+    }
+
+
+def model_pod(uid: str, cpu: float) -> model.Pod:
+    return model.Pod(name=uid, namespace="ns", uid=uid, requests=(cpu, 0.0, 1.0))
+
+
+def cpu_used(view: ClusterView) -> dict[str, float]:
+    return {n: u[0] for n, u in view.usage_by_node().items()}
+
+
+def test_usage_counts_every_bound_pod_whoever_scheduled_it() -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a"), node("b")])
+    view.replace_pods([pod("p1", "300m", "a"), pod("p2", "200m", "a"), pod("p3", "1", None)])
+    assert cpu_used(view) == {"a": 500.0, "b": 0.0}
+
+
+def test_finished_pods_free_their_node() -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a")])
+    view.replace_pods([pod("p1", "300m", "a")])
+    view.upsert_pod(pod("p1", "300m", "a", phase="Succeeded"))
+    assert cpu_used(view) == {"a": 0.0}
+
+
+def test_a_reservation_counts_until_the_watch_shows_the_pod_bound() -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a")])
+    view.replace_pods([])
+    _, best = view.decide(model_pod("p1", 600), CONFIG)
+    assert best == 0
+    assert cpu_used(view) == {"a": 600.0}
+    _, second = view.decide(model_pod("p2", 600), CONFIG)
+    assert second is None  # the reservation keeps the second pod off the node
+    view.bound("p1")
+    view.upsert_pod(pod("p1", "600m", "a"))
+    assert cpu_used(view) == {"a": 600.0}  # counted once, as a pod now
+    assert view.reservations() == 0
+
+
+def test_a_failed_bind_gives_the_capacity_back() -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a")])
+    view.replace_pods([])
+    view.decide(model_pod("p1", 600), CONFIG)
+    view.unreserve("p1")
+    assert cpu_used(view) == {"a": 0.0}
+
+
+def test_a_relist_forgets_pods_deleted_during_a_watch_gap() -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a")])
+    view.replace_pods([pod("p1", "300m", "a"), pod("p2", "300m", "a")])
+    view.replace_pods([pod("p2", "300m", "a")])
+    assert cpu_used(view) == {"a": 300.0}
+
+
+def test_a_deleted_pod_releases_its_reservation() -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a")])
+    view.replace_pods([])
+    view.decide(model_pod("p1", 600), CONFIG)
+    view.delete_pod(pod("p1", "600m"))
+    assert cpu_used(view) == {"a": 0.0}
+
+
+def test_a_node_with_a_bad_label_is_not_a_candidate_and_is_reported() -> None:
+    seen: list[str] = []
+    bad = node("bad")
+    bad["metadata"]["labels"]["cloudedge.io/bandwidth-mbps"] = "-5"
+    view = ClusterView(on_bad_node=lambda obj, err: seen.append(str(err)))
+    view.replace_nodes([node("a"), bad])
+    assert view.node_names() == ["a"]
+    assert "cloudedge.io/bandwidth-mbps" in seen[0]
+
+
+def test_node_heartbeats_do_not_trigger_a_rebuild_or_a_change() -> None:
+    changes: list[str] = []
+    view = ClusterView(on_change=changes.append)
+    view.replace_nodes([node("a")])
+    changes.clear()
+    beat = node("a")
+    beat["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
+    view.upsert_node(beat)
+    assert changes == []
