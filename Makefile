@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 CACHE_DIR ?= $(HOME)/.cache/cloudedge
 export CACHE_DIR
 
-.PHONY: help venv lint unit test simulate clean
+.PHONY: help venv lint unit test run stop simulate clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ unit: venv ## fast tests without a cluster
 	$(BIN)/pytest -m 'not e2e' tests/unit
 
 test: lint unit e2e ## every test: lint and types, unit, e2e on a real control plane
+
+run: venv ## the main job: cluster (or $$KUBECONFIG), scheduler, examples, where they landed
+	hack/run.sh
+
+stop: ## stop a scheduler that 'DETACH=1 make run' left running
+	@if [ -f $(CACHE_DIR)/run/operator.pid ]; then kill $$(cat $(CACHE_DIR)/run/operator.pid) 2>/dev/null || true; rm -f $(CACHE_DIR)/run/operator.pid; fi
 
 simulate: venv ## the seed case, offline
 	$(BIN)/cloudedge simulate --scenario seed

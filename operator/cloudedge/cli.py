@@ -1,4 +1,5 @@
-"""The ``cloudedge`` command: ``run`` the scheduler, ``simulate`` offline, ``explain`` a pod.
+"""The ``cloudedge`` command: ``run`` the scheduler, ``simulate`` offline, ``explain`` a pod,
+``placements`` of a namespace.
 
 Exit codes: 0 done (unschedulable pods are a result, not an error), 2 bad input or usage.
 """
@@ -63,6 +64,11 @@ def _run(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     config = inputs.load_config(args.config)
     print(explain.explain(args.pod, args.namespace, kubeconfig=args.kubeconfig, config=config))
+    return 0
+
+
+def _placements(args: argparse.Namespace) -> int:
+    print(explain.placements(args.namespace, kubeconfig=args.kubeconfig))
     return 0
 
 
@@ -136,6 +142,11 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("--kubeconfig")
     exp.add_argument("--config", metavar="FILE")
     exp.set_defaults(func=_explain)
+
+    pl = sub.add_parser("placements", help="where each pod of ours landed in a namespace, and why")
+    pl.add_argument("-n", "--namespace", default="default")
+    pl.add_argument("--kubeconfig")
+    pl.set_defaults(func=_placements)
     return top
 
 

@@ -1,4 +1,5 @@
-"""``cloudedge explain POD -n NAMESPACE``: every candidate node's terms and score for a live pod.
+"""``cloudedge explain POD -n NAMESPACE``: every candidate node's terms and score for a live pod;
+``cloudedge placements -n NAMESPACE``: where each pod of ours landed, and why.
 
 It reads the cluster once (nodes, non-terminated pods, NetworkTopology), removes the pod's
 own requests if it is already bound, and runs the same evaluation the scheduler runs, so the
@@ -13,7 +14,7 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_exc
 
-from cloudedge import errors, inputs, model
+from cloudedge import SCHEDULER_NAME, errors, inputs, model
 from cloudedge.cluster import client, live, view
 
 
@@ -90,3 +91,45 @@ def format_evaluation(ev: model.Evaluation) -> list[str]:
             + ("" if t.feasible else ", ".join(t.reasons))
         )
     return lines
+
+
+def placements(namespace: str, *, kubeconfig: str | None = None) -> str:
+    """A table of the namespace's pods of our scheduler: node, tier and the last word on them.
+
+    The reason column is the newest ``Scheduled`` event (the term breakdown) for bound pods
+    and the newest ``FailedScheduling`` message for pending ones.
+    """
+    api = client.api_client(kubeconfig)
+    core = k8s.CoreV1Api(api)
+    try:
+        pods = _items(core.list_namespaced_pod(namespace, _preload_content=False))
+        nodes = _items(core.list_node(_preload_content=False))
+        evs = _items(core.list_namespaced_event(namespace, _preload_content=False))
+    except k8s_exc.ApiException as err:
+        raise errors.ClusterError(f"reading namespace {namespace}: HTTP {err.status}") from err
+    tier = {
+        n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get("cloudedge.io/tier", "-")
+        for n in nodes
+    }
+    last: dict[tuple[str, str], tuple[str, str]] = {}
+    for e in evs:
+        if (e.get("source") or {}).get("component") != SCHEDULER_NAME:
+            continue
+        name = (e.get("involvedObject") or {}).get("name", "")
+        stamp = str(e.get("lastTimestamp") or e.get("eventTime") or "")
+        key = (name, str(e.get("reason")))
+        if key not in last or stamp >= last[key][0]:
+            last[key] = (stamp, str(e.get("message") or ""))
+    lines = [f"{'POD':<36} {'NODE':<20} {'TIER':<6} WHY"]
+    ours = [p for p in pods if (p.get("spec") or {}).get("schedulerName") == SCHEDULER_NAME]
+    for p in sorted(ours, key=lambda p: str(p["metadata"]["name"])):
+        name = str(p["metadata"]["name"])
+        node = (p.get("spec") or {}).get("nodeName")
+        if node:
+            why = last.get((name, "Scheduled"), ("", ""))[1].partition(": ")[2]
+        else:
+            why = last.get((name, "FailedScheduling"), ("", "waiting for a decision"))[1]
+        lines.append(f"{name:<36} {node or '<pending>':<20} {tier.get(node or '', '-'):<6} {why}")
+    bound = sum(1 for p in ours if (p.get("spec") or {}).get("nodeName"))
+    lines.append(f"\n{bound} of {len(ours)} pods bound in namespace {namespace}")
+    return "\n".join(lines)
