@@ -14,7 +14,7 @@ export CACHE_DIR
 .PHONY: help venv lint unit test run stop simulate clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(BIN)/cloudedge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

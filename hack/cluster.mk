@@ -1,0 +1,33 @@
+# Local Kubernetes control plane for tests and demos; included by the top-level Makefile, which
+# defines CACHE_DIR, VENV, BIN and the venv target. See docs/local-cluster.md.
+#   make tools          build kube-apiserver & co, etcd, kwok, helm from upstream Go modules (cached)
+#   make cluster-up     etcd + kube-apiserver + controller-manager + scheduler + kwok, 8 fake nodes
+#   make e2e            the e2e suite: on $KUBECONFIG when set, else on a cluster it starts itself
+CLUSTER_NAME ?= cloudedge
+export CLUSTER_NAME
+
+.PHONY: tools cluster-up cluster-down print-kubeconfig print-bindir e2e kind-up kind-down
+
+tools: ## build the control-plane tools from upstream Go modules into $(CACHE_DIR)/bin (cached)
+	hack/build-tools.sh
+
+cluster-up: ## start the local control plane (kwokctl, binary runtime) with 3 cloud + 5 edge nodes
+	hack/cluster-up.sh
+
+cluster-down: ## stop and delete the local control plane
+	hack/cluster-down.sh
+
+print-kubeconfig: ## print the local cluster's kubeconfig path
+	@echo "$(CACHE_DIR)/clusters/$(CLUSTER_NAME)/kubeconfig"
+
+print-bindir: ## print the directory of the built tools (kubectl, helm, etcdctl, ...)
+	@hack/build-tools.sh --print-bindir
+
+e2e: venv ## end-to-end tests: on $$KUBECONFIG if set, else on a local cluster started for the run
+	$(if $(KUBECONFIG),KUBECONFIG=$(KUBECONFIG)) $(BIN)/pytest -m e2e tests/e2e
+
+kind-up: ## workstations with Docker: a kind cluster labelled like the local one (hack/kind/cluster.yaml)
+	hack/kind-up.sh
+
+kind-down: ## delete the kind cluster
+	hack/kind-down.sh

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine (as root) lacks for `make test` and `make run`:
+#   - Debian packages the tests use: prometheus (the Prometheus scrape tests start their own, on
+#     127.0.0.1), and python3-venv where python3 is Debian's own;
+#   - the control-plane tools built from upstream Go modules (hack/build-tools.sh; cached).
+# The Python virtualenv itself is made by `make venv`. Idempotent and quick when all is present:
+# `apt-get update` runs once, and only when a package is missing.
+set -o errexit -o nounset -o pipefail
+
+HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+log() { printf '[install-deps] %s\n' "$*"; }
+
+# --- Debian packages ---------------------------------------------------------------------------
+missing=()
+installed() { [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]; }
+installed prometheus || missing+=(prometheus)
+if [[ "$(command -v python3)" == /usr/bin/python3 ]] && ! python3 -c 'import ensurepip' 2>/dev/null; then
+  missing+=(python3-venv)
+fi
+command -v flock >/dev/null || missing+=(util-linux)
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Installing must not start services (prometheus would listen on all interfaces): keep or make
+  # a policy-rc.d that forbids it, for the time of the install.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # A machine whose init did start it anyway: the tests run their own instance.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+fi
+log "Debian packages present: prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}')"
+
+# --- Go-built tools ----------------------------------------------------------------------------
+"$HACK_DIR/build-tools.sh"

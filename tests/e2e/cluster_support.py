@@ -1,0 +1,149 @@
+"""Helpers of the e2e suite: the cluster under test, kubectl with its kubeconfig, bounded waits.
+
+The fixtures in conftest.py build these; tests import the types and helpers from here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HACK_DIR = REPO_ROOT / "hack"
+
+T = TypeVar("T")
+
+
+class WaitTimeoutError(AssertionError):
+    """A bounded wait ran out of time or tries; the message says what was awaited."""
+
+
+def wait_until(
+    what: str,
+    probe: Callable[[], T | None],
+    *,
+    timeout: float = 60.0,
+    interval: float = 0.5,
+) -> T:
+    """Call ``probe`` until it returns something other than None or False, and return that.
+
+    Bounded both in time (``timeout`` seconds) and in count (``timeout / interval`` + 1 tries);
+    raises WaitTimeoutError naming ``what`` and the last value or error seen.
+    """
+    deadline = time.monotonic() + timeout
+    tries = math.ceil(timeout / interval) + 1
+    last: object = None
+    for _ in range(tries):
+        try:
+            value = probe()
+        except Exception as exc:  # a probe may fail while the state converges
+            last = exc
+        else:
+            if value is not None and value is not False:
+                return value
+            last = value
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    raise WaitTimeoutError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+
+
+def tool_bindir(env: Mapping[str, str] | None = None) -> Path:
+    """The directory hack/build-tools.sh builds the tools into (it builds nothing here)."""
+    out = subprocess.run(
+        [str(HACK_DIR / "build-tools.sh"), "--print-bindir"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(env) if env is not None else None,
+    )
+    return Path(out.stdout.strip())
+
+
+def find_kubectl(bindir: Path) -> Path:
+    """kubectl built by hack/build-tools.sh, else the one on PATH, else build the tools."""
+    built = bindir / "kubectl"
+    if os.access(built, os.X_OK):
+        return built
+    on_path = shutil.which("kubectl")
+    if on_path:
+        return Path(on_path)
+    subprocess.run([str(HACK_DIR / "build-tools.sh")], check=True, timeout=3600)
+    return built
+
+
+@dataclass
+class Cluster:
+    """A live Kubernetes API server, with kubectl and a Python client configured for it."""
+
+    kubeconfig: str
+    kubectl_path: Path
+    started_here: bool
+    api_client: k8s_client.ApiClient = field(repr=False)
+
+    @classmethod
+    def connect(cls, kubeconfig: str, kubectl_path: Path, *, started_here: bool) -> Cluster:
+        # A KUBECONFIG may list several files separated by ':'; the client reads the first.
+        first = kubeconfig.split(os.pathsep)[0]
+        api_client = k8s_config.new_client_from_config(config_file=first)  # type: ignore[no-untyped-call]
+        return cls(kubeconfig, kubectl_path, started_here, api_client)
+
+    def close(self) -> None:
+        self.api_client.close()  # type: ignore[no-untyped-call]
+
+    @property
+    def core(self) -> k8s_client.CoreV1Api:
+        return k8s_client.CoreV1Api(self.api_client)
+
+    @property
+    def apps(self) -> k8s_client.AppsV1Api:
+        return k8s_client.AppsV1Api(self.api_client)
+
+    def kubectl(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        check: bool = True,
+        timeout: float = 60.0,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run kubectl against this cluster; on failure (with ``check``) fail with its output."""
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        proc = subprocess.run(
+            [str(self.kubectl_path), "--request-timeout=30s", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+            )
+        return proc
+
+    def apply(self, manifest: str, namespace: str | None = None) -> str:
+        """``kubectl apply -f -`` of a YAML text; returns kubectl's output."""
+        ns_args: Sequence[str] = ("--namespace", namespace) if namespace else ()
+        return self.kubectl("apply", *ns_args, "-f", "-", stdin=manifest).stdout
+
+    def is_ready(self) -> bool:
+        proc = self.kubectl("get", "--raw", "/readyz", check=False, timeout=20)
+        return proc.returncode == 0 and proc.stdout.strip() == "ok"
+
+    def pods(self, namespace: str, label_selector: str = "") -> list[Any]:
+        """The pods of a namespace (kubernetes client V1Pod objects)."""
+        listed = self.core.list_namespaced_pod(namespace, label_selector=label_selector)
+        return list(listed.items)
