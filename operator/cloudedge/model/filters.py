@@ -10,7 +10,6 @@ in ``FailedAndUnresolvableNodes`` so preemption skips them.
 from __future__ import annotations
 
 import collections
-import dataclasses
 
 import numpy as np
 
@@ -39,30 +38,72 @@ def deadline_reason(max_latency_ms: float) -> str:
     return f"node(s) missed the {max_latency_ms:g}ms deadline"
 
 
-@dataclasses.dataclass
+PASS = 0
+"""Failure codes, in filter order; a node's code is the first filter it failed."""
+NO_TIER, UNSCHEDULABLE, NOT_READY, TAINT, AFFINITY, TIER, RESOURCES, DEADLINE = range(1, 9)
+_FIXED_REASONS = {
+    NO_TIER: REASON_NO_TIER,
+    UNSCHEDULABLE: REASON_UNSCHEDULABLE,
+    NOT_READY: REASON_NOT_READY,
+    TAINT: REASON_TAINT,
+    AFFINITY: REASON_AFFINITY,
+}
+
+
 class FilterResult:
-    """Per-node verdicts: feasible mask, first failure reason(s), and unresolvable mask."""
+    """Per-node verdicts: feasible mask, the first failing filter, and unresolvable mask.
 
-    feasible: state_mod.BoolArray
-    reasons: list[tuple[str, ...]]
-    unresolvable: state_mod.BoolArray
+    Failures are kept as codes (and a bit per short resource) and turned into text only when
+    a message is built: a full cluster of thousands of nodes must not cost a Python loop per
+    node and per decision.
+    """
 
-    def fail(self, mask: state_mod.BoolArray, reason: str, *, unresolvable: bool) -> None:
-        """Mark still-feasible nodes in ``mask`` as failed with ``reason``."""
+    __slots__ = ("code", "feasible", "short", "texts", "unresolvable")
+
+    def __init__(self, n: int, *, texts: dict[int, str] | None = None) -> None:
+        self.feasible: state_mod.BoolArray = np.ones(n, dtype=bool)
+        self.code = np.zeros(n, dtype=np.int8)
+        self.short = np.zeros((n, len(RESOURCE_REASONS)), dtype=bool)
+        self.unresolvable: state_mod.BoolArray = np.zeros(n, dtype=bool)
+        self.texts = dict(_FIXED_REASONS)
+        if texts:
+            self.texts.update(texts)
+
+    def fail(self, mask: state_mod.BoolArray, code: int, *, unresolvable: bool) -> None:
+        """Mark still-feasible nodes in ``mask`` as failed with ``code``."""
         hit = mask & self.feasible
-        if not hit.any():
-            return
-        for i in np.flatnonzero(hit):
-            self.reasons[i] = (reason,)
+        self.code[hit] = code
         self.feasible &= ~hit
         if unresolvable:
             self.unresolvable |= hit
 
+    def reason(self, i: int) -> tuple[str, ...]:
+        """Node ``i``'s failure reasons (empty when it passed)."""
+        code = int(self.code[i])
+        if code == PASS:
+            return ()
+        if code == RESOURCES:
+            return tuple(r for r, bit in zip(RESOURCE_REASONS, self.short[i], strict=True) if bit)
+        return (self.texts[code],)
+
+    @property
+    def reasons(self) -> list[tuple[str, ...]]:
+        """Every node's reasons, in node order (built on demand)."""
+        return [self.reason(i) for i in range(len(self.code))]
+
     def summary(self) -> str:
         """kube-scheduler's message: ``0/8 nodes are available: 5 ..., 3 Insufficient cpu.``"""
         counts: collections.Counter[str] = collections.Counter()
-        for i in np.flatnonzero(~self.feasible):
-            counts.update(self.reasons[i])
+        failed = ~self.feasible
+        codes = np.bincount(self.code[failed].astype(np.int64), minlength=DEADLINE + 1)
+        for code, count in enumerate(codes.tolist()):
+            if count and code not in (PASS, RESOURCES):
+                counts[self.texts[code]] += count
+        resource_rows = failed & (self.code == RESOURCES)
+        for k, reason in enumerate(RESOURCE_REASONS):
+            count = int(self.short[resource_rows, k].sum())
+            if count:
+                counts[reason] += count
         total = len(self.feasible)
         available = int(self.feasible.sum())
         if not counts:
@@ -73,22 +114,25 @@ class FilterResult:
 
 def static_filters(pod: types.Pod, cluster: state_mod.ClusterState) -> FilterResult:
     """Filters that do not depend on usage: labels, readiness, taints, affinity, tier."""
-    n = len(cluster)
-    result = FilterResult(
-        feasible=np.ones(n, dtype=bool),
-        reasons=[()] * n,
-        unresolvable=np.zeros(n, dtype=bool),
-    )
-    result.fail(cluster.tier == state_mod.TIER_NONE, REASON_NO_TIER, unresolvable=True)
-    result.fail(~cluster.schedulable, REASON_UNSCHEDULABLE, unresolvable=False)
-    result.fail(~cluster.ready, REASON_NOT_READY, unresolvable=False)
+    texts = {}
+    if pod.tier is not None:
+        texts[TIER] = tier_reason(pod.tier)
+    if pod.max_latency_ms is not None:
+        texts[DEADLINE] = deadline_reason(pod.max_latency_ms)
+    result = FilterResult(len(cluster), texts=texts)
+    # The pod-independent filters are precomputed per state: copy, do not recompute.
+    base = cluster.base_code
+    if base.any():
+        result.code[:] = base
+        result.feasible[:] = base == PASS
+        result.unresolvable[:] = base == NO_TIER
     if cluster.hard_tainted.any():
-        result.fail(_untolerated(pod, cluster), REASON_TAINT, unresolvable=True)
+        result.fail(_untolerated(pod, cluster), TAINT, unresolvable=True)
     if pod.node_selector or pod.affinity_terms:
-        result.fail(~_affinity_match(pod, cluster), REASON_AFFINITY, unresolvable=True)
+        result.fail(~_affinity_match(pod, cluster), AFFINITY, unresolvable=True)
     if pod.tier is not None:
         wanted = state_mod.TIER_CLOUD if pod.tier is types.Tier.CLOUD else state_mod.TIER_EDGE
-        result.fail(cluster.tier != wanted, tier_reason(pod.tier), unresolvable=True)
+        result.fail(cluster.tier != wanted, TIER, unresolvable=True)
     return result
 
 
@@ -96,16 +140,15 @@ def resource_filter(pod: types.Pod, cluster: state_mod.ClusterState, result: Fil
     """Fail nodes without room for the pod's requests: never overcommit, on any resource."""
     req = np.asarray(pod.requests, dtype=np.float64)
     short = cluster.used + req > cluster.allocatable + FIT_EPSILON
+    if not short.any():
+        return
     short[:, req <= 0] = False  # a zero request fits even a full (or zero-capacity) axis
     lacking = short.any(axis=1) & result.feasible
-    for i in np.flatnonzero(lacking):
-        result.reasons[i] = tuple(
-            RESOURCE_REASONS[k] for k in range(len(RESOURCE_REASONS)) if short[i, k]
-        )
+    result.short[lacking] = short[lacking]
     # Too big for the node even when empty: no preemption can help.
     never = (req > cluster.allocatable + FIT_EPSILON).any(axis=1) & lacking
     result.unresolvable |= never
-    result.feasible &= ~lacking
+    result.fail(lacking, RESOURCES, unresolvable=False)
 
 
 def _untolerated(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.BoolArray:

@@ -82,7 +82,7 @@ class Evaluation:
         return NodeTerms(
             node=self.node_names[i],
             feasible=bool(self.result.feasible[i]),
-            reasons=self.result.reasons[i],
+            reasons=self.result.reason(i),
             transfer_s=float(self.raw[i, 0]),
             waiting_s=float(self.raw[i, 1]),
             processing_s=float(self.raw[i, 2]),
@@ -119,7 +119,7 @@ def evaluate(
         # them alone is unresolvable; missing it only through queueing is not.
         hopeless = raw[:, 0] + raw[:, 2] > deadline_s * (1 + 1e-12)
         before = result.feasible.copy()
-        result.fail(late, filters.deadline_reason(pod.max_latency_ms), unresolvable=False)
+        result.fail(late, filters.DEADLINE, unresolvable=False)
         result.unresolvable |= hopeless & before & ~result.feasible
     profile = config.weights(pod.workload).as_array()
     normalized = terms.normalize(raw, result.feasible, profile)

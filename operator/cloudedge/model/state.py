@@ -72,6 +72,12 @@ class ClusterState:
             [any(t.effect in NO_SCHEDULE_EFFECTS for t in nd.taints) for nd in self.nodes],
             dtype=bool,
         )
+        # Filters that do not depend on the pod, computed once per state (codes of filters.py:
+        # 1 no tier label, 2 unschedulable, 3 not ready; first failure wins).
+        base = np.zeros(n, dtype=np.int8)
+        for code, bad in ((3, ~self.ready), (2, ~self.schedulable), (1, self.tier == TIER_NONE)):
+            base[bad] = code
+        self.base_code: npt.NDArray[np.int8] = base
         self.sites = sorted({nd.site for nd in self.nodes})
         site_pos = {s: k for k, s in enumerate(self.sites)}
         self.site_index: IntArray = np.array(
