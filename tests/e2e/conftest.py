@@ -23,6 +23,7 @@ from kubernetes import client as k8s_client
 from kubernetes.client import ApiException
 
 E2E_DIR = Path(__file__).resolve().parent
+CRD_DIR = E2E_DIR.parents[1] / "charts" / "cloud-edge-scheduler" / "crds"
 CLUSTER_UP_TIMEOUT = 3600.0  # covers a cold tool build (see docs/local-cluster.md)
 CLUSTER_DOWN_TIMEOUT = 300.0
 
@@ -90,6 +91,8 @@ def kube() -> Iterator[Cluster]:
     try:
         cluster = Cluster.connect(kubeconfig, find_kubectl(tool_bindir()), started_here=started)
         wait_until("the API server's /readyz", cluster.is_ready, timeout=60, interval=1)
+        # The scheduler watches NetworkTopology: its CRD belongs to every cluster under test.
+        cluster.kubectl("apply", "-f", str(CRD_DIR))
     except Exception as exc:
         if started and not keep:
             _cluster_down(name)

@@ -52,10 +52,9 @@ def test_kubectl_lists_the_cloud_and_edge_nodes_ready_with_their_tier(kube: Clus
     )
     tiered = {name: tier for name, (_, tier) in rows.items() if tier}
     if _uses_default_kwok_nodes(kube):
-        assert tiered == DEFAULT_NODES
-        assert {name: status for name, (status, _) in rows.items()} == dict.fromkeys(
-            DEFAULT_NODES, "Ready"
-        )
+        # The local cluster's own nodes; examples (make run) may have added more beside them.
+        assert {n: t for n, t in tiered.items() if n in DEFAULT_NODES} == DEFAULT_NODES
+        assert {n: rows[n][0] for n in DEFAULT_NODES} == dict.fromkeys(DEFAULT_NODES, "Ready")
     else:  # any other cluster (kind): at least one Ready node of each tier
         assert set(tiered.values()) == {"cloud", "edge"}
 

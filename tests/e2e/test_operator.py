@@ -7,9 +7,11 @@ duration, so the live scheduler sees the same candidates as ``cloudedge simulate
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -75,10 +77,26 @@ def assert_no_overcommit(kube: Cluster) -> None:
     assert not over, f"nodes over allocatable cpu (used, allocatable): {over}"
 
 
+def cluster_topology_file(kube: Cluster, tmp_path: Path) -> list[Path]:
+    """The cluster's NetworkTopology objects as a YAML file, so simulate sees what it sees."""
+    out = kube.kubectl("get", "networktopologies.cloudedge.io", "-o", "json").stdout
+    items = json.loads(out).get("items") or []
+    if not items:
+        return []
+    path = tmp_path / "topology.yaml"
+    path.write_text(yaml.safe_dump_all(items))
+    return [path]
+
+
 def test_the_seed_scenario_binds_exactly_as_simulate_predicts(
-    kube: Cluster, operator: OperatorProcess, seed_nodes: list[str], namespace: str
+    kube: Cluster,
+    operator: OperatorProcess,
+    seed_nodes: list[str],
+    namespace: str,
+    tmp_path: Path,
 ) -> None:
-    sim = simulate.build([SEED / "nodes.yaml", SEED / "workloads.yaml"])
+    topology = cluster_topology_file(kube, tmp_path)
+    sim = simulate.build([SEED / "nodes.yaml", SEED / "workloads.yaml", *topology])
     predicted = {
         p["pod"].split("/", 1)[1]: p["node"]
         for p in simulate.report(sim, simulate.run(sim, strategy="score"))["placements"]
@@ -207,14 +225,26 @@ def events_for(kube: Cluster, namespace: str, reason: str) -> dict[str, list[str
     return out
 
 
+def free_cpu_of_candidates(kube: Cluster) -> float:
+    cap = allocatable_cpu(kube)
+    used = pod_requests_by_node(kube.core.list_pod_for_all_namespaces().items)
+    return sum(
+        cap[n] - used.get(n, 0.0)
+        for n, t in tiers(kube).items()
+        if t and not kube.core.read_node(n).spec.unschedulable
+    )
+
+
 def test_a_burst_bigger_than_the_cluster_fills_it_to_capacity_and_no_further(
     kube: Cluster, operator: OperatorProcess, namespace: str
 ) -> None:
-    create_pods(kube, namespace, [make_pod(f"burst-{k:03d}", "100m") for k in range(500)])
+    # At least 500 pods, and always 150 more than the free room of the cluster under test.
+    total = max(500, int(free_cpu_of_candidates(kube) // 100) + 150)
+    create_pods(kube, namespace, [make_pod(f"burst-{k:04d}", "100m") for k in range(total)])
 
     def settled() -> tuple[set[str], set[str]] | None:
         pods = kube.pods(namespace)
-        if len(pods) != 500 or operator.sample("cloudedge_pending_pods") != sum(
+        if len(pods) != total or operator.sample("cloudedge_pending_pods") != sum(
             1 for p in pods if not p.spec.node_name
         ):
             return None
