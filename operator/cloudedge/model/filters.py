@@ -122,11 +122,11 @@ def static_filters(pod: types.Pod, cluster: state_mod.ClusterState) -> FilterRes
     result = FilterResult(len(cluster), texts=texts)
     # The pod-independent filters are precomputed per state: copy, do not recompute.
     base = cluster.base_code
-    if base.any():
+    if cluster.any_base_failure:
         result.code[:] = base
         result.feasible[:] = base == PASS
         result.unresolvable[:] = base == NO_TIER
-    if cluster.hard_tainted.any():
+    if cluster.any_hard_taint:
         result.fail(_untolerated(pod, cluster), TAINT, unresolvable=True)
     if pod.node_selector or pod.affinity_terms:
         result.fail(~_affinity_match(pod, cluster), AFFINITY, unresolvable=True)
@@ -139,7 +139,7 @@ def static_filters(pod: types.Pod, cluster: state_mod.ClusterState) -> FilterRes
 def resource_filter(pod: types.Pod, cluster: state_mod.ClusterState, result: FilterResult) -> None:
     """Fail nodes without room for the pod's requests: never overcommit, on any resource."""
     req = np.asarray(pod.requests, dtype=np.float64)
-    short = cluster.used + req > cluster.allocatable + FIT_EPSILON
+    short = cluster.used + req > cluster.allocatable_fit
     if not short.any():
         return
     short[:, req <= 0] = False  # a zero request fits even a full (or zero-capacity) axis

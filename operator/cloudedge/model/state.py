@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +64,14 @@ class ClusterState:
         self.used: FloatArray = np.array([nd.used for nd in self.nodes], dtype=np.float64).reshape(
             n, len(types.RESOURCES)
         )
+        alloc2 = self.allocatable[:, :2]
+        self.zero_allocatable: BoolArray = alloc2 <= 0
+        self.inv_allocatable: FloatArray = np.ascontiguousarray(
+            np.where(alloc2 > 0, 1.0 / np.where(alloc2 > 0, alloc2, 1.0), 0.0)
+        )
+        self.version = 0
+        """Bumped on every usage change; memoized per-usage values key on it."""
+        self.memo: dict[str, Any] = {}
         self.tier: IntArray = np.array([_TIER_CODE[nd.tier] for nd in self.nodes], dtype=np.int64)
         self.bandwidth: FloatArray = np.array([nd.bandwidth_mbps for nd in self.nodes], np.float64)
         self.compute_rate: FloatArray = np.array([nd.compute_rate for nd in self.nodes], np.float64)
@@ -78,6 +87,10 @@ class ClusterState:
         for code, bad in ((3, ~self.ready), (2, ~self.schedulable), (1, self.tier == TIER_NONE)):
             base[bad] = code
         self.base_code: npt.NDArray[np.int8] = base
+        self.any_base_failure = bool(base.any())
+        self.any_hard_taint = bool(self.hard_tainted.any())
+        # Fit tolerance folded into the capacity once (see filters.FIT_EPSILON).
+        self.allocatable_fit: FloatArray = self.allocatable + 1e-6
         self.sites = sorted({nd.site for nd in self.nodes})
         site_pos = {s: k for k, s in enumerate(self.sites)}
         self.site_index: IntArray = np.array(
@@ -106,16 +119,19 @@ class ClusterState:
         clone = object.__new__(ClusterState)
         clone.__dict__.update(self.__dict__)
         clone.used = self.used.copy()
+        clone.memo = {}
         return clone
 
     def assign(self, requests: Iterable[float], node: int) -> None:
         """Add a pod's requests to ``node``'s usage (a placement or a reservation)."""
         self.used[node] += np.asarray(tuple(requests), dtype=np.float64)
+        self.version += 1
 
     def release(self, requests: Iterable[float], node: int) -> None:
         """Undo :meth:`assign`; usage never goes below zero."""
         row = self.used[node] - np.asarray(tuple(requests), dtype=np.float64)
         self.used[node] = np.maximum(row, 0.0)
+        self.version += 1
 
     def site_tier(self, site: str) -> int:
         """Tier code of a site: declared, else its nodes', else edge (where data is made)."""

@@ -74,12 +74,24 @@ class ProcessingTime(Term):
 def utilization_after(
     pod: types.Pod, cluster: state_mod.ClusterState
 ) -> tuple[state_mod.FloatArray, state_mod.FloatArray]:
-    """Per-node CPU and memory utilization (0..1+) if ``pod`` were placed there."""
-    alloc = cluster.allocatable[:, :2]
+    """Per-node CPU and memory utilization (0..1+) if ``pod`` were placed there.
+
+    Waiting and capacity both need it: it is memoized on the requests and the state's usage
+    version, so one evaluation computes it once. A zero-capacity axis counts as full as soon
+    as anything is requested on it.
+    """
+    key = (pod.requests[0], pod.requests[1], cluster.version)
+    memo = cluster.memo.get("utilization")
+    if memo is not None and memo[0] == key:
+        return memo[1], memo[2]
     after = cluster.used[:, :2] + np.asarray(pod.requests[:2], dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(alloc > 0, after / np.where(alloc > 0, alloc, 1.0), (after > 0) * 1.0)
-    return frac[:, 0], frac[:, 1]
+    frac = after * cluster.inv_allocatable
+    if cluster.zero_allocatable.any():
+        zero = cluster.zero_allocatable
+        frac[zero] = (after[zero] > 0) * 1.0
+    cpu, mem = frac[:, 0], frac[:, 1]
+    cluster.memo["utilization"] = (key, cpu, mem)
+    return cpu, mem
 
 
 class WaitingTime(Term):
@@ -106,7 +118,7 @@ class WaitingTime(Term):
 
     def compute(self, pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
         cpu, mem = utilization_after(pod, cluster)
-        rho = np.clip(np.maximum(cpu, mem), 0.0, self.max_utilization)
+        rho = np.minimum(np.maximum(cpu, mem), self.max_utilization)
         if pod.compute_cost > 0:
             service = pod.compute_cost / cluster.compute_rate
         else:
@@ -126,7 +138,7 @@ class CapacityFit(Term):
 
     def compute(self, pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
         cpu, mem = utilization_after(pod, cluster)
-        leftover: state_mod.FloatArray = np.clip(1.0 - (cpu + mem) / 2.0, 0.0, 1.0)
+        leftover: state_mod.FloatArray = np.maximum(1.0 - (cpu + mem) * 0.5, 0.0)
         return leftover
 
 
