@@ -101,6 +101,7 @@ class App:
                 bind_workers=opts.bind_workers,
             )
         self._runners: list[web.AppRunner] = []
+        self.bad_nodes: dict[str, str] = {}
         self._stop = asyncio.Event()
 
     # -- callbacks from threads --------------------------------------------------------------
@@ -114,7 +115,10 @@ class App:
             self.scheduler.leadership_changed(leading)
 
     def _bad_node(self, obj: Any, err: errors.InputError) -> None:
-        log.warning("node %s ignored: %s", obj.get("metadata", {}).get("name"), err)
+        # The view drops such nodes; the extender still names them with the reason.
+        name = str(obj.get("metadata", {}).get("name"))
+        self.bad_nodes[name] = str(err)
+        log.warning("node %s ignored: %s", name, err)
 
     def _bad_topology(self, obj: Any, err: errors.InputError) -> None:
         meta = obj.get("metadata") or {}
@@ -157,7 +161,11 @@ class App:
         from cloudedge.extender import server  # imported here: the extender is optional
 
         return server.make_app(
-            view=self.live.view, config=self.config, metrics=self.metrics, core=self.core
+            view=self.live.view,
+            config=self.config,
+            metrics=self.metrics,
+            core=self.core,
+            bad_nodes=self.bad_nodes,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------

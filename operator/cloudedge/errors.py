@@ -5,7 +5,9 @@ derives from :class:`CloudEdgeError`, and wrapped library errors are chained wit
 
     CloudEdgeError
     ├── InputError            a label, annotation, quantity or document is not what is allowed
-    │   └── TopologyError     a NetworkTopology contradicts itself or names unknown sites
+    │   ├── TopologyError     a NetworkTopology contradicts itself or names unknown sites
+    │   └── WireError         an extender request is not kube-scheduler's wire format
+    │                         (cloudedge.extender.wire: it belongs to the HTTP edge)
     ├── ConfigError           the scheduler's configuration file or flags are invalid
     └── ClusterError          talking to the API server failed in a way the caller must handle
         └── BindError         a Binding could not be created

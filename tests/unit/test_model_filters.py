@@ -88,7 +88,7 @@ def test_each_filter_rejects_with_its_reason(
 ) -> None:
     ev = verdict(p, [node])
     assert not ev.feasible[0]
-    assert reason in ev.result.reasons[0]
+    assert reason in ev.result.reason(0)
     assert bool(ev.result.unresolvable[0]) is unresolvable
     assert ev.best() is None
 
@@ -114,7 +114,7 @@ def test_a_pod_one_millicore_too_big_does_not_fit() -> None:
 
 def test_all_insufficient_resources_are_listed_together() -> None:
     ev = verdict(pod(cpu=9000, mem=2**40), [cloud()])
-    assert ev.result.reasons[0] == ("Insufficient cpu", "Insufficient memory")
+    assert ev.result.reason(0) == ("Insufficient cpu", "Insufficient memory")
 
 
 def test_the_summary_counts_reasons_like_kube_scheduler() -> None:
@@ -136,4 +136,4 @@ def test_the_summary_counts_available_nodes() -> None:
 def test_the_first_failing_filter_is_the_reason() -> None:
     # Not ready and too small: kube-scheduler reports the first plugin that failed.
     ev = verdict(pod(cpu=500), [edge(cpu=100, ready=False)])
-    assert ev.result.reasons[0] == (filters.REASON_NOT_READY,)
+    assert ev.result.reason(0) == (filters.REASON_NOT_READY,)

@@ -101,7 +101,7 @@ def test_every_sequential_placement_passes_every_filter(
             assert not ev.feasible.any()
             continue
         i = replay.index[placement.node]
-        assert ev.feasible[i], ev.result.reasons[i]
+        assert ev.feasible[i], ev.result.reason(i)
         replay.assign(placement.pod.requests, i)
 
 

@@ -86,11 +86,6 @@ class FilterResult:
             return tuple(r for r, bit in zip(RESOURCE_REASONS, self.short[i], strict=True) if bit)
         return (self.texts[code],)
 
-    @property
-    def reasons(self) -> list[tuple[str, ...]]:
-        """Every node's reasons, in node order (built on demand)."""
-        return [self.reason(i) for i in range(len(self.code))]
-
     def summary(self) -> str:
         """kube-scheduler's message: ``0/8 nodes are available: 5 ..., 3 Insufficient cpu.``"""
         counts: collections.Counter[str] = collections.Counter()

@@ -1,0 +1,147 @@
+"""POST /prioritize: the model's 0..100 score as kube-scheduler's 0..10, in both node modes."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from extender_support import (
+    EDGE_ONLY,
+    cache_args,
+    list_args,
+    make_view,
+    node,
+    pod,
+    served,
+    small_cluster,
+)
+
+from cloudedge import inputs, model
+from cloudedge.cluster import view as view_mod
+
+# A latency-sensitive pod reading 50 MB that sits on edge-a: the nodes differ in every term.
+NEAR_DATA = {
+    "cloudedge.io/workload": "latency-sensitive",
+    "cloudedge.io/data-source": "edge-a",
+    "cloudedge.io/data-size-mb": "50",
+    "cloudedge.io/compute-cost": "400",
+}
+
+
+def mixed_cluster() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    nodes = [
+        node("cloud-a", tier="cloud", cpu="8", labels={"cloudedge.io/bandwidth-mbps": "10000"}),
+        node("edge-a", labels={"cloudedge.io/bandwidth-mbps": "100"}),
+        node("edge-b", labels={"cloudedge.io/bandwidth-mbps": "100"}),
+        node("plain", tier=None),
+    ]
+    pods = [pod("busy", cpu="1500m", node_name="edge-b")]
+    return nodes, pods
+
+
+def expected_scores(
+    view: view_mod.ClusterView, pod_obj: dict[str, Any], names: list[str]
+) -> dict[str, int]:
+    ev = view.evaluate(inputs.parse_pod(pod_obj), model.ModelConfig())
+    return {n: math.floor(ev.scores[ev.node_names.index(n)] / 10 + 0.5) for n in names}
+
+
+@pytest.mark.parametrize("mode", ["node-cache", "node-list"])
+def test_scores_are_the_model_scores_divided_by_ten_and_rounded(mode: str) -> None:
+    nodes, pods = mixed_cluster()
+    view = make_view(nodes, pods)
+    names = ["cloud-a", "edge-a", "edge-b", "plain"]
+    the_pod = pod("p", annotations=NEAR_DATA)
+    args = cache_args(the_pod, names) if mode == "node-cache" else list_args(the_pod, nodes)
+    with served(view) as srv:
+        reply = srv.post("/prioritize", args)
+    assert reply.status == 200
+    assert reply.doc == [
+        {"Host": n, "Score": s} for n, s in expected_scores(view, the_pod, names).items()
+    ]
+
+
+def test_the_node_next_to_the_data_scores_highest_and_untiered_nodes_zero() -> None:
+    view = make_view(*mixed_cluster())
+    with served(view) as srv:
+        reply = srv.post(
+            "/prioritize",
+            cache_args(pod("p", annotations=NEAR_DATA), ["cloud-a", "edge-a", "plain"]),
+        )
+    scores = {h["Host"]: h["Score"] for h in reply.doc}
+    assert scores["edge-a"] == max(scores.values())
+    assert scores["edge-a"] > scores["cloud-a"]
+    assert scores["plain"] == 0
+
+
+def test_scores_follow_the_order_of_the_request() -> None:
+    view = make_view(*mixed_cluster())
+    order = ["plain", "edge-b", "cloud-a", "edge-a"]
+    with served(view) as srv:
+        reply = srv.post("/prioritize", cache_args(pod("p", annotations=NEAR_DATA), order))
+    assert [h["Host"] for h in reply.doc] == order
+
+
+@pytest.mark.parametrize("mode", ["node-cache", "node-list"])
+def test_a_pod_without_cloudedge_annotations_scores_every_node_zero(mode: str) -> None:
+    nodes, pods = mixed_cluster()
+    names = [n["metadata"]["name"] for n in nodes]
+    the_pod = pod("plain-pod")
+    args = (
+        cache_args(the_pod, [*names, "unknown"])
+        if mode == "node-cache"
+        else list_args(the_pod, nodes)
+    )
+    with served(make_view(nodes, pods)) as srv:
+        reply = srv.post("/prioritize", args)
+    assert reply.status == 200
+    assert {h["Score"] for h in reply.doc} == {0}
+
+
+def test_invalid_annotations_score_every_node_zero_rather_than_fail() -> None:
+    # kube-scheduler ignores failed prioritize calls; /filter already carried the error.
+    bad = pod("p", annotations={"cloudedge.io/workload": "gaming"})
+    with served(make_view(*mixed_cluster())) as srv:
+        reply = srv.post("/prioritize", cache_args(bad, ["edge-a", "edge-b"]))
+    assert reply.status == 200
+    assert reply.doc == [{"Host": "edge-a", "Score": 0}, {"Host": "edge-b", "Score": 0}]
+
+
+def test_unknown_nodes_in_cache_mode_are_a_bad_request() -> None:
+    with served(make_view(*mixed_cluster())) as srv:
+        reply = srv.post("/prioritize", cache_args(pod(annotations=EDGE_ONLY), ["edge-a", "x"]))
+    assert reply.status == 400
+    assert "'x'" in reply.doc["Error"]
+
+
+@pytest.mark.parametrize(
+    ("model_score", "wire_score"),
+    [
+        pytest.param(-20.0, 0, id="negative-is-0"),
+        pytest.param(4.9, 0, id="4.9-rounds-down"),
+        pytest.param(5.0, 1, id="5-rounds-half-up"),
+        pytest.param(94.9, 9, id="94.9-is-9"),
+        pytest.param(95.0, 10, id="95-is-10"),
+        pytest.param(100.0, 10, id="100-is-10"),
+        pytest.param(250.0, 10, id="above-100-is-10"),
+        pytest.param(math.inf, 10, id="infinite-is-10"),
+        pytest.param(math.nan, 0, id="nan-is-0"),
+    ],
+)
+def test_scores_are_clamped_to_zero_to_ten(
+    monkeypatch: pytest.MonkeyPatch, model_score: float, wire_score: int
+) -> None:
+    view = make_view(*small_cluster())
+    real = view.evaluate
+
+    def forced(p: model.Pod, config: model.ModelConfig) -> model.Evaluation:
+        ev = real(p, config)
+        return dataclasses.replace(ev, scores=np.full(len(ev.node_names), model_score))
+
+    monkeypatch.setattr(view, "evaluate", forced)
+    with served(view) as srv:
+        reply = srv.post("/prioritize", cache_args(pod(annotations=EDGE_ONLY), ["edge-1"]))
+    assert reply.doc == [{"Host": "edge-1", "Score": wire_score}]
