@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 
 import numpy as np
+import numpy.typing as npt
 
 from cloudedge.model import state as state_mod
 from cloudedge.model import types
@@ -63,7 +64,7 @@ class FilterResult:
     def __init__(self, n: int, *, texts: dict[int, str] | None = None) -> None:
         self.feasible: state_mod.BoolArray = np.ones(n, dtype=bool)
         self.code = np.zeros(n, dtype=np.int8)
-        self.short = np.zeros((n, len(RESOURCE_REASONS)), dtype=bool)
+        self.short: npt.NDArray[np.bool_] | None = None  # allocated when a resource fails
         self.unresolvable: state_mod.BoolArray = np.zeros(n, dtype=bool)
         self.texts = dict(_FIXED_REASONS)
         if texts:
@@ -83,6 +84,7 @@ class FilterResult:
         if code == PASS:
             return ()
         if code == RESOURCES:
+            assert self.short is not None
             return tuple(r for r, bit in zip(RESOURCE_REASONS, self.short[i], strict=True) if bit)
         return (self.texts[code],)
 
@@ -94,11 +96,12 @@ class FilterResult:
         for code, count in enumerate(codes.tolist()):
             if count and code not in (PASS, RESOURCES):
                 counts[self.texts[code]] += count
-        resource_rows = failed & (self.code == RESOURCES)
-        for k, reason in enumerate(RESOURCE_REASONS):
-            count = int(self.short[resource_rows, k].sum())
-            if count:
-                counts[reason] += count
+        if self.short is not None:
+            resource_rows = failed & (self.code == RESOURCES)
+            for k, reason in enumerate(RESOURCE_REASONS):
+                count = int(self.short[resource_rows, k].sum())
+                if count:
+                    counts[reason] += count
         total = len(self.feasible)
         available = int(self.feasible.sum())
         if not counts:
@@ -139,7 +142,7 @@ def resource_filter(pod: types.Pod, cluster: state_mod.ClusterState, result: Fil
         return
     short[:, req <= 0] = False  # a zero request fits even a full (or zero-capacity) axis
     lacking = short.any(axis=1) & result.feasible
-    result.short[lacking] = short[lacking]
+    result.short = short
     # Too big for the node even when empty: no preemption can help.
     never = (req > cluster.allocatable + FIT_EPSILON).any(axis=1) & lacking
     result.unresolvable |= never

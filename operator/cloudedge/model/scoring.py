@@ -96,6 +96,21 @@ class Evaluation:
         return self.result.summary()
 
 
+_TERMS: dict[int, tuple[types.ModelConfig, tuple[terms.Term, ...]]] = {}
+
+
+def _terms_of(config: types.ModelConfig) -> tuple[terms.Term, ...]:
+    """The configured terms, built once per configuration object (a decision is ~100 us:
+    validating and building four terms each time would be a visible share of it)."""
+    entry = _TERMS.get(id(config))
+    if entry is None or entry[0] is not config:
+        if len(_TERMS) > 64:  # configurations are few and long-lived; bound it anyway
+            _TERMS.clear()
+        entry = (config, terms.build_terms(config))
+        _TERMS[id(config)] = entry
+    return entry[1]
+
+
 def evaluate(
     pod: types.Pod,
     cluster: state_mod.ClusterState,
@@ -106,7 +121,7 @@ def evaluate(
     """Filter and score ``pod`` on every node of ``cluster`` as it is now."""
     result = filters.static_filters(pod, cluster)
     filters.resource_filter(pod, cluster, result)
-    active = term_set or terms.build_terms(config)
+    active = term_set or _terms_of(config)
     n = len(cluster)
     raw = np.empty((n, 4), dtype=np.float64)
     for k, term in enumerate(active):
@@ -129,7 +144,7 @@ def evaluate(
         * (time_weight * normalized[:, 0] + capacity_weight * normalized[:, 1])
         / (time_weight + capacity_weight)
     )
-    scores = np.where(result.feasible, np.clip(scores, 0.0, 100.0), 0.0)
+    scores = np.where(result.feasible, np.minimum(np.maximum(scores, 0.0), 100.0), 0.0)
     return Evaluation(
         pod=pod,
         node_names=cluster.names,

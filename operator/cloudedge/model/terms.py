@@ -177,13 +177,14 @@ def normalize(
     squeeze the differences between good nodes, and when all nodes tie they all score 1.
     Column 1, capacity: ``1 - leftover``, absolute (a node left full scores 1, an idle one 0).
     """
-    time_w = np.asarray(weights[:3], dtype=np.float64)
+    w_tr, w_wa, w_pr = weights[0], weights[1], weights[2]
+    total = w_tr + w_wa + w_pr
     out = np.empty((values.shape[0], 2), dtype=np.float64)
-    if time_w.sum() > 0:
-        weighted = values[:, :3] @ time_w / time_w.sum()
+    if total > 0:
+        weighted = (w_tr * values[:, 0] + w_wa * values[:, 1] + w_pr * values[:, 2]) / total
         pool = weighted[feasible] if feasible.any() else weighted
         best = float(pool.min()) if pool.size else 0.0
-        out[:, 0] = np.clip((best + TIME_FLOOR_S) / (weighted + TIME_FLOOR_S), 0.0, 1.0)
+        out[:, 0] = np.minimum((best + TIME_FLOOR_S) / (weighted + TIME_FLOOR_S), 1.0)
     else:
         out[:, 0] = 1.0
     out[:, 1] = 1.0 - values[:, 3]
