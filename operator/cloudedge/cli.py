@@ -114,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
         "--metrics-port",
         type=int,
         default=defaults.metrics_port,
-        help="serves /metrics and /healthz",
+        help="serves /metrics, /healthz and /readyz",
     )
     run.add_argument("--config", metavar="FILE", help="scheduler configuration (weights)")
     run.add_argument(

@@ -239,8 +239,8 @@ class FakeCore:
         self.lock = threading.Lock()
         self.fail_with: k8s_exc.ApiException | None = None
 
-    def create_namespaced_binding(self, namespace: str, body: Any, **_: Any) -> None:
-        name = body["metadata"]["name"]
+    def create_namespaced_pod_binding(self, name: str, namespace: str, body: Any, **_: Any) -> None:
+        assert body["metadata"]["name"] == name, "the subresource path names the pod"
         uid = body["metadata"].get("uid", "")
         target = body["target"]["name"]
         with self.lock:

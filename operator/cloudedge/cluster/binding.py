@@ -1,8 +1,8 @@
 """Bind a pod to a node through the ``pods/binding`` subresource, with the pod's UID.
 
-The Python client's ``create_namespaced_binding`` tries to deserialize the API's reply (a
-``Status``) as a ``V1Binding`` and raises on the missing ``target``; the call is therefore
-made with ``_preload_content=False`` and the reply read as what it is.
+The Python client's binding calls try to deserialize the API's reply (a ``Status``) as a
+``V1Binding`` and raise on the missing ``target``; the call is therefore made with
+``_preload_content=False`` and the reply read as what it is.
 
 Outcomes are explicit: bound, already bound to that very node (a retry after a lost reply,
 which counts as success), or a :class:`cloudedge.errors.BindError` whose ``reason`` says
@@ -34,8 +34,10 @@ def bind(
         "target": {"apiVersion": "v1", "kind": "Node", "name": node},
     }
     try:
-        core.create_namespaced_binding(
-            namespace, cast(Any, body), _preload_content=False, _request_timeout=timeout_s
+        # POST pods/NAME/binding: the subresource kube-scheduler uses, and the only binding
+        # permission the chart's role grants.
+        core.create_namespaced_pod_binding(
+            name, namespace, cast(Any, body), _preload_content=False, _request_timeout=timeout_s
         )
     except k8s_exc.ApiException as err:
         return _classify(core, err, namespace=namespace, name=name, uid=uid, node=node)

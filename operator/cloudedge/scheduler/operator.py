@@ -28,6 +28,9 @@ def settings() -> kopf.OperatorSettings:
     s = kopf.OperatorSettings()
     s.watching.field_selectors["", "v1", "pods"] = PENDING_SELECTOR
     s.peering.standalone = True
+    # kopf lists CustomResourceDefinitions to notice new kinds; we watch one built-in kind and
+    # our least-privilege role (rightly) cannot list CRDs.
+    s.scanning.disabled = True
     s.posting.enabled = False  # our events are written by cluster.events, not by kopf
     s.watching.server_timeout = 300
     s.watching.client_timeout = 330
