@@ -48,3 +48,4 @@ clean: ## remove the virtual environment and caches of the repo (not the tool ca
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache
 
 include hack/cluster.mk
+include deploy.mk
