@@ -142,42 +142,34 @@ class Scheduler:
         try:
             pod = inputs.parse_pod(qp.obj)
         except errors.InputError as err:
-            self._slots.release()
-            self.metrics.schedule_attempts.labels("invalid").inc()
-            message = f"invalid scheduling input: {err}"
-            log.warning("%s: %s", qp.key, message)
-            self._side(
-                self.recorder.pod_event,
-                qp.obj,
-                reason="FailedScheduling",
-                message=message,
-                warning=True,
-            )
-            self._side(self.recorder.unschedulable, qp.obj, message=message)
-            self.queue.failed(qp.uid)  # a changed annotation brings it back at once
+            # A changed annotation brings the pod back at once (see SchedulingQueue.add).
+            self._not_placed(qp, "invalid", f"invalid scheduling input: {err}")
             return
         evaluation, best = self.cluster.decide(pod, self.config)
         if best is None:
-            self._slots.release()
-            summary = evaluation.failure_summary()
-            self.metrics.schedule_attempts.labels("unschedulable").inc()
-            log.info("%s unschedulable: %s", qp.key, summary)
-            self._side(
-                self.recorder.pod_event,
-                qp.obj,
-                reason="FailedScheduling",
-                message=summary,
-                warning=True,
-            )
-            self._side(self.recorder.unschedulable, qp.obj, message=summary)
-            self.queue.failed(qp.uid)
-            self.metrics.pending_pods.set(len(self.queue))
+            self._not_placed(qp, "unschedulable", evaluation.failure_summary())
             return
         terms = evaluation.node_terms(best)
         tier = self.cluster.state().nodes[best].tier
         task = asyncio.ensure_future(self._bind(qp, pod, terms, tier))
         self._binds.add(task)
         task.add_done_callback(self._binds.discard)
+
+    def _not_placed(self, qp: queue_mod.QueuedPod, result: str, message: str) -> None:
+        """Report a pod that gets no node, as kube-scheduler does, and park it."""
+        self._slots.release()
+        self.metrics.schedule_attempts.labels(result).inc()
+        log.info("%s %s: %s", qp.key, result, message)
+        self._side(
+            self.recorder.pod_event,
+            qp.obj,
+            reason="FailedScheduling",
+            message=message,
+            warning=True,
+        )
+        self._side(self.recorder.unschedulable, qp.obj, message=message)
+        self.queue.failed(qp.uid)
+        self.metrics.pending_pods.set(len(self.queue))
 
     async def _bind(
         self,
