@@ -19,7 +19,7 @@ from cloudedge.cluster import client, live, view
 
 
 def _items(resp: Any) -> list[dict[str, Any]]:
-    return list(json.loads(resp.data).get("items") or [])
+    return list(json.loads(client.drain(resp)).get("items") or [])
 
 
 def explain(
@@ -34,7 +34,7 @@ def explain(
     core = k8s.CoreV1Api(api)
     try:
         raw_pod: Any = core.read_namespaced_pod(name, namespace, _preload_content=False)
-        pod_obj = json.loads(raw_pod.data)
+        pod_obj = json.loads(client.drain(raw_pod))
         nodes = _items(core.list_node(_preload_content=False))
         pods = _items(
             core.list_pod_for_all_namespaces(

@@ -163,7 +163,7 @@ class Served:
         content_type: str | None = "application/json",
         headers: Mapping[str, str] | None = None,
         chunked: bool = False,
-    ) -> Reply:
+    ) -> RawReply:
         """Send raw bytes; ``chunked`` streams them without a Content-Length."""
         assert self.client is not None
         client = self.client
@@ -226,6 +226,17 @@ def list_args(pod_obj: Mapping[str, Any], nodes: list[dict[str, Any]]) -> dict[s
     return {"Pod": pod_obj, "Nodes": {"metadata": {}, "items": nodes}, "NodeNames": None}
 
 
+class RawReply:
+    """What ``_preload_content=False`` calls return: a body to read and a connection to release."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.released = False
+
+    def release_conn(self) -> None:
+        self.released = True
+
+
 class FakeCore:
     """The two CoreV1Api calls binding makes, over an in-memory set of pods.
 
@@ -260,6 +271,7 @@ class FakeCore:
                     f'pod {name} is already assigned to node "{bound}"',
                 )
             self.pods[(namespace, name)] = (have_uid, target)
+            return RawReply(b'{"kind":"Status","status":"Success","code":201}')
 
     def read_namespaced_pod(self, name: str, namespace: str, **_: Any) -> Any:
         with self.lock:

@@ -19,6 +19,7 @@ from kubernetes import client as k8s
 from kubernetes.client import exceptions as k8s_exc
 
 from cloudedge import errors
+from cloudedge.cluster import client
 
 ALREADY_BOUND_SAME_NODE = "already-bound"
 
@@ -36,8 +37,10 @@ def bind(
     try:
         # POST pods/NAME/binding: the subresource kube-scheduler uses, and the only binding
         # permission the chart's role grants.
-        core.create_namespaced_pod_binding(
-            name, namespace, cast(Any, body), _preload_content=False, _request_timeout=timeout_s
+        client.drain(
+            core.create_namespaced_pod_binding(
+                name, namespace, cast(Any, body), _preload_content=False, _request_timeout=timeout_s
+            )
         )
     except k8s_exc.ApiException as err:
         return _classify(core, err, namespace=namespace, name=name, uid=uid, node=node)

@@ -18,6 +18,8 @@ from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
 from kubernetes.client import exceptions as k8s_exc
 
+from cloudedge.cluster import client
+
 log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT_S = 300
@@ -73,7 +75,7 @@ class Reflector:
         # Plain dicts, as watch events give them; sanitizing model objects for every pod
         # would cost more than the rest of the scheduler together.
         resp = self.lister(_preload_content=False, _request_timeout=60, **self._kwargs())
-        doc = json.loads(resp.data)
+        doc = json.loads(client.drain(resp))
         self.on_replace(list(doc.get("items") or []))
         self.relists += 1
         return str(doc.get("metadata", {}).get("resourceVersion", ""))
