@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import signal
+import ssl
 from typing import Any
 
 import kopf
@@ -49,6 +50,30 @@ class RunOptions:
     lease_name: str = "cloud-edge-scheduler"
     bind_workers: int = core.BIND_WORKERS
     drain_s: float = 10.0
+    tls_cert_file: str | None = None
+    tls_private_key_file: str | None = None
+
+
+def extender_tls(opts: RunOptions) -> ssl.SSLContext | None:
+    """The extender's TLS server context from PEM files (a mounted Secret), or None for HTTP.
+
+    Both files or neither; unreadable or mismatched files are a ConfigError at start-up, not
+    a server that fails every handshake later. TLS 1.2 at least, as kube-scheduler's client.
+    """
+    cert, key = opts.tls_cert_file, opts.tls_private_key_file
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise errors.ConfigError("--tls-cert-file and --tls-private-key-file go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as err:
+        raise errors.ConfigError(
+            f"cannot load the extender's TLS certificate {cert}: {err}"
+        ) from err
+    return context
 
 
 def _in_cluster_namespace() -> str | None:
@@ -68,6 +93,7 @@ class App:
         if opts.kubeconfig:
             os.environ["KUBECONFIG"] = opts.kubeconfig  # kopf's login reads it
         self.config: model.ModelConfig = inputs.load_config(opts.config_path)
+        self.extender_ssl = extender_tls(opts)
         self.api = client.api_client(opts.kubeconfig)
         self.core = k8s.CoreV1Api(self.api)
         self.registry = prom.CollectorRegistry()
@@ -82,6 +108,7 @@ class App:
             on_change=self._cluster_changed,
             on_bad_node=self._bad_node,
             on_bad_topology=self._bad_topology,
+            on_topology_warning=self._topology_warning,
         )
         self.gate = leader.LeaderGate(
             self.api,
@@ -91,6 +118,11 @@ class App:
             on_change=self._leadership_changed,
         )
         if self.scheduling:
+            # Read the fenced gate at scrape time, not the elector's callbacks: a replica resumed
+            # after a stall past its lease (SIGSTOP, a long pause) is told it lost the lease
+            # only after its renew deadline, and reported cloudedge_leader 1 meanwhile while
+            # another replica led (tests/faults, the stalled-leader test).
+            self.metrics.leader.set_function(lambda: 1.0 if self.gate.is_leader() else 0.0)
             self.scheduler = core.Scheduler(
                 cluster=self.live.view,
                 core=self.core,
@@ -121,6 +153,12 @@ class App:
         log.warning("node %s ignored: %s", name, err)
 
     def _bad_topology(self, obj: Any, err: errors.InputError) -> None:
+        self._topology_event(obj, f"{err} (the last valid topology stays in force)")
+
+    def _topology_warning(self, obj: Any, err: errors.InputError) -> None:
+        self._topology_event(obj, f"{err} (applied; links to those sites are unused)")
+
+    def _topology_event(self, obj: Any, message: str) -> None:
         meta = obj.get("metadata") or {}
         involved = {
             "apiVersion": "cloudedge.io/v1alpha1",
@@ -131,7 +169,7 @@ class App:
         self.recorder.event(
             involved,
             reason="InvalidTopology",
-            message=f"{err} (the last valid topology stays in force)",
+            message=message,
             warning=True,
             action="Validating",
         )
@@ -151,10 +189,12 @@ class App:
             return web.Response(status=503, text="cluster view not synced\n")
         return web.Response(text="ok\n")
 
-    async def _start_site(self, app: web.Application, port: int) -> None:
+    async def _start_site(
+        self, app: web.Application, port: int, *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, self.opts.bind_address, port).start()
+        await web.TCPSite(runner, self.opts.bind_address, port, ssl_context=ssl_context).start()
         self._runners.append(runner)
 
     def _extender_app(self) -> web.Application:
@@ -199,8 +239,15 @@ class App:
         await loop.run_in_executor(None, self.live.start)
         log.info("cluster view synced: %d nodes", len(self.live.view.node_names()))
         if self.serving_extender:
-            await self._start_site(self._extender_app(), self.opts.extender_port)
-            log.info("extender on %s:%d", self.opts.bind_address, self.opts.extender_port)
+            await self._start_site(
+                self._extender_app(), self.opts.extender_port, ssl_context=self.extender_ssl
+            )
+            log.info(
+                "extender on %s://%s:%d",
+                "https" if self.extender_ssl else "http",
+                self.opts.bind_address,
+                self.opts.extender_port,
+            )
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._update_utilization())]
         kopf_task: asyncio.Task[Any] | None = None
         if self.scheduler is not None:

@@ -56,6 +56,8 @@ def _run(args: argparse.Namespace) -> int:
             lease_namespace=args.leader_elect_namespace,
             lease_name=args.leader_elect_name,
             bind_workers=args.bind_workers,
+            tls_cert_file=args.tls_cert_file,
+            tls_private_key_file=args.tls_private_key_file,
         )
     )
     return 0
@@ -131,6 +133,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--leader-elect-name", default=defaults.lease_name)
     run.add_argument(
         "--bind-workers", type=int, default=defaults.bind_workers, help="concurrent Binding calls"
+    )
+    run.add_argument(
+        "--tls-cert-file",
+        metavar="FILE",
+        help="serve the extender over HTTPS with this PEM certificate chain (docs/security.md)",
+    )
+    run.add_argument(
+        "--tls-private-key-file", metavar="FILE", help="the PEM private key of --tls-cert-file"
     )
     run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     run.add_argument("--log-format", default="json", choices=("json", "text"))

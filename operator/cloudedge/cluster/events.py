@@ -4,6 +4,7 @@
 ``PodScheduled`` condition set to ``False`` / ``Unschedulable`` when it cannot be placed, so
 ``kubectl describe pod`` and ``kubectl get events`` read as they do with the default scheduler.
 Failures to record are logged, never raised: an event is not worth stopping scheduling for.
+Transient failures (API server unreachable, 429, 5xx) are retried a few times first.
 """
 
 from __future__ import annotations
@@ -11,16 +12,26 @@ from __future__ import annotations
 import datetime
 import logging
 import socket
+import threading
+from collections.abc import Callable
 from typing import Any, cast
 
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
-from cloudedge import SCHEDULER_NAME
+from cloudedge import SCHEDULER_NAME, errors
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 1024
 """The API server truncates longer event messages; cut them ourselves, visibly."""
+
+WRITE_TRIES = 10
+"""Attempts per event or condition when the API server is unreachable or answers 429/5xx,
+0.5 s doubling to 8 s apart (about 45 s in all): enough to outlast an API server or etcd
+restart. Without them, every event queued during a 5 s restart was lost (tests/faults: 168 of
+400 pods bound without a Scheduled event). client-go's recorder retries too (12 tries)."""
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 def _now() -> str:
@@ -33,6 +44,26 @@ class EventRecorder:
     def __init__(self, core: k8s.CoreV1Api, *, instance: str | None = None) -> None:
         self.core = core
         self.instance = instance or socket.gethostname()
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """Stop retrying: writes still failing are dropped at once (shutdown)."""
+        self._closed.set()
+
+    def _write(self, call: Callable[[], object]) -> None:
+        """``call``, retried (bounded) while the failure is transient; raises the last error."""
+        for attempt in range(WRITE_TRIES):
+            try:
+                call()
+                return
+            except ApiException as err:
+                if err.status not in TRANSIENT_STATUS or attempt == WRITE_TRIES - 1:
+                    raise
+            except Exception:  # connection refused or reset, timeouts: the server may be back
+                if attempt == WRITE_TRIES - 1:
+                    raise
+            if self._closed.wait(min(0.5 * 2**attempt, 8.0)):
+                raise errors.ClusterError("shutting down")
 
     def pod_event(
         self,
@@ -89,8 +120,10 @@ class EventRecorder:
         }
         try:
             # The client accepts a plain dict body; its type hints only name the model class.
-            self.core.create_namespaced_event(
-                namespace, cast(Any, body), _preload_content=False, _request_timeout=10
+            self._write(
+                lambda: self.core.create_namespaced_event(
+                    namespace, cast(Any, body), _preload_content=False, _request_timeout=10
+                )
             )
         except Exception as err:
             log.warning(
@@ -101,10 +134,15 @@ class EventRecorder:
                 err,
             )
 
-    def unschedulable(self, pod: dict[str, Any], *, message: str) -> None:
-        """Set the pod's ``PodScheduled`` condition to False with reason ``Unschedulable``."""
+    def unschedulable(self, pod: dict[str, Any], *, message: str) -> bool:
+        """Set the pod's ``PodScheduled`` condition to False with reason ``Unschedulable``.
+
+        Returns False when the pod is gone: 404, or its name now belongs to another pod (the
+        UID in the patch is a precondition; the API server refuses to change it).
+        """
         meta = pod.get("metadata") or {}
         patch = {
+            "metadata": {"uid": meta.get("uid")} if meta.get("uid") else {},
             "status": {
                 "conditions": [
                     {
@@ -116,17 +154,26 @@ class EventRecorder:
                         "lastTransitionTime": _now(),
                     }
                 ]
-            }
+            },
         }
         try:
-            self.core.patch_namespaced_pod_status(
-                str(meta.get("name")),
-                str(meta.get("namespace") or "default"),
-                patch,
-                _preload_content=False,
-                _request_timeout=10,
+            self._write(
+                lambda: self.core.patch_namespaced_pod_status(
+                    str(meta.get("name")),
+                    str(meta.get("namespace") or "default"),
+                    patch,
+                    _preload_content=False,
+                    _request_timeout=10,
+                )
+            )
+        except ApiException as err:
+            if err.status == 404 or (err.status == 422 and "metadata.uid" in str(err.body)):
+                return False
+            log.warning(
+                "condition of %s/%s not set: %s", meta.get("namespace"), meta.get("name"), err
             )
         except Exception as err:
             log.warning(
                 "condition of %s/%s not set: %s", meta.get("namespace"), meta.get("name"), err
             )
+        return True

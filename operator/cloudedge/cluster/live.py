@@ -33,12 +33,15 @@ class LiveView:
         on_change: Callable[[str], None] | None = None,
         on_bad_node: Callable[[Mapping[str, Any], errors.InputError], None] | None = None,
         on_bad_topology: Callable[[Mapping[str, Any], errors.InputError], None] | None = None,
+        on_topology_warning: Callable[[Mapping[str, Any], errors.InputError], None] | None = None,
         watch_topology: bool = True,
     ) -> None:
         self.api = api
         self.view = view.ClusterView(on_change=on_change, on_bad_node=on_bad_node)
         self.stop = threading.Event()
         self._on_bad_topology = on_bad_topology
+        self._on_topology_warning = on_topology_warning
+        self._in_force: Mapping[str, Any] | None = None  # the object of _last_good
         self._topologies: dict[str, Mapping[str, Any]] = {}
         self._last_good: model.Topology | None = None
         core = k8s.CoreV1Api(api)
@@ -61,6 +64,7 @@ class LiveView:
                 on_upsert=self.view.upsert_pod,
                 on_delete=self.view.delete_pod,
                 stop=self.stop,
+                on_list_start=self.view.pods_listing,
             ),
         ]
         if watch_topology:
@@ -89,6 +93,8 @@ class LiveView:
             r.start()
         if not self.view.synced.wait(wait_s):
             raise errors.ClusterError(f"nodes and pods not listed within {wait_s:.0f}s")
+        if self._in_force is not None and self._last_good is not None:
+            self._warn_unknown_sites(self._in_force, self._last_good)  # nodes are known now
 
     def close(self) -> None:
         """Stop every watch."""
@@ -130,7 +136,30 @@ class LiveView:
                 self._on_bad_topology(chosen, err)
             return
         self._last_good = topo
+        self._in_force = chosen
         self.view.set_topology(topo)
+        if self.view.synced.is_set():
+            self._warn_unknown_sites(chosen, topo)
+
+    def _warn_unknown_sites(self, obj: Mapping[str, Any], topo: model.Topology) -> None:
+        """Report links naming sites that no node and no ``spec.sites`` entry declares.
+
+        Such a topology is applied (a site's nodes may join later; until then its links are
+        unused), but a typo in a site name would otherwise go unnoticed (tests/faults, the
+        topology test). Checked once the nodes are listed, so start-up order raises none.
+        """
+        unknown = topology_inputs.unknown_sites(topo, self.view.sites())
+        if not unknown:
+            return
+        err = errors.TopologyError(
+            f"NetworkTopology {obj.get('metadata', {}).get('name')}",
+            "spec.links",
+            unknown[:10],
+            "sites that a node (cloudedge.io/site, zone or name) or spec.sites declares",
+        )
+        log.warning("NetworkTopology names unknown sites, links to them unused: %s", err)
+        if self._on_topology_warning is not None:
+            self._on_topology_warning(obj, err)
 
 
 def choose_topology(by_name: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:

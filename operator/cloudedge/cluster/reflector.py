@@ -44,6 +44,7 @@ class Reflector:
         on_delete: Callable[[Mapping[str, Any]], None],
         field_selector: str | None = None,
         stop: threading.Event | None = None,
+        on_list_start: Callable[[], None] | None = None,
     ) -> None:
         self.api = api
         self.lister = lister
@@ -52,6 +53,7 @@ class Reflector:
         self.on_upsert = on_upsert
         self.on_delete = on_delete
         self.field_selector = field_selector
+        self.on_list_start = on_list_start
         self.stop = stop or threading.Event()
         self.relists = 0
         self._thread: threading.Thread | None = None
@@ -74,6 +76,8 @@ class Reflector:
     def _list(self) -> str:
         # Plain dicts, as watch events give them; sanitizing model objects for every pod
         # would cost more than the rest of the scheduler together.
+        if self.on_list_start is not None:
+            self.on_list_start()
         resp = self.lister(_preload_content=False, _request_timeout=60, **self._kwargs())
         doc = json.loads(client.drain(resp))
         self.on_replace(list(doc.get("items") or []))

@@ -71,6 +71,7 @@ class ClusterView:
         self._on_change = on_change
         self._on_bad_node = on_bad_node
         self.synced = threading.Event()
+        self._pods_list_started = float("-inf")  # without pods_listing, no list is trusted
         self._synced_kinds: set[str] = set()
 
     # -- feeding from watches -------------------------------------------------------------
@@ -106,12 +107,29 @@ class ClusterView:
             self._state = None
         self._changed("node-deleted")
 
+    def pods_listing(self) -> None:
+        """A list of pods is about to be requested (see :meth:`replace_pods`)."""
+        with self._lock:
+            self._pods_list_started = time.monotonic()
+
     def replace_pods(self, objects: Iterable[Mapping[str, Any]]) -> None:
-        """A relist of pods: pods that vanished during a watch gap stop counting."""
+        """A relist of pods: pods that vanished during a watch gap stop counting.
+
+        So do reservations of pods bound before the list was requested and absent from it:
+        deleted in the gap, they will never be seen bound or deleted, and held their room
+        until RESERVATION_TTL_S (tests/unit/test_cluster_view_gaps.py). Reservations of binds
+        that succeeded after the list was requested stay: the list may predate them.
+        """
         with self._lock:
             self._pods.clear()
+            listed = set()
             for obj in objects:
+                listed.add(_uid(obj))
                 self._put_pod(obj)
+            started = self._pods_list_started
+            for uid, res in list(self._reservations.items()):
+                if uid not in listed and res.bound_at is not None and res.bound_at < started:
+                    self._drop_reservation(uid)
             self._state = None
             self._mark_synced("pods")
         self._changed("pods-relisted")
@@ -194,6 +212,11 @@ class ClusterView:
         """Names of the nodes the model knows, sorted."""
         with self._lock:
             return sorted(self._nodes)
+
+    def sites(self) -> set[str]:
+        """The site of every node the model knows."""
+        with self._lock:
+            return {node.site for node in self._nodes.values()}
 
     def node_object(self, name: str) -> Mapping[str, Any] | None:
         """The last seen Node object, for the extender's node-cache mode."""

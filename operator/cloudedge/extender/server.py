@@ -180,7 +180,13 @@ class _Extender:
         ctype = request.content_type
         if ctype != "application/json" and not ctype.endswith("+json"):
             raise wire.WireError("Content-Type", ctype, "application/json")
-        return wire.loads(await request.read())
+        try:
+            raw = await request.read()
+        except ConnectionResetError as err:
+            # The client left mid-body, so there never was a request: a 400 nobody reads, not
+            # the 503 and traceback of a failed service (tests/faults, clients that stall).
+            raise wire.WireError("body", "<incomplete>", "a complete request body") from err
+        return wire.loads(raw)
 
     # -- routes -----------------------------------------------------------------------------
 

@@ -62,6 +62,8 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._run_task: asyncio.Task[Any] | None = None
+        self._unconfirmed: dict[str, str] = {}
+        """Pod UID -> node of a Binding whose outcome is unknown (lost reply): see _bind."""
         self.alive = time.monotonic()
 
     # -- inputs from watches (any thread) ------------------------------------------------------
@@ -94,6 +96,7 @@ class Scheduler:
 
     def pod_gone(self, uid: str) -> None:
         """A pod left the pending set: bound (by anyone) or deleted (event loop)."""
+        self._unconfirmed.pop(uid, None)
         self.queue.remove(uid)
         self.metrics.pending_pods.set(len(self.queue))
 
@@ -167,9 +170,20 @@ class Scheduler:
             message=message,
             warning=True,
         )
-        self._side(self.recorder.unschedulable, qp.obj, message=message)
+        self._side(self._mark_unschedulable, qp.uid, qp.obj, message)
         self.queue.failed(qp.uid)
         self.metrics.pending_pods.set(len(self.queue))
+
+    def _mark_unschedulable(self, uid: str, obj: dict[str, Any], message: str) -> None:
+        """Set ``PodScheduled=False`` (events thread); forget the pod if it no longer exists.
+
+        kopf relists after a watch expired (410 Gone) without reporting the pods deleted in
+        the gap, so such a pod that did not fit stayed queued for ever, counted in
+        ``cloudedge_pending_pods`` (tests/faults, the watch-cut test). This patch, sent after
+        every failed attempt anyway, is what finds out.
+        """
+        if not self.recorder.unschedulable(obj, message=message) and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.pod_gone, uid)
 
     async def _bind(
         self,
@@ -186,15 +200,26 @@ class Scheduler:
                 self.queue.requeue(qp.uid)
                 return
             started = time.monotonic()
-            try:
-                outcome = await loop.run_in_executor(
-                    self._pool,
-                    lambda: binding.bind(
-                        self.core, namespace=pod.namespace, name=pod.name, uid=pod.uid, node=node
-                    ),
+
+            def send() -> str | None:
+                # Fenced again in the bind thread, right before the request: a process stopped
+                # between the check above and this thread's turn (SIGSTOP, a long pause) sent,
+                # once resumed, Bindings decided under a lease another replica held by then
+                # (tests/faults, the stalled-leader test). None: not sent.
+                if not self.gate.is_leader():
+                    return None
+                return binding.bind(
+                    self.core, namespace=pod.namespace, name=pod.name, uid=pod.uid, node=node
                 )
+
+            try:
+                outcome = await loop.run_in_executor(self._pool, send)
             except errors.BindError as err:
                 self.cluster.unreserve(qp.uid)
+                if err.reason == "retry":
+                    # The Binding may have been made with its reply lost: a 409 naming this
+                    # node on the next attempt is then this process's own success.
+                    self._unconfirmed[qp.uid] = node
                 if err.reason in ("conflict", "gone"):
                     self.metrics.binding_conflicts.inc()
                     log.info("%s not bound: %s", qp.key, err)
@@ -211,6 +236,21 @@ class Scheduler:
                     )
                     self.queue.failed(qp.uid, wait_for_change=False)
                 return
+            if outcome is None:
+                self.cluster.unreserve(qp.uid)
+                self.queue.requeue(qp.uid)
+                return
+            if outcome == binding.ALREADY_BOUND_SAME_NODE and self._unconfirmed.get(qp.uid) != node:
+                # Bound to this node, but not by an attempt of ours: another replica (or
+                # client) got there first with the same choice. Its Scheduled event and count
+                # are its own; this one must not add a second (tests/faults, stalled leader).
+                self.cluster.bound(qp.uid)  # it is on that node: keep counting it there
+                self.metrics.binding_conflicts.inc()
+                log.info("%s was bound to %s by someone else", qp.key, node)
+                self.queue.done(qp.uid)
+                self._unconfirmed.pop(qp.uid, None)
+                return
+            self._unconfirmed.pop(qp.uid, None)
             now = time.monotonic()
             self.cluster.bound(qp.uid)
             self.queue.done(qp.uid)
@@ -248,4 +288,5 @@ class Scheduler:
         if self._binds:
             await asyncio.wait(set(self._binds), timeout=drain_s)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.recorder.close()  # a write being retried must not hold the exit up
         self._side_pool.shutdown(wait=False, cancel_futures=True)
