@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 CACHE_DIR ?= $(HOME)/.cache/cloudedge
 export CACHE_DIR
 
-.PHONY: help venv lint unit test run stop simulate clean
+.PHONY: help venv lint unit test run stop simulate bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -40,6 +40,11 @@ run: venv ## the main job: cluster (or $$KUBECONFIG), scheduler, examples, where
 
 stop: ## stop a scheduler that 'DETACH=1 make run' left running
 	@if [ -f $(CACHE_DIR)/run/operator.pid ]; then kill $$(cat $(CACHE_DIR)/run/operator.pid) 2>/dev/null || true; rm -f $(CACHE_DIR)/run/operator.pid; fi
+
+# OPENBLAS_* are unset for this command only: they select a slow, safe kernel on some CPUs
+# (see docs/benchmarks.md, which records the kernel numpy ran).
+bench: venv ## benchmarks side by side with kube-scheduler -> docs/benchmarks.md (BENCH_ARGS=--quick)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench $(BENCH_ARGS)
 
 simulate: venv ## the seed case, offline
 	$(BIN)/cloudedge simulate --scenario seed

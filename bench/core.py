@@ -1,0 +1,387 @@
+"""The scoring core: one pod against 100 to 5,000 nodes, a bare numpy kernel, and ``optimal``.
+
+``model.evaluate`` is timed the way the live scheduler calls it (``ClusterView.decide``: no
+prebuilt term set, usage changed by the previous decision), next to a kernel that computes the
+same four terms and weighted score for one pod over the same arrays in plain numpy, without
+filters or Python objects. Both are timed alternately in one loop, so machine noise hits both.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import dataclasses
+import math
+import pstats
+import random
+import time
+import timeit
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bench import common, workloads
+from cloudedge import model
+from cloudedge.model import filters, terms
+from cloudedge.model import state as state_mod
+
+SEED = 20240701
+NODE_COUNTS = (100, 1000, 5000)
+OPTIMAL_PODS = (25, 50, 100)
+OPTIMAL_NODES = 100
+POD_VARIETY = 64
+"""Distinct pods cycled through (all workloads, 8+ data sources): caches see a real mix."""
+RESET_EVERY = 200
+"""Decisions before the cluster is reset to its starting usage (it would fill up otherwise)."""
+TARGET_US = 100.0
+TARGET_KERNEL_RATIO = 3.0
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclasses.dataclass
+class KernelInput:
+    """Everything the bare kernel reads for one pod, prepared outside the timing."""
+
+    req: FloatArray
+    cost: float
+    size_mb: float
+    latency_s: FloatArray | None
+    link_bw: FloatArray | None
+    on_node: npt.NDArray[np.bool_] | None
+    source_bw: float
+    weights: tuple[float, float, float, float]
+
+
+def kernel_input(
+    pod: model.Pod, state: state_mod.ClusterState, cfg: model.ModelConfig
+) -> KernelInput:
+    view = state.source_view(pod.data_source) if pod.data_source else None
+    return KernelInput(
+        req=np.asarray(pod.requests[:2], dtype=np.float64),
+        cost=pod.compute_cost,
+        size_mb=pod.data_size_mb,
+        latency_s=view.latency_s if view else None,
+        link_bw=view.link_bw if view else None,
+        on_node=view.on_node if view else None,
+        source_bw=view.source_bw if view else math.nan,
+        weights=cfg.weights(pod.workload).as_array(),
+    )
+
+
+def kernel(k: KernelInput, state: state_mod.ClusterState) -> int:
+    """Transfer, waiting, processing, capacity and the weighted score, in bare numpy."""
+    w0, w1, w2, w3 = k.weights
+    if k.latency_s is not None and k.link_bw is not None and k.on_node is not None:
+        rate = np.minimum(state.bandwidth, k.link_bw)
+        if not math.isnan(k.source_bw):
+            rate = np.minimum(rate, k.source_bw)
+        transfer = np.where(k.on_node, 0.0, k.latency_s + k.size_mb * 8.0 / rate)
+    else:
+        transfer = np.zeros(len(state.bandwidth))
+    frac = (state.used[:, :2] + k.req) * state.inv_allocatable
+    cpu, mem = frac[:, 0], frac[:, 1]
+    rho = np.minimum(np.maximum(cpu, mem), 0.99)
+    processing = k.cost / state.compute_rate
+    service = processing if k.cost > 0 else 0.1
+    waiting = service * rho / (1.0 - rho)
+    leftover = np.maximum(1.0 - (cpu + mem) * 0.5, 0.0)
+    wt = w0 + w1 + w2
+    weighted = (w0 * transfer + w1 * waiting + w2 * processing) / wt
+    goodness = (weighted.min() + 0.001) / (weighted + 0.001)
+    score = 100.0 * (wt * goodness + w3 * (1.0 - leftover)) / (wt + w3)
+    return int(np.argmax(score))
+
+
+def time_scoring(n_nodes: int, reps: int, progress: common.Progress) -> dict[str, Any]:
+    """p50/p99/mean of ``evaluate`` and of the kernel on ``n_nodes`` nodes, interleaved."""
+    rng = random.Random(SEED + n_nodes)
+    nodes = workloads.model_nodes(n_nodes, rng, used_fraction=0.5)
+    base = model.ClusterState(nodes, topology=workloads.WAN)
+    cfg = model.ModelConfig()
+    pods = workloads.pods(POD_VARIETY, rng, workloads.edge_sites(nodes))
+    warmup = min(100, reps)
+    state = base.copy()
+    model_ns: list[float] = []
+    kernel_ns: list[float] = []
+    agree = 0
+    clock = time.perf_counter_ns
+    for r in range(warmup + reps):
+        if r % RESET_EVERY == 0:
+            state = base.copy()
+        pod = pods[r % len(pods)]
+        kin = kernel_input(pod, state, cfg)
+        t0 = clock()
+        k_best = kernel(kin, state)
+        t1 = clock()
+        ev = model.evaluate(pod, state, cfg)
+        best = ev.best()
+        t2 = clock()
+        if r >= warmup:
+            kernel_ns.append(t1 - t0)
+            model_ns.append(t2 - t1)
+            agree += int(best == k_best)
+        if best is not None:
+            state.assign(pod.requests, best)  # the next decision sees a changed cluster
+    out: dict[str, Any] = {"nodes": n_nodes, "reps": reps, "agree": agree / reps}
+    for name, ns in (("model", model_ns), ("kernel", kernel_ns)):
+        us = [v / 1000.0 for v in ns]
+        out[name] = {
+            "p50": common.percentile(us, 50),
+            "p99": common.percentile(us, 99),
+            "mean": common.mean(us),
+        }
+    out["ratio_p50"] = out["model"]["p50"] / out["kernel"]["p50"]
+    progress(
+        f"core: {n_nodes} nodes: evaluate p50 {out['model']['p50']:.1f} us, "
+        f"kernel p50 {out['kernel']['p50']:.1f} us ({reps} reps)"
+    )
+    return out
+
+
+def profile_evaluate(n_nodes: int, reps: int, p50_us: float) -> list[dict[str, Any]]:
+    """cProfile of ``evaluate`` on ``n_nodes``: the functions that take the time, per call.
+
+    Times under the profiler are inflated by its per-call overhead, so each function's share of
+    the profiled total is also scaled to the unprofiled p50 (``est_us``).
+    """
+    rng = random.Random(SEED + n_nodes)
+    nodes = workloads.model_nodes(n_nodes, rng, used_fraction=0.5)
+    base = model.ClusterState(nodes, topology=workloads.WAN)
+    cfg = model.ModelConfig()
+    pods = workloads.pods(POD_VARIETY, rng, workloads.edge_sites(nodes))
+    state = base.copy()
+    for pod in pods:  # warm the source caches outside the profile
+        model.evaluate(pod, state, cfg)
+    prof = cProfile.Profile()
+    for r in range(reps):
+        if r % RESET_EVERY == 0:
+            state = base.copy()
+        pod = pods[r % len(pods)]
+        prof.enable()
+        ev = model.evaluate(pod, state, cfg)
+        best = ev.best()
+        prof.disable()
+        if best is not None:
+            state.assign(pod.requests, best)
+    stats = pstats.Stats(prof)
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in raw.values()) or 1.0
+    rows = []
+    for (path, line, func), (_cc, ncalls, tottime, cumtime, _callers) in raw.items():
+        where = path.split("/site-packages/")[-1].split("/operator/")[-1]
+        rows.append(
+            {
+                "function": f"{func} ({where}:{line})" if line else func,
+                "calls_per_eval": ncalls / reps,
+                "tottime_us": tottime / reps * 1e6,
+                "cumtime_us": cumtime / reps * 1e6,
+                "share": tottime / total,
+                "est_us": tottime / total * p50_us,
+            }
+        )
+    rows.sort(key=lambda row: row["tottime_us"], reverse=True)
+    return rows[:15]
+
+
+STAGES = (
+    "filters.static_filters",
+    "filters.resource_filter",
+    "TransferTime.compute",
+    "WaitingTime.compute",
+    "ProcessingTime.compute",
+    "CapacityFit.compute",
+    "terms.normalize",
+    "Evaluation.best",
+)
+
+
+def stage_breakdown(n_nodes: int, reps: int) -> dict[str, Any]:
+    """Median us of each model function ``evaluate`` calls, each called alone as it calls it.
+
+    Per decision: the stages in evaluate's order on a fresh usage version (so the utilization
+    memo is computed by the waiting term, as in evaluate), then the whole ``evaluate`` +
+    ``best`` on another fresh version. What ``evaluate`` costs beyond the sum of its stages
+    is its own inline code (the deadline filter, the score formula, allocations).
+    """
+    rng = random.Random(SEED + n_nodes)
+    nodes = workloads.model_nodes(n_nodes, rng, used_fraction=0.5)
+    base = model.ClusterState(nodes, topology=workloads.WAN)
+    cfg = model.ModelConfig()
+    pods = workloads.pods(POD_VARIETY, rng, workloads.edge_sites(nodes))
+    state = base.copy()
+    for pod in pods:
+        model.evaluate(pod, state, cfg)
+    clock = time.perf_counter_ns
+    term_set = terms.build_terms(cfg)  # evaluate builds them once per configuration too
+    samples: dict[str, list[float]] = {name: [] for name in (*STAGES, "evaluate + best")}
+    for r in range(reps):
+        if r % RESET_EVERY == 0:
+            state = base.copy()
+        pod = pods[r % len(pods)]
+        state.version += 1
+        t = [clock()]
+        result = filters.static_filters(pod, state)
+        t.append(clock())
+        filters.resource_filter(pod, state, result)
+        t.append(clock())
+        raw = np.empty((len(state), 4))
+        t.append(clock())
+        for k, term in enumerate(term_set):
+            raw[:, k] = term.compute(pod, state)
+            t.append(clock())
+        profile = cfg.weights(pod.workload).as_array()
+        t0 = clock()
+        terms.normalize(raw, result.feasible, profile)
+        t.extend([t0, clock()])
+        state.version += 1
+        t1 = clock()
+        ev = model.evaluate(pod, state, cfg)
+        t2 = clock()
+        best = ev.best()
+        t3 = clock()
+        spans = [t[1] - t[0], t[2] - t[1]]
+        spans += [t[4] - t[3], t[5] - t[4], t[6] - t[5], t[7] - t[6]]
+        spans += [t[9] - t[8], t3 - t2]
+        for name, ns in zip(STAGES, spans, strict=True):
+            samples[name].append(ns / 1000.0)
+        samples["evaluate + best"].append((t3 - t1) / 1000.0)
+        if best is not None:
+            state.assign(pod.requests, best)
+    medians = {name: common.percentile(v, 50) for name, v in samples.items()}
+    staged = sum(medians[name] for name in STAGES)
+    medians["evaluate's own code (total - stages)"] = medians["evaluate + best"] - staged
+    return {"nodes": n_nodes, "reps": reps, "median_us": medians}
+
+
+IDIOMS = (
+    (
+        "ECT of every node: `raw[:, :3].sum(axis=1)` (scoring.py: `Evaluation.ect`, the deadline "
+        "block of `evaluate`)",
+        "raw[:, :3].sum(axis=1)",
+        "raw[:, 0] + raw[:, 1] + raw[:, 2]",
+    ),
+    (
+        "fit test: `used + req > allocatable_fit` on n x 3 (filters.py: `resource_filter`)",
+        "used + req > fit",
+        "used_t + req[:, None] > fit_t",
+    ),
+    (
+        "any short resource per node: `short.any(axis=1)` (filters.py: `resource_filter`)",
+        "short.any(axis=1)",
+        "short[:, 0] | short[:, 1] | short[:, 2]",
+    ),
+    (
+        "utilization: `(used[:, :2] + req[:2]) * inv_allocatable` (terms.py: `utilization_after`)",
+        "(used[:, :2] + req[:2]) * inv",
+        "(used_t[:2] + req[:2, None]) * inv_t",
+    ),
+    (
+        "clamp: `np.clip(x, 0, 100)` (scoring.py: `evaluate`; terms.py: `normalize`)",
+        "np.clip(x, 0.0, 100.0)",
+        "np.minimum(np.maximum(x, 0.0), 100.0)",
+    ),
+)
+"""numpy idioms of the model next to an equivalent form, timed on the 1,000-node state: n x 3
+arrays with the short axis last make broadcasting and axis-1 reductions slow in numpy."""
+
+
+def idioms(n_nodes: int) -> list[dict[str, Any]]:
+    """Median-free minimum of repeated timings (us) of each idiom and its alternative."""
+    rng = random.Random(SEED + n_nodes)
+    state = model.ClusterState(
+        workloads.model_nodes(n_nodes, rng, used_fraction=0.5), topology=workloads.WAN
+    )
+    req = np.array([250.0, 512 * 2.0**20, 1.0])
+    env: dict[str, Any] = {
+        "np": np,
+        "raw": np.random.default_rng(1).random((n_nodes, 4)),
+        "used": state.used,
+        "fit": state.allocatable_fit,
+        "used_t": np.ascontiguousarray(state.used.T),
+        "fit_t": np.ascontiguousarray(state.allocatable_fit.T),
+        "req": req,
+        "inv": state.inv_allocatable,
+        "inv_t": np.ascontiguousarray(state.inv_allocatable.T),
+        "x": np.random.default_rng(2).random(n_nodes) * 120 - 10,
+    }
+    env["short"] = state.used + req > state.allocatable_fit
+    rows = []
+    for what, model_form, other in IDIOMS:
+        times = []
+        for stmt in (model_form, other):
+            best = min(timeit.repeat(stmt, globals=env, number=500, repeat=5)) / 500 * 1e6
+            times.append(best)
+        rows.append({"what": what, "model": model_form, "alternative": other, "us": times})
+    return rows
+
+
+def time_optimal(n_pods: int, progress: common.Progress, time_limit_s: float) -> dict[str, Any]:
+    """Wall time of ``optimal`` (and ``score``) for ``n_pods`` pods on 100 nodes."""
+    rng = random.Random(SEED + 7 * n_pods)
+    nodes = workloads.model_nodes(OPTIMAL_NODES, rng, used_fraction=0.5)
+    cluster = model.ClusterState(nodes, topology=workloads.WAN)
+    pods = workloads.pods(n_pods, rng, workloads.edge_sites(nodes))
+    cfg = model.ModelConfig()
+    t0 = time.perf_counter()
+    greedy = model.place(pods, cluster, cfg, strategy="score")
+    t1 = time.perf_counter()
+    best = model.place(pods, cluster, cfg, strategy="optimal", time_limit_s=time_limit_s)
+    t2 = time.perf_counter()
+    progress(
+        f"core: optimal {n_pods} pods x {OPTIMAL_NODES} nodes: {t2 - t1:.2f} s "
+        f"({best.solver_status}), score {t1 - t0:.3f} s"
+    )
+    return {
+        "pods": n_pods,
+        "nodes": OPTIMAL_NODES,
+        "optimal_s": t2 - t1,
+        "score_s": t1 - t0,
+        "status": best.solver_status,
+        "placed_optimal": best.placed,
+        "placed_score": greedy.placed,
+        "time_limit_s": time_limit_s,
+    }
+
+
+def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict[str, Any]]:
+    """All core timings; flat numbers for the JSON and the detail for the page."""
+    reps = {100: 500, 1000: 500, 5000: 200} if quick else {100: 5000, 1000: 5000, 5000: 1500}
+    scoring = [time_scoring(n, reps[n], progress) for n in NODE_COUNTS]
+    at_1000 = next(s for s in scoring if s["nodes"] == 1000)
+    progress("core: profiling evaluate on 1000 nodes (cProfile, then stage by stage)")
+    profile = profile_evaluate(1000, 300 if quick else 2000, at_1000["model"]["p50"])
+    stages = stage_breakdown(1000, 500 if quick else 3000)
+    idiom_rows = idioms(1000)
+    time_limit = 10.0
+    optimal = [time_optimal(p, progress, time_limit) for p in OPTIMAL_PODS]
+    numbers: common.Numbers = {}
+    for s in scoring:
+        n = s["nodes"]
+        for what in ("model", "kernel"):
+            prefix = "core_score" if what == "model" else "core_numpy_kernel"
+            for stat in ("p50", "p99", "mean"):
+                numbers[f"{prefix}_{n}_nodes_us_{stat}"] = round(s[what][stat], 2)
+        numbers[f"core_score_{n}_nodes_kernel_ratio_p50"] = round(s["ratio_p50"], 3)
+    for o in optimal:
+        numbers[f"core_optimal_{o['pods']}_pods_{o['nodes']}_nodes_seconds"] = round(
+            o["optimal_s"], 3
+        )
+        numbers[f"core_greedy_{o['pods']}_pods_{o['nodes']}_nodes_seconds"] = round(o["score_s"], 4)
+        numbers[f"core_optimal_{o['pods']}_pods_{o['nodes']}_nodes_proven_optimal"] = float(
+            o["status"] == "optimal"
+        )
+    for name, us in stages["median_us"].items():
+        key = "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+        while "__" in key:
+            key = key.replace("__", "_")
+        numbers[f"core_stage_{key}_1000_nodes_us_p50"] = round(us, 2)
+    detail = {
+        "scoring": scoring,
+        "profile": profile,
+        "stages": stages,
+        "idioms": idiom_rows,
+        "optimal": optimal,
+        "quick": quick,
+    }
+    return numbers, detail

@@ -1,0 +1,49 @@
+"""The extender's filter and prioritize latency, from bench/extender_latency.py.
+
+That script (``python bench/extender_latency.py``) serves the extender on 127.0.0.1 from a
+1,000-node view and sends kube-scheduler's calls for one pod at a time; this module runs the
+same function and turns its samples into the page's numbers, adding the per-pod cost
+kube-scheduler waits for (filter + prioritize of the same pod).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bench import common, extender_latency
+
+NODES = 1000
+
+
+def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict[str, Any]]:
+    requests = 400 if quick else 4000
+    progress(f"extender: {NODES} nodes, {requests} filter + prioritize calls on 127.0.0.1")
+    samples = asyncio.run(extender_latency.bench(NODES, requests))
+    rows: list[dict[str, Any]] = []
+    numbers: common.Numbers = {}
+    for what, by_verb in samples.items():
+        pair = [f + p for f, p in zip(by_verb["filter"], by_verb["prioritize"], strict=True)]
+        for verb, values in (*by_verb.items(), ("filter+prioritize", pair)):
+            ms = [v * 1e3 for v in values]
+            row: dict[str, Any] = {
+                "verb": verb,
+                "measured": what,
+                "n": len(ms),
+                "p50": common.percentile(ms, 50),
+                "p99": common.percentile(ms, 99),
+                "max": max(ms),
+            }
+            rows.append(row)
+            key = verb.replace("+", "_plus_")
+            kind = what.replace(" ", "_").lower()  # round_trip, handler, handler_cpu
+            for stat in ("p50", "p99"):
+                numbers[f"extender_{NODES}_nodes_{key}_{kind}_ms_{stat}"] = round(row[stat], 3)
+    pair_rt = next(
+        r for r in rows if r["verb"] == "filter+prioritize" and r["measured"] == "round trip"
+    )
+    progress(
+        f"extender: filter+prioritize round trip p50 {pair_rt['p50']:.2f} ms, "
+        f"p99 {pair_rt['p99']:.2f} ms"
+    )
+    return numbers, {"rows": rows, "nodes": NODES, "requests": requests, "quick": quick}
