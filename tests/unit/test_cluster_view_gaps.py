@@ -55,3 +55,17 @@ def test_a_relist_counts_a_reserved_pod_listed_bound_once() -> None:
     relist(view, [pod("p1", "600m", "a")])
     assert cpu_used(view) == {"a": 600.0}
     assert view.reservations() == 0
+
+
+def test_the_view_is_not_fresh_until_every_broken_watch_has_relisted() -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a")])
+    view.replace_pods([])
+    assert view.fresh()
+    view.mark_stale("nodes")
+    view.mark_stale("pods")
+    assert not view.fresh()
+    relist(view, [])  # pods first: the nodes may still hide a cordon made in the gap
+    assert not view.fresh()
+    view.replace_nodes([node("a")])
+    assert view.fresh()

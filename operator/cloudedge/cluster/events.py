@@ -20,6 +20,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from cloudedge import SCHEDULER_NAME, errors
+from cloudedge.cluster import client
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,14 @@ class EventRecorder:
         self._closed.set()
 
     def _write(self, call: Callable[[], object]) -> None:
-        """``call``, retried (bounded) while the failure is transient; raises the last error."""
+        """``call``, retried (bounded) while the failure is transient; raises the last error.
+
+        The raw reply is read and released so its connection goes back to the pool (see
+        :func:`cloudedge.cluster.client.drain`).
+        """
         for attempt in range(WRITE_TRIES):
             try:
-                call()
+                client.drain(call())
                 return
             except ApiException as err:
                 if err.status not in TRANSIENT_STATUS or attempt == WRITE_TRIES - 1:

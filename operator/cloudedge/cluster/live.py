@@ -54,6 +54,7 @@ class LiveView:
                 on_upsert=self.view.upsert_node,
                 on_delete=lambda obj: self.view.delete_node(str(obj["metadata"]["name"])),
                 stop=self.stop,
+                on_stale=lambda: self.view.mark_stale("nodes"),
             ),
             reflector.Reflector(
                 api,
@@ -65,6 +66,7 @@ class LiveView:
                 on_delete=self.view.delete_pod,
                 stop=self.stop,
                 on_list_start=self.view.pods_listing,
+                on_stale=lambda: self.view.mark_stale("pods"),
             ),
         ]
         if watch_topology:

@@ -45,6 +45,7 @@ class Reflector:
         field_selector: str | None = None,
         stop: threading.Event | None = None,
         on_list_start: Callable[[], None] | None = None,
+        on_stale: Callable[[], None] | None = None,
     ) -> None:
         self.api = api
         self.lister = lister
@@ -54,6 +55,7 @@ class Reflector:
         self.on_delete = on_delete
         self.field_selector = field_selector
         self.on_list_start = on_list_start
+        self.on_stale = on_stale
         self.stop = stop or threading.Event()
         self.relists = 0
         self._thread: threading.Thread | None = None
@@ -96,6 +98,7 @@ class Reflector:
                 version = self._watch_from(version)
                 backoff = BACKOFF_START_S
             except k8s_exc.ApiException as err:
+                self._went_stale()
                 if err.status == 410:
                     log.info("%s watch expired (410 Gone); relisting", self.name)
                     version = ""
@@ -107,10 +110,16 @@ class Reflector:
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
             except Exception as err:  # connection refused, reset, timeouts: relist after backoff
+                self._went_stale()
                 log.warning("%s watch failed: %s; retrying in %.1fs", self.name, err, backoff)
                 version = ""
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    def _went_stale(self) -> None:
+        """The watch broke: what was seen may be out of date until the relist."""
+        if self.on_stale is not None:
+            self.on_stale()
 
     def _watch_from(self, version: str) -> str:
         self._watch = k8s_watch.Watch()  # type: ignore[no-untyped-call]

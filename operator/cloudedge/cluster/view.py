@@ -73,6 +73,7 @@ class ClusterView:
         self.synced = threading.Event()
         self._pods_list_started = float("-inf")  # without pods_listing, no list is trusted
         self._synced_kinds: set[str] = set()
+        self._stale: set[str] = set()
 
     # -- feeding from watches -------------------------------------------------------------
 
@@ -248,7 +249,23 @@ class ClusterView:
 
     # -- internals ------------------------------------------------------------------------------
 
+    def mark_stale(self, kind: str) -> None:
+        """The watch of ``kind`` (nodes, pods) broke; :meth:`fresh` is False until it relists.
+
+        Each watch relists on its own backoff (up to 10 s apart after a long outage). Deciding
+        in between mixed a fresh pod list (room freed in the gap) with stale nodes (a cordon
+        made in the gap unseen), and bound pods to a cordoned node (tests/faults, watch cut).
+        """
+        with self._lock:
+            self._stale.add(kind)
+
+    def fresh(self) -> bool:
+        """True unless a watch broke and has not relisted since: safe to decide."""
+        with self._lock:
+            return not self._stale
+
     def _mark_synced(self, kind: str) -> None:
+        self._stale.discard(kind)
         self._synced_kinds.add(kind)
         if {"nodes", "pods"} <= self._synced_kinds:
             self.synced.set()

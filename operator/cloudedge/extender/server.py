@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import itertools
 import logging
 import time
@@ -55,6 +56,11 @@ VERBS = ("filter", "prioritize", "bind", "preempt")
 """Route names, also the ``verb`` label of the request metrics (bounded: plus healthz, other)."""
 
 BIND_TIMEOUT_S = 4.0
+MIN_BIND_S = 0.5
+"""A Binding is not started with less than this left of BIND_TIMEOUT_S."""
+BIND_WORKERS = 16
+"""Threads making Bindings: kube-scheduler binds many pods at once (its binding cycles run in
+parallel); asyncio's default pool (6 threads on 2 CPUs) queued them past httpTimeout."""
 """Timeout of the Binding call: kube-scheduler gives the whole ``/bind`` call ``httpTimeout``
 (5 s shipped). Should the reply still be lost, kube-scheduler retries the pod and the retry
 finds it bound to that node, which :func:`cloudedge.cluster.binding.bind` reports as success."""
@@ -111,6 +117,7 @@ def make_app(
     app.router.add_post("/bind", ext.bind)
     app.router.add_post("/preempt", ext.preempt)
     app.router.add_get("/healthz", ext.healthz)
+    app.on_cleanup.append(ext.close)
     return app
 
 
@@ -141,6 +148,13 @@ class _Extender:
         # kube-scheduler sends the same pod to filter and then prioritize; a pod's content is
         # fixed by its UID and resourceVersion, so the parse is reused (bounded, oldest out).
         self._pods: collections.OrderedDict[tuple[str, str], model.Pod] = collections.OrderedDict()
+        self._bind_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=BIND_WORKERS, thread_name_prefix="extender-bind"
+        )
+
+    async def close(self, _: web.Application) -> None:
+        """Release the bind threads (the application's cleanup)."""
+        self._bind_pool.shutdown(wait=False, cancel_futures=True)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -233,15 +247,32 @@ class _Extender:
         if self.core is None:
             return _reply(wire.ExtenderBindingResult(Error="this extender has no API client"))
         start = time.perf_counter()
-        try:
-            outcome = await asyncio.to_thread(
-                binding.bind,
-                self.core,
+        core = self.core
+
+        def bind_in_time() -> str:
+            # The Binding must be made within BIND_TIMEOUT_S of the request, or not at all: a
+            # request that waited that long for a thread has been given up by kube-scheduler,
+            # which forgot the pod's place and may have filled it; binding it then overcommitted
+            # nodes (tests/faults, the extender killed mid-burst: 118 pods on a 110-pod node).
+            left = BIND_TIMEOUT_S - (time.perf_counter() - start)
+            if left < MIN_BIND_S:
+                raise errors.BindError(
+                    f"not bound: the request waited {BIND_TIMEOUT_S - left:.1f}s for a worker,"
+                    " past kube-scheduler's httpTimeout; it will retry the pod",
+                    reason="retry",
+                )
+            return binding.bind(
+                core,
                 namespace=args.namespace,
                 name=args.name,
                 uid=args.uid,
                 node=args.node,
-                timeout_s=BIND_TIMEOUT_S,
+                timeout_s=left,
+            )
+
+        try:
+            outcome = await asyncio.get_running_loop().run_in_executor(
+                self._bind_pool, bind_in_time
             )
         except errors.BindError as err:
             if err.reason in ("conflict", "gone"):

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 BIND_WORKERS = 16
 """Concurrent Binding calls: enough to hide API latency, few enough for a small API server."""
 
+FRESH_VIEW_WAIT_S = 30.0
+"""How often the wait for a broken watch to relist is logged (its backoff tops out at 10 s);
+nothing is decided on a view that is partly out of date."""
+
 
 class Scheduler:
     """Ties the queue, the view, the model and the API together."""
@@ -118,6 +122,11 @@ class Scheduler:
                 self.queue.requeue(qp.uid)
                 await self._await_leadership()
                 continue
+            if not self.cluster.fresh():
+                # A watch broke: wait for every relist rather than decide on half a view.
+                self.queue.requeue(qp.uid)
+                await self._await_fresh_view()
+                continue
             await self._slots.acquire()
             try:
                 self._schedule_one(qp)
@@ -126,6 +135,13 @@ class Scheduler:
                 log.exception("scheduling %s failed unexpectedly; will retry", qp.key)
                 self.metrics.schedule_attempts.labels("error").inc()
                 self.queue.failed(qp.uid, wait_for_change=False)
+
+    async def _await_fresh_view(self) -> None:
+        for _ in range(int(FRESH_VIEW_WAIT_S / 0.2)):
+            if self._stopping or self.cluster.fresh():
+                return
+            await asyncio.sleep(0.2)
+        log.warning("the cluster view is still relisting after %.0fs", FRESH_VIEW_WAIT_S)
 
     async def _await_leadership(self) -> None:
         # Poll as well as wait: the gate's fencing can flip without a callback.
