@@ -5,6 +5,7 @@ shares and ratios next to them are this run's."""
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from bench import common
@@ -148,17 +149,35 @@ def e2e(numbers: common.Numbers, detail: dict[str, Any]) -> str:
                 f"- **{n:,} pods, (c) extender {_f(c['pods_per_second'])} pods/s < half of (b) "
                 f"{_f(b['pods_per_second'])} pods/s** (latency p50 {_f(b['latency_p50_s'])} s "
                 f"to {_f(c['latency_p50_s'])} s). kube-scheduler's scheduling cycle waits for "
-                "three HTTP calls per pod, one after the other (filter, prioritize, then bind, "
-                "which itself waits for the API server); the extender process used "
+                "two HTTP calls per pod, one after the other (filter, prioritize), and its "
+                "binding cycle, run asynchronously, for a third (`/bind`, which itself waits "
+                "for the API server); the extender process used "
                 f"{_f(cpu)} ms of CPU per pod, and its `/bind` goes through the same "
-                "`binding.bind` as (a), with a new TLS connection per pod (below)."
+                "`binding.bind` as (a)."
             )
             bind_c = c.get("binding_duration_seconds_mean")
             if bind_c:
-                out[-1] = out[-1][:-1] + (
+                threads = min(32, (os.cpu_count() or 1) + 4)
+                text = (
                     f" A `/bind` took {_f(bind_c * 1e3)} ms on average "
-                    "(`cloudedge_binding_duration_seconds`: the Binding call through "
-                    "`asyncio.to_thread`, waiting for a thread included)."
+                    "(`cloudedge_binding_duration_seconds`, which starts before the thread is "
+                    "found), against kube-scheduler's `httpTimeout` of 5 s. "
+                    "`extender/server.py` `_Extender.bind` runs `binding.bind` through "
+                    "`asyncio.to_thread`, i.e. the event loop's default executor: "
+                    f"min(32, CPUs + 4) = {threads} threads here, while kube-scheduler binds "
+                    "pods asynchronously, many at once, so the calls queue for those threads."
+                )
+                call = (d or {}).get("binding_duration_seconds_mean")
+                if call:
+                    text += (
+                        f" One Binding call took {_f(call * 1e3)} ms in (d) in the same run "
+                        f"(the same `bind`): at that call time {threads} "
+                        f"threads bind at most about {_f(threads / call)} pods/s, and the "
+                        "average above shows the calls did queue."
+                    )
+                out[-1] += text + (
+                    " A bind pool of its own (like the operator's 16 workers) and connection "
+                    "reuse would lift it."
                 )
         if d and created.get("d") and d["pods_per_second"] > 0.8 * created["d"]:
             out.append(
@@ -194,24 +213,36 @@ def e2e(numbers: common.Numbers, detail: dict[str, Any]) -> str:
         "new TLS connections (handshake, context, socket setup)", math.nan
     )
     if unread and read and unread > 1.5 * read and out:
+        cats = prof.get("categories", {})
+        events = cats.get("Event writes (EventRecorder.event)", math.nan)
+        binds = cats.get("Binding calls (binding.bind)", math.nan)
+        split = prof.get("tls_by_site") or {}
+        where = ""
+        if split:
+            where = (
+                " Connection setup inside event writes is "
+                f"{_f(split.get('Event writes (EventRecorder.event)', 0.0) * 100)}% of the "
+                "samples, inside Binding calls "
+                f"{_f(split.get('Binding calls (binding.bind)', 0.0) * 100)}%."
+            )
         out.append(
-            "- **Profiled cause: a new TLS connection for every Binding and every Event.** "
-            "`cluster/binding.py` `bind` (`create_namespaced_pod_binding`) and "
-            "`cluster/events.py` `EventRecorder.event` (`create_namespaced_event`, and "
-            "`unschedulable`'s `patch_namespaced_pod_status`, both through `_write`, which "
-            "discards what the call returns) call the API with `_preload_content=False` and "
-            "never read the reply, so urllib3 never gets the connection back into its pool "
-            "and the next call connects (and handshakes) again. "
-            f"Measured in this run on the same cluster: {_f(unread)} ms of client CPU per call "
-            f"with the reply unread against {_f(read)} ms when it is read "
+            "- **Profiled cause: a new TCP + TLS connection per API write whose reply is left "
+            "unread.** With `_preload_content=False` urllib3 returns a connection to its pool "
+            "only once the reply was read and released; otherwise the next call connects and "
+            f"handshakes again. Measured in this run on the same cluster: {_f(unread)} ms of "
+            f"client CPU per call with the reply unread against {_f(read)} ms read "
             f"(wall {_f(mem.get('probe_unread_wall_ms', math.nan))} ms against "
-            f"{_f(mem.get('probe_read_wall_ms', math.nan))} ms); the operator makes two such "
-            f"calls per pod (Binding + `Scheduled` event), about {_f(2 * (unread - read))} ms "
-            "of avoidable CPU per pod, and each call waits for a new TCP and TLS handshake. In the "
-            f"py-spy profile {_f(tls * 100)}% of the operator's samples are in connection setup. "
-            "Reading the reply (`resp.data`, or `resp.release_conn()` after draining it) in "
-            "both places fixes it; (d) and the extender's `/bind` use the same `bind` and "
-            "would speed up as well."
+            f"{_f(mem.get('probe_read_wall_ms', math.nan))} ms). In the operator's py-spy "
+            f"profile connection setup is {_f(tls * 100)}% of the samples, event writes "
+            f"{_f(events * 100)}% and Binding calls {_f(binds * 100)}%.{where} Where it stands "
+            "at this run's commit: `cluster/binding.py` `bind` reads and releases its reply "
+            "(`client.drain`, commit ae631eb); `cluster/events.py` `EventRecorder.event` "
+            "(`create_namespaced_event`) and `EventRecorder.unschedulable` "
+            "(`patch_namespaced_pod_status`) still pass `_preload_content=False` to `_write`, "
+            "which discards the reply unread, so every `Scheduled` event (one per pod) and "
+            "every `PodScheduled=False` condition opens a connection: about "
+            f"{_f(unread - read)} ms of avoidable client CPU per pod. Draining the reply there "
+            "(`client.drain`) as `bind` does fixes it."
         )
     mems = {k: v for k, v in mem.items() if k.endswith("vmhwm_kb")}
     for key, kb in mems.items():

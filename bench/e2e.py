@@ -330,6 +330,9 @@ PYSPY_CATEGORIES = {
 }
 """Stack categories of the operator's py-spy profile: a sample counts for every category one
 of whose needles appears in its stack (so categories overlap)."""
+TLS_CATEGORY = "new TLS connections (handshake, context, socket setup)"
+TLS_SITES = ("Event writes (EventRecorder.event)", "Binding calls (binding.bind)")
+"""Call sites whose share of connection setup is reported on its own."""
 
 
 def summarize_pyspy(raw_path: Path, *, top: int = 14) -> dict[str, Any]:
@@ -337,6 +340,7 @@ def summarize_pyspy(raw_path: Path, *, top: int = 14) -> dict[str, Any]:
     self_counts: dict[str, int] = {}
     incl_counts: dict[str, int] = {}
     category_counts = dict.fromkeys(PYSPY_CATEGORIES, 0)
+    tls_counts = dict.fromkeys(TLS_SITES, 0)
     total = 0
     for line in raw_path.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -350,9 +354,17 @@ def summarize_pyspy(raw_path: Path, *, top: int = 14) -> dict[str, Any]:
         self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + count
         for frame in set(frames):
             incl_counts[frame] = incl_counts.get(frame, 0) + count
-        for category, needles in PYSPY_CATEGORIES.items():
-            if any(needle in frame for frame in frames for needle in needles):
-                category_counts[category] += count
+        hits = {
+            category
+            for category, needles in PYSPY_CATEGORIES.items()
+            if any(needle in frame for frame in frames for needle in needles)
+        }
+        for category in hits:
+            category_counts[category] += count
+        if TLS_CATEGORY in hits:
+            for site in TLS_SITES:
+                if site in hits:
+                    tls_counts[site] += count
     total = max(total, 1)
 
     def rows(counts: dict[str, int], keep: Any) -> list[dict[str, Any]]:
@@ -364,6 +376,7 @@ def summarize_pyspy(raw_path: Path, *, top: int = 14) -> dict[str, Any]:
         "self": rows(self_counts, lambda f: True),
         "inclusive": rows(incl_counts, lambda f: "cloudedge/" in f or "kopf/" in f),
         "categories": {k: v / total for k, v in category_counts.items()},
+        "tls_by_site": {k: v / total for k, v in tls_counts.items()},
     }
 
 

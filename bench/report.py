@@ -672,7 +672,9 @@ def write_page(
         "Options: `--quick` (small scale: 100 kwok nodes, 200 pods, fewer repetitions), "
         "`--only core|e2e|quality|extender` (comma-separated; the other sections of this page "
         "and of the JSON are kept as they were), `--out DIR` (default `docs/`), "
-        "`--keep-clusters` (debugging: leave `cloudedge-bench*` running).",
+        "`--keep-clusters` (debugging: leave `cloudedge-bench*` running), `--e2e-modes abcd` "
+        "(a subset of the end-to-end binders), `--rerender` (rebuild this page from the "
+        "`--details` file an earlier run saved, measuring nothing).",
         "",
         "## Machine",
         "",
