@@ -52,8 +52,12 @@ class ClusterError(CloudEdgeError):
 
 
 class BindError(ClusterError):
-    """A Binding was refused; ``reason`` says whether retrying can help."""
+    """A Binding was refused; ``reason`` says whether retrying can help.
 
-    def __init__(self, message: str, *, reason: str) -> None:
+    ``node``: for a conflict, the node the pod is bound to (when known).
+    """
+
+    def __init__(self, message: str, *, reason: str, node: str | None = None) -> None:
         self.reason = reason
+        self.node = node
         super().__init__(message)

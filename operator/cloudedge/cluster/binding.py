@@ -85,7 +85,12 @@ def _classify(
             return ALREADY_BOUND_SAME_NODE
         if not same_pod:
             raise errors.BindError(f"{where}: pod was recreated ({text})", reason="gone") from err
-        raise errors.BindError(f"{where}: {text}", reason="conflict") from err
+        if not bound_node:
+            # A 409 for a pod still unbound was not about its assignment: the API server also
+            # answers 409 when etcd fails mid-write ("rpc error: code = Unavailable"). Taken
+            # for a conflict, the pod left the queue unbound for good (tests/faults, etcd).
+            raise errors.BindError(f"{where}: {text}", reason="retry") from err
+        raise errors.BindError(f"{where}: {text}", reason="conflict", node=bound_node) from err
     if err.status in (400, 422) and "being deleted" in text:
         raise errors.BindError(f"{where}: {text}", reason="gone") from err
     if err.status == 403:

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 BIND_WORKERS = 16
 """Concurrent Binding calls: enough to hide API latency, few enough for a small API server."""
 
+LOST_REPLY = "bound by an earlier attempt whose reply was lost"
+
 FRESH_VIEW_WAIT_S = 30.0
 """How often the wait for a broken watch to relist is logged (its backoff tops out at 10 s);
 nothing is decided on a view that is partly out of date."""
@@ -66,8 +68,10 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._run_task: asyncio.Task[Any] | None = None
-        self._unconfirmed: dict[str, str] = {}
-        """Pod UID -> node of a Binding whose outcome is unknown (lost reply): see _bind."""
+        self._unconfirmed: dict[str, set[str]] = {}
+        """Pod UID -> nodes of its Bindings whose outcome is unknown (lost reply): see _bind."""
+        self._binding: set[str] = set()
+        """UIDs with a bind in flight."""
         self.alive = time.monotonic()
 
     # -- inputs from watches (any thread) ------------------------------------------------------
@@ -98,9 +102,19 @@ class Scheduler:
         self.queue.add(obj)
         self.metrics.pending_pods.set(len(self.queue))
 
-    def pod_gone(self, uid: str) -> None:
-        """A pod left the pending set: bound (by anyone) or deleted (event loop)."""
-        self._unconfirmed.pop(uid, None)
+    def pod_gone(self, uid: str, *, node: str | None = None) -> None:
+        """A pod left the pending set: bound (to ``node``, by anyone) or deleted (event loop).
+
+        Bound where one of our Bindings with a lost reply sent it, it is our success, with
+        its Scheduled event and count (the API server restarting or etcd failing mid-bind
+        lost replies, and such pods went uncounted: tests/faults). A bind in flight settles
+        that itself.
+        """
+        qp = self.queue.get(uid)
+        if uid not in self._binding:
+            tried = self._unconfirmed.pop(uid, set())
+            if qp is not None and node is not None and node in tried:
+                self._succeeded(qp, node=node, message=LOST_REPLY, started=None, ect=None)
         self.queue.remove(uid)
         self.metrics.pending_pods.set(len(self.queue))
 
@@ -210,6 +224,7 @@ class Scheduler:
     ) -> None:
         loop = asyncio.get_running_loop()
         node = terms.node
+        self._binding.add(qp.uid)
         try:
             if not self.gate.is_leader():
                 self.cluster.unreserve(qp.uid)
@@ -232,10 +247,15 @@ class Scheduler:
                 outcome = await loop.run_in_executor(self._pool, send)
             except errors.BindError as err:
                 self.cluster.unreserve(qp.uid)
+                tried = self._unconfirmed.setdefault(qp.uid, set())
+                if err.reason == "conflict" and err.node in tried:
+                    # Bound where an earlier attempt of ours sent it, its reply lost.
+                    self._succeeded(qp, node=str(err.node), message=LOST_REPLY, started=None)
+                    return
                 if err.reason == "retry":
                     # The Binding may have been made with its reply lost: a 409 naming this
-                    # node on the next attempt is then this process's own success.
-                    self._unconfirmed[qp.uid] = node
+                    # node later is then this process's own success, not someone else's.
+                    tried.add(node)
                 if err.reason in ("conflict", "gone"):
                     self.metrics.binding_conflicts.inc()
                     log.info("%s not bound: %s", qp.key, err)
@@ -256,7 +276,9 @@ class Scheduler:
                 self.cluster.unreserve(qp.uid)
                 self.queue.requeue(qp.uid)
                 return
-            if outcome == binding.ALREADY_BOUND_SAME_NODE and self._unconfirmed.get(qp.uid) != node:
+            if outcome == binding.ALREADY_BOUND_SAME_NODE and node not in self._unconfirmed.get(
+                qp.uid, ()
+            ):
                 # Bound to this node, but not by an attempt of ours: another replica (or
                 # client) got there first with the same choice. Its Scheduled event and count
                 # are its own; this one must not add a second (tests/faults, stalled leader).
@@ -266,30 +288,43 @@ class Scheduler:
                 self.queue.done(qp.uid)
                 self._unconfirmed.pop(qp.uid, None)
                 return
-            self._unconfirmed.pop(qp.uid, None)
-            now = time.monotonic()
-            self.cluster.bound(qp.uid)
-            self.queue.done(qp.uid)
-            self.metrics.binding_duration.observe(now - started)
-            self.metrics.scheduling_duration.observe(now - qp.first_seen)
-            self.metrics.schedule_attempts.labels("scheduled").inc()
-            self.metrics.estimated_completion.labels(tier.value if tier else "none").observe(
-                terms.ect_s
-            )
-            message = f"Successfully assigned {pod.key} to {node}: {terms.describe()}"
+            message = terms.describe()
             if outcome == binding.ALREADY_BOUND_SAME_NODE:
                 message += " (already bound by an earlier attempt)"
-            log.info("%s", message)
-            self._side(
-                self.recorder.pod_event,
-                qp.obj,
-                reason="Scheduled",
-                message=message,
-                action="Binding",
-            )
+            ect = (tier.value if tier else "none", terms.ect_s)
+            self._succeeded(qp, node=node, message=message, started=started, ect=ect)
         finally:
+            self._binding.discard(qp.uid)
+            if self.queue.get(qp.uid) is None:
+                self._unconfirmed.pop(qp.uid, None)
             self._slots.release()
             self.metrics.pending_pods.set(len(self.queue))
+
+    def _succeeded(
+        self,
+        qp: queue_mod.QueuedPod,
+        *,
+        node: str,
+        message: str,
+        started: float | None,
+        ect: tuple[str, float] | None = None,
+    ) -> None:
+        """Count a pod bound by us, once, and write its Scheduled event."""
+        now = time.monotonic()
+        self._unconfirmed.pop(qp.uid, None)
+        self.cluster.bound(qp.uid)
+        self.queue.done(qp.uid)
+        if started is not None:
+            self.metrics.binding_duration.observe(now - started)
+        self.metrics.scheduling_duration.observe(now - qp.first_seen)
+        self.metrics.schedule_attempts.labels("scheduled").inc()
+        if ect is not None:
+            self.metrics.estimated_completion.labels(ect[0]).observe(ect[1])
+        text = f"Successfully assigned {qp.key} to {node}: {message}"
+        log.info("%s", text)
+        self._side(
+            self.recorder.pod_event, qp.obj, reason="Scheduled", message=text, action="Binding"
+        )
 
     def _side(self, fn: Any, *args: Any, **kwargs: Any) -> None:
         """Run a best-effort API call (event, condition) without holding up decisions."""

@@ -39,16 +39,21 @@ class _FencedLeaseLock(leaselock.LeaseLock):
         self.api_instance = k8s.CoordinationV1Api(api)
         self.last_write = 0.0
 
+    # A write counts from when it was sent, not from when its reply was read: a renewal sent
+    # just before a stall (SIGSTOP) and read after it made a replica whose lease had long
+    # passed to another think it was fresh for 10 more seconds (tests/faults, stalled leader).
     def create(self, name: str, namespace: str, election_record: Any) -> bool:
+        sent = time.monotonic()
         ok = bool(super().create(name, namespace, election_record))  # type: ignore[no-untyped-call]
         if ok:
-            self.last_write = time.monotonic()
+            self.last_write = sent
         return ok
 
     def update(self, name: str, namespace: str, updated_record: Any) -> bool:
+        sent = time.monotonic()
         ok = bool(super().update(name, namespace, updated_record))  # type: ignore[no-untyped-call]
         if ok:
-            self.last_write = time.monotonic()
+            self.last_write = sent
         return ok
 
 

@@ -51,7 +51,7 @@ def registry(scheduler: core.Scheduler) -> kopf.OperatorRegistry:
         raw = event.get("object") or {}
         uid = str((raw.get("metadata") or {}).get("uid") or "")
         if event.get("type") == "DELETED":
-            scheduler.pod_gone(uid)
+            scheduler.pod_gone(uid, node=(raw.get("spec") or {}).get("nodeName") or None)
             return
         spec = raw.get("spec") or {}
         if spec.get("nodeName") or spec.get("schedulerName") != SCHEDULER_NAME:

@@ -116,6 +116,10 @@ class SchedulingQueue:
                 self._backoff.discard(uid)
                 self._push_active(qp)
 
+    def get(self, uid: str) -> QueuedPod | None:
+        """The queued pod of ``uid``, if it is queued."""
+        return self._pods.get(uid)
+
     def remove(self, uid: str) -> None:
         """The pod was bound (by anyone) or deleted: forget it."""
         self._pods.pop(uid, None)
