@@ -1,6 +1,6 @@
 # cloud-edge-scheduler: every developer and CI entry point.
 #   make run    the main job: control plane (or $KUBECONFIG), scheduler, example workloads
-#   make test   every test: lint, types, unit, e2e on a real control plane
+#   make test   every test: lint, types, unit, e2e and the fault suite on a real control plane
 SHELL := bash
 .SHELLFLAGS := -o errexit -o nounset -o pipefail -c
 .DEFAULT_GOAL := help
@@ -33,7 +33,7 @@ lint: venv ## ruff, mypy --strict and the import contracts
 unit: venv ## fast tests without a cluster
 	$(BIN)/pytest -m 'not e2e' tests/unit
 
-test: lint unit e2e ## every test: lint and types, unit, e2e on a real control plane
+test: lint unit e2e faults ## every test: lint and types, unit, e2e and faults on a real control plane
 
 run: venv ## the main job: cluster (or $$KUBECONFIG), scheduler, examples, where they landed
 	hack/run.sh

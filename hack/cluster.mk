@@ -6,7 +6,7 @@
 CLUSTER_NAME ?= cloudedge
 export CLUSTER_NAME
 
-.PHONY: tools cluster-up cluster-down print-kubeconfig print-bindir e2e kind-up kind-down
+.PHONY: tools cluster-up cluster-down print-kubeconfig print-bindir e2e faults kind-up kind-down
 
 tools: ## build the control-plane tools from upstream Go modules into $(CACHE_DIR)/bin (cached)
 	hack/build-tools.sh
@@ -25,6 +25,9 @@ print-bindir: ## print the directory of the built tools (kubectl, helm, etcdctl,
 
 e2e: venv ## end-to-end tests: on $$KUBECONFIG if set, else on a local cluster started for the run
 	$(if $(KUBECONFIG),KUBECONFIG=$(KUBECONFIG)) $(BIN)/pytest -m e2e tests/e2e
+
+faults: venv ## the fault suite (docs/faults.md): always on a local cluster of its own, cloudedge-faults
+	$(BIN)/pytest -m faults tests/faults
 
 kind-up: ## workstations with Docker: a kind cluster labelled like the local one (hack/kind/cluster.yaml)
 	hack/kind-up.sh

@@ -134,6 +134,8 @@ class OperatorProcess:
             if self.proc is not None and self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGCONT)
                 self.stop(timeout=20)
+        # Captured by pytest and shown only when the test failed: the process's side of it.
+        print(f"--- last lines of the cloudedge run log ---\n{self.log_tail(8000)}")
         with contextlib.suppress(OSError):
             self.log_path.unlink()
 
