@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, common
+from bench import analysis, common, core
 
 SECTIONS = ("core", "e2e", "quality", "extender")
 TITLES = {
@@ -212,7 +212,7 @@ def core_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> st
         [[f"`{k}`", fmt(v)] for k, v in detail["stages"]["median_us"].items()],
     )
     idiom_table = table(
-        ["what", "as the model writes it", "us", "equivalent", "us"],
+        ["what", f"before ({core.BEFORE['commit']})", "us", "now", "us"],
         [
             [
                 i["what"],
@@ -222,6 +222,25 @@ def core_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> st
                 fmt(i["us"][1]),
             ]
             for i in detail.get("idioms", [])
+        ],
+    )
+    before = core.BEFORE
+    when = detail.get("measured") or {"date": facts["date"], "loadavg": facts["loadavg_start"]}
+    before_table = table(
+        ["1,000 nodes", "evaluate p50 us", "kernel p50 us", "evaluate / kernel"],
+        [
+            [
+                f"before: {before['commit']}, {before['date']} (load average {before['load']})",
+                fmt(before["evaluate_p50_us"]),
+                fmt(before["kernel_p50_us"]),
+                fmt(before["ratio_p50"]),
+            ],
+            [
+                f"now: {when['date']} (load average {when['loadavg']:.1f} at start)",
+                fmt(at["model"]["p50"]),
+                fmt(at["kernel"]["p50"]),
+                fmt(at["ratio_p50"]),
+            ],
         ],
     )
     missed = at["model"]["p50"] >= 100 or at["ratio_p50"] > 3
@@ -258,6 +277,12 @@ generated pods on 100 generated nodes (usage 0-50%); status `optimal` means prov
 
 {verdict}
 
+Before and after the changes the last table of this section measures (a resource-major
+cluster state, one array per term, transfer coefficients cached per data source, codes of
+failed filters resolved only for messages); the "before" row is the previous page's run:
+
+{before_table}
+
 Where `evaluate` spends its time on 1,000 nodes (cProfile over {detail["profile"] and "the"} same
 loop; `tottime` is the function's own time including the numpy calls it makes inline, per
 `evaluate`; under the profiler every call is slower, so `est. us` scales each function's share
@@ -272,9 +297,10 @@ allocations and the `Evaluation`):
 
 {stage_table}
 
-Where the stages lose time: the model's numpy idioms on the 1,000-node arrays of this state,
-next to an equivalent form (best of 5 x 500 runs, us; "resource-major" means the same data
-stored as 3 x n, one contiguous row per resource):
+What changed, idiom by idiom: the form the model used before next to the form it uses now,
+on the same 1,000-node arrays (best of 5 x 500 runs, us). "Before" read a node-major state
+(`used_n`: n x 3, one row per node) and an n x 4 term matrix; now the state is resource-major
+(`usage`: 3 x n, one contiguous row per resource) and each term is its own array:
 
 {idiom_table}
 """

@@ -10,6 +10,9 @@ in ``FailedAndUnresolvableNodes`` so preemption skips them.
 from __future__ import annotations
 
 import collections
+import functools
+import types as types_mod
+from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -29,11 +32,13 @@ RESOURCE_REASONS = ("Insufficient cpu", "Insufficient memory", "Too many pods")
 FIT_EPSILON = 1e-6
 
 
+@functools.lru_cache(maxsize=8)
 def tier_reason(tier: types.Tier) -> str:
     """Reason for nodes outside the pod's required tier."""
     return f"node(s) were not in the required tier {tier.value}"
 
 
+@functools.lru_cache(maxsize=256)
 def deadline_reason(max_latency_ms: float) -> str:
     """Reason for nodes whose estimated completion time misses the pod's deadline."""
     return f"node(s) missed the {max_latency_ms:g}ms deadline"
@@ -42,41 +47,105 @@ def deadline_reason(max_latency_ms: float) -> str:
 PASS = 0
 """Failure codes, in filter order; a node's code is the first filter it failed."""
 NO_TIER, UNSCHEDULABLE, NOT_READY, TAINT, AFFINITY, TIER, RESOURCES, DEADLINE = range(1, 9)
-_FIXED_REASONS = {
-    NO_TIER: REASON_NO_TIER,
-    UNSCHEDULABLE: REASON_UNSCHEDULABLE,
-    NOT_READY: REASON_NOT_READY,
-    TAINT: REASON_TAINT,
-    AFFINITY: REASON_AFFINITY,
-}
+_FIXED_REASONS: Mapping[int, str] = types_mod.MappingProxyType(
+    {
+        NO_TIER: REASON_NO_TIER,
+        UNSCHEDULABLE: REASON_UNSCHEDULABLE,
+        NOT_READY: REASON_NOT_READY,
+        TAINT: REASON_TAINT,
+        AFFINITY: REASON_AFFINITY,
+    }
+)
 
 
 class FilterResult:
     """Per-node verdicts: feasible mask, the first failing filter, and unresolvable mask.
 
-    Failures are kept as codes (and a bit per short resource) and turned into text only when
-    a message is built: a full cluster of thousands of nodes must not cost a Python loop per
-    node and per decision.
+    Only the feasible mask is kept up to date as filters run: it is all a decision needs.
+    The failing filters are recorded in order and turned into per-node codes (and, for the
+    extender, the unresolvable mask) when something asks for them; text is built only for a
+    message. A full cluster of thousands of nodes must not cost a Python loop per node and
+    per decision, and a decision must not pay for bookkeeping only a failure message reads.
     """
 
-    __slots__ = ("code", "feasible", "short", "texts", "unresolvable")
+    __slots__ = (
+        "_base",
+        "_code",
+        "_extra_unresolvable",
+        "_fails",
+        "_unresolvable",
+        "feasible",
+        "short",
+        "texts",
+    )
 
-    def __init__(self, n: int, *, texts: dict[int, str] | None = None) -> None:
-        self.feasible: state_mod.BoolArray = np.ones(n, dtype=bool)
-        self.code = np.zeros(n, dtype=np.int8)
-        self.short: npt.NDArray[np.bool_] | None = None  # allocated when a resource fails
-        self.unresolvable: state_mod.BoolArray = np.zeros(n, dtype=bool)
-        self.texts = dict(_FIXED_REASONS)
-        if texts:
-            self.texts.update(texts)
+    def __init__(
+        self,
+        n: int,
+        *,
+        texts: dict[int, str] | None = None,
+        base: npt.NDArray[np.int8] | None = None,
+    ) -> None:
+        """``base``: codes of filters already applied (see ``ClusterState.base_code``)."""
+        self._fails: list[tuple[state_mod.BoolArray, int, bool]] = []
+        self._extra_unresolvable: list[state_mod.BoolArray] = []
+        self._code: npt.NDArray[np.int8] | None = None
+        self._unresolvable: state_mod.BoolArray | None = None
+        if base is None:
+            self.feasible: state_mod.BoolArray = np.ones(n, dtype=bool)
+        else:
+            self.feasible = base == PASS
+        self._base = base
+        self.short: npt.NDArray[np.bool_] | None = None
+        """Resources x n, which resource each node lacks: set when a resource fails."""
+        self.texts: Mapping[int, str] = _FIXED_REASONS if not texts else {**_FIXED_REASONS, **texts}
 
     def fail(self, mask: state_mod.BoolArray, code: int, *, unresolvable: bool) -> None:
-        """Mark still-feasible nodes in ``mask`` as failed with ``code``."""
-        hit = mask & self.feasible
-        self.code[hit] = code
-        self.feasible &= ~hit
-        if unresolvable:
-            self.unresolvable |= hit
+        """Mark still-feasible nodes in ``mask`` as failed with ``code``.
+
+        ``mask`` is kept, not copied: callers pass a fresh array or a cached one that nothing
+        writes to.
+        """
+        self.feasible &= ~mask
+        self._fails.append((mask, code, unresolvable))
+        self._code = self._unresolvable = None
+
+    def add_unresolvable(self, mask: state_mod.BoolArray) -> None:
+        """Nodes in ``mask`` (already failed) can never take the pod, even after evictions."""
+        self._extra_unresolvable.append(mask)
+        self._unresolvable = None
+
+    def _resolve(self) -> None:
+        n = len(self.feasible)
+        code = np.zeros(n, dtype=np.int8)
+        unresolvable = np.zeros(n, dtype=bool)
+        if self._base is not None:  # the state's pod-independent codes
+            code[:] = self._base
+            unresolvable |= self._base == NO_TIER
+        for mask, c, hard in self._fails:
+            hit = mask & (code == PASS)
+            code[hit] = c
+            if hard:
+                unresolvable |= hit
+        for mask in self._extra_unresolvable:
+            unresolvable |= mask
+        self._code, self._unresolvable = code, unresolvable
+
+    @property
+    def code(self) -> npt.NDArray[np.int8]:
+        """Per node, the first filter it failed (:data:`PASS` when it passed them all)."""
+        if self._code is None:
+            self._resolve()
+        assert self._code is not None
+        return self._code
+
+    @property
+    def unresolvable(self) -> state_mod.BoolArray:
+        """Nodes that failed in a way no eviction can fix (preemption skips them)."""
+        if self._unresolvable is None:
+            self._resolve()
+        assert self._unresolvable is not None
+        return self._unresolvable
 
     def reason(self, i: int) -> tuple[str, ...]:
         """Node ``i``'s failure reasons (empty when it passed)."""
@@ -85,7 +154,8 @@ class FilterResult:
             return ()
         if code == RESOURCES:
             assert self.short is not None
-            return tuple(r for r, bit in zip(RESOURCE_REASONS, self.short[i], strict=True) if bit)
+            bits = self.short[:, i]
+            return tuple(r for r, bit in zip(RESOURCE_REASONS, bits, strict=True) if bit)
         return (self.texts[code],)
 
     def summary(self) -> str:
@@ -99,7 +169,7 @@ class FilterResult:
         if self.short is not None:
             resource_rows = failed & (self.code == RESOURCES)
             for k, reason in enumerate(RESOURCE_REASONS):
-                count = int(self.short[resource_rows, k].sum())
+                count = int(np.count_nonzero(self.short[k] & resource_rows))
                 if count:
                     counts[reason] += count
         total = len(self.feasible)
@@ -117,35 +187,31 @@ def static_filters(pod: types.Pod, cluster: state_mod.ClusterState) -> FilterRes
         texts[TIER] = tier_reason(pod.tier)
     if pod.max_latency_ms is not None:
         texts[DEADLINE] = deadline_reason(pod.max_latency_ms)
-    result = FilterResult(len(cluster), texts=texts)
-    # The pod-independent filters are precomputed per state: copy, do not recompute.
-    base = cluster.base_code
-    if cluster.any_base_failure:
-        result.code[:] = base
-        result.feasible[:] = base == PASS
-        result.unresolvable[:] = base == NO_TIER
+    # The pod-independent filters are precomputed per state: reuse, do not recompute.
+    base = cluster.base_code if cluster.any_base_failure else None
+    result = FilterResult(len(cluster), texts=texts, base=base)
     if cluster.any_hard_taint:
         result.fail(_untolerated(pod, cluster), TAINT, unresolvable=True)
     if pod.node_selector or pod.affinity_terms:
         result.fail(~_affinity_match(pod, cluster), AFFINITY, unresolvable=True)
     if pod.tier is not None:
-        wanted = state_mod.TIER_CLOUD if pod.tier is types.Tier.CLOUD else state_mod.TIER_EDGE
-        result.fail(cluster.tier != wanted, TIER, unresolvable=True)
+        result.fail(cluster.outside_tier(pod.tier), TIER, unresolvable=True)
     return result
 
 
 def resource_filter(pod: types.Pod, cluster: state_mod.ClusterState, result: FilterResult) -> None:
     """Fail nodes without room for the pod's requests: never overcommit, on any resource."""
-    req = np.asarray(pod.requests, dtype=np.float64)
-    short = cluster.used + req > cluster.allocatable_fit
-    if not short.any():
+    req = pod.request_column
+    # Resource-major (3 x n): one contiguous row per resource (see ClusterState.usage).
+    short = cluster.usage + req > cluster.allocatable_fit
+    if not np.count_nonzero(short):  # the common case: every node has room
         return
-    short[:, req <= 0] = False  # a zero request fits even a full (or zero-capacity) axis
-    lacking = short.any(axis=1) & result.feasible
+    short[req[:, 0] <= 0] = False  # a zero request fits even a full (or zero-capacity) axis
+    lacking = (short[0] | short[1] | short[2]) & result.feasible
     result.short = short
     # Too big for the node even when empty: no preemption can help.
-    never = (req > cluster.allocatable + FIT_EPSILON).any(axis=1) & lacking
-    result.unresolvable |= never
+    too_big = req > cluster.allocatable_fit
+    result.add_unresolvable((too_big[0] | too_big[1] | too_big[2]) & lacking)
     result.fail(lacking, RESOURCES, unresolvable=False)
 
 

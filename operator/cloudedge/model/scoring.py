@@ -44,15 +44,26 @@ class NodeTerms:
 
 @dataclasses.dataclass(frozen=True)
 class Evaluation:
-    """The model's verdict on every node for one pod."""
+    """The model's verdict on every node for one pod.
+
+    The terms are kept as one array each (not an n x 4 matrix): every operation on them is
+    then over one contiguous row, several times faster in numpy than a column of a matrix
+    (docs/benchmarks.md, scoring core).
+    """
 
     pod: types.Pod
     node_names: list[str]
     result: filters.FilterResult
-    raw: state_mod.FloatArray
-    """n x 4: transfer s, waiting s, processing s, leftover ratio."""
-    normalized: state_mod.FloatArray
-    """n x 2: time goodness (relative to the best node) and capacity goodness, 0..1."""
+    columns: tuple[
+        state_mod.FloatArray, state_mod.FloatArray, state_mod.FloatArray, state_mod.FloatArray
+    ]
+    """Per node: transfer s, waiting s, processing s, leftover ratio."""
+    ect: state_mod.FloatArray
+    """Estimated completion time (transfer + waiting + processing) per node, seconds."""
+    time_good: state_mod.FloatArray
+    """Time goodness (relative to the best node), 0..1."""
+    capacity_good: state_mod.FloatArray
+    """Capacity goodness (1 - leftover), 0..1."""
     scores: state_mod.FloatArray
     """0..100 on feasible nodes, 0 on the others."""
 
@@ -62,32 +73,44 @@ class Evaluation:
         return self.result.feasible
 
     @property
-    def ect(self) -> state_mod.FloatArray:
-        """Estimated completion time (transfer + waiting + processing) per node, seconds."""
-        ect: state_mod.FloatArray = self.raw[:, :3].sum(axis=1)
-        return ect
+    def raw(self) -> state_mod.FloatArray:
+        """n x 4: transfer s, waiting s, processing s, leftover ratio (built on demand)."""
+        return np.column_stack(self.columns)
+
+    @property
+    def normalized(self) -> state_mod.FloatArray:
+        """n x 2: time goodness and capacity goodness (built on demand)."""
+        return np.column_stack((self.time_good, self.capacity_good))
 
     def best(self) -> int | None:
         """Index of the chosen node: highest score, then lowest completion time, then first."""
-        feasible = self.result.feasible
-        if not feasible.any():
+        feasible, scores = self.result.feasible, self.scores
+        if not len(scores):
             return None
-        top = float(self.scores[feasible].max())
-        tied = feasible & (self.scores >= top - SCORE_TIE)
-        candidates = np.flatnonzero(tied)
+        i = int(scores.argmax())
+        top = float(scores[i])
+        tied = scores >= top - SCORE_TIE
+        # Infeasible nodes score 0 and feasible ones more (the time goodness is positive):
+        # a positive top score is a feasible node's, and a single one needs no tie-break.
+        if top > SCORE_TIE and np.count_nonzero(tied) == 1:
+            return i
+        candidates = np.flatnonzero(feasible & tied)
+        if not len(candidates):
+            return None
         return int(candidates[np.argmin(self.ect[candidates])])
 
     def node_terms(self, i: int) -> NodeTerms:
         """The breakdown for node ``i``."""
+        transfer, waiting, processing, leftover = self.columns
         return NodeTerms(
             node=self.node_names[i],
             feasible=bool(self.result.feasible[i]),
             reasons=self.result.reason(i),
-            transfer_s=float(self.raw[i, 0]),
-            waiting_s=float(self.raw[i, 1]),
-            processing_s=float(self.raw[i, 2]),
-            leftover_ratio=float(self.raw[i, 3]),
-            ect_s=float(self.raw[i, :3].sum()),
+            transfer_s=float(transfer[i]),
+            waiting_s=float(waiting[i]),
+            processing_s=float(processing[i]),
+            leftover_ratio=float(leftover[i]),
+            ect_s=float(self.ect[i]),
             score=float(self.scores[i]),
         )
 
@@ -122,34 +145,33 @@ def evaluate(
     result = filters.static_filters(pod, cluster)
     filters.resource_filter(pod, cluster, result)
     active = term_set or _terms_of(config)
-    n = len(cluster)
-    raw = np.empty((n, 4), dtype=np.float64)
-    for k, term in enumerate(active):
-        raw[:, k] = term.compute(pod, cluster)
+    transfer, waiting, processing, leftover = (term.compute(pod, cluster) for term in active)
+    ect = transfer + waiting + processing
     if pod.max_latency_ms is not None:
-        deadline_s = pod.max_latency_ms / 1000.0
-        ect = raw[:, :3].sum(axis=1)
-        late = ect > deadline_s * (1 + 1e-12)
-        # Transfer and processing do not shrink by evicting anybody: missing the deadline on
-        # them alone is unresolvable; missing it only through queueing is not.
-        hopeless = raw[:, 0] + raw[:, 2] > deadline_s * (1 + 1e-12)
-        before = result.feasible.copy()
-        result.fail(late, filters.DEADLINE, unresolvable=False)
-        result.unresolvable |= hopeless & before & ~result.feasible
+        limit = pod.max_latency_ms / 1000.0 * (1 + 1e-12)
+        late = (ect > limit) & result.feasible
+        if late.any():
+            result.fail(late, filters.DEADLINE, unresolvable=False)
+            # Transfer and processing do not shrink by evicting anybody: missing the deadline
+            # on them alone is unresolvable; missing it only through queueing is not.
+            result.add_unresolvable(late & (transfer + processing > limit))
     profile = config.weights(pod.workload).as_array()
-    normalized = terms.normalize(raw, result.feasible, profile)
+    columns = (transfer, waiting, processing, leftover)
+    time_good, capacity_good = terms.normalize_columns(columns, result.feasible, profile)
     time_weight, capacity_weight = sum(profile[:3]), profile[3]
-    scores = (
-        100.0
-        * (time_weight * normalized[:, 0] + capacity_weight * normalized[:, 1])
-        / (time_weight + capacity_weight)
-    )
-    scores = np.where(result.feasible, np.minimum(np.maximum(scores, 0.0), 100.0), 0.0)
+    total = time_weight + capacity_weight
+    scores = time_good * (100.0 * time_weight / total)
+    if capacity_weight:
+        scores += capacity_good * (100.0 * capacity_weight / total)
+    # Both goodness values are in 0..1, so the score is in 0..100 up to rounding: cap it.
+    scores = np.where(result.feasible, np.minimum(scores, 100.0, out=scores), 0.0)
     return Evaluation(
         pod=pod,
         node_names=cluster.names,
         result=result,
-        raw=raw,
-        normalized=normalized,
+        columns=columns,
+        ect=ect,
+        time_good=time_good,
+        capacity_good=capacity_good,
         scores=scores,
     )

@@ -9,8 +9,8 @@ and the live scheduler does the same for reservations.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,8 @@ from cloudedge.model import types
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 TIER_NONE, TIER_CLOUD, TIER_EDGE = -1, 0, 1
 _TIER_CODE = {None: TIER_NONE, types.Tier.CLOUD: TIER_CLOUD, types.Tier.EDGE: TIER_EDGE}
@@ -58,17 +60,25 @@ class ClusterState:
         if len(self.index) != len(self.names):
             raise ValueError("node names must be unique")
         n = len(self.nodes)
+        width = len(types.RESOURCES)
         self.allocatable: FloatArray = np.array(
             [nd.allocatable for nd in self.nodes], dtype=np.float64
-        ).reshape(n, len(types.RESOURCES))
-        self.used: FloatArray = np.array([nd.used for nd in self.nodes], dtype=np.float64).reshape(
-            n, len(types.RESOURCES)
+        ).reshape(n, width)
+        # Usage is stored resource-major (one contiguous row per resource): every decision
+        # reads it once per resource, and numpy broadcasts over one long row several times
+        # faster than over a length-3 inner axis (docs/benchmarks.md, scoring core).
+        # ``used`` is the node-major view of the same memory.
+        self.usage: FloatArray = np.ascontiguousarray(
+            np.array([nd.used for nd in self.nodes], dtype=np.float64).reshape(n, width).T
         )
-        alloc2 = self.allocatable[:, :2]
-        self.zero_allocatable: BoolArray = alloc2 <= 0
+        alloc2 = self.allocatable[:, :2].T
+        self.zero_allocatable: BoolArray = np.ascontiguousarray(alloc2 <= 0)
+        """2 x n: CPU and memory axes with no capacity."""
+        self.any_zero_allocatable = bool(self.zero_allocatable.any())
         self.inv_allocatable: FloatArray = np.ascontiguousarray(
             np.where(alloc2 > 0, 1.0 / np.where(alloc2 > 0, alloc2, 1.0), 0.0)
         )
+        """2 x n: 1 / allocatable CPU and memory (0 where there is none)."""
         self.version = 0
         """Bumped on every usage change; memoized per-usage values key on it."""
         self.memo: dict[str, Any] = {}
@@ -89,8 +99,8 @@ class ClusterState:
         self.base_code: npt.NDArray[np.int8] = base
         self.any_base_failure = bool(base.any())
         self.any_hard_taint = bool(self.hard_tainted.any())
-        # Fit tolerance folded into the capacity once (see filters.FIT_EPSILON).
-        self.allocatable_fit: FloatArray = self.allocatable + 1e-6
+        # Fit tolerance folded into the capacity once (see filters.FIT_EPSILON); 3 x n.
+        self.allocatable_fit: FloatArray = np.ascontiguousarray(self.allocatable.T + 1e-6)
         self.sites = sorted({nd.site for nd in self.nodes})
         site_pos = {s: k for k, s in enumerate(self.sites)}
         self.site_index: IntArray = np.array(
@@ -109,29 +119,59 @@ class ClusterState:
             self._links[(link.a, link.b)] = link
             self._links[(link.b, link.a)] = link
         self._sources: dict[str, SourceView] = {}
+        self._tier_masks: dict[str, BoolArray] = {}
+        self._cache: dict[Hashable, Any] = {}
+        self.zeros: FloatArray = np.zeros(n, dtype=np.float64)
+        """Read-only zeros, one per node (a term that is 0 everywhere)."""
+        self.zeros.flags.writeable = False
         self._label_columns: dict[str, tuple[npt.NDArray[np.object_], BoolArray]] = {}
 
     def __len__(self) -> int:
         return len(self.nodes)
 
+    @property
+    def used(self) -> FloatArray:
+        """Usage per node, n x resources (a view of :attr:`usage`: writes go through)."""
+        view: FloatArray = self.usage.T
+        return view
+
     def copy(self) -> ClusterState:
         """A state sharing the immutable columns and caches but with its own usage."""
         clone = object.__new__(ClusterState)
         clone.__dict__.update(self.__dict__)
-        clone.used = self.used.copy()
+        clone.usage = self.usage.copy()
         clone.memo = {}
         return clone
 
     def assign(self, requests: Iterable[float], node: int) -> None:
         """Add a pod's requests to ``node``'s usage (a placement or a reservation)."""
-        self.used[node] += np.asarray(tuple(requests), dtype=np.float64)
+        self.usage[:, node] += np.asarray(tuple(requests), dtype=np.float64)
         self.version += 1
 
     def release(self, requests: Iterable[float], node: int) -> None:
         """Undo :meth:`assign`; usage never goes below zero."""
-        row = self.used[node] - np.asarray(tuple(requests), dtype=np.float64)
-        self.used[node] = np.maximum(row, 0.0)
+        row = self.usage[:, node] - np.asarray(tuple(requests), dtype=np.float64)
+        self.usage[:, node] = np.maximum(row, 0.0)
         self.version += 1
+
+    def cached(self, key: K, compute: Callable[[ClusterState, K], V]) -> V:
+        """``compute(self, key)``, once per state and its copies, for values that depend only
+        on the nodes and the topology (never on usage): they are shared by every copy."""
+        try:
+            value: V = self._cache[key]
+        except KeyError:
+            value = self._cache[key] = compute(self, key)
+        return value
+
+    def outside_tier(self, tier: types.Tier) -> BoolArray:
+        """Nodes not in ``tier`` (cached per state; callers must not write to it)."""
+        key = f"outside-tier-{tier.value}"
+        mask = self._tier_masks.get(key)
+        if mask is None:
+            mask = self.tier != _TIER_CODE[tier]
+            mask.flags.writeable = False
+            self._tier_masks[key] = mask
+        return mask
 
     def site_tier(self, site: str) -> int:
         """Tier code of a site: declared, else its nodes', else edge (where data is made)."""

@@ -46,10 +46,23 @@ class TransferTime(Term):
         self.model = types.BandwidthModel(model)
 
     def compute(self, pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
-        n = len(cluster)
         if pod.data_source is None:
-            return np.zeros(n, dtype=np.float64)
-        view = cluster.source_view(pod.data_source)
+            return cluster.zeros
+        latency, per_mb = cluster.cached(
+            ("transfer", pod.data_source, self.model), self._per_source
+        )
+        if pod.data_size_mb == 0:
+            return latency
+        seconds: state_mod.FloatArray = latency + pod.data_size_mb * per_mb
+        return seconds
+
+    def _per_source(
+        self, cluster: state_mod.ClusterState, key: tuple[str, str, types.BandwidthModel]
+    ) -> tuple[state_mod.FloatArray, state_mod.FloatArray]:
+        """Per node: latency (s) and seconds per megabyte from the source, both 0 on the node
+        holding the data. They depend on the source and the nodes only, not on the pod or on
+        usage, so a burst reading one camera site computes them once."""
+        view = cluster.source_view(key[1])
         dst = cluster.bandwidth
         src = view.source_bw
         if self.model is types.BandwidthModel.BOTTLENECK:
@@ -58,8 +71,11 @@ class TransferTime(Term):
                 rate = np.minimum(rate, src)
         else:
             rate = np.minimum((dst if math.isnan(src) else src) + dst, view.link_bw)
-        seconds = view.latency_s + pod.data_size_mb * MEGABITS_PER_MEGABYTE / rate
-        return np.where(view.on_node, 0.0, seconds)
+        latency = np.where(view.on_node, 0.0, view.latency_s)
+        per_mb = np.where(view.on_node, 0.0, MEGABITS_PER_MEGABYTE / rate)
+        latency.flags.writeable = False
+        per_mb.flags.writeable = False
+        return latency, per_mb
 
 
 class ProcessingTime(Term):
@@ -68,7 +84,7 @@ class ProcessingTime(Term):
     name = "processing"
 
     def compute(self, pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
-        return pod.compute_cost / cluster.compute_rate
+        return processing_seconds(pod, cluster)
 
 
 def utilization_after(
@@ -84,14 +100,29 @@ def utilization_after(
     memo = cluster.memo.get("utilization")
     if memo is not None and memo[0] == key:
         return memo[1], memo[2]
-    after = cluster.used[:, :2] + np.asarray(pod.requests[:2], dtype=np.float64)
-    frac = after * cluster.inv_allocatable
-    if cluster.zero_allocatable.any():
+    usage, inv = cluster.usage, cluster.inv_allocatable
+    cpu_after = usage[0] + pod.requests[0]
+    mem_after = usage[1] + pod.requests[1]
+    cpu = cpu_after * inv[0]
+    mem = mem_after * inv[1]
+    if cluster.any_zero_allocatable:
         zero = cluster.zero_allocatable
-        frac[zero] = (after[zero] > 0) * 1.0
-    cpu, mem = frac[:, 0], frac[:, 1]
+        cpu = np.where(zero[0], (cpu_after > 0) * 1.0, cpu)
+        mem = np.where(zero[1], (mem_after > 0) * 1.0, mem)
     cluster.memo["utilization"] = (key, cpu, mem)
     return cpu, mem
+
+
+def processing_seconds(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
+    """``compute_cost / compute_rate`` per node, memoized per cost and state (the waiting term
+    uses it as its service time, the processing term is it)."""
+    memo = cluster.memo.get("processing")
+    if memo is not None and memo[0] == pod.compute_cost:
+        seconds: state_mod.FloatArray = memo[1]
+        return seconds
+    seconds = pod.compute_cost / cluster.compute_rate
+    cluster.memo["processing"] = (pod.compute_cost, seconds)
+    return seconds
 
 
 class WaitingTime(Term):
@@ -119,12 +150,12 @@ class WaitingTime(Term):
     def compute(self, pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
         cpu, mem = utilization_after(pod, cluster)
         rho = np.minimum(np.maximum(cpu, mem), self.max_utilization)
+        queued = rho / (1.0 - rho)
         if pod.compute_cost > 0:
-            service = pod.compute_cost / cluster.compute_rate
+            queued *= processing_seconds(pod, cluster)
         else:
-            service = np.full(len(cluster), self.default_service_seconds)
-        result: state_mod.FloatArray = service * rho / (1.0 - rho)
-        return result
+            queued *= self.default_service_seconds
+        return queued
 
 
 class CapacityFit(Term):
@@ -177,15 +208,37 @@ def normalize(
     squeeze the differences between good nodes, and when all nodes tie they all score 1.
     Column 1, capacity: ``1 - leftover``, absolute (a node left full scores 1, an idle one 0).
     """
-    w_tr, w_wa, w_pr = weights[0], weights[1], weights[2]
-    total = w_tr + w_wa + w_pr
-    out = np.empty((values.shape[0], 2), dtype=np.float64)
+    time_good, capacity_good = normalize_columns(
+        (values[:, 0], values[:, 1], values[:, 2], values[:, 3]), feasible, weights
+    )
+    return np.column_stack((time_good, capacity_good))
+
+
+def normalize_columns(
+    columns: tuple[state_mod.FloatArray, ...],
+    feasible: state_mod.BoolArray,
+    weights: tuple[float, float, float, float],
+) -> tuple[state_mod.FloatArray, state_mod.FloatArray]:
+    """:func:`normalize` on the four terms as separate arrays (the form ``evaluate`` has):
+    time goodness and capacity goodness, each one value per node."""
+    total = weights[0] + weights[1] + weights[2]
+    n = len(columns[3])
     if total > 0:
-        weighted = (w_tr * values[:, 0] + w_wa * values[:, 1] + w_pr * values[:, 2]) / total
-        pool = weighted[feasible] if feasible.any() else weighted
-        best = float(pool.min()) if pool.size else 0.0
-        out[:, 0] = np.minimum((best + TIME_FLOOR_S) / (weighted + TIME_FLOOR_S), 1.0)
+        weighted: state_mod.FloatArray | None = None
+        for w, col in zip(weights[:3], columns[:3], strict=True):
+            if w:
+                part = col * (w / total)
+                weighted = part if weighted is None else np.add(weighted, part, out=weighted)
+        assert weighted is not None
+        if np.count_nonzero(feasible):
+            best = float(weighted[feasible].min())
+        else:  # nothing feasible: relative to all nodes, so explain still ranks them
+            best = float(weighted.min()) if n else 0.0
+        # In place: ``weighted`` is this function's own temporary.
+        time_good = np.add(weighted, TIME_FLOOR_S, out=weighted)
+        np.divide(best + TIME_FLOOR_S, time_good, out=time_good)
+        np.minimum(time_good, 1.0, out=time_good)
     else:
-        out[:, 0] = 1.0
-    out[:, 1] = 1.0 - values[:, 3]
-    return out
+        time_good = np.ones(n, dtype=np.float64)
+    capacity_good = 1.0 - columns[3]
+    return time_good, capacity_good

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
 
 RESOURCES: tuple[str, ...] = ("cpu", "memory", "pods")
 """Resource axes of every capacity and request vector, in this order."""
@@ -182,6 +186,14 @@ class Pod:
     def key(self) -> str:
         """``namespace/name``, the identity used in events, logs and reports."""
         return f"{self.namespace}/{self.name}"
+
+    @functools.cached_property
+    def request_column(self) -> npt.NDArray[np.float64]:
+        """``requests`` as a read-only column (resources x 1), made once per pod: a pod is
+        scored against every node on each attempt, and the column broadcasts over them."""
+        column = np.array(self.requests, dtype=np.float64).reshape(-1, 1)
+        column.flags.writeable = False
+        return column
 
 
 @dataclasses.dataclass(frozen=True)
