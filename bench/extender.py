@@ -8,7 +8,6 @@ kube-scheduler waits for (filter + prioritize of the same pod).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from bench import common, extender_latency
@@ -19,7 +18,7 @@ NODES = 1000
 def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict[str, Any]]:
     requests = 400 if quick else 4000
     progress(f"extender: {NODES} nodes, {requests} filter + prioritize calls on 127.0.0.1")
-    samples = asyncio.run(extender_latency.bench(NODES, requests))
+    samples = extender_latency.bench(NODES, requests)
     rows: list[dict[str, Any]] = []
     numbers: common.Numbers = {}
     for what, by_verb in samples.items():

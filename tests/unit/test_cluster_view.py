@@ -111,3 +111,20 @@ def test_node_heartbeats_do_not_trigger_a_rebuild_or_a_change() -> None:
     beat["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
     view.upsert_node(beat)
     assert changes == []
+
+
+def test_an_evaluation_is_reused_only_while_pod_config_and_cluster_are_unchanged() -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a"), node("b")])
+    view.replace_pods([])
+    p = model_pod("p1", 600)
+    first = view.evaluate(p, CONFIG)
+    assert view.evaluate(p, CONFIG) is first, "filter then prioritize of one pod: one evaluation"
+    assert view.evaluate(model_pod("p1", 600), CONFIG) is not first, "another pod object"
+    assert view.evaluate(p, model.ModelConfig()) is not first, "another configuration"
+    view.upsert_pod(pod("q", "700m", "a"))
+    after_usage = view.evaluate(p, CONFIG)
+    assert after_usage is not first
+    assert not after_usage.feasible[0], "a's new usage leaves no room: the answer is fresh"
+    view.replace_nodes([node("a"), node("b"), node("c")])
+    assert len(view.evaluate(p, CONFIG).feasible) == 3, "new nodes: a new state, a new answer"

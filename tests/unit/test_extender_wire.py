@@ -143,4 +143,9 @@ def test_the_fast_priority_encoding_is_the_json_of_the_host_priority_list(
     prefixes = {n: wire.host_prefix(n) for n in names} if cached else {}
     fast = wire.dumps_priorities(names, scores, prefixes=prefixes)
     slow = [wire.HostPriority(Host=n, Score=s) for n, s in zip(names, scores, strict=True)]
-    assert fast == wire.dumps(slow)
+    assert json.loads(fast) == json.loads(wire.dumps(slow))
+
+
+def test_replies_that_echo_a_lone_surrogate_are_still_json() -> None:
+    text = wire.dumps(wire.ErrorBody(Error="pod \ud800 is invalid"))
+    assert json.loads(text) == {"Error": "pod \ud800 is invalid"}

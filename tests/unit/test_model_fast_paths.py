@@ -117,3 +117,22 @@ def test_cached_transfer_coefficients_are_shared_by_copies_and_read_only() -> No
         first[1] = 1.0
     ev = model.evaluate(reader, state, model.ModelConfig())
     assert ev.ect[1] >= first[1] > 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    cpu=st.sampled_from([100.0, 1500.0, 2500.0, 9000.0]),
+    mem=st.sampled_from([0.0, 3.0 * 2**30, 40.0 * 2**30]),
+    tier=st.sampled_from([None, model.Tier.CLOUD, model.Tier.EDGE]),
+)
+def test_reason_texts_are_the_joined_reasons_of_each_node(
+    cpu: float, mem: float, tier: model.Tier | None
+) -> None:
+    state = model.ClusterState(
+        [edge("e1", cpu=1000), edge("e2", cpu=2000), cloud("c1"), cloud("c2", cpu=2000)]
+    )
+    state.assign((900.0, 1.0 * 2**30, 1.0), 1)
+    ev = model.evaluate(pod("p", cpu=cpu, mem=mem, tier=tier), state, model.ModelConfig())
+    rows = np.array([3, 0, 2, 1, 0], dtype=np.int64)
+    expected = [", ".join(ev.result.reason(int(i))) for i in rows]
+    assert ev.result.reason_texts(rows) == expected

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from cloudedge import errors, inputs, model
 from cloudedge.inputs import pods as pod_inputs
@@ -51,6 +51,16 @@ class Reservation:
     bound_at: float | None = None
 
 
+class _LastEvaluation(NamedTuple):
+    """The view's last evaluation and what it was made from (see ``ClusterView.evaluate``)."""
+
+    pod: model.Pod
+    config: model.ModelConfig
+    state: model.ClusterState
+    version: int
+    evaluation: model.Evaluation
+
+
 class ClusterView:
     """Nodes, pod usage and reservations, with a model state kept in step."""
 
@@ -68,6 +78,7 @@ class ClusterView:
         self._reservations: dict[str, Reservation] = {}  # by uid
         self._topology = topology or model.Topology()
         self._state: model.ClusterState | None = None
+        self._last_evaluation: _LastEvaluation | None = None
         self._on_change = on_change
         self._on_bad_node = on_bad_node
         self.synced = threading.Event()
@@ -174,9 +185,26 @@ class ClusterView:
             return ev, best
 
     def evaluate(self, pod: model.Pod, config: model.ModelConfig) -> model.Evaluation:
-        """Evaluate without reserving (the extender and ``explain``)."""
+        """Evaluate without reserving (the extender and ``explain``).
+
+        The last answer is reused while the pod, the configuration and the cluster (nodes,
+        usage, reservations) are the same objects and version: kube-scheduler asks the
+        extender to filter and then to prioritize the same pod, one call after the other.
+        """
         with self._lock:
-            return model.evaluate(pod, self.state(), config)
+            state = self.state()
+            last = self._last_evaluation
+            if (
+                last is not None
+                and last.pod is pod
+                and last.config is config
+                and last.state is state
+                and last.version == state.version
+            ):
+                return last.evaluation
+            ev = model.evaluate(pod, state, config)
+            self._last_evaluation = _LastEvaluation(pod, config, state, state.version, ev)
+            return ev
 
     def bound(self, uid: str) -> None:
         """The Binding for ``uid`` succeeded: keep the reservation until the watch confirms."""

@@ -31,7 +31,7 @@ import concurrent.futures
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -121,6 +121,10 @@ def make_app(
     return app
 
 
+RECENT_NODE_LISTS = 2
+"""Node-name lists remembered with their rows (see ``_Extender._rows_of``)."""
+
+
 class _Extender:
     """The handlers and what they share; one per application."""
 
@@ -145,6 +149,10 @@ class _Extender:
         self._names: list[str] | None = None
         self._index: dict[str, int] = {}
         self._prefixes: dict[str, str] = {}
+        self._recent_rows: list[tuple[dict[str, int], Sequence[str], npt.NDArray[np.int64]]] = []
+        """The last requests' node names and their rows: kube-scheduler sends the same lists
+        call after call (every node to filter, those that passed to prioritize), and comparing
+        a list is several times cheaper than mapping its names again."""
         # kube-scheduler sends the same pod to filter and then prioritize; a pod's content is
         # fixed by its UID and resourceVersion, so the parse is reused (bounded, oldest out).
         self._pods: collections.OrderedDict[tuple[str, str], model.Pod] = collections.OrderedDict()
@@ -191,9 +199,12 @@ class _Extender:
         if length is not None and length > self.max_body_bytes:
             # Refused before reading: a 50 MB NodeList is not buffered just to be dropped.
             raise web.HTTPRequestEntityTooLarge(self.max_body_bytes, length)
-        ctype = request.content_type
+        # The media type read by hand: aiohttp's parser raises on some malformed parameters
+        # (``x;0*`` is an IndexError inside the email package), which must be a 400, not a 503.
+        header = request.headers.get("Content-Type", "")
+        ctype = header.split(";", 1)[0].strip().lower()
         if ctype != "application/json" and not ctype.endswith("+json"):
-            raise wire.WireError("Content-Type", ctype, "application/json")
+            raise wire.WireError("Content-Type", header[:100], "application/json")
         try:
             raw = await request.read()
         except ConnectionResetError as err:
@@ -324,12 +335,7 @@ class _Extender:
         if args.node_objects is not None:
             return self._evaluate_objects(pod, args.node_objects)
         ev = self.view.evaluate(pod, self.config)
-        index = self._index_of(ev)
-        rows = np.fromiter(
-            map(index.get, args.node_names, itertools.repeat(-1)),
-            dtype=np.int64,
-            count=len(args.node_names),
-        )
+        rows = self._rows_of(ev, args.node_names)
         bad: dict[str, str] = {}
         if (rows < 0).any():
             unknown = []
@@ -377,6 +383,19 @@ class _Extender:
                 self._pods.popitem(last=False)
         return pod
 
+    def _rows_of(self, ev: model.Evaluation, names: Sequence[str]) -> npt.NDArray[np.int64]:
+        """Each requested node's row in ``ev`` (-1 for names it does not have)."""
+        index = self._index_of(ev)
+        for seen_index, seen_names, seen_rows in self._recent_rows:
+            if seen_index is index and len(seen_names) == len(names) and seen_names == names:
+                return seen_rows
+        rows = np.fromiter(
+            map(index.get, names, itertools.repeat(-1)), dtype=np.int64, count=len(names)
+        )
+        rows.flags.writeable = False
+        self._recent_rows = [(index, names, rows), *self._recent_rows[: RECENT_NODE_LISTS - 1]]
+        return rows
+
     def _index_of(self, ev: model.Evaluation) -> dict[str, int]:
         if ev.node_names is not self._names:
             self._index = {name: i for i, name in enumerate(ev.node_names)}
@@ -392,24 +411,28 @@ class _Extender:
             passed = list(args.node_names)
         else:
             ev, rows, bad = evaluated
-            known = rows >= 0
-            feasible = known & _take(ev.result.feasible, rows)
-            hopeless = _take(ev.result.unresolvable, rows)
+            feasible = (rows >= 0) & _take(ev.result.feasible, rows)
             names = args.node_names
             passed = [names[p] for p in np.flatnonzero(feasible).tolist()]
-            # Plain lists: a cluster-wide tier mismatch fails hundreds of nodes per call, and
-            # numpy scalar indexing in this loop cost more than the model's evaluation.
             failing = np.flatnonzero(~feasible)
-            fail_rows = rows[failing].tolist()
-            fail_hopeless = hopeless[failing].tolist()
-            for pos, row, never in zip(failing.tolist(), fail_rows, fail_hopeless, strict=True):
-                if row < 0:
-                    # Malformed cloudedge labels: nothing the pod's scheduling can change.
-                    unresolvable[names[pos]] = bad[names[pos]]
-                elif never:
-                    unresolvable[names[pos]] = ", ".join(ev.result.reason(row))
-                else:
-                    failed[names[pos]] = ", ".join(ev.result.reason(row))
+            if len(failing):
+                # Plain lists and one text per kind of failure: a cluster-wide tier mismatch
+                # fails hundreds of nodes per call, and a Python step per node and per reason
+                # cost more than the model's evaluation.
+                fail_rows = rows[failing]
+                known_rows = np.maximum(fail_rows, 0)
+                texts = ev.result.reason_texts(known_rows)
+                hopeless = _take(ev.result.unresolvable, known_rows).tolist()
+                for pos, row, never, text in zip(
+                    failing.tolist(), fail_rows.tolist(), hopeless, texts, strict=True
+                ):
+                    if row < 0:
+                        # Malformed cloudedge labels: nothing the pod's scheduling can change.
+                        unresolvable[names[pos]] = bad[names[pos]]
+                    elif never:
+                        unresolvable[names[pos]] = text
+                    else:
+                        failed[names[pos]] = text
         if args.node_objects is None:
             return wire.ExtenderFilterResult(
                 Nodes=None,
@@ -491,12 +514,12 @@ def _filter_error(message: str) -> wire.ExtenderFilterResult:
 
 
 def _reply(doc: object) -> web.Response:
-    return web.Response(text=wire.dumps(doc), content_type="application/json")
+    return web.Response(body=wire.dumps(doc), content_type="application/json")
 
 
 def _error(status: int, message: str) -> web.Response:
     return web.Response(
         status=status,
-        text=wire.dumps(wire.ErrorBody(Error=message)),
+        body=wire.dumps(wire.ErrorBody(Error=message)),
         content_type="application/json",
     )

@@ -158,6 +158,26 @@ class FilterResult:
             return tuple(r for r, bit in zip(RESOURCE_REASONS, bits, strict=True) if bit)
         return (self.texts[code],)
 
+    def reason_texts(self, rows: npt.NDArray[np.int64]) -> list[str]:
+        """``", ".join(self.reason(i))`` for each node ``i`` in ``rows``, built once per kind of
+        failure (a filter, or a combination of short resources) rather than once per node."""
+        code = self.code[rows].astype(np.int64)
+        if self.short is not None:
+            short = self.short[:, rows]
+            bits = short[0] * 1 + short[1] * 2 + short[2] * 4
+            code = np.where(code == RESOURCES, 16 + bits, code)
+        kinds, where = np.unique(code, return_inverse=True)
+        texts = np.empty(len(kinds), dtype=object)
+        for k, kind in enumerate(kinds.tolist()):
+            if kind == PASS:
+                texts[k] = ""
+            elif kind >= 16:
+                texts[k] = ", ".join(r for b, r in enumerate(RESOURCE_REASONS) if kind & (1 << b))
+            else:
+                texts[k] = self.texts[kind]
+        out: list[str] = texts[where.reshape(-1)].tolist()
+        return out
+
     def summary(self) -> str:
         """kube-scheduler's message: ``0/8 nodes are available: 5 ..., 3 Insufficient cpu.``"""
         counts: collections.Counter[str] = collections.Counter()
