@@ -23,7 +23,13 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
     numbers: common.Numbers = {}
     for what, by_verb in samples.items():
         pair = [f + p for f, p in zip(by_verb["filter"], by_verb["prioritize"], strict=True)]
-        for verb, values in (*by_verb.items(), ("filter+prioritize", pair)):
+        verbs = [(v, s) for v, s in by_verb.items() if v not in ("healthz", "ping-pong")]
+        verbs.append(("filter+prioritize", pair))
+        if "healthz" in by_verb:
+            verbs.append(("healthz (empty request)", by_verb["healthz"]))
+        if "ping-pong" in by_verb:
+            verbs.append(("ping-pong (100 bytes over loopback TCP)", by_verb["ping-pong"]))
+        for verb, values in verbs:
             ms = [v * 1e3 for v in values]
             row: dict[str, Any] = {
                 "verb": verb,
@@ -34,7 +40,7 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
                 "max": max(ms),
             }
             rows.append(row)
-            key = verb.replace("+", "_plus_")
+            key = verb.split(" ")[0].replace("+", "_plus_").replace("-", "_")
             kind = what.replace(" ", "_").lower()  # round_trip, handler, handler_cpu
             for stat in ("p50", "p99"):
                 numbers[f"extender_{NODES}_nodes_{key}_{kind}_ms_{stat}"] = round(row[stat], 3)

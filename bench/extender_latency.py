@@ -22,6 +22,7 @@ import http.client
 import json
 import multiprocessing
 import random
+import socket
 import statistics
 import sys
 import time
@@ -35,6 +36,7 @@ from cloudedge import extender, metrics, model
 from cloudedge.cluster import view as view_mod
 
 TARGET_P99_S = 0.005
+HEALTHZ_REQUESTS = 500
 WARMUP = 50  # first requests build the view's state and warm caches; not measured
 SEED = 20240601  # fixed: two runs compare the code, not the cluster
 
@@ -124,6 +126,15 @@ def bench(n_nodes: int, n_requests: int) -> dict[str, dict[str, list[float]]]:
                 if k >= WARMUP:
                     round_trips["filter"].append(filter_s)
                     round_trips["prioritize"].append(prioritize_s)
+            # The floor under both: an HTTP request with no body and no model on the same
+            # connection, the same client and server.
+            round_trips["ping-pong"] = ping_pong(HEALTHZ_REQUESTS)
+            round_trips["healthz"] = []
+            for _ in range(HEALTHZ_REQUESTS):
+                start = time.perf_counter()
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                round_trips["healthz"].append(time.perf_counter() - start)
         finally:
             conn.close()
     handler_times, handler_cpu = handler_samples()
@@ -131,6 +142,45 @@ def bench(n_nodes: int, n_requests: int) -> dict[str, dict[str, list[float]]]:
         handler_times[verb] = handler_times[verb][WARMUP:]
         handler_cpu[verb] = handler_cpu[verb][WARMUP:]
     return {"round trip": round_trips, "handler": handler_times, "handler CPU": handler_cpu}
+
+
+def ping_pong(n: int) -> list[float]:
+    """Seconds per 100-byte round trip between two processes over loopback TCP: the machine's
+    floor under any request/reply between kube-scheduler and the extender."""
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_echo, args=(theirs,), name="echo", daemon=True)
+    proc.start()
+    times: list[float] = []
+    try:
+        if not ours.poll(STARTUP_TIMEOUT_S):
+            raise SystemExit("the echo process did not start")
+        with socket.create_connection(("127.0.0.1", int(ours.recv())), timeout=10) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            message = b"x" * 100
+            for _ in range(n):
+                start = time.perf_counter()
+                sock.sendall(message)
+                got = 0
+                while got < len(message):
+                    got += len(sock.recv(4096))
+                times.append(time.perf_counter() - start)
+    finally:
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
+    return times
+
+
+def _echo(conn: Connection) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        conn.send(server.getsockname()[1])
+        server.settimeout(60)
+        peer, _ = server.accept()
+        with peer:
+            peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while data := peer.recv(4096):
+                peer.sendall(data)
 
 
 def _post(conn: http.client.HTTPConnection, path: str, body: bytes) -> tuple[float, int, bytes]:
