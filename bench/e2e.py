@@ -46,6 +46,14 @@ from bench import common, workloads
 from cloudedge.cluster import client as ce_client
 
 SEED = 20240702
+BEFORE: dict[str, Any] = {
+    "commit": "7f22f69",
+    "date": "2026-11-25",
+    "load": "2-13",
+    # pods -> (a)/(b), (a)/(d), (c)/(b), as docs/benchmarks.json recorded them then
+    "ratios": {1000: (0.788, 0.331, 0.394), 5000: (1.089, 1.016, 0.877)},
+}
+"""The ratios of the previous page (same machine, same benchmark), for the before/after table."""
 MAIN_CLUSTER = "cloudedge-bench"
 EXT_CLUSTER = "cloudedge-bench-ext"
 OUR_SCHEDULER = "cloud-edge-scheduler"

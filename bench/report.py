@@ -405,6 +405,21 @@ def e2e_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> str
         ["pods", "(a)/(b) target >= 1", "(a)/(d) target >= 0.8", "(c)/(b) target >= 0.5"],
         ratio_rows,
     )
+    before = e2e_mod.BEFORE
+    before_rows = [
+        [
+            f"{n:,}",
+            f"{fmt(before['ratios'][n][0])} -> {ratio_rows[k][1]}",
+            f"{fmt(before['ratios'][n][1])} -> {ratio_rows[k][2]}",
+            f"{fmt(before['ratios'][n][2])} -> {ratio_rows[k][3]}",
+        ]
+        for k, n in enumerate(counts)
+        if n in before["ratios"]
+    ]
+    before_table = table(
+        ["pods", "(a)/(b) before -> now", "(a)/(d) before -> now", "(c)/(b) before -> now"],
+        before_rows,
+    )
     plot_e2e(detail, out / "benchmarks-e2e.png")
     prof = detail.get("profile", {}).get("operator")
     prof_text = (
@@ -473,6 +488,13 @@ Binding call as our process saw it (the operator's and the extender's
 Ratios of pods/s within the same run:
 
 {ratio_table}
+
+The same ratios in the previous page's run ({before["commit"]}, {before["date"]}, load average
+{before["load"]}), before the operator and the extender read every API reply (connections kept
+alive instead of a TLS handshake per Event and per Binding) and the extender got a bind pool of
+its own; each ratio is from one run, so the pair compares ratios, not absolute rates:
+
+{before_table}
 
 Operator peak memory (VmHWM of the `cloudedge run` process at the end of the run, MiB):
 

@@ -11,6 +11,7 @@ failure).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -155,9 +156,15 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"section {name}: done")
     facts["loadavg_end"] = os.getloadavg()[0]
     if details:
+        # Sections not run this time keep the details of the run that measured them, so a
+        # later --rerender can still rebuild every section (their stamps say when).
+        kept: dict[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            kept = dict(json.loads(Path(args.details).read_text())["details"])
         Path(args.details).write_text(
             json.dumps(
-                {"facts": facts, "details": details, "command": command_line(raw)}, default=str
+                {"facts": facts, "details": {**kept, **details}, "command": command_line(raw)},
+                default=str,
             )
         )
         progress(f"details saved to {args.details} (python -m bench --rerender rebuilds the page)")
