@@ -416,10 +416,20 @@ def e2e_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> str
         for k, n in enumerate(counts)
         if n in before["ratios"]
     ]
-    before_table = table(
-        ["pods", "(a)/(b) before -> now", "(a)/(d) before -> now", "(c)/(b) before -> now"],
-        before_rows,
-    )
+    before_text = ""
+    if before_rows:
+        before_table = table(
+            ["pods", "(a)/(b) before -> now", "(a)/(d) before -> now", "(c)/(b) before -> now"],
+            before_rows,
+        )
+        before_text = f"""
+The same ratios in the previous page's run ({before["commit"]}, {before["date"]}, load average
+{before["load"]}), before the operator and the extender read every API reply (connections kept
+alive instead of a TLS handshake per Event and per Binding) and the extender got a bind pool of
+its own; each ratio is from one run, so the pair compares ratios, not absolute rates:
+
+{before_table}
+"""
     plot_e2e(detail, out / "benchmarks-e2e.png")
     prof = detail.get("profile", {}).get("operator")
     prof_text = (
@@ -488,14 +498,7 @@ Binding call as our process saw it (the operator's and the extender's
 Ratios of pods/s within the same run:
 
 {ratio_table}
-
-The same ratios in the previous page's run ({before["commit"]}, {before["date"]}, load average
-{before["load"]}), before the operator and the extender read every API reply (connections kept
-alive instead of a TLS handshake per Event and per Binding) and the extender got a bind pool of
-its own; each ratio is from one run, so the pair compares ratios, not absolute rates:
-
-{before_table}
-
+{before_text}
 Operator peak memory (VmHWM of the `cloudedge run` process at the end of the run, MiB):
 
 {table(["pods", "VmHWM MiB"], mem_rows)}
