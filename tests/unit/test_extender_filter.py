@@ -159,6 +159,19 @@ def test_without_a_node_cache_a_malformed_node_object_fails_as_unresolvable() ->
     assert "cloudedge.io/tier" in reply.doc["FailedAndUnresolvableNodes"]["edge-9"]
 
 
+def test_without_a_node_cache_only_malformed_node_objects_fail_each_with_its_error() -> None:
+    # No node is left to judge: the model's state is empty, and the reply still names both.
+    nodes = [node("edge-8", tier="fog"), node("edge-9", tier="mist")]
+    with served(make_view([])) as srv:
+        reply = srv.post("/filter", list_args(pod(annotations=EDGE_ONLY), nodes))
+    assert reply.status == 200
+    assert names_of(reply.doc) == []
+    failed = reply.doc["FailedAndUnresolvableNodes"]
+    assert set(failed) == {"edge-8", "edge-9"}
+    assert "fog" in failed["edge-8"]
+    assert "mist" in failed["edge-9"]
+
+
 def test_without_a_node_cache_the_given_node_objects_are_judged_not_the_cached_ones() -> None:
     # The cache still says edge-1 is an edge node; the objects kube-scheduler sent say cloud.
     with served(make_view([node("edge-1")])) as srv:

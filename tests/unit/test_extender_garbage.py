@@ -295,6 +295,7 @@ def test_truncated_json_is_a_bad_request(server: Served, endpoint: str, cut: flo
     | st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=30),
 )
 @example(endpoint="/filter", content_type="x;0*")  # aiohttp's own parser raised IndexError
+@example(endpoint="/filter", content_type="+JSON")
 def test_a_body_that_is_not_declared_json_is_a_bad_request(
     server: Served, endpoint: str, content_type: str | None
 ) -> None:

@@ -133,6 +133,9 @@ def test_reason_texts_are_the_joined_reasons_of_each_node(
     )
     state.assign((900.0, 1.0 * 2**30, 1.0), 1)
     ev = model.evaluate(pod("p", cpu=cpu, mem=mem, tier=tier), state, model.ModelConfig())
-    rows = np.array([3, 0, 2, 1, 0], dtype=np.int64)
-    expected = [", ".join(ev.result.reason(int(i))) for i in rows]
-    assert ev.result.reason_texts(rows) == expected
+    for rows in (
+        np.array([3, 0, 2, 1, 0], dtype=np.int64),  # few: node by node
+        np.array([3, 0, 2, 1, 0] * (filters.FEW_ROWS // 2), dtype=np.int64),  # many: grouped
+    ):
+        expected = [", ".join(ev.result.reason(int(i))) for i in rows]
+        assert ev.result.reason_texts(rows) == expected

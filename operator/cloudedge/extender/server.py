@@ -149,7 +149,8 @@ class _Extender:
         self._names: list[str] | None = None
         self._index: dict[str, int] = {}
         self._prefixes: dict[str, str] = {}
-        self._recent_rows: list[tuple[dict[str, int], Sequence[str], npt.NDArray[np.int64]]] = []
+        self._recent_rows: list[tuple[dict[str, int], Sequence[str], _Rows]] = []
+        self._prefix_array: npt.NDArray[np.object_] = np.empty(0, dtype=object)
         """The last requests' node names and their rows: kube-scheduler sends the same lists
         call after call (every node to filter, those that passed to prioritize), and comparing
         a list is several times cheaper than mapping its names again."""
@@ -203,7 +204,7 @@ class _Extender:
         # (``x;0*`` is an IndexError inside the email package), which must be a 400, not a 503.
         header = request.headers.get("Content-Type", "")
         ctype = header.split(";", 1)[0].strip().lower()
-        if ctype != "application/json" and not ctype.endswith("+json"):
+        if ctype != "application/json":
             raise wire.WireError("Content-Type", header[:100], "application/json")
         try:
             raw = await request.read()
@@ -238,15 +239,14 @@ class _Extender:
         """
         args = wire.node_args(await self._body(request))
         try:
-            scores = self._prioritize(args)
+            text = self._prioritize(args)
         except wire.WireError:
             raise
         except errors.InputError:
-            scores = [0] * len(args.node_names)
+            text = self._no_preference(args)
         except Exception:
             log.exception("prioritize failed")
-            scores = [0] * len(args.node_names)
-        text = wire.dumps_priorities(args.node_names, scores, prefixes=self._prefixes)
+            text = self._no_preference(args)
         return web.Response(text=text, content_type="application/json")
 
     async def bind(self, request: web.Request) -> web.Response:
@@ -335,7 +335,7 @@ class _Extender:
         if args.node_objects is not None:
             return self._evaluate_objects(pod, args.node_objects)
         ev = self.view.evaluate(pod, self.config)
-        rows = self._rows_of(ev, args.node_names)
+        rows, names = self._rows_of(ev, args.node_names)
         bad: dict[str, str] = {}
         if (rows < 0).any():
             unknown = []
@@ -347,7 +347,7 @@ class _Extender:
                     unknown.append(name)
             if unknown:
                 raise UnknownNodesError(unknown, synced=self.view.synced.is_set())
-        return _Evaluated(ev, rows, bad)
+        return _Evaluated(ev, rows, bad, names)
 
     def _evaluate_objects(self, pod: model.Pod, objects: tuple[wire.KubeObject, ...]) -> _Evaluated:
         """nodeCacheCapable false: the given Node objects, with the view's usage where known."""
@@ -355,9 +355,11 @@ class _Extender:
         topology = self.view.state().topology
         nodes: list[model.Node] = []
         rows: list[int] = []
+        names: list[str] = []
         bad: dict[str, str] = {}
         for obj in objects:
             name = obj["metadata"]["name"]
+            names.append(name)
             try:
                 node = inputs.parse_node(obj, used=usage.get(name))
             except errors.InputError as err:
@@ -368,7 +370,8 @@ class _Extender:
             nodes.append(node)
         state = model.ClusterState(nodes, topology=topology)
         ev = model.evaluate(pod, state, self.config)
-        return _Evaluated(ev, np.asarray(rows, dtype=np.int64).reshape(-1), bad)
+        row_array = np.asarray(rows, dtype=np.int64).reshape(-1)
+        return _Evaluated(ev, row_array, bad, _object_array(names))
 
     def _parse_pod(self, obj: wire.KubeObject) -> model.Pod:
         meta = obj.get("metadata") or {}
@@ -383,23 +386,26 @@ class _Extender:
                 self._pods.popitem(last=False)
         return pod
 
-    def _rows_of(self, ev: model.Evaluation, names: Sequence[str]) -> npt.NDArray[np.int64]:
-        """Each requested node's row in ``ev`` (-1 for names it does not have)."""
+    def _rows_of(self, ev: model.Evaluation, names: Sequence[str]) -> _Rows:
+        """Each requested node's row in ``ev`` (-1 for names it does not have), and the names
+        as an array (replies pick names by mask, in C)."""
         index = self._index_of(ev)
-        for seen_index, seen_names, seen_rows in self._recent_rows:
+        for seen_index, seen_names, seen in self._recent_rows:
             if seen_index is index and len(seen_names) == len(names) and seen_names == names:
-                return seen_rows
+                return seen
         rows = np.fromiter(
             map(index.get, names, itertools.repeat(-1)), dtype=np.int64, count=len(names)
         )
         rows.flags.writeable = False
-        self._recent_rows = [(index, names, rows), *self._recent_rows[: RECENT_NODE_LISTS - 1]]
-        return rows
+        found = _Rows(rows, _object_array(names))
+        self._recent_rows = [(index, names, found), *self._recent_rows[: RECENT_NODE_LISTS - 1]]
+        return found
 
     def _index_of(self, ev: model.Evaluation) -> dict[str, int]:
         if ev.node_names is not self._names:
             self._index = {name: i for i, name in enumerate(ev.node_names)}
             self._prefixes = {name: wire.host_prefix(name) for name in ev.node_names}
+            self._prefix_array = _object_array([self._prefixes[n] for n in ev.node_names])
             self._names = ev.node_names
         return self._index
 
@@ -410,29 +416,27 @@ class _Extender:
         if evaluated is None:
             passed = list(args.node_names)
         else:
-            ev, rows, bad = evaluated
+            ev, rows, bad, name_array = evaluated
             feasible = (rows >= 0) & _take(ev.result.feasible, rows)
             names = args.node_names
-            passed = [names[p] for p in np.flatnonzero(feasible).tolist()]
+            passed = name_array[feasible].tolist()
             failing = np.flatnonzero(~feasible)
             if len(failing):
                 # Plain lists and one text per kind of failure: a cluster-wide tier mismatch
                 # fails hundreds of nodes per call, and a Python step per node and per reason
                 # cost more than the model's evaluation.
                 fail_rows = rows[failing]
-                known_rows = np.maximum(fail_rows, 0)
-                texts = ev.result.reason_texts(known_rows)
-                hopeless = _take(ev.result.unresolvable, known_rows).tolist()
-                for pos, row, never, text in zip(
-                    failing.tolist(), fail_rows.tolist(), hopeless, texts, strict=True
-                ):
+                known_rows = fail_rows[fail_rows >= 0]  # rows of -1 have no row to read
+                texts = iter(ev.result.reason_texts(known_rows))
+                hopeless = iter(ev.result.unresolvable[known_rows].tolist())
+                for pos, row in zip(failing.tolist(), fail_rows.tolist(), strict=True):
                     if row < 0:
                         # Malformed cloudedge labels: nothing the pod's scheduling can change.
                         unresolvable[names[pos]] = bad[names[pos]]
-                    elif never:
-                        unresolvable[names[pos]] = text
+                    elif next(hopeless):
+                        unresolvable[names[pos]] = next(texts)
                     else:
-                        failed[names[pos]] = text
+                        failed[names[pos]] = next(texts)
         if args.node_objects is None:
             return wire.ExtenderFilterResult(
                 Nodes=None,
@@ -450,16 +454,28 @@ class _Extender:
             Error="",
         )
 
-    def _prioritize(self, args: wire.NodeArgs) -> list[int]:
-        """Each requested node's score, 0..100 -> 0..10 half up; failed nodes score 0."""
+    def _prioritize(self, args: wire.NodeArgs) -> str:
+        """The ``HostPriorityList`` text: each requested node's score, 0..100 -> 0..10 half up;
+        failed nodes score 0."""
         evaluated = self._evaluate(args)
         if evaluated is None:
-            return [0] * len(args.node_names)
-        ev, rows, _ = evaluated
+            return self._no_preference(args)
+        ev, rows, _, _ = evaluated
         steps = np.floor(np.nan_to_num(ev.scores, nan=0.0) / 10.0 + 0.5)
         table = np.clip(steps, wire.MIN_PRIORITY, wire.MAX_PRIORITY).astype(np.int64)
+        if args.node_objects is None and len(rows) and int(rows.min()) >= 0:
+            # Rows of the view's state, every requested node known: cached per-node prefixes
+            # and per-score endings, joined by numpy (a Python step per node cost as much as
+            # the model's decision).
+            parts = self._prefix_array[rows] + _SCORE_ENDINGS[table[rows]]
+            return "[" + ",".join(parts.tolist()) + "]"
         scores: list[int] = np.where(rows >= 0, _take(table, rows), 0).tolist()
-        return scores
+        return wire.dumps_priorities(args.node_names, scores, prefixes=self._prefixes)
+
+    def _no_preference(self, args: wire.NodeArgs) -> str:
+        """Every requested node at 0: no preference."""
+        zeros = [0] * len(args.node_names)
+        return wire.dumps_priorities(args.node_names, zeros, prefixes=self._prefixes)
 
     def _preempt(self, args: wire.PreemptArgs) -> dict[str, wire.MetaVictims | None]:
         if not inputs.has_cloudedge_annotations(args.pod):
@@ -491,12 +507,31 @@ class _Evaluated(NamedTuple):
     """An evaluation and where each requested node is in it.
 
     ``rows[k]`` is the row of the k-th requested node in ``ev``, -1 for a node that is not
-    there: one with malformed cloudedge labels, whose error is ``bad[name]``.
+    there: one with malformed cloudedge labels, whose error is ``bad[name]``. ``names`` is
+    the requested names as an object array.
     """
 
     ev: model.Evaluation
     rows: npt.NDArray[np.int64]
     bad: dict[str, str]
+    names: npt.NDArray[np.object_]
+
+
+class _Rows(NamedTuple):
+    rows: npt.NDArray[np.int64]
+    names: npt.NDArray[np.object_]
+
+
+def _object_array(items: Sequence[str]) -> npt.NDArray[np.object_]:
+    """``items`` as a 1-D object array (``np.array`` would make a fixed-width string array)."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    out.flags.writeable = False
+    return out
+
+
+_SCORE_ENDINGS = _object_array([f"{score}}}" for score in range(wire.MAX_PRIORITY + 1)])
+"""The end of a ``HostPriority`` for each score prioritize can answer (0..10)."""
 
 
 def _take(values: npt.NDArray[T], rows: npt.NDArray[np.int64]) -> npt.NDArray[T]:

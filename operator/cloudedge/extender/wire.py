@@ -195,7 +195,16 @@ class PreemptArgs:
 
 
 def loads(body: bytes) -> Any:
-    """Parse a request body as Go would: UTF-8 JSON, no NaN or Infinity."""
+    """Parse a request body as Go would: UTF-8 JSON, no NaN or Infinity.
+
+    orjson first (a filter request names up to every node, and it parses that in about half
+    the time); what it refuses (NaN, integers past 64 bits, lone surrogates, deep nesting,
+    malformed text) goes to the standard parser, which accepts it or says what is wrong.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except WireError:

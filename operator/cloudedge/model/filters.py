@@ -58,6 +58,10 @@ _FIXED_REASONS: Mapping[int, str] = types_mod.MappingProxyType(
 )
 
 
+FEW_ROWS = 16
+"""Up to this many nodes, failure texts are built node by node (see ``reason_texts``)."""
+
+
 class FilterResult:
     """Per-node verdicts: feasible mask, the first failing filter, and unresolvable mask.
 
@@ -161,6 +165,8 @@ class FilterResult:
     def reason_texts(self, rows: npt.NDArray[np.int64]) -> list[str]:
         """``", ".join(self.reason(i))`` for each node ``i`` in ``rows``, built once per kind of
         failure (a filter, or a combination of short resources) rather than once per node."""
+        if len(rows) <= FEW_ROWS:  # grouping costs more than it saves
+            return [", ".join(self.reason(i)) for i in rows.tolist()]
         code = self.code[rows].astype(np.int64)
         if self.short is not None:
             short = self.short[:, rows]
