@@ -121,6 +121,7 @@ def processing_seconds(pod: types.Pod, cluster: state_mod.ClusterState) -> state
         seconds: state_mod.FloatArray = memo[1]
         return seconds
     seconds = pod.compute_cost / cluster.compute_rate
+    seconds.flags.writeable = False  # shared by the two terms and by later pods of this cost
     cluster.memo["processing"] = (pod.compute_cost, seconds)
     return seconds
 
