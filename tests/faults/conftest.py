@@ -32,6 +32,7 @@ from control_plane import ControlPlane, NotControllableError  # noqa: E402
 from faults_support import TestNodes  # noqa: E402
 from kubernetes import client as k8s_client  # noqa: E402
 from kubernetes.client import ApiException  # noqa: E402
+from operator_support import OperatorProcess  # noqa: E402
 
 CRD_DIR = FAULTS_DIR.parents[1] / "charts" / "cloud-edge-scheduler" / "crds"
 CLUSTER_UP_TIMEOUT = 3600.0  # covers a cold tool build (docs/local-cluster.md)
@@ -156,6 +157,15 @@ def namespace(kube: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     except ApiException as exc:
         if exc.status != 404:
             raise
+
+
+@pytest.fixture
+def operator(kube: Cluster) -> Iterator[OperatorProcess]:
+    """``cloudedge run --mode scheduler`` on the suite's cluster, with a Lease of its own."""
+    proc = OperatorProcess(kube.kubeconfig, lease_name=f"ft-{secrets.token_hex(4)}")
+    proc.start()
+    yield proc
+    proc.close()
 
 
 @pytest.fixture

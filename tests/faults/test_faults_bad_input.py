@@ -27,14 +27,6 @@ POD_KEYS = {
 MAX_EVENT_MESSAGE = 1024
 
 
-@pytest.fixture
-def operator(kube: Cluster) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(kube.kubeconfig, lease_name=f"ft-{secrets.token_hex(4)}")
-    proc.start()
-    yield proc
-    proc.close()
-
-
 def warnings_for(kube: Cluster, namespace: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for e in kube.core.list_namespaced_event(namespace).items:

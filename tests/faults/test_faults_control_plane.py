@@ -10,7 +10,6 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,14 +29,6 @@ from operator_support import OperatorProcess
 
 BURST = 400
 DOWN_S = 5.0
-
-
-@pytest.fixture
-def operator(kube: Cluster) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(kube.kubeconfig, lease_name=f"ft-{secrets.token_hex(4)}")
-    proc.start()
-    yield proc
-    proc.close()
 
 
 def bound_count(kube: Cluster, namespace: str) -> int:

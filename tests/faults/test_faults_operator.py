@@ -14,7 +14,6 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,14 +34,6 @@ SEED = 20260508
 BURST = 400
 RETRY_ROUND_S = 25.0
 """Long enough for every parked pod to be retried once after a change (backoff <= 10 s)."""
-
-
-@pytest.fixture
-def operator(kube: Cluster) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(kube.kubeconfig, lease_name=f"ft-{secrets.token_hex(4)}")
-    proc.start()
-    yield proc
-    proc.close()
 
 
 def has_bound(proc: OperatorProcess, count: int) -> bool:
