@@ -145,3 +145,39 @@ def test_scores_are_clamped_to_zero_to_ten(
     with served(view) as srv:
         reply = srv.post("/prioritize", cache_args(pod(annotations=EDGE_ONLY), ["edge-1"]))
     assert reply.doc == [{"Host": "edge-1", "Score": wire_score}]
+
+
+def test_prioritize_after_filter_scores_the_passed_nodes_like_a_fresh_extender() -> None:
+    # Filter remembers the rows of the nodes that passed for the prioritize call that follows;
+    # the scores must be those of an extender that never saw the filter.
+    nodes, pods = mixed_cluster()
+    names = [n["metadata"]["name"] for n in nodes]
+    the_pod = pod("p", annotations=NEAR_DATA)
+    view = make_view(nodes, pods)
+    with served(view) as srv:
+        passed = srv.post("/filter", cache_args(the_pod, names)).doc["NodeNames"]
+        assert 0 < len(passed) < len(names)
+        after_filter = srv.post("/prioritize", cache_args(the_pod, passed)).doc
+    with served(make_view(nodes, pods)) as fresh:
+        alone = fresh.post("/prioritize", cache_args(the_pod, passed)).doc
+    assert after_filter == alone
+    assert after_filter == [
+        {"Host": n, "Score": s} for n, s in expected_scores(view, the_pod, passed).items()
+    ]
+
+
+def test_prioritize_after_filter_follows_a_node_list_that_changed_in_between() -> None:
+    # A node joins between the two calls: the view's rows move, and the rows remembered at
+    # filter time must not be read against the new state.
+    nodes, pods = mixed_cluster()
+    names = [n["metadata"]["name"] for n in nodes]
+    the_pod = pod("p", annotations=NEAR_DATA)
+    view = make_view(nodes, pods)
+    with served(view) as srv:
+        passed = srv.post("/filter", cache_args(the_pod, names)).doc["NodeNames"]
+        grown = [node("edge-0", labels={"cloudedge.io/bandwidth-mbps": "100"}), *nodes]
+        view.replace_nodes(grown)
+        reply = srv.post("/prioritize", cache_args(the_pod, passed)).doc
+    assert reply == [
+        {"Host": n, "Score": s} for n, s in expected_scores(view, the_pod, passed).items()
+    ]

@@ -122,7 +122,9 @@ def make_app(
 
 
 RECENT_NODE_LISTS = 2
-"""Node-name lists remembered with their rows (see ``_Extender._rows_of``)."""
+"""Node-name lists remembered with their rows, most recently used first (see
+``_Extender._rows_of``): filter's list of every node and the last list of nodes that passed,
+which prioritize sends next."""
 
 
 class _Extender:
@@ -390,15 +392,30 @@ class _Extender:
         """Each requested node's row in ``ev`` (-1 for names it does not have), and the names
         as an array (replies pick names by mask, in C)."""
         index = self._index_of(ev)
-        for seen_index, seen_names, seen in self._recent_rows:
+        for k, (seen_index, seen_names, seen) in enumerate(self._recent_rows):
             if seen_index is index and len(seen_names) == len(names) and seen_names == names:
+                if k:  # most recently used first: filter's list of every node stays in
+                    entry = self._recent_rows.pop(k)
+                    self._recent_rows.insert(0, entry)
                 return seen
         rows = np.fromiter(
             map(index.get, names, itertools.repeat(-1)), dtype=np.int64, count=len(names)
         )
+        return self._remember_rows(ev, names, rows, _object_array(names))
+
+    def _remember_rows(
+        self,
+        ev: model.Evaluation,
+        names: Sequence[str],
+        rows: npt.NDArray[np.int64],
+        name_array: npt.NDArray[np.object_],
+    ) -> _Rows:
+        """Keep ``names`` (a tuple, as requests carry them) and their rows for ``_rows_of``."""
         rows.flags.writeable = False
-        found = _Rows(rows, _object_array(names))
-        self._recent_rows = [(index, names, found), *self._recent_rows[: RECENT_NODE_LISTS - 1]]
+        name_array.flags.writeable = False
+        found = _Rows(rows, name_array)
+        entry = (self._index_of(ev), names, found)
+        self._recent_rows = [entry, *self._recent_rows[: RECENT_NODE_LISTS - 1]]
         return found
 
     def _index_of(self, ev: model.Evaluation) -> dict[str, int]:
@@ -420,23 +437,23 @@ class _Extender:
             feasible = (rows >= 0) & _take(ev.result.feasible, rows)
             names = args.node_names
             passed = name_array[feasible].tolist()
-            failing = np.flatnonzero(~feasible)
-            if len(failing):
-                # Plain lists and one text per kind of failure: a cluster-wide tier mismatch
-                # fails hundreds of nodes per call, and a Python step per node and per reason
+            if len(passed) < len(names):
+                # Plain dicts zipped from arrays, one text per kind of failure: a cluster-wide
+                # tier mismatch fails hundreds of nodes per call, and a Python step per node
                 # cost more than the model's evaluation.
-                fail_rows = rows[failing]
-                known_rows = fail_rows[fail_rows >= 0]  # rows of -1 have no row to read
-                texts = iter(ev.result.reason_texts(known_rows))
-                hopeless = iter(ev.result.unresolvable[known_rows].tolist())
-                for pos, row in zip(failing.tolist(), fail_rows.tolist(), strict=True):
-                    if row < 0:
-                        # Malformed cloudedge labels: nothing the pod's scheduling can change.
-                        unresolvable[names[pos]] = bad[names[pos]]
-                    elif next(hopeless):
-                        unresolvable[names[pos]] = next(texts)
-                    else:
-                        failed[names[pos]] = next(texts)
+                fail_rows, fail_names = rows[~feasible], name_array[~feasible]
+                known = fail_rows >= 0  # rows of -1 have no row to read: malformed labels
+                known_rows, known_names = fail_rows[known], fail_names[known]
+                texts = ev.result.reason_text_array(known_rows)
+                hopeless = ev.result.unresolvable[known_rows]
+                failed = _named(known_names[~hopeless], texts[~hopeless])
+                unresolvable = _named(known_names[hopeless], texts[hopeless])
+                # Malformed cloudedge labels: nothing the pod's scheduling can change.
+                unresolvable.update((name, bad[name]) for name in fail_names[~known].tolist())
+            if args.node_objects is None and passed:
+                # kube-scheduler's prioritize call for this pod names, in the normal case,
+                # exactly the nodes that passed: remember their rows as a list already seen.
+                self._remember_rows(ev, tuple(passed), rows[feasible], name_array[feasible])
         if args.node_objects is None:
             return wire.ExtenderFilterResult(
                 Nodes=None,
@@ -532,6 +549,11 @@ def _object_array(items: Sequence[str]) -> npt.NDArray[np.object_]:
 
 _SCORE_ENDINGS = _object_array([f"{score}}}" for score in range(wire.MAX_PRIORITY + 1)])
 """The end of a ``HostPriority`` for each score prioritize can answer (0..10)."""
+
+
+def _named(names: npt.NDArray[np.object_], texts: npt.NDArray[np.object_]) -> dict[str, str]:
+    """``{name: text}`` from two parallel object arrays, built in C."""
+    return dict(zip(names.tolist(), texts.tolist(), strict=True))
 
 
 def _take(values: npt.NDArray[T], rows: npt.NDArray[np.int64]) -> npt.NDArray[T]:

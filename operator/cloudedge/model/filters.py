@@ -165,8 +165,15 @@ class FilterResult:
     def reason_texts(self, rows: npt.NDArray[np.int64]) -> list[str]:
         """``", ".join(self.reason(i))`` for each node ``i`` in ``rows``, built once per kind of
         failure (a filter, or a combination of short resources) rather than once per node."""
+        out: list[str] = self.reason_text_array(rows).tolist()
+        return out
+
+    def reason_text_array(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+        """:meth:`reason_texts` as an object array, for callers that pick from it by mask."""
         if len(rows) <= FEW_ROWS:  # grouping costs more than it saves
-            return [", ".join(self.reason(i)) for i in rows.tolist()]
+            few = np.empty(len(rows), dtype=object)
+            few[:] = [", ".join(self.reason(i)) for i in rows.tolist()]
+            return few
         code = self.code[rows].astype(np.int64)
         if self.short is not None:
             short = self.short[:, rows]
@@ -181,7 +188,7 @@ class FilterResult:
                 texts[k] = ", ".join(r for b, r in enumerate(RESOURCE_REASONS) if kind & (1 << b))
             else:
                 texts[k] = self.texts[kind]
-        out: list[str] = texts[where.reshape(-1)].tolist()
+        out: npt.NDArray[np.object_] = texts[where.reshape(-1)]
         return out
 
     def summary(self) -> str:
