@@ -13,6 +13,12 @@ from typing import Any
 from bench import common, extender_latency
 
 NODES = 1000
+FLOORS = {
+    "healthz": "healthz (empty request)",
+    "healthz-http.client": "healthz-http.client (empty request, stdlib client)",
+    "ping-pong": "ping-pong (100 bytes over loopback TCP)",
+}
+"""The sample keys of the floors under every call, and their rows' labels on the page."""
 
 
 def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict[str, Any]]:
@@ -23,12 +29,9 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
     numbers: common.Numbers = {}
     for what, by_verb in samples.items():
         pair = [f + p for f, p in zip(by_verb["filter"], by_verb["prioritize"], strict=True)]
-        verbs = [(v, s) for v, s in by_verb.items() if v not in ("healthz", "ping-pong")]
+        verbs = [(v, s) for v, s in by_verb.items() if v not in FLOORS]
         verbs.append(("filter+prioritize", pair))
-        if "healthz" in by_verb:
-            verbs.append(("healthz (empty request)", by_verb["healthz"]))
-        if "ping-pong" in by_verb:
-            verbs.append(("ping-pong (100 bytes over loopback TCP)", by_verb["ping-pong"]))
+        verbs += [(label, by_verb[v]) for v, label in FLOORS.items() if v in by_verb]
         for verb, values in verbs:
             ms = [v * 1e3 for v in values]
             row: dict[str, Any] = {
@@ -40,7 +43,7 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
                 "max": max(ms),
             }
             rows.append(row)
-            key = verb.split(" ")[0].replace("+", "_plus_").replace("-", "_")
+            key = verb.split(" ")[0].replace("+", "_plus_").replace("-", "_").replace(".", "_")
             kind = what.replace(" ", "_").lower()  # round_trip, handler, handler_cpu
             for stat in ("p50", "p99"):
                 numbers[f"extender_{NODES}_nodes_{key}_{kind}_ms_{stat}"] = round(row[stat], 3)

@@ -658,8 +658,8 @@ def extender_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -
 the extender's aiohttp application on 127.0.0.1 with a {detail["nodes"]:,}-node view (a fifth
 cloud, edge nodes on 100 sites, about 3 bound pods per node), `nodeCacheCapable: true` (node
 names in the request), served by a process of its own (as in a cluster, where it is the
-`cloudedge run` process); one client on a kept-alive connection (`http.client`) sends
-kube-scheduler's calls for one pod at a time: filter with every node, then prioritize with the
+`cloudedge run` process); one client on a kept-alive connection sends kube-scheduler's calls
+for one pod at a time: filter with every node, then prioritize with the
 nodes that passed; annotated pods of random workloads (each with a `resourceVersion`, as the
 API server sends them), 30% with a deadline. {detail["requests"]:,} calls after 50 warm-up pods.
 "round trip" is what the client waits for, from sending the request to the last byte of the
@@ -667,7 +667,11 @@ reply (HTTP both ways, the server's JSON decoding and encoding and the model; th
 encodes its request before the clock starts and decodes the reply after it stops, as
 kube-scheduler does that in its own process), "handler" the handler alone (wall time),
 "handler CPU" the CPU time of the serving thread during the handler (`time.thread_time`);
-"filter+prioritize" is the sum for one pod, what kube-scheduler waits for.
+"filter+prioritize" is the sum for one pod, what kube-scheduler waits for. The client is a
+minimal HTTP/1.1 one (`Client` in the script: one write, then the status line, the headers and
+`Content-Length` bytes), as cheap per call as kube-scheduler's Go client; the
+`healthz-http.client` row sends the same empty request through Python's `http.client`, whose
+header parsing alone would add the difference between the two healthz rows to every call.
 
 {table(["verb", "measured", "n", "p50 ms", "p99 ms", "max ms"], rows)}
 """
