@@ -19,6 +19,21 @@ FLOORS = {
     "ping-pong": "ping-pong (100 bytes over loopback TCP)",
 }
 """The sample keys of the floors under every call, and their rows' labels on the page."""
+BEFORE: dict[str, Any] = {
+    "commit": "fe3e324",
+    "date": "2026-11-26",
+    "load": "0.9",
+    # (verb, measured) -> (p50 ms, p99 ms), as docs/benchmarks.md recorded them then
+    "rows": {
+        ("filter", "round trip"): (2.23, 5.32),
+        ("prioritize", "round trip"): (1.58, 4.42),
+        ("filter+prioritize", "round trip"): (3.85, 8.6),
+        ("filter", "handler CPU"): (1.28, 2.3),
+        ("prioritize", "handler CPU"): (0.707, 1.28),
+        ("filter+prioritize", "handler CPU"): (2.02, 3.06),
+    },
+}
+"""The previous page's run (same machine, same benchmark), for the before/after table."""
 
 
 def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict[str, Any]]:

@@ -674,6 +674,36 @@ minimal HTTP/1.1 one (`Client` in the script: one write, then the status line, t
 header parsing alone would add the difference between the two healthz rows to every call.
 
 {table(["verb", "measured", "n", "p50 ms", "p99 ms", "max ms"], rows)}
+{_extender_before(detail)}"""
+
+
+def _extender_before(detail: dict[str, Any]) -> str:
+    """The previous page's figures beside this run's, with what changed in between."""
+    from bench import extender as extender_mod
+
+    before = extender_mod.BEFORE
+    now = {(r["verb"], r["measured"]): r for r in detail["rows"]}
+    rows = [
+        [
+            verb,
+            measured,
+            f"{fmt(p50)} -> {fmt(now[verb, measured]['p50'])}",
+            f"{fmt(p99)} -> {fmt(now[verb, measured]['p99'])}",
+        ]
+        for (verb, measured), (p50, p99) in before["rows"].items()
+        if (verb, measured) in now
+    ]
+    if not rows:
+        return ""
+    return f"""
+The same rows in the previous page's run ({before["commit"]}, {before["date"]}, load average
+{before["load"]}). In between: the round trips were timed through Python's `http.client`, whose
+cost per call the `healthz-http.client` row now shows apart; filter builds its failure maps
+from arrays instead of a Python step per failing node; prioritize reuses the rows of the nodes
+filter passed instead of looking each name up again. (That run's healthz row timed an error
+path of the bench's own timing code, so it is left out.) Each side is one run:
+
+{table(["verb", "measured", "p50 ms before -> now", "p99 ms before -> now"], rows)}
 """
 
 
