@@ -204,8 +204,12 @@ def create_pods(
 
 
 def node_ready(kube: Cluster, name: str) -> bool:
-    conditions = kube.core.read_node(name).status.conditions or []
-    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+    """Ready, and carrying no taint but the test's own: a new node is Ready a moment before
+    the node controller lifts its ``node.kubernetes.io/not-ready`` taint."""
+    node = kube.core.read_node(name)
+    conditions = node.status.conditions or []
+    ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
+    return ready and all(t.key == TEST_LABEL for t in node.spec.taints or [])
 
 
 def pod_requests(pod: Any) -> tuple[float, float, float]:
