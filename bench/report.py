@@ -700,8 +700,9 @@ The same rows in the previous page's run ({before["commit"]}, {before["date"]}, 
 {before["load"]}). In between: the round trips were timed through Python's `http.client`, whose
 cost per call the `healthz-http.client` row now shows apart; filter builds its failure maps
 from arrays instead of a Python step per failing node; prioritize reuses the rows of the nodes
-filter passed instead of looking each name up again. (That run's healthz row timed an error
-path of the bench's own timing code, so it is left out.) Each side is one run:
+filter passed instead of looking each name up again, and picks each node's reply text from a
+table built once per node set instead of building it per call. (That run's healthz row timed
+an error path of the bench's own timing code, so it is left out.) Each side is one run:
 
 {table(["verb", "measured", "p50 ms before -> now", "p99 ms before -> now"], rows)}
 """
