@@ -157,8 +157,14 @@ def targets(numbers: common.Numbers) -> str:
 
 def _stamp(facts: dict[str, Any], detail: dict[str, Any]) -> str:
     scale = "`--quick` (small scale)" if detail.get("quick") else "full scale"
-    when = detail.get("measured") or {"date": facts["date"], "loadavg": facts["loadavg_start"]}
-    return f"_Measured {when['date']}, {scale}, load average {when['loadavg']:.1f} at start._"
+    when = detail.get("measured") or {
+        "date": facts["date"],
+        "loadavg": facts["loadavg_start"],
+        "commit": facts["commit"],
+    }
+    # Sections of one page may come from different runs (--only): each names its own commit.
+    at = f" at commit {when['commit']}" if when.get("commit") else ""
+    return f"_Measured {when['date']}{at}, {scale}, load average {when['loadavg']:.1f} at start._"
 
 
 def core_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> str:

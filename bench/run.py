@@ -151,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc(file=sys.stderr)
             continue
         numbers.update(section_numbers)
-        detail["measured"] = {"date": facts["date"], "loadavg": facts["loadavg_start"]}
+        detail["measured"] = {
+            "date": facts["date"],
+            "loadavg": facts["loadavg_start"],
+            "commit": facts["commit"],
+        }
         details[name] = detail
         progress(f"section {name}: done")
     facts["loadavg_end"] = os.getloadavg()[0]
