@@ -5,18 +5,22 @@ The fixtures in conftest.py build these; tests import the types and helpers from
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import re
+import secrets
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from kubernetes.client import ApiException
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HACK_DIR = REPO_ROOT / "hack"
@@ -147,3 +151,44 @@ class Cluster:
         """The pods of a namespace (kubernetes client V1Pod objects)."""
         listed = self.core.list_namespaced_pod(namespace, label_selector=label_selector)
         return list(listed.items)
+
+
+@contextlib.contextmanager
+def scratch_namespace(
+    kube: Cluster,
+    test_name: str,
+    *,
+    prefix: str,
+    label: str,
+    drain_timeout: float | None = None,
+) -> Iterator[str]:
+    """A unique namespace for one test (``<prefix>-<test>-<random>``, labelled ``label``), with
+    its default ServiceAccount; deleted afterwards.
+
+    With ``drain_timeout``, its pods are deleted first and waited for, so the next test starts
+    on a cluster without them (the fault suite's bursts fill whole nodes).
+    """
+    slug = re.sub(r"[^a-z0-9-]+", "-", test_name.lower()).strip("-")
+    name = f"{prefix}-{slug[:45].rstrip('-')}-{secrets.token_hex(3)}"
+    meta = k8s_client.V1ObjectMeta(name=name, labels={label: "true"})
+    kube.core.create_namespace(k8s_client.V1Namespace(metadata=meta))
+    # With admission on, pods cannot be created before the ServiceAccount controller made it.
+    wait_until(
+        f"ServiceAccount default in {name}",
+        lambda: kube.core.read_namespaced_service_account("default", name),
+        timeout=60,
+    )
+    yield name
+    try:
+        if drain_timeout is not None:
+            kube.core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
+            wait_until(
+                f"the pods of {name} gone",
+                lambda: not kube.core.list_namespaced_pod(name, limit=1).items,
+                timeout=drain_timeout,
+                interval=1,
+            )
+        kube.core.delete_namespace(name, propagation_policy="Background")
+    except ApiException as exc:
+        if exc.status != 404:
+            raise

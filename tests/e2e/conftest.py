@@ -11,16 +11,19 @@ Every test in tests/e2e is marked ``e2e``.
 from __future__ import annotations
 
 import os
-import re
-import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_support import HACK_DIR, Cluster, find_kubectl, tool_bindir, wait_until
-from kubernetes import client as k8s_client
-from kubernetes.client import ApiException
+from cluster_support import (
+    HACK_DIR,
+    Cluster,
+    find_kubectl,
+    scratch_namespace,
+    tool_bindir,
+    wait_until,
+)
 
 E2E_DIR = Path(__file__).resolve().parent
 CRD_DIR = E2E_DIR.parents[1] / "charts" / "cloud-edge-scheduler" / "crds"
@@ -103,28 +106,8 @@ def kube() -> Iterator[Cluster]:
         _cluster_down(name)
 
 
-def _namespace_name(test_name: str) -> str:
-    slug = re.sub(r"[^a-z0-9-]+", "-", test_name.lower()).strip("-")
-    return f"e2e-{slug[:45].rstrip('-')}-{secrets.token_hex(3)}"
-
-
 @pytest.fixture
 def namespace(kube: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     """A unique namespace for one test, with its default ServiceAccount; deleted afterwards."""
-    name = _namespace_name(request.node.name)
-    body = k8s_client.V1Namespace(
-        metadata=k8s_client.V1ObjectMeta(name=name, labels={"cloudedge.io/e2e": "true"})
-    )
-    kube.core.create_namespace(body)
-    # With admission on, pods cannot be created before the ServiceAccount controller made it.
-    wait_until(
-        f"ServiceAccount default in {name}",
-        lambda: kube.core.read_namespaced_service_account("default", name),
-        timeout=60,
-    )
-    yield name
-    try:
-        kube.core.delete_namespace(name, propagation_policy="Background")
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+    with scratch_namespace(kube, request.node.name, prefix="e2e", label="cloudedge.io/e2e") as name:
+        yield name

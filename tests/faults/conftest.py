@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -27,11 +26,16 @@ FAULTS_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(FAULTS_DIR.parent / "e2e"))
 sys.path.insert(0, str(FAULTS_DIR))
 
-from cluster_support import HACK_DIR, Cluster, find_kubectl, tool_bindir, wait_until  # noqa: E402
+from cluster_support import (  # noqa: E402
+    HACK_DIR,
+    Cluster,
+    find_kubectl,
+    scratch_namespace,
+    tool_bindir,
+    wait_until,
+)
 from control_plane import ControlPlane, NotControllableError  # noqa: E402
 from faults_support import TestNodes  # noqa: E402
-from kubernetes import client as k8s_client  # noqa: E402
-from kubernetes.client import ApiException  # noqa: E402
 from operator_support import OperatorProcess  # noqa: E402
 
 CRD_DIR = FAULTS_DIR.parents[1] / "charts" / "cloud-edge-scheduler" / "crds"
@@ -126,37 +130,17 @@ def healthy_control_plane(kube: Cluster, control_plane: ControlPlane) -> Iterato
     wait_until("the API server's /readyz after the test", kube.is_ready, timeout=90, interval=1)
 
 
-def _namespace_name(test_name: str) -> str:
-    slug = re.sub(r"[^a-z0-9-]+", "-", test_name.lower()).strip("-")
-    return f"ft-{slug[:45].rstrip('-')}-{secrets.token_hex(3)}"
-
-
 @pytest.fixture
 def namespace(kube: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace; its pods are deleted (and gone) before the next test starts."""
-    name = _namespace_name(request.node.name)
-    body = k8s_client.V1Namespace(
-        metadata=k8s_client.V1ObjectMeta(name=name, labels={"cloudedge.io/fault-test": "true"})
-    )
-    kube.core.create_namespace(body)
-    wait_until(
-        f"ServiceAccount default in {name}",
-        lambda: kube.core.read_namespaced_service_account("default", name),
-        timeout=60,
-    )
-    yield name
-    try:
-        kube.core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
-        wait_until(
-            f"the pods of {name} gone",
-            lambda: not kube.core.list_namespaced_pod(name, limit=1).items,
-            timeout=CLEANUP_TIMEOUT,
-            interval=1,
-        )
-        kube.core.delete_namespace(name, propagation_policy="Background")
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+    with scratch_namespace(
+        kube,
+        request.node.name,
+        prefix="ft",
+        label="cloudedge.io/fault-test",
+        drain_timeout=CLEANUP_TIMEOUT,
+    ) as name:
+        yield name
 
 
 @pytest.fixture
