@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client import ApiException
+from kubernetes.utils import parse_quantity
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HACK_DIR = REPO_ROOT / "hack"
@@ -151,6 +152,12 @@ class Cluster:
         """The pods of a namespace (kubernetes client V1Pod objects)."""
         listed = self.core.list_namespaced_pod(namespace, label_selector=label_selector)
         return list(listed.items)
+
+
+def quantity(text: object) -> float:
+    """A Kubernetes quantity (``500m``, ``16Gi``, ``110``) as a float in base units."""
+    parse = cast(Callable[[object], Any], parse_quantity)  # the client leaves it untyped
+    return float(parse(text))
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cluster_support import wait_until
+from cluster_support import quantity, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -142,8 +142,6 @@ class OperatorProcess:
 
 def pod_requests_by_node(pods: Sequence[Any]) -> dict[str, float]:
     """Sum of CPU requests (millicores) of non-terminated pods per node."""
-    from kubernetes.utils import parse_quantity
-
     out: dict[str, float] = {}
     for p in pods:
         if not p.spec.node_name or p.status.phase in ("Succeeded", "Failed"):
@@ -151,7 +149,7 @@ def pod_requests_by_node(pods: Sequence[Any]) -> dict[str, float]:
         cpu = 0.0
         for c in p.spec.containers:
             req = (c.resources.requests or {}) if c.resources else {}
-            cpu += float(parse_quantity(req.get("cpu", "0"))) * 1000
+            cpu += quantity(req.get("cpu", "0")) * 1000
         out[p.spec.node_name] = out.get(p.spec.node_name, 0.0) + cpu
     return out
 

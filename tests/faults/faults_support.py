@@ -20,9 +20,8 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cluster_support import Cluster, WaitTimeoutError, wait_until
+from cluster_support import Cluster, WaitTimeoutError, quantity, wait_until
 from kubernetes.client import ApiException
-from kubernetes.utils import parse_quantity
 from operator_support import OperatorProcess
 
 SCHEDULER = "cloud-edge-scheduler"
@@ -43,8 +42,8 @@ class NodeSpec:
 
     def allocatable(self) -> tuple[float, float, float]:
         return (
-            float(parse_quantity(self.cpu)) * 1000,
-            float(parse_quantity(self.memory)),
+            quantity(self.cpu) * 1000,
+            quantity(self.memory),
             float(self.pods),
         )
 
@@ -89,7 +88,8 @@ class TestNodes:
             self.add(spec)
 
     def add(self, spec: NodeSpec) -> None:
-        self.kube.core.create_node(kwok_node(spec, self.token))
+        body: Any = kwok_node(spec, self.token)  # the client sends a plain dict as it is
+        self.kube.core.create_node(body)
         self.specs[spec.name] = spec
 
     def wait_ready(self, names: Iterable[str] | None = None) -> None:
@@ -155,7 +155,7 @@ def default_specs(token: str) -> list[NodeSpec]:
     ]
 
 
-WORKLOADS = (
+WORKLOADS: tuple[dict[str, str], ...] = (
     {"cloudedge.io/workload": "latency-sensitive", "cloudedge.io/max-latency-ms": "5000"},
     {"cloudedge.io/workload": "compute-intensive", "cloudedge.io/compute-cost": "200"},
     {"cloudedge.io/workload": "batch"},
@@ -181,7 +181,7 @@ def create_pods(
     """
     started = time.monotonic()
 
-    def create(body: dict[str, Any]) -> None:
+    def create(body: Any) -> None:
         deadline = time.monotonic() + retry_s
         for attempt in range(int(retry_s / 0.5) + 1):
             try:
@@ -206,7 +206,7 @@ def create_pods(
 def node_ready(kube: Cluster, name: str) -> bool:
     """Ready, and carrying no taint but the test's own: a new node is Ready a moment before
     the node controller lifts its ``node.kubernetes.io/not-ready`` taint."""
-    node = kube.core.read_node(name)
+    node: Any = kube.core.read_node(name)
     conditions = node.status.conditions or []
     ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
     return ready and all(t.key == TEST_LABEL for t in node.spec.taints or [])
@@ -216,8 +216,8 @@ def pod_requests(pod: Any) -> tuple[float, float, float]:
     cpu = mem = 0.0
     for c in pod.spec.containers:
         req = (c.resources.requests or {}) if c.resources else {}
-        cpu += float(parse_quantity(req.get("cpu", "0"))) * 1000
-        mem += float(parse_quantity(req.get("memory", "0")))
+        cpu += quantity(req.get("cpu", "0")) * 1000
+        mem += quantity(req.get("memory", "0"))
     return cpu, mem, 1.0
 
 
@@ -238,7 +238,8 @@ def scheduled_events(
 ) -> dict[str, list[str]]:
     """Messages of ``Scheduled`` events from ``source`` by pod name (of pods in ``uids``)."""
     out: dict[str, list[str]] = {}
-    for e in kube.core.list_namespaced_event(namespace).items:
+    events: list[Any] = kube.core.list_namespaced_event(namespace).items
+    for e in events:
         if e.reason != "Scheduled" or source not in (
             e.source and e.source.component,
             e.reporting_component,
@@ -252,11 +253,10 @@ def scheduled_events(
 
 def our_pending_pods(kube: Cluster) -> int:
     """Pods of our scheduler the API server has not bound, cluster-wide."""
-    pods = kube.core.list_pod_for_all_namespaces(field_selector=f"spec.schedulerName={SCHEDULER}")
+    selector = f"spec.schedulerName={SCHEDULER}"
+    pods: list[Any] = kube.core.list_pod_for_all_namespaces(field_selector=selector).items
     return sum(
-        1
-        for p in pods.items
-        if not p.spec.node_name and p.status.phase not in ("Succeeded", "Failed")
+        1 for p in pods if not p.spec.node_name and p.status.phase not in ("Succeeded", "Failed")
     )
 
 
@@ -313,10 +313,10 @@ class Invariants:
 
     def usable_nodes(self, selector: dict[str, str]) -> dict[str, tuple[float, float, float]]:
         """Nodes that exist, match ``selector``, are Ready and schedulable -> allocatable."""
-        out = {}
-        for node in self.kube.core.list_node(
-            label_selector=f"{TEST_LABEL}={self.nodes.token}"
-        ).items:
+        out: dict[str, tuple[float, float, float]] = {}
+        ours = f"{TEST_LABEL}={self.nodes.token}"
+        nodes: list[Any] = self.kube.core.list_node(label_selector=ours).items
+        for node in nodes:
             name = node.metadata.name
             if name in self.foreign_nodes or node.spec.unschedulable:
                 continue
@@ -332,8 +332,8 @@ class Invariants:
                 continue
             alloc = node.status.allocatable
             out[name] = (
-                float(parse_quantity(alloc["cpu"])) * 1000,
-                float(parse_quantity(alloc["memory"])),
+                quantity(alloc["cpu"]) * 1000,
+                quantity(alloc["memory"]),
                 float(alloc["pods"]),
             )
         return out
@@ -381,7 +381,8 @@ class Invariants:
                 return self._not_yet(f"{len(silent)} bound pods without Scheduled: {silent[:5]}")
         return Outcome(bound, {p.metadata.name for p in pending}, got)
 
-    def _not_yet(self, why: str) -> None:
+    def _not_yet(self, why: str) -> Outcome | None:
+        """Record why the burst has not settled, and answer as ``settled`` then does: None."""
         self.why = why
         return None
 
@@ -484,11 +485,12 @@ class Invariants:
     def check_no_overcommit(self) -> None:
         used = usage_by_node(self.kube.core.list_pod_for_all_namespaces().items)
         over = {}
-        for node in self.kube.core.list_node().items:
+        nodes: list[Any] = self.kube.core.list_node().items
+        for node in nodes:
             alloc = node.status.allocatable or {}
             cap = (
-                float(parse_quantity(alloc.get("cpu", "0"))) * 1000,
-                float(parse_quantity(alloc.get("memory", "0"))),
+                quantity(alloc.get("cpu", "0")) * 1000,
+                quantity(alloc.get("memory", "0")),
                 float(alloc.get("pods", "0")),
             )
             have = used.get(node.metadata.name)
