@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from extender_support import (
     EDGE_ONLY,
+    Served,
     cache_args,
     list_args,
     make_view,
@@ -59,9 +60,7 @@ def test_scores_are_the_model_scores_divided_by_ten_and_rounded(mode: str) -> No
     with served(view) as srv:
         reply = srv.post("/prioritize", args)
     assert reply.status == 200
-    assert reply.doc == [
-        {"Host": n, "Score": s} for n, s in expected_scores(view, the_pod, names).items()
-    ]
+    assert reply.doc == expected_priorities(view, the_pod, names)
 
 
 def test_the_node_next_to_the_data_scores_highest_and_untiered_nodes_zero() -> None:
@@ -147,37 +146,44 @@ def test_scores_are_clamped_to_zero_to_ten(
     assert reply.doc == [{"Host": "edge-1", "Score": wire_score}]
 
 
+def expected_priorities(
+    view: view_mod.ClusterView, pod_obj: dict[str, Any], names: list[str]
+) -> list[dict[str, Any]]:
+    """The HostPriorityList prioritize must answer for ``names``, in their order."""
+    return [{"Host": n, "Score": s} for n, s in expected_scores(view, pod_obj, names).items()]
+
+
+def passed_by_filter(srv: Served, pod_obj: dict[str, Any], nodes: list[dict[str, Any]]) -> Any:
+    """Filter every node of ``nodes`` for the pod: the names that passed (some, not all)."""
+    names = [n["metadata"]["name"] for n in nodes]
+    passed = srv.post("/filter", cache_args(pod_obj, names)).doc["NodeNames"]
+    assert 0 < len(passed) < len(names)
+    return passed
+
+
 def test_prioritize_after_filter_scores_the_passed_nodes_like_a_fresh_extender() -> None:
     # Filter remembers the rows of the nodes that passed for the prioritize call that follows;
     # the scores must be those of an extender that never saw the filter.
     nodes, pods = mixed_cluster()
-    names = [n["metadata"]["name"] for n in nodes]
     the_pod = pod("p", annotations=NEAR_DATA)
     view = make_view(nodes, pods)
     with served(view) as srv:
-        passed = srv.post("/filter", cache_args(the_pod, names)).doc["NodeNames"]
-        assert 0 < len(passed) < len(names)
+        passed = passed_by_filter(srv, the_pod, nodes)
         after_filter = srv.post("/prioritize", cache_args(the_pod, passed)).doc
     with served(make_view(nodes, pods)) as fresh:
         alone = fresh.post("/prioritize", cache_args(the_pod, passed)).doc
     assert after_filter == alone
-    assert after_filter == [
-        {"Host": n, "Score": s} for n, s in expected_scores(view, the_pod, passed).items()
-    ]
+    assert after_filter == expected_priorities(view, the_pod, passed)
 
 
 def test_prioritize_after_filter_follows_a_node_list_that_changed_in_between() -> None:
     # A node joins between the two calls: the view's rows move, and the rows remembered at
     # filter time must not be read against the new state.
     nodes, pods = mixed_cluster()
-    names = [n["metadata"]["name"] for n in nodes]
     the_pod = pod("p", annotations=NEAR_DATA)
     view = make_view(nodes, pods)
     with served(view) as srv:
-        passed = srv.post("/filter", cache_args(the_pod, names)).doc["NodeNames"]
-        grown = [node("edge-0", labels={"cloudedge.io/bandwidth-mbps": "100"}), *nodes]
-        view.replace_nodes(grown)
+        passed = passed_by_filter(srv, the_pod, nodes)
+        view.replace_nodes([node("edge-0", labels={"cloudedge.io/bandwidth-mbps": "100"}), *nodes])
         reply = srv.post("/prioritize", cache_args(the_pod, passed)).doc
-    assert reply == [
-        {"Host": n, "Score": s} for n, s in expected_scores(view, the_pod, passed).items()
-    ]
+    assert reply == expected_priorities(view, the_pod, passed)
