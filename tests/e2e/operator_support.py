@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,29 @@ class OperatorProcess:
         print(f"--- last lines of the cloudedge run log ---\n{self.log_tail(8000)}")
         with contextlib.suppress(OSError):
             self.log_path.unlink()
+
+
+@contextlib.contextmanager
+def two_replicas(
+    kubeconfig: str, *, lease_prefix: str
+) -> Iterator[tuple[OperatorProcess, OperatorProcess]]:
+    """Two ``cloudedge run`` replicas sharing a fresh Lease, as ``(leader, follower)`` once
+    one of them leads; both are closed afterwards, whatever the test did to them."""
+    lease = f"{lease_prefix}-{secrets.token_hex(4)}"
+    first = OperatorProcess(kubeconfig, lease_name=lease).start()
+    try:
+        second = OperatorProcess(kubeconfig, lease_name=lease).start()
+        try:
+            leader = wait_until(
+                "one leader",
+                lambda: first if first.is_leader() else second if second.is_leader() else None,
+                timeout=30,
+            )
+            yield leader, second if leader is first else first
+        finally:
+            second.close()
+    finally:
+        first.close()
 
 
 def pod_requests_by_node(pods: Sequence[Any]) -> dict[str, float]:

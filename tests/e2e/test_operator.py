@@ -17,7 +17,7 @@ import pytest
 import yaml
 from cluster_support import REPO_ROOT, Cluster, wait_until
 from kubernetes.utils import parse_quantity
-from operator_support import OperatorProcess, pod_requests_by_node
+from operator_support import OperatorProcess, pod_requests_by_node, two_replicas
 
 from cloudedge import simulate
 
@@ -432,16 +432,7 @@ def scheduled_events(kube: Cluster, namespace: str) -> dict[str, list[str]]:
 def test_two_replicas_have_one_leader_and_a_killed_leader_hands_over_within_20s(
     kube: Cluster, namespace: str
 ) -> None:
-    lease = f"e2e-{secrets.token_hex(4)}"
-    first = OperatorProcess(kube.kubeconfig, lease_name=lease).start()
-    second = OperatorProcess(kube.kubeconfig, lease_name=lease).start()
-    try:
-        leader = wait_until(
-            "one leader",
-            lambda: first if first.is_leader() else second if second.is_leader() else None,
-            timeout=30,
-        )
-        follower = second if leader is first else first
+    with two_replicas(kube.kubeconfig, lease_prefix="e2e") as (leader, follower):
         assert not follower.is_leader()
         create_pods(kube, namespace, [make_pod(f"before-{k}", "50m") for k in range(20)])
         wait_until(
@@ -472,9 +463,6 @@ def test_two_replicas_have_one_leader_and_a_killed_leader_hands_over_within_20s(
         for name, msgs in events.items():
             assert f" to {pods[name]}:" in msgs[0]
         assert_no_overcommit(kube)
-    finally:
-        first.close()
-        second.close()
 
 
 def test_sigterm_stops_the_operator_cleanly(kube: Cluster, operator: OperatorProcess) -> None:

@@ -7,7 +7,6 @@ leader stalled past its lease. Every test ends with :class:`faults_support.Invar
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import random
 import secrets
@@ -28,7 +27,7 @@ from faults_support import (
     create_pods,
 )
 from kubernetes.client import ApiException
-from operator_support import OperatorProcess
+from operator_support import OperatorProcess, two_replicas
 
 SEED = 20260508
 BURST = 400
@@ -283,16 +282,7 @@ def test_a_node_that_turns_not_ready_cordoned_tainted_or_deleted_gets_no_queued_
 def test_a_leader_stalled_past_its_lease_binds_nothing_once_resumed(
     kube: Cluster, namespace: str, nodes: TestNodes
 ) -> None:
-    lease = f"ft-{secrets.token_hex(4)}"
-    first = OperatorProcess(kube.kubeconfig, lease_name=lease).start()
-    second = OperatorProcess(kube.kubeconfig, lease_name=lease).start()
-    try:
-        leader = wait_until(
-            "one leader",
-            lambda: first if first.is_leader() else second if second.is_leader() else None,
-            timeout=30,
-        )
-        other = second if leader is first else first
+    with two_replicas(kube.kubeconfig, lease_prefix="ft") as (leader, other):
         pods = burst(nodes, "stall", BURST)
         creator = threading.Thread(target=create_pods, args=(kube, namespace, pods[:200]))
         creator.start()
@@ -336,8 +326,3 @@ def test_a_leader_stalled_past_its_lease_binds_nothing_once_resumed(
         check.check(outcome, expect_bound=min(BURST, capacity_in_pods(nodes.specs.values())))
         assert final + by_other == len(outcome.bound), "each bound pod counted by one replica"
         assert leader.sample("cloudedge_pending_pods") == other.sample("cloudedge_pending_pods")
-    finally:
-        with contextlib.suppress(Exception):
-            first.close()
-        with contextlib.suppress(Exception):
-            second.close()
