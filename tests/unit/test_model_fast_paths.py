@@ -138,4 +138,4 @@ def test_reason_texts_are_the_joined_reasons_of_each_node(
         np.array([3, 0, 2, 1, 0] * (filters.FEW_ROWS // 2), dtype=np.int64),  # many: grouped
     ):
         expected = [", ".join(ev.result.reason(int(i))) for i in rows]
-        assert ev.result.reason_texts(rows) == expected
+        assert ev.result.reason_texts(rows).tolist() == expected

@@ -146,13 +146,14 @@ class _Extender:
         self.core = core
         self.max_body_bytes = max_body_bytes
         self.bad_nodes = bad_nodes
-        # Node name -> row of the view's state, and the JSON prefix of its HostPriority: rebuilt
-        # only when the view rebuilt its state (a new names list), not on every request.
+        # Node name -> row of the view's state, the JSON prefix of its HostPriority and its
+        # HostPriority text for each score: rebuilt only when the view rebuilt its state (a new
+        # names list), not on every request.
         self._names: list[str] | None = None
         self._index: dict[str, int] = {}
         self._prefixes: dict[str, str] = {}
-        self._recent_rows: list[tuple[dict[str, int], Sequence[str], _Rows]] = []
         self._priority_texts: npt.NDArray[np.object_] = np.empty((0, 0), dtype=object)
+        self._recent_rows: list[tuple[dict[str, int], Sequence[str], _Rows]] = []
         """The last requests' node names and their rows: kube-scheduler sends the same lists
         call after call (every node to filter, those that passed to prioritize), and comparing
         a list is several times cheaper than mapping its names again."""
@@ -447,7 +448,7 @@ class _Extender:
                 fail_rows, fail_names = rows[~feasible], name_array[~feasible]
                 known = fail_rows >= 0  # rows of -1 have no row to read: malformed labels
                 known_rows, known_names = fail_rows[known], fail_names[known]
-                texts = ev.result.reason_text_array(known_rows)
+                texts = ev.result.reason_texts(known_rows)
                 hopeless = ev.result.unresolvable[known_rows]
                 failed = _named(known_names[~hopeless], texts[~hopeless])
                 unresolvable = _named(known_names[hopeless], texts[hopeless])

@@ -162,14 +162,10 @@ class FilterResult:
             return tuple(r for r, bit in zip(RESOURCE_REASONS, bits, strict=True) if bit)
         return (self.texts[code],)
 
-    def reason_texts(self, rows: npt.NDArray[np.int64]) -> list[str]:
+    def reason_texts(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
         """``", ".join(self.reason(i))`` for each node ``i`` in ``rows``, built once per kind of
-        failure (a filter, or a combination of short resources) rather than once per node."""
-        out: list[str] = self.reason_text_array(rows).tolist()
-        return out
-
-    def reason_text_array(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
-        """:meth:`reason_texts` as an object array, for callers that pick from it by mask."""
+        failure (a filter, or a combination of short resources) rather than once per node; an
+        object array, so that callers pick from it by mask."""
         if len(rows) <= FEW_ROWS:  # grouping costs more than it saves
             few = np.empty(len(rows), dtype=object)
             few[:] = [", ".join(self.reason(i)) for i in rows.tolist()]
