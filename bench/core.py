@@ -58,7 +58,7 @@ def kernel_input(
 ) -> KernelInput:
     view = state.source_view(pod.data_source) if pod.data_source else None
     return KernelInput(
-        req=np.asarray(pod.requests[:2], dtype=np.float64),
+        req=np.array([pod.requests.cpu, pod.requests.memory], dtype=np.float64),
         cost=pod.compute_cost,
         size_mb=pod.data_size_mb,
         latency_s=view.latency_s if view else None,

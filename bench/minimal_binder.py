@@ -21,13 +21,14 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
 
-from cloudedge import errors
+from cloudedge import errors, model
 from cloudedge.cluster import binding, client
 from cloudedge.inputs import nodes as node_inputs
 from cloudedge.inputs import pods as pod_inputs
@@ -40,23 +41,23 @@ class RoundRobin:
 
     def __init__(self, node_objs: list[dict[str, Any]]) -> None:
         self.names: list[str] = []
-        self.free: list[list[float]] = []
+        self.free: list[dict[str, float]] = []
         for obj in sorted(node_objs, key=lambda o: str(o["metadata"]["name"])):
             node = node_inputs.parse_node(obj)
             self.names.append(node.name)
-            self.free.append(list(node.allocatable))
+            self.free.append(dict(node.allocatable))
         self.next = 0
         self.lock = threading.Lock()
 
-    def pick(self, requests: tuple[float, float, float]) -> str | None:
+    def pick(self, requests: Mapping[str, float]) -> str | None:
         with self.lock:
             n = len(self.names)
             for step in range(n):
                 i = (self.next + step) % n
                 room = self.free[i]
-                if all(room[k] >= requests[k] for k in range(3)):
-                    for k in range(3):
-                        room[k] -= requests[k]
+                if all(room.get(k, 0.0) >= v for k, v in requests.items() if v > 0):
+                    for k, v in requests.items():
+                        room[k] = room.get(k, 0.0) - v
                     self.next = (i + 1) % n
                     return self.names[i]
             return None
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             requests = pod_inputs.pod_requests(obj, who=meta["name"])
         except errors.InputError:
-            requests = (0.0, 0.0, 1.0)
+            requests = model.ResourceList(pods=1.0)
         node = nodes.pick(requests)
         outcome = "no_room"
         started = time.monotonic()

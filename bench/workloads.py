@@ -93,8 +93,8 @@ def model_nodes(n: int, rng: random.Random, *, used_fraction: float = 0.0) -> li
                 site=s["site"],
                 bandwidth_mbps=s["bandwidth"],
                 compute_rate=s["cpu_m"],
-                allocatable=(s["cpu_m"], s["memory"], 110.0),
-                used=(round(s["cpu_m"] * u), round(s["memory"] * u), 0.0),
+                allocatable={"cpu": s["cpu_m"], "memory": s["memory"], "pods": 110.0},
+                used={"cpu": round(s["cpu_m"] * u), "memory": round(s["memory"] * u)},
             )
         )
     return nodes

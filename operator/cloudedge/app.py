@@ -217,7 +217,8 @@ class App:
                 for code, tier in ((0, "cloud"), (1, "edge")):
                     mask = state.tier == code
                     self.metrics.nodes.labels(tier).set(int(mask.sum()))
-                    for r, resource in ((0, "cpu"), (1, "memory")):
+                    for resource in ("cpu", "memory"):
+                        r = state.resource_index[resource]
                         cap = float(state.allocatable[mask, r].sum())
                         used = float(state.used[mask, r].sum())
                         self.metrics.tier_requested.labels(tier, resource).set(

@@ -60,6 +60,12 @@ def explain(
         cluster.set_topology(inputs.parse_topology(chosen))
     bound = (pod_obj.get("spec") or {}).get("nodeName")
     header = [f"pod {namespace}/{name}: " + (f"bound to {bound}" if bound else "pending")]
+    if not bound and (pod_obj.get("spec") or {}).get("schedulingGates"):
+        gates = [str((g or {}).get("name")) for g in pod_obj["spec"]["schedulingGates"]]
+        header.append(f"not ready for scheduling: waiting for the gates {', '.join(gates)}")
+    unhonoured = inputs.unhonoured_fields(pod_obj)
+    if unhonoured:
+        header.append(f"refused by the binder: {inputs.refusal(unhonoured)}")
     try:
         pod = inputs.parse_pod(pod_obj)
     except errors.InputError as err:

@@ -16,7 +16,7 @@ def cloud(
         "site": "cloud",
         "bandwidth_mbps": 10000.0,
         "compute_rate": cpu,
-        "allocatable": (cpu, mem, 110.0),
+        "allocatable": {"cpu": cpu, "memory": mem, "pods": 110.0},
     }
     args.update(kw)
     return model.Node(name=name, **args)  # type: ignore[arg-type]
@@ -31,7 +31,7 @@ def edge(
         "site": f"site-{name}",
         "bandwidth_mbps": 100.0,
         "compute_rate": cpu,
-        "allocatable": (cpu, mem, 110.0),
+        "allocatable": {"cpu": cpu, "memory": mem, "pods": 110.0},
     }
     args.update(kw)
     return model.Node(name=name, **args)  # type: ignore[arg-type]
@@ -39,4 +39,4 @@ def edge(
 
 def pod(name: str = "p", *, cpu: float = 100, mem: float = 0, **kw: object) -> model.Pod:
     """A pod requesting ``cpu`` millicores and ``mem`` bytes."""
-    return model.Pod(name=name, requests=(cpu, mem, 1.0), **kw)  # type: ignore[arg-type]
+    return model.Pod(name=name, requests={"cpu": cpu, "memory": mem, "pods": 1.0}, **kw)  # type: ignore[arg-type]

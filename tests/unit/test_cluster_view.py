@@ -29,11 +29,13 @@ def pod(uid: str, cpu: str, node_name: str | None = None, phase: str = "Running"
 
 
 def model_pod(uid: str, cpu: float) -> model.Pod:
-    return model.Pod(name=uid, namespace="ns", uid=uid, requests=(cpu, 0.0, 1.0))
+    return model.Pod(
+        name=uid, namespace="ns", uid=uid, requests={"cpu": cpu, "memory": 0.0, "pods": 1.0}
+    )
 
 
 def cpu_used(view: ClusterView) -> dict[str, float]:
-    return {n: u[0] for n, u in view.usage_by_node().items()}
+    return {n: u.cpu for n, u in view.usage_by_node().items()}
 
 
 def test_usage_counts_every_bound_pod_whoever_scheduled_it() -> None:

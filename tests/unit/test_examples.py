@@ -79,19 +79,21 @@ def cli_args(example: str, strategy: str) -> list[str]:
 def assert_sound(example: str, doc: dict[str, Any]) -> None:
     """No node holds more than it has, usage is the sum of its pods, unplaced pods say why."""
     requests = {pod.key: pod.requests for pod in built(example).pods}
-    summed: dict[str, list[float]] = {n["name"]: [0.0, 0.0, 0.0] for n in doc["nodes"]}
+    summed: dict[str, dict[str, float]] = {n["name"]: {} for n in doc["nodes"]}
     for placement in doc["placements"]:
         if placement["node"] is None:
             assert isinstance(placement.get("reason"), str), placement
             assert placement["reason"].strip(), placement
             continue
-        for k, value in enumerate(requests[placement["pod"]]):
-            summed[placement["node"]][k] += value
+        on_node = summed[placement["node"]]
+        for resource, value in requests[placement["pod"]].items():
+            on_node[resource] = on_node.get(resource, 0.0) + value
     for node in doc["nodes"]:
-        for k, resource in enumerate(("cpu", "memory", "pods")):
+        for resource in ("cpu", "memory", "pods"):
             allocated = node["allocated"][resource]
             assert allocated <= node["capacity"][resource] + EPSILON, (node["name"], resource)
-            assert allocated == pytest.approx(summed[node["name"]][k]), (node["name"], resource)
+            expected = summed[node["name"]].get(resource, 0.0)
+            assert allocated == pytest.approx(expected), (node["name"], resource)
     assert doc["placed"] + doc["unschedulable"] == len(doc["placements"])
 
 

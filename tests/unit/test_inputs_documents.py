@@ -176,7 +176,7 @@ def test_every_collected_object_parses_into_the_model() -> None:
 
     assert [n.name for n in nodes] == ["cloud-1", "edge-1"]
     assert [p.key for p in pods][:4] == ["lab/solo", "shop/web-0", "shop/web-1", "shop/web-2"]
-    assert pods[1].requests == (250.0, 64 * 2**20, 1.0)
+    assert pods[1].requests == {"cpu": 250.0, "memory": 64 * 2**20, "pods": 1.0}
 
 
 # Controllers

@@ -151,13 +151,13 @@ def test_compute_rate_given_as_a_label_is_not_read() -> None:
 def test_node_capacity_is_allocatable_cpu_memory_and_pods() -> None:
     parsed = parse_node(node(allocatable={"cpu": "3800m", "memory": "7Gi", "pods": "58"}))
 
-    assert parsed.allocatable == (3800.0, 7 * GI, 58.0)
+    assert parsed.allocatable == {"cpu": 3800.0, "memory": 7 * GI, "pods": 58.0}
 
 
 def test_node_allocatable_falls_back_to_capacity() -> None:
     parsed = parse_node(node(capacity={"cpu": "2", "memory": "4Gi", "pods": "20"}))
 
-    assert parsed.allocatable == (2000.0, 4 * GI, 20.0)
+    assert parsed.allocatable == {"cpu": 2000.0, "memory": 4 * GI, "pods": 20.0}
 
 
 def test_node_allocatable_is_preferred_over_capacity() -> None:
@@ -165,13 +165,39 @@ def test_node_allocatable_is_preferred_over_capacity() -> None:
         node(allocatable={"cpu": "3", "memory": "6Gi"}, capacity={"cpu": "4", "memory": "8Gi"})
     )
 
-    assert parsed.allocatable[:2] == (3000.0, 6 * GI)
+    assert (parsed.allocatable.cpu, parsed.allocatable.memory) == (3000.0, 6 * GI)
+
+
+def test_every_resource_a_node_offers_is_a_named_amount() -> None:
+    offered = {
+        "cpu": "4",
+        "memory": "8Gi",
+        "pods": "110",
+        "ephemeral-storage": "100Gi",
+        "hugepages-2Mi": "1Gi",
+        "nvidia.com/gpu": "2",
+    }
+    parsed = parse_node(node(allocatable=offered))
+
+    assert parsed.allocatable == {
+        "cpu": 4000.0,
+        "memory": 8 * GI,
+        "pods": 110.0,
+        "ephemeral-storage": 100 * GI,
+        "hugepages-2Mi": GI,
+        "nvidia.com/gpu": 2.0,
+    }
+
+
+def test_a_bad_quantity_of_an_extended_resource_names_it() -> None:
+    with pytest.raises(errors.InputError, match=r"status\.allocatable\.nvidia\.com/gpu"):
+        parse_node(node(allocatable={"cpu": "1", "nvidia.com/gpu": "two"}))
 
 
 def test_node_without_memory_and_pods_gets_no_memory_and_the_kubelet_default_pods() -> None:
     parsed = parse_node(node(allocatable={"cpu": "1"}))
 
-    assert parsed.allocatable == (1000.0, 0.0, 110.0)
+    assert parsed.allocatable == {"cpu": 1000.0, "memory": 0.0, "pods": 110.0}
 
 
 @pytest.mark.parametrize(
@@ -228,11 +254,12 @@ def test_node_whose_cpu_overflows_a_float_is_an_input_error_not_a_crash() -> Non
 
 
 def test_node_usage_is_passed_through() -> None:
-    assert parse_node(node(), used=(500.0, GI, 3.0)).used == (500.0, GI, 3.0)
+    used = {"cpu": 500.0, "memory": GI, "pods": 3.0}
+    assert parse_node(node(), used=used).used == used
 
 
 def test_node_usage_defaults_to_zero() -> None:
-    assert parse_node(node()).used == (0.0, 0.0, 0.0)
+    assert parse_node(node()).used == {}
 
 
 # Readiness and schedulability

@@ -66,11 +66,11 @@ def assert_names_the_problem(
 @pytest.mark.parametrize(
     ("spec", "requests"),
     [
-        pytest.param({"containers": [{}]}, (0.0, 0.0, 1.0), id="no-resources-is-one-pod-only"),
-        pytest.param({"containers": []}, (0.0, 0.0, 1.0), id="no-containers"),
+        pytest.param({"containers": [{}]}, {"pods": 1.0}, id="no-resources-is-one-pod-only"),
+        pytest.param({"containers": []}, {"pods": 1.0}, id="no-containers"),
         pytest.param(
             {"containers": [container({"cpu": "500m", "memory": "256Mi"})]},
-            (500.0, 256 * MI, 1.0),
+            {"cpu": 500.0, "memory": 256 * MI, "pods": 1.0},
             id="one-container",
         ),
         pytest.param(
@@ -80,17 +80,17 @@ def assert_names_the_problem(
                     container({"cpu": "250m", "memory": "128Mi"}),
                 ]
             },
-            (750.0, 384 * MI, 1.0),
+            {"cpu": 750.0, "memory": 384 * MI, "pods": 1.0},
             id="containers-are-summed",
         ),
         pytest.param(
             {"containers": [container(limits={"cpu": "1", "memory": "1Gi"})]},
-            (1000.0, GI, 1.0),
+            {"cpu": 1000.0, "memory": GI, "pods": 1.0},
             id="limits-when-requests-are-absent",
         ),
         pytest.param(
             {"containers": [container({"cpu": "200m"}, limits={"cpu": "1", "memory": "1Gi"})]},
-            (200.0, GI, 1.0),
+            {"cpu": 200.0, "memory": GI, "pods": 1.0},
             id="limits-fill-only-the-missing-resource",
         ),
         pytest.param(
@@ -98,7 +98,7 @@ def assert_names_the_problem(
                 "containers": [container({"cpu": "500m", "memory": "256Mi"})],
                 "initContainers": [container({"cpu": "2", "memory": "64Mi"})],
             },
-            (2000.0, 256 * MI, 1.0),
+            {"cpu": 2000.0, "memory": 256 * MI, "pods": 1.0},
             id="larger-init-container-wins-per-resource",
         ),
         pytest.param(
@@ -109,7 +109,7 @@ def assert_names_the_problem(
                     container({"cpu": "300m", "memory": "2Gi"}),
                 ],
             },
-            (500.0, 2 * GI, 1.0),
+            {"cpu": 500.0, "memory": 2 * GI, "pods": 1.0},
             id="init-containers-are-a-max-not-a-sum",
         ),
         pytest.param(
@@ -118,23 +118,64 @@ def assert_names_the_problem(
                 "initContainers": [container({"cpu": "2"})],
                 "overhead": {"cpu": "250m", "memory": "120Mi"},
             },
-            (2250.0, 376 * MI, 1.0),
+            {"cpu": 2250.0, "memory": 376 * MI, "pods": 1.0},
             id="overhead-is-added-after-the-init-max",
         ),
         pytest.param(
             {"containers": [container({"cpu": 1, "memory": 1024})]},
-            (1000.0, 1024.0, 1.0),
+            {"cpu": 1000.0, "memory": 1024.0, "pods": 1.0},
             id="yaml-number-quantities",
+        ),
+        pytest.param(
+            {
+                "containers": [container({"cpu": "500m", "memory": "256Mi"})],
+                "initContainers": [
+                    {**container({"cpu": "200m", "memory": "64Mi"}), "restartPolicy": "Always"},
+                    container({"cpu": "600m", "memory": "32Mi"}),
+                ],
+            },
+            # The sidecar runs beside the containers (700m, 320Mi); the init container after
+            # it needs its own plus the sidecar's (800m, 96Mi): the pod needs the larger.
+            {"cpu": 800.0, "memory": 320 * MI, "pods": 1.0},
+            id="native-sidecars-add-to-the-containers-and-to-later-init-containers",
+        ),
+        pytest.param(
+            {
+                "containers": [
+                    container({"cpu": "1", "ephemeral-storage": "1Gi"}, {"nvidia.com/gpu": "1"}),
+                    container({"hugepages-2Mi": "4Mi", "nvidia.com/gpu": "2"}),
+                ],
+            },
+            {
+                "cpu": 1000.0,
+                "ephemeral-storage": GI,
+                "nvidia.com/gpu": 3.0,
+                "hugepages-2Mi": 4 * MI,
+                "pods": 1.0,
+            },
+            id="every-named-resource-is-summed-limits-standing-in-for-requests",
+        ),
+        pytest.param(
+            {
+                "containers": [container({"cpu": "100m", "memory": "64Mi"})],
+                "resources": {"requests": {"cpu": "2", "memory": "1Gi"}},
+                "overhead": {"cpu": "100m", "ephemeral-storage": "1Mi"},
+            },
+            {"cpu": 2100.0, "memory": GI, "ephemeral-storage": MI, "pods": 1.0},
+            id="pod-level-resources-replace-the-sum-and-overhead-adds",
         ),
     ],
 )
 def test_pod_requests_follow_the_kubernetes_rules(
-    spec: dict[str, Any], requests: tuple[float, float, float]
+    spec: dict[str, Any], requests: dict[str, float]
 ) -> None:
     obj = pod()
     obj["spec"] = spec
 
-    assert parse_pod(obj).requests == pytest.approx(requests)
+    parsed = parse_pod(obj).requests
+    assert {name: parsed.amount(name) for name in parsed.positive()} == pytest.approx(
+        {name: value for name, value in requests.items() if value}
+    )
 
 
 @pytest.mark.parametrize(

@@ -129,8 +129,12 @@ def test_an_explicit_link_applies_in_both_directions() -> None:
     # One entry per pair: data flowing camera -> dc and dc -> camera sees the same link.
     topo = parse_topology(network({"links": [link("dc-1", "camera-1", 35, 200)]}))
     nodes = [
-        types.Node("cloud-1", types.Tier.CLOUD, "dc-1", 1000.0, 1000.0, (1000.0, 0.0, 10.0)),
-        types.Node("edge-1", types.Tier.EDGE, "camera-1", 1000.0, 1000.0, (1000.0, 0.0, 10.0)),
+        types.Node(
+            "cloud-1", types.Tier.CLOUD, "dc-1", 1000.0, 1000.0, {"cpu": 1000.0, "pods": 10.0}
+        ),
+        types.Node(
+            "edge-1", types.Tier.EDGE, "camera-1", 1000.0, 1000.0, {"cpu": 1000.0, "pods": 10.0}
+        ),
     ]
     state = ClusterState(nodes, topology=topo)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from model_builders import cloud, edge, pod
 
@@ -57,11 +58,18 @@ def verdict(p: model.Pod, nodes: list[model.Node]) -> model.Evaluation:
         ),
         pytest.param(cloud(cpu=100), pod(cpu=200), "Insufficient cpu", True, id="cpu-never"),
         pytest.param(
-            cloud(used=(7900, 0, 0)), pod(cpu=200), "Insufficient cpu", False, id="cpu-now"
+            cloud(used={"cpu": 7900, "memory": 0, "pods": 0}),
+            pod(cpu=200),
+            "Insufficient cpu",
+            False,
+            id="cpu-now",
         ),
         pytest.param(cloud(mem=10), pod(mem=20), "Insufficient memory", True, id="memory"),
         pytest.param(
-            cloud(allocatable=(8000, 1e9, 2), used=(0, 0, 2)),
+            cloud(
+                allocatable={"cpu": 8000, "memory": 1e9, "pods": 2},
+                used={"cpu": 0, "memory": 0, "pods": 2},
+            ),
             pod(),
             "Too many pods",
             False,
@@ -75,7 +83,7 @@ def verdict(p: model.Pod, nodes: list[model.Node]) -> model.Evaluation:
             id="deadline-hopeless",
         ),
         pytest.param(
-            edge(cpu=1000, used=(800, 0, 0)),
+            edge(cpu=1000, used={"cpu": 800, "memory": 0, "pods": 0}),
             pod(cpu=100, max_latency_ms=50),
             filters.deadline_reason(50),
             False,
@@ -118,7 +126,9 @@ def test_all_insufficient_resources_are_listed_together() -> None:
 
 
 def test_the_summary_counts_reasons_like_kube_scheduler() -> None:
-    nodes = [edge(f"edge-{k}", cpu=1000, used=(800, 0, 0)) for k in range(5)]
+    nodes = [
+        edge(f"edge-{k}", cpu=1000, used={"cpu": 800, "memory": 0, "pods": 0}) for k in range(5)
+    ]
     nodes += [cloud(f"cloud-{k}", cpu=100) for k in range(3)]
     ev = verdict(pod(cpu=150, max_latency_ms=50), nodes)
     assert ev.failure_summary() == (
@@ -137,3 +147,61 @@ def test_the_first_failing_filter_is_the_reason() -> None:
     # Not ready and too small: kube-scheduler reports the first plugin that failed.
     ev = verdict(pod(cpu=500), [edge(cpu=100, ready=False)])
     assert ev.result.reason(0) == (filters.REASON_NOT_READY,)
+
+
+# Named resources: every resource a node offers is an axis, and one it lacks is short there.
+
+GPU = "nvidia.com/gpu"
+
+
+def gpu_pod(gpus: float = 1, **requests: float) -> model.Pod:
+    return model.Pod(name="train", requests={"cpu": 100, "pods": 1, GPU: gpus, **requests})
+
+
+def test_a_pod_asking_for_a_gpu_goes_only_to_a_node_that_has_one() -> None:
+    nodes = [cloud("plain"), cloud("gpu", allocatable={"cpu": 8000, "pods": 110, GPU: 1})]
+    ev = verdict(gpu_pod(), nodes)
+    assert ev.feasible.tolist() == [False, True]
+    assert ev.result.reason(0) == ("Insufficient nvidia.com/gpu",)
+
+
+def test_a_resource_no_node_offers_is_insufficient_everywhere_and_unresolvable() -> None:
+    ev = verdict(gpu_pod(), [cloud("a"), edge("b")])
+    assert ev.failure_summary() == "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+    assert ev.result.unresolvable.all(), "evicting pods cannot create a GPU"
+
+
+def test_a_gpu_in_use_is_not_given_twice() -> None:
+    node = cloud("gpu", allocatable={"cpu": 8000, "pods": 110, GPU: 1}, used={GPU: 1})
+    ev = verdict(gpu_pod(), [node])
+    assert ev.result.reason(0) == ("Insufficient nvidia.com/gpu",)
+    assert not ev.result.unresolvable[0], "evicting the GPU's user would make room"
+
+
+def test_a_petabyte_of_ephemeral_storage_fits_nowhere() -> None:
+    node = cloud(allocatable={"cpu": 8000, "pods": 110, "ephemeral-storage": 100 * 2**30})
+    p = model.Pod(name="big", requests={"cpu": 100, "pods": 1, "ephemeral-storage": 2.0**50})
+    assert verdict(p, [node]).result.reason(0) == ("Insufficient ephemeral-storage",)
+
+
+def test_short_named_resources_are_grouped_in_texts_like_the_core_ones() -> None:
+    # More rows than the node-by-node path handles: texts are grouped by short resources.
+    with_gpu = {"cpu": 1000, "pods": 110, GPU: 1}
+    nodes = [
+        edge(f"e{k}", allocatable=with_gpu if k % 2 else {"cpu": 50, "pods": 1}) for k in range(40)
+    ]
+    ev = verdict(gpu_pod(), nodes)
+    texts = ev.result.reason_texts(np.arange(40))
+    assert set(texts[0::2]) == {"Insufficient cpu, Insufficient nvidia.com/gpu"}
+    assert set(texts[1::2]) == {""}
+
+
+def test_assign_takes_named_requests_and_leaves_other_axes_alone() -> None:
+    state = model.ClusterState([cloud(allocatable={"cpu": 8000, "pods": 110, GPU: 4})])
+    state.assign({"cpu": 500, GPU: 2, "pods": 1}, 0)
+    assert dict(zip(state.resources, state.used[0].tolist(), strict=True)) == {
+        "cpu": 500.0,
+        "memory": 0.0,
+        "pods": 1.0,
+        GPU: 2.0,
+    }

@@ -31,8 +31,15 @@ def nodes(draw: st.DrawFn, index: int) -> model.Node:
         site=draw(st.sampled_from(SITES)),
         bandwidth_mbps=draw(st.sampled_from([50.0, 100.0, 1000.0, 10000.0])),
         compute_rate=cpu,
-        allocatable=(cpu, mem, draw(st.sampled_from([2.0, 110.0]))),
-        used=(round(cpu * used_frac * draw(st.floats(0, 1))), 0.0, 0.0),
+        allocatable={
+            "cpu": cpu,
+            "memory": mem,
+            "pods": draw(st.sampled_from([2.0, 110.0])),
+            # Named resources beyond cpu and memory: some nodes have GPUs, few have storage.
+            "nvidia.com/gpu": draw(st.sampled_from([0.0, 1.0, 2.0])),
+            "ephemeral-storage": draw(st.sampled_from([0.0, 2.0**34])),
+        },
+        used={"cpu": round(cpu * used_frac * draw(st.floats(0, 1)))},
         ready=draw(st.booleans()) or draw(st.booleans()),
         schedulable=draw(st.booleans()) or draw(st.booleans()),
         labels={"disk": draw(st.sampled_from(["ssd", "hdd"]))},
@@ -44,11 +51,14 @@ def pods(draw: st.DrawFn, index: int) -> model.Pod:
     source = draw(st.one_of(st.none(), st.sampled_from(SITES), st.sampled_from(["node-0"])))
     return model.Pod(
         name=f"pod-{index}",
-        requests=(
-            draw(st.sampled_from([0.0, 100.0, 250.0, 500.0, 1000.0, 3000.0])),
-            draw(st.sampled_from([0.0, 2.0**28, 2.0**30])),
-            1.0,
-        ),
+        requests={
+            "cpu": draw(st.sampled_from([0.0, 100.0, 250.0, 500.0, 1000.0, 3000.0])),
+            "memory": draw(st.sampled_from([0.0, 2.0**28, 2.0**30])),
+            "pods": 1.0,
+            "nvidia.com/gpu": draw(st.sampled_from([0.0, 0.0, 1.0])),
+            "ephemeral-storage": draw(st.sampled_from([0.0, 0.0, 2.0**30])),
+            "example.com/dongle": draw(st.sampled_from([0.0, 0.0, 0.0, 1.0])),  # no node has one
+        },
         workload=draw(st.sampled_from(list(model.Workload))),
         compute_cost=draw(st.sampled_from([0.0, 10.0, 500.0, 5000.0])),
         data_source=source,

@@ -49,7 +49,9 @@ def test_heavy_compute_goes_to_the_cloud() -> None:
 
 
 def test_spread_prefers_the_least_allocated_node() -> None:
-    cluster = model.ClusterState([edge("edge-1", used=(1000, 0, 0)), edge("edge-2")])
+    cluster = model.ClusterState(
+        [edge("edge-1", used={"cpu": 1000, "memory": 0, "pods": 0}), edge("edge-2")]
+    )
     [placement] = model.place([pod(cpu=100)], cluster, CONFIG, strategy="spread").placements
     assert placement.node == "edge-2"
 

@@ -86,13 +86,13 @@ class TestWaitingTime:
     def test_follows_the_mm1_queue(
         self, used_cpu: float, req_cpu: float, cost: float, expected: float
     ) -> None:
-        node = edge(cpu=1000, mem=GI, used=(used_cpu, 0.0, 0.0))
+        node = edge(cpu=1000, mem=GI, used={"cpu": used_cpu, "memory": 0.0, "pods": 0.0})
         cluster = model.ClusterState([node])
         got = terms.WaitingTime().compute(pod(cpu=req_cpu, compute_cost=cost), cluster)
         assert float(got[0]) == pytest.approx(expected)
 
     def test_uses_the_busier_of_cpu_and_memory(self) -> None:
-        node = edge(cpu=1000, mem=4 * GI, used=(0.0, 2 * GI, 0.0))
+        node = edge(cpu=1000, mem=4 * GI, used={"cpu": 0.0, "memory": 2 * GI, "pods": 0.0})
         cluster = model.ClusterState([node])
         got = terms.WaitingTime().compute(pod(cpu=100, mem=GI), cluster)
         assert float(got[0]) == pytest.approx(0.1 * 0.75 / 0.25)
@@ -112,7 +112,7 @@ class TestWaitingTime:
 
 class TestCapacityFit:
     def test_is_the_mean_leftover_of_cpu_and_memory_after_placement(self) -> None:
-        node = edge(cpu=1000, mem=4 * GI, used=(250, GI, 0.0))
+        node = edge(cpu=1000, mem=4 * GI, used={"cpu": 250, "memory": GI, "pods": 0.0})
         cluster = model.ClusterState([node])
         got = terms.CapacityFit().compute(pod(cpu=250, mem=0), cluster)
         # cpu 0.5 used, memory 0.25 used -> leftover 1 - 0.375.

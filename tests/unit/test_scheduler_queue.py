@@ -137,3 +137,19 @@ def test_a_pod_in_flight_is_not_queued_twice() -> None:
     assert pop_now(q) is None
     q.requeue("a")
     assert pop_now(q) == "a"
+
+
+def test_a_held_pod_stays_pending_through_cluster_changes_until_its_spec_changes() -> None:
+    clock = Clock()
+    q = SchedulingQueue(clock=clock)
+    q.add(pod("a"))
+    assert pop_now(q) == "a"
+    q.hold("a")
+    q.cluster_changed()
+    clock.now += 3600  # past every backoff and flush interval
+    assert pop_now(q) is None
+    assert len(q) == 1, "still counted as pending"
+    changed = pod("a")
+    changed["spec"]["nodeSelector"] = {"disk": "ssd"}
+    q.add(changed)
+    assert pop_now(q) == "a"

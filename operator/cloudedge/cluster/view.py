@@ -37,7 +37,7 @@ class PodUsage:
 
     key: str
     node: str
-    requests: tuple[float, float, float]
+    requests: model.ResourceList
 
 
 @dataclasses.dataclass
@@ -46,7 +46,7 @@ class Reservation:
 
     key: str
     node: str
-    requests: tuple[float, float, float]
+    requests: model.ResourceList
     created_at: float
     bound_at: float | None = None
 
@@ -261,12 +261,12 @@ class ClusterView:
             res = self._reservations.get(uid)
             return res.node if res is not None else None
 
-    def usage_by_node(self) -> dict[str, tuple[float, float, float]]:
-        """Requested (cpu, memory, pods) per known node, reservations included."""
+    def usage_by_node(self) -> dict[str, model.ResourceList]:
+        """Requested amounts per resource and known node, reservations included."""
         with self._lock:
             state = self.state()
             return {
-                name: (float(row[0]), float(row[1]), float(row[2]))
+                name: model.ResourceList(dict(zip(state.resources, row.tolist(), strict=True)))
                 for name, row in zip(state.names, state.used, strict=True)
             }
 
@@ -339,7 +339,7 @@ class ClusterView:
         except errors.InputError as err:
             # The API server validated this pod; count what we can rather than nothing.
             log.warning("pod %s requests unreadable, counted as one pod slot: %s", key, err)
-            requests = (0.0, 0.0, 1.0)
+            requests = model.ResourceList(pods=1.0)
         usage = PodUsage(key=key, node=str(node), requests=requests)
         self._pods[uid] = usage
         self._drop_reservation(uid)
@@ -361,26 +361,22 @@ class ClusterView:
             log.warning("reservation of %s never confirmed by the watch; dropped", uid)
             self._drop_reservation(uid)
 
-    def _assign(self, node: str, requests: tuple[float, float, float]) -> None:
+    def _assign(self, node: str, requests: model.ResourceList) -> None:
         if self._state is not None and node in self._state.index:
             self._state.assign(requests, self._state.index[node])
 
-    def _release(self, node: str, requests: tuple[float, float, float]) -> None:
+    def _release(self, node: str, requests: model.ResourceList) -> None:
         if self._state is not None and node in self._state.index:
             self._state.release(requests, self._state.index[node])
 
     def _build_state(self) -> model.ClusterState:
-        used: dict[str, list[float]] = {}
+        used: dict[str, model.ResourceList] = {}
         for usage in self._pods.values():
-            row = used.setdefault(usage.node, [0.0, 0.0, 0.0])
-            for k in range(3):
-                row[k] += usage.requests[k]
+            used[usage.node] = used.get(usage.node, model.ResourceList()) + usage.requests
         for res in self._reservations.values():
-            row = used.setdefault(res.node, [0.0, 0.0, 0.0])
-            for k in range(3):
-                row[k] += res.requests[k]
+            used[res.node] = used.get(res.node, model.ResourceList()) + res.requests
         nodes = [
-            dataclasses.replace(node, used=tuple(used.get(name, (0.0, 0.0, 0.0))))  # type: ignore[arg-type]
+            dataclasses.replace(node, used=used.get(name, model.ResourceList()))
             for name, node in sorted(self._nodes.items())
         ]
         return model.ClusterState(nodes, topology=self._topology)

@@ -6,6 +6,7 @@ raises :class:`cloudedge.errors.InputError` naming the object, key, value and wh
 """
 
 from cloudedge.inputs.config import load_config, parse_config
+from cloudedge.inputs.constraints import refusal, unhonoured_fields
 from cloudedge.inputs.documents import Documents, load_documents, parse_documents
 from cloudedge.inputs.nodes import parse_node
 from cloudedge.inputs.pods import has_cloudedge_annotations, parse_pod
@@ -23,4 +24,6 @@ __all__ = [
     "parse_pod",
     "parse_quantity",
     "parse_topology",
+    "refusal",
+    "unhonoured_fields",
 ]

@@ -15,9 +15,7 @@ from cloudedge.inputs import keys, objects, quantity, values
 from cloudedge.model import types
 
 
-def parse_node(
-    obj: Mapping[str, Any], *, used: tuple[float, float, float] | None = None
-) -> types.Node:
+def parse_node(obj: Mapping[str, Any], *, used: Mapping[str, float] | None = None) -> types.Node:
     """Build the model's view of a Node object (a dict as the API or YAML gives it)."""
     obj = {"kind": "Node", **obj}
     who = objects.describe(obj)
@@ -43,11 +41,17 @@ def parse_node(
         raise errors.InputError(
             who, "status.allocatable.cpu", None, "a CPU quantity (allocatable or capacity)"
         )
-    cpu = quantity.cpu_millicores(alloc["cpu"], obj=who, key="status.allocatable.cpu")
-    memory = quantity.plain(alloc.get("memory", 0), obj=who, key="status.allocatable.memory")
-    pods = quantity.plain(
-        alloc.get("pods", keys.DEFAULT_PODS), obj=who, key="status.allocatable.pods"
-    )
+    # Every resource the node offers is an axis (cpu, memory, pods, ephemeral-storage,
+    # hugepages-*, extended resources such as nvidia.com/gpu): a pod requesting one a node
+    # lacks is "Insufficient <name>" there, as in NodeResourcesFit.
+    amounts = {
+        str(name): quantity.amount(str(name), raw, obj=who, key=f"status.allocatable.{name}")
+        for name, raw in alloc.items()
+    }
+    cpu = amounts["cpu"]
+    amounts.setdefault("memory", 0.0)
+    if "pods" not in amounts:
+        amounts["pods"] = keys.DEFAULT_PODS
     rate = values.number(
         annotations, keys.NODE_COMPUTE_RATE, obj=who, exclusive=True, default=max(cpu, 1.0)
     )
@@ -68,8 +72,8 @@ def parse_node(
         site=site,
         bandwidth_mbps=float(bandwidth or keys.DEFAULT_BANDWIDTH_MBPS),
         compute_rate=float(rate or 1.0),
-        allocatable=(cpu, memory, pods),
-        used=used or (0.0, 0.0, 0.0),
+        allocatable=types.ResourceList(amounts),
+        used=types.resource_list(used or {}),
         ready=_ready(status),
         schedulable=not bool(spec.get("unschedulable", False)),
         labels=labels,

@@ -61,26 +61,55 @@ def parse_pod(obj: Mapping[str, Any]) -> types.Pod:
     )
 
 
-def pod_requests(obj: Mapping[str, Any], *, who: str) -> tuple[float, float, float]:
-    """(cpu millicores, memory bytes, 1 pod) the scheduler reserves for this pod."""
-    total = [0.0, 0.0]
+POD_LEVEL_RESOURCES = frozenset({"cpu", "memory"})
+"""Resources that ``spec.resources`` (pod-level resources) may set, replacing the containers'
+sum, as in kube's ``IsSupportedPodLevelResource``; hugepages follow the containers here."""
+
+
+def pod_requests(obj: Mapping[str, Any], *, who: str) -> types.ResourceList:
+    """What the scheduler reserves for this pod, per named resource, summed as kube-scheduler
+    sums it (k8s.io/component-helpers ``resource.PodRequests``):
+
+    - the containers' requests add up;
+    - init containers run one at a time before them: each needs its own requests plus the
+      native sidecars (``restartPolicy: Always`` init containers) started before it, and the
+      pod needs at least the largest of these;
+    - native sidecars run beside the containers, so they also add to the sum;
+    - ``spec.resources`` (pod-level) replaces the sum for cpu and memory;
+    - ``spec.overhead`` (the RuntimeClass's) is added on top;
+    - and the pod takes one of the node's pod slots.
+    """
+    total = types.ResourceList()
     for i, container in enumerate(objects.sequence(obj, "spec", "containers")):
-        cpu, mem = _container_requests(container, who=who, where=f"spec.containers[{i}]")
-        total[0] += cpu
-        total[1] += mem
+        total += _container_requests(container, who=who, where=f"spec.containers[{i}]")
+    sidecars = types.ResourceList()
+    init_peak = types.ResourceList()
     for i, container in enumerate(objects.sequence(obj, "spec", "initContainers")):
-        cpu, mem = _container_requests(container, who=who, where=f"spec.initContainers[{i}]")
-        total[0] = max(total[0], cpu)
-        total[1] = max(total[1], mem)
+        where = f"spec.initContainers[{i}]"
+        requests = _container_requests(container, who=who, where=where)
+        if container.get("restartPolicy") == "Always":
+            total += requests
+            sidecars += requests
+            init_peak = init_peak.maximum(sidecars)
+        else:
+            init_peak = init_peak.maximum(requests + sidecars)
+    total = total.maximum(init_peak)
+    pod_level = objects.mapping(obj, "spec", "resources", "requests")
+    for name, raw in pod_level.items():
+        if name in POD_LEVEL_RESOURCES:
+            value = quantity.amount(name, raw, obj=who, key=f"spec.resources.requests.{name}")
+            total = types.ResourceList({**total, name: value})
     overhead = objects.mapping(obj, "spec", "overhead")
-    if "cpu" in overhead:
-        total[0] += quantity.cpu_millicores(overhead["cpu"], obj=who, key="spec.overhead.cpu")
-    if "memory" in overhead:
-        total[1] += quantity.plain(overhead["memory"], obj=who, key="spec.overhead.memory")
-    return (total[0], total[1], 1.0)
+    total += {
+        str(name): quantity.amount(str(name), raw, obj=who, key=f"spec.overhead.{name}")
+        for name, raw in overhead.items()
+    }
+    return types.ResourceList({**total, types.PODS: 1.0})
 
 
-def _container_requests(container: Any, *, who: str, where: str) -> tuple[float, float]:
+def _container_requests(container: Any, *, who: str, where: str) -> types.ResourceList:
+    """A container's requests; a resource with a limit and no request requests its limit, as
+    the API server defaults it (offline YAML is not defaulted)."""
     if not isinstance(container, Mapping):
         raise errors.InputError(who, where, container, "a container object")
     resources = container.get("resources") or {}
@@ -90,11 +119,12 @@ def _container_requests(container: Any, *, who: str, where: str) -> tuple[float,
     limits = resources.get("limits") or {}
     if not isinstance(requests, Mapping) or not isinstance(limits, Mapping):
         raise errors.InputError(who, f"{where}.resources", resources, "requests/limits maps")
-    cpu_raw = requests.get("cpu", limits.get("cpu", 0))
-    mem_raw = requests.get("memory", limits.get("memory", 0))
-    cpu = quantity.cpu_millicores(cpu_raw, obj=who, key=f"{where}.resources.requests.cpu")
-    mem = quantity.plain(mem_raw, obj=who, key=f"{where}.resources.requests.memory")
-    return cpu, mem
+    out: dict[str, float] = {}
+    for name in {**limits, **requests}:
+        raw = requests.get(name, limits.get(name))
+        key = f"{where}.resources.requests.{name}"
+        out[str(name)] = quantity.amount(str(name), raw, obj=who, key=key)
+    return types.ResourceList(out)
 
 
 def _requirements(raw: Any, *, who: str, where: str) -> tuple[types.SelectorRequirement, ...]:

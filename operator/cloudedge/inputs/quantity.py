@@ -58,3 +58,11 @@ def cpu_millicores(value: object, *, obj: str, key: str) -> float:
 def plain(value: object, *, obj: str, key: str) -> float:
     """A quantity as a plain number in base units (bytes for memory, a count for pods)."""
     return float(parse_quantity(value, obj=obj, key=key))
+
+
+def amount(name: str, value: object, *, obj: str, key: str) -> float:
+    """A quantity of resource ``name`` in the model's base unit: millicores for ``cpu``, the
+    plain number for everything else (bytes of memory or storage, counts of pods or GPUs)."""
+    if name == "cpu":
+        return cpu_millicores(value, obj=obj, key=key)
+    return plain(value, obj=obj, key=key)

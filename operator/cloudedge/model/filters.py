@@ -25,7 +25,6 @@ REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 REASON_NOT_READY = "node(s) were not ready"
 REASON_TAINT = "node(s) had untolerated taint(s)"
 REASON_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
-RESOURCE_REASONS = ("Insufficient cpu", "Insufficient memory", "Too many pods")
 
 # A float tolerance for "fits": requests are sums of parsed quantities, and 0.1+0.2 must not
 # overcommit or reject by a rounding error. Far below one millicore or one byte.
@@ -60,6 +59,9 @@ _FIXED_REASONS: Mapping[int, str] = types_mod.MappingProxyType(
 
 FEW_ROWS = 16
 """Up to this many nodes, failure texts are built node by node (see ``reason_texts``)."""
+MAX_GROUPED_AXES = 40
+"""Short resources are grouped by a bit per axis in an int64 code offset by 16: beyond this
+many axes (a cluster offering dozens of extended resources) texts are built node by node."""
 
 
 class FilterResult:
@@ -80,6 +82,7 @@ class FilterResult:
         "_unresolvable",
         "feasible",
         "short",
+        "short_reasons",
         "texts",
     )
 
@@ -102,6 +105,8 @@ class FilterResult:
         self._base = base
         self.short: npt.NDArray[np.bool_] | None = None
         """Resources x n, which resource each node lacks: set when a resource fails."""
+        self.short_reasons: tuple[str, ...] = ()
+        """The reason of each row of :attr:`short` ("Insufficient nvidia.com/gpu")."""
         self.texts: Mapping[int, str] = _FIXED_REASONS if not texts else {**_FIXED_REASONS, **texts}
 
     def fail(self, mask: state_mod.BoolArray, code: int, *, unresolvable: bool) -> None:
@@ -159,21 +164,22 @@ class FilterResult:
         if code == RESOURCES:
             assert self.short is not None
             bits = self.short[:, i]
-            return tuple(r for r, bit in zip(RESOURCE_REASONS, bits, strict=True) if bit)
+            return tuple(r for r, bit in zip(self.short_reasons, bits, strict=True) if bit)
         return (self.texts[code],)
 
     def reason_texts(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
         """``", ".join(self.reason(i))`` for each node ``i`` in ``rows``, built once per kind of
         failure (a filter, or a combination of short resources) rather than once per node; an
         object array, so that callers pick from it by mask."""
-        if len(rows) <= FEW_ROWS:  # grouping costs more than it saves
+        axes = 0 if self.short is None else len(self.short)
+        if len(rows) <= FEW_ROWS or axes > MAX_GROUPED_AXES:  # grouping costs more than it saves
             few = np.empty(len(rows), dtype=object)
             few[:] = [", ".join(self.reason(i)) for i in rows.tolist()]
             return few
         code = self.code[rows].astype(np.int64)
         if self.short is not None:
-            short = self.short[:, rows]
-            bits = short[0] * 1 + short[1] * 2 + short[2] * 4
+            weights = np.left_shift(1, np.arange(axes, dtype=np.int64))
+            bits = weights @ self.short[:, rows].astype(np.int64)
             code = np.where(code == RESOURCES, 16 + bits, code)
         kinds, where = np.unique(code, return_inverse=True)
         texts = np.empty(len(kinds), dtype=object)
@@ -181,7 +187,8 @@ class FilterResult:
             if kind == PASS:
                 texts[k] = ""
             elif kind >= 16:
-                texts[k] = ", ".join(r for b, r in enumerate(RESOURCE_REASONS) if kind & (1 << b))
+                bits = kind - 16
+                texts[k] = ", ".join(r for b, r in enumerate(self.short_reasons) if bits & (1 << b))
             else:
                 texts[k] = self.texts[kind]
         out: npt.NDArray[np.object_] = texts[where.reshape(-1)]
@@ -197,7 +204,7 @@ class FilterResult:
                 counts[self.texts[code]] += count
         if self.short is not None:
             resource_rows = failed & (self.code == RESOURCES)
-            for k, reason in enumerate(RESOURCE_REASONS):
+            for k, reason in enumerate(self.short_reasons):
                 count = int(np.count_nonzero(self.short[k] & resource_rows))
                 if count:
                     counts[reason] += count
@@ -229,18 +236,29 @@ def static_filters(pod: types.Pod, cluster: state_mod.ClusterState) -> FilterRes
 
 
 def resource_filter(pod: types.Pod, cluster: state_mod.ClusterState, result: FilterResult) -> None:
-    """Fail nodes without room for the pod's requests: never overcommit, on any resource."""
-    req = pod.request_column
-    # Resource-major (3 x n): one contiguous row per resource (see ClusterState.usage).
+    """Fail nodes without room for the pod's requests: never overcommit, on any resource.
+
+    Every resource is an axis of the state (cpu, memory, pods, then what the nodes offer); a
+    resource the pod requests and no node offers is lacking on every node.
+    """
+    req, missing = pod.request_column(cluster.resources)
+    # Resource-major (axes x n): one contiguous row per resource (see ClusterState.usage).
     short = cluster.usage + req > cluster.allocatable_fit
-    if not np.count_nonzero(short):  # the common case: every node has room
+    if not missing and not np.count_nonzero(short):  # the common case: every node has room
         return
     short[req[:, 0] <= 0] = False  # a zero request fits even a full (or zero-capacity) axis
-    lacking = (short[0] | short[1] | short[2]) & result.feasible
-    result.short = short
+    reasons = cluster.resource_reasons
     # Too big for the node even when empty: no preemption can help.
-    too_big = req > cluster.allocatable_fit
-    result.add_unresolvable((too_big[0] | too_big[1] | too_big[2]) & lacking)
+    too_big = (req > cluster.allocatable_fit).any(axis=0)
+    if missing:
+        offered_nowhere = np.ones((len(missing), len(cluster)), dtype=bool)
+        short = np.concatenate([short, offered_nowhere])
+        reasons = reasons + tuple(types.resource_reason(name) for name in missing)
+        too_big = np.ones(len(cluster), dtype=bool)
+    lacking = short.any(axis=0) & result.feasible
+    result.short = short
+    result.short_reasons = reasons
+    result.add_unresolvable(too_big & lacking)
     result.fail(lacking, RESOURCES, unresolvable=False)
 
 

@@ -9,7 +9,7 @@ and the live scheduler does the same for reservations.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -22,6 +22,9 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+Requests = types.Pod | Mapping[str, float] | Iterable[float]
+"""What ``assign`` and ``release`` take: a pod, its named requests, or a row along the axes."""
 
 TIER_NONE, TIER_CLOUD, TIER_EDGE = -1, 0, 1
 _TIER_CODE = {None: TIER_NONE, types.Tier.CLOUD: TIER_CLOUD, types.Tier.EDGE: TIER_EDGE}
@@ -60,16 +63,28 @@ class ClusterState:
         if len(self.index) != len(self.names):
             raise ValueError("node names must be unique")
         n = len(self.nodes)
-        width = len(types.RESOURCES)
+        extra = {r for nd in self.nodes for r in nd.allocatable} - set(types.RESOURCES)
+        self.resources: tuple[str, ...] = types.RESOURCES + tuple(sorted(extra))
+        """The resource axes: cpu, memory, pods, then every other resource a node offers."""
+        self.resource_index = {r: k for k, r in enumerate(self.resources)}
+        self.resource_reasons = tuple(types.resource_reason(r) for r in self.resources)
+        """Per axis, the reason of a node short of it."""
+        width = len(self.resources)
         self.allocatable: FloatArray = np.array(
-            [nd.allocatable for nd in self.nodes], dtype=np.float64
+            [[nd.allocatable.amount(r) for r in self.resources] for nd in self.nodes],
+            dtype=np.float64,
         ).reshape(n, width)
         # Usage is stored resource-major (one contiguous row per resource): every decision
         # reads it once per resource, and numpy broadcasts over one long row several times
-        # faster than over a length-3 inner axis (docs/benchmarks.md, scoring core).
+        # faster than over a short inner axis (docs/benchmarks.md, scoring core).
         # ``used`` is the node-major view of the same memory.
         self.usage: FloatArray = np.ascontiguousarray(
-            np.array([nd.used for nd in self.nodes], dtype=np.float64).reshape(n, width).T
+            np.array(
+                [[nd.used.amount(r) for r in self.resources] for nd in self.nodes],
+                dtype=np.float64,
+            )
+            .reshape(n, width)
+            .T
         )
         alloc2 = self.allocatable[:, :2].T
         self.zero_allocatable: BoolArray = np.ascontiguousarray(alloc2 <= 0)
@@ -99,7 +114,7 @@ class ClusterState:
         self.base_code: npt.NDArray[np.int8] = base
         self.any_base_failure = bool(base.any())
         self.any_hard_taint = bool(self.hard_tainted.any())
-        # Fit tolerance folded into the capacity once (see filters.FIT_EPSILON); 3 x n.
+        # Fit tolerance folded into the capacity once (see filters.FIT_EPSILON); axes x n.
         self.allocatable_fit: FloatArray = np.ascontiguousarray(self.allocatable.T + 1e-6)
         self.sites = sorted({nd.site for nd in self.nodes})
         site_pos = {s: k for k, s in enumerate(self.sites)}
@@ -143,14 +158,31 @@ class ClusterState:
         clone.memo = {}
         return clone
 
-    def assign(self, requests: Iterable[float], node: int) -> None:
+    def vector(self, requests: Requests) -> FloatArray:
+        """``requests`` along this state's resource axes.
+
+        Named amounts (a pod's requests, or the pod itself) are the normal input; a plain
+        sequence must already follow :attr:`resources`. Names without an axis are left out:
+        no node offers them, so the filters never place such a pod.
+        """
+        if isinstance(requests, types.Pod):
+            column, _ = requests.request_column(self.resources)
+            return column[:, 0]
+        if isinstance(requests, Mapping):
+            return np.array([float(requests.get(r, 0.0)) for r in self.resources], dtype=np.float64)
+        row = np.zeros(len(self.resources), dtype=np.float64)
+        given = np.asarray(tuple(requests), dtype=np.float64)
+        row[: len(given)] = given
+        return row
+
+    def assign(self, requests: Requests, node: int) -> None:
         """Add a pod's requests to ``node``'s usage (a placement or a reservation)."""
-        self.usage[:, node] += np.asarray(tuple(requests), dtype=np.float64)
+        self.usage[:, node] += self.vector(requests)
         self.version += 1
 
-    def release(self, requests: Iterable[float], node: int) -> None:
+    def release(self, requests: Requests, node: int) -> None:
         """Undo :meth:`assign`; usage never goes below zero."""
-        row = self.usage[:, node] - np.asarray(tuple(requests), dtype=np.float64)
+        row = self.usage[:, node] - self.vector(requests)
         self.usage[:, node] = np.maximum(row, 0.0)
         self.version += 1
 

@@ -126,7 +126,7 @@ def place_greedy(
 def spread_scores(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
     """kube-scheduler's LeastAllocated plus BalancedAllocation (each 0..100) for ``pod``."""
     alloc = cluster.allocatable[:, :2]
-    after = cluster.used[:, :2] + np.asarray(pod.requests[:2], dtype=np.float64)
+    after = cluster.used[:, :2] + np.array([pod.requests.cpu, pod.requests.memory])
     safe = np.where(alloc > 0, alloc, 1.0)
     frac = np.where(alloc > 0, np.clip(after / safe, 0.0, 1.0), 1.0)
     least_allocated = 100.0 * (1.0 - frac).mean(axis=1)
@@ -187,7 +187,7 @@ def place_optimal(
     rows = [sparse.csr_array((np.ones(nvar), (pp, np.arange(nvar))), shape=(len(pods), nvar))]
     upper = [np.ones(len(pods))]
     free = np.maximum(base.allocatable - base.used, 0.0)
-    req = np.array([pod.requests for pod in pods], dtype=np.float64)
+    req = np.array([base.vector(pod) for pod in pods], dtype=np.float64).reshape(len(pods), -1)
     for r in range(req.shape[1]):
         coeff = req[pp, r]
         if not coeff.any():

@@ -96,13 +96,13 @@ def utilization_after(
     version, so one evaluation computes it once. A zero-capacity axis counts as full as soon
     as anything is requested on it.
     """
-    key = (pod.requests[0], pod.requests[1], cluster.version)
+    key = (pod.requests.cpu, pod.requests.memory, cluster.version)
     memo = cluster.memo.get("utilization")
     if memo is not None and memo[0] == key:
         return memo[1], memo[2]
     usage, inv = cluster.usage, cluster.inv_allocatable
-    cpu_after = usage[0] + pod.requests[0]
-    mem_after = usage[1] + pod.requests[1]
+    cpu_after = usage[0] + pod.requests.cpu
+    mem_after = usage[1] + pod.requests.memory
     cpu = cpu_after * inv[0]
     mem = mem_after * inv[1]
     if cluster.any_zero_allocatable:

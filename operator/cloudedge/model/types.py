@@ -12,13 +12,111 @@ import dataclasses
 import enum
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import numpy.typing as npt
 
 RESOURCES: tuple[str, ...] = ("cpu", "memory", "pods")
-"""Resource axes of every capacity and request vector, in this order."""
+"""The resource axes every cluster state has, first and in this order (the terms read CPU and
+memory at rows 0 and 1); a state adds one axis per other resource its nodes offer
+(``ephemeral-storage``, ``hugepages-2Mi``, ``nvidia.com/gpu``, ...), see ``ClusterState``."""
+
+CPU, MEMORY, PODS = RESOURCES
+
+
+def resource_reason(name: str) -> str:
+    """kube-scheduler's NodeResourcesFit reason for a node short of ``name``."""
+    return "Too many pods" if name == PODS else f"Insufficient {name}"
+
+
+class ResourceList(Mapping[str, float]):
+    """Amounts per named resource, in base units (CPU in millicores, bytes, counts), immutable.
+
+    Any resource name Kubernetes accepts is a key: requests and capacities are named vectors,
+    not tuples with CPU at index 0, so that a GPU or ephemeral storage is one more key rather
+    than one more position everywhere. A missing name is an amount of 0 (:meth:`amount`).
+    """
+
+    __slots__ = ("_hash", "_items")
+
+    def __init__(self, items: Mapping[str, float] | None = None, /, **named: float) -> None:
+        merged = {**(items or {}), **named}
+        for name, value in merged.items():
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"resource names are non-empty strings, got {name!r}")
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"resource {name}: amount must be finite and >= 0, got {value}")
+        self._items: dict[str, float] = {k: float(v) for k, v in merged.items()}
+        self._hash: int | None = None
+
+    def __getitem__(self, name: str) -> float:
+        return self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset((k, v) for k, v in self._items.items() if v))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        names = set(self._items) | set(other)
+        return all(self.amount(n) == float(other.get(n, 0.0)) for n in names)
+
+    def __repr__(self) -> str:
+        return f"ResourceList({self._items!r})"
+
+    def amount(self, name: str) -> float:
+        """The amount of ``name``, 0 when absent."""
+        return self._items.get(name, 0.0)
+
+    @property
+    def cpu(self) -> float:
+        """CPU in millicores."""
+        return self._items.get(CPU, 0.0)
+
+    @property
+    def memory(self) -> float:
+        """Memory in bytes."""
+        return self._items.get(MEMORY, 0.0)
+
+    def __add__(self, other: Mapping[str, float]) -> ResourceList:
+        out = dict(self._items)
+        for name, value in other.items():
+            out[name] = out.get(name, 0.0) + float(value)
+        return ResourceList(out)
+
+    def maximum(self, other: Mapping[str, float]) -> ResourceList:
+        """Per resource, the larger amount of the two (init containers run one at a time)."""
+        out = dict(self._items)
+        for name, value in other.items():
+            out[name] = max(out.get(name, 0.0), float(value))
+        return ResourceList(out)
+
+    def positive(self) -> tuple[str, ...]:
+        """Names with an amount above zero."""
+        return tuple(k for k, v in self._items.items() if v > 0)
+
+
+NO_RESOURCES = ResourceList()
+ONE_POD = ResourceList({PODS: 1.0})
+"""What a pod without requests takes: one of the node's pod slots."""
+
+
+def resource_list(value: Mapping[str, float] | ResourceList) -> ResourceList:
+    """``value`` as a :class:`ResourceList` (dataclasses take plain dicts from tests and YAML)."""
+    if isinstance(value, ResourceList):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"resources are named amounts such as {{'cpu': 500}}, got {value!r}")
+    return ResourceList(value)
 
 
 class Tier(enum.StrEnum):
@@ -134,7 +232,8 @@ class SelectorTerm:
 class Node:
     """A candidate node as the model sees it.
 
-    ``allocatable`` and ``used`` follow :data:`RESOURCES`. ``tier`` is ``None`` for a node
+    ``allocatable`` and ``used`` are named amounts (plain dicts are converted). ``tier`` is
+    ``None`` for a node
     without the ``cloudedge.io/tier`` label: it is kept so the failure can be counted, but it
     never passes the filters.
     """
@@ -144,14 +243,16 @@ class Node:
     site: str
     bandwidth_mbps: float
     compute_rate: float
-    allocatable: tuple[float, float, float]
-    used: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    allocatable: ResourceList
+    used: ResourceList = NO_RESOURCES
     ready: bool = True
     schedulable: bool = True
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "allocatable", resource_list(self.allocatable))
+        object.__setattr__(self, "used", resource_list(self.used))
         if not (self.bandwidth_mbps > 0 and math.isfinite(self.bandwidth_mbps)):
             raise ValueError(f"node {self.name}: bandwidth must be finite and > 0")
         if not (self.compute_rate > 0 and math.isfinite(self.compute_rate)):
@@ -160,7 +261,8 @@ class Node:
 
 @dataclasses.dataclass(frozen=True)
 class Pod:
-    """A pod to place, with its requests (per :data:`RESOURCES`) and its cloudedge annotations.
+    """A pod to place, with its requests (named amounts, the pod slot included) and its cloudedge
+    annotations.
 
     ``compute_cost`` is the work A_p in the same units as a node's compute rate, so that
     processing time is ``compute_cost / compute_rate`` seconds.
@@ -169,7 +271,7 @@ class Pod:
     name: str
     namespace: str = "default"
     uid: str = ""
-    requests: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    requests: ResourceList = ONE_POD
     workload: Workload = Workload.BATCH
     compute_cost: float = 0.0
     data_source: str | None = None
@@ -187,13 +289,31 @@ class Pod:
         """``namespace/name``, the identity used in events, logs and reports."""
         return f"{self.namespace}/{self.name}"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "requests", resource_list(self.requests))
+
     @functools.cached_property
-    def request_column(self) -> npt.NDArray[np.float64]:
-        """``requests`` as a read-only column (resources x 1), made once per pod: a pod is
-        scored against every node on each attempt, and the column broadcasts over them."""
-        column = np.array(self.requests, dtype=np.float64).reshape(-1, 1)
-        column.flags.writeable = False
-        return column
+    def request_columns(
+        self,
+    ) -> dict[tuple[str, ...], tuple[npt.NDArray[np.float64], tuple[str, ...]]]:
+        """Per resource axes of a state, the requests as a read-only column (axes x 1) and the
+        requested names the axes lack: made once per pod and axes, because a pod is scored
+        against every node on each attempt and the column broadcasts over them."""
+        return {}
+
+    def request_column(
+        self, axes: tuple[str, ...]
+    ) -> tuple[npt.NDArray[np.float64], tuple[str, ...]]:
+        """The requests along ``axes``, and the positive requests of names not in ``axes``."""
+        columns = self.request_columns
+        found = columns.get(axes)
+        if found is None:
+            column = np.array([self.requests.amount(r) for r in axes], dtype=np.float64)
+            column = column.reshape(-1, 1)
+            column.flags.writeable = False
+            missing = tuple(sorted(set(self.requests.positive()) - set(axes)))
+            found = columns[axes] = (column, missing)
+        return found
 
 
 @dataclasses.dataclass(frozen=True)

@@ -172,6 +172,10 @@ class Scheduler:
             self._slots.release()
             self.queue.done(qp.uid)
             return
+        unhonoured = inputs.unhonoured_fields(qp.obj)
+        if unhonoured:
+            self._not_placed(qp, "unschedulable", inputs.refusal(unhonoured), hold=True)
+            return
         try:
             pod = inputs.parse_pod(qp.obj)
         except errors.InputError as err:
@@ -188,8 +192,11 @@ class Scheduler:
         self._binds.add(task)
         task.add_done_callback(self._binds.discard)
 
-    def _not_placed(self, qp: queue_mod.QueuedPod, result: str, message: str) -> None:
-        """Report a pod that gets no node, as kube-scheduler does, and park it."""
+    def _not_placed(
+        self, qp: queue_mod.QueuedPod, result: str, message: str, *, hold: bool = False
+    ) -> None:
+        """Report a pod that gets no node, as kube-scheduler does, and park it (``hold``: until
+        its spec changes)."""
         self._slots.release()
         self.metrics.schedule_attempts.labels(result).inc()
         log.info("%s %s: %s", qp.key, result, message)
@@ -201,7 +208,10 @@ class Scheduler:
             warning=True,
         )
         self._side(self._mark_unschedulable, qp.uid, qp.obj, message)
-        self.queue.failed(qp.uid)
+        if hold:
+            self.queue.hold(qp.uid)
+        else:
+            self.queue.failed(qp.uid)
         self.metrics.pending_pods.set(len(self.queue))
 
     def _mark_unschedulable(self, uid: str, obj: dict[str, Any], message: str) -> None:

@@ -56,6 +56,12 @@ def registry(scheduler: core.Scheduler) -> kopf.OperatorRegistry:
         spec = raw.get("spec") or {}
         if spec.get("nodeName") or spec.get("schedulerName") != SCHEDULER_NAME:
             return  # never ours, whatever a misconfigured selector lets through
+        if spec.get("schedulingGates"):
+            # Not ready for scheduling: not queued and no events until the last gate is lifted,
+            # as kube-scheduler's PreEnqueue (SchedulingGates plugin); lifting the gates is an
+            # update, which queues the pod then.
+            scheduler.pod_gone(uid)
+            return
         scheduler.pod_pending(raw)
 
     return reg

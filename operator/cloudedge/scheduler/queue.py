@@ -84,6 +84,7 @@ class SchedulingQueue:
         self._in_active: set[str] = set()
         self._backoff: set[str] = set()
         self._parked: set[str] = set()
+        self._held: set[str] = set()
         self._in_flight: set[str] = set()
         self._seq = itertools.count()
         self._generation = 0
@@ -111,9 +112,10 @@ class SchedulingQueue:
         new_input = _input_of(obj)
         if new_input != self._inputs.get(uid):
             self._inputs[uid] = new_input
-            if uid in self._parked or uid in self._backoff:
+            if uid in self._parked or uid in self._backoff or uid in self._held:
                 self._parked.discard(uid)
                 self._backoff.discard(uid)
+                self._held.discard(uid)
                 self._push_active(qp)
 
     def get(self, uid: str) -> QueuedPod | None:
@@ -126,6 +128,7 @@ class SchedulingQueue:
         self._inputs.pop(uid, None)
         self._backoff.discard(uid)
         self._parked.discard(uid)
+        self._held.discard(uid)
         self._in_active.discard(uid)  # its heap entry is skipped lazily
 
     def done(self, uid: str) -> None:
@@ -150,6 +153,14 @@ class SchedulingQueue:
         else:
             self._backoff.add(uid)
         self._wakeup.set()
+
+    def hold(self, uid: str) -> None:
+        """The attempt can only succeed with a new spec (a field the binder refuses): keep the
+        pod pending, counted, but out of every retry until :meth:`add` sees its input change.
+        Retrying it on cluster changes would repeat the same Warning for ever."""
+        self._in_flight.discard(uid)
+        if uid in self._pods:
+            self._held.add(uid)
 
     def requeue(self, uid: str) -> None:
         """Put an attempt back without counting it (lost leadership before binding)."""
@@ -189,6 +200,7 @@ class SchedulingQueue:
             "active": len(self._in_active),
             "backoff": len(self._backoff),
             "unschedulable": len(self._parked),
+            "held": len(self._held),
             "in_flight": len(self._in_flight),
         }
 

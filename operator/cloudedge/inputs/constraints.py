@@ -1,0 +1,117 @@
+"""Pod fields that constrain placement and that the binder does not honour: refused openly.
+
+kube-scheduler's plugins read more of a pod than this scheduler's model does. A binder that
+ignored such a field would quietly break what the pod's author forbade (two pods on one
+``hostPort``, a required ``podAntiAffinity`` broken, ...). So the binder looks for every such
+field before deciding, and a pod that uses one stays Pending with a Warning naming the field
+and pointing to the extender mode, where kube-scheduler enforces it and this scheduler only
+scores. The extender never calls this: there kube-scheduler's own filters have run first.
+
+Each entry of :data:`CHECKS` is one field of the pod spec; removing an entry is how a field
+becomes honoured (with its filter in ``cloudedge.model``). docs/model.md lists both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+EXTENDER_HINT = (
+    "run such pods with kube-scheduler and the cloud-edge-scheduler extender "
+    "(manifests/scheduler-config/, docs/install.md), which enforces it"
+)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _mapping(obj.get("spec"))
+
+
+def _affinity(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    return _mapping(_mapping(_spec(obj).get("affinity")).get(kind))
+
+
+def _containers(obj: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for field in ("initContainers", "containers"):
+        for i, container in enumerate(_list(_spec(obj).get(field))):
+            if isinstance(container, Mapping):
+                yield f"spec.{field}[{i}]", container
+
+
+def _pod_affinity(obj: Mapping[str, Any]) -> Iterator[str]:
+    for kind in ("podAffinity", "podAntiAffinity"):
+        affinity = _affinity(obj, kind)
+        for mode in (
+            "requiredDuringSchedulingIgnoredDuringExecution",
+            "preferredDuringSchedulingIgnoredDuringExecution",
+        ):
+            if _list(affinity.get(mode)):
+                yield f"spec.affinity.{kind}.{mode}"
+
+
+def _preferred_node_affinity(obj: Mapping[str, Any]) -> Iterator[str]:
+    mode = "preferredDuringSchedulingIgnoredDuringExecution"
+    if _list(_affinity(obj, "nodeAffinity").get(mode)):
+        yield f"spec.affinity.nodeAffinity.{mode}"
+
+
+def _topology_spread(obj: Mapping[str, Any]) -> Iterator[str]:
+    if _list(_spec(obj).get("topologySpreadConstraints")):
+        yield "spec.topologySpreadConstraints"
+
+
+def _host_ports(obj: Mapping[str, Any]) -> Iterator[str]:
+    for where, container in _containers(obj):
+        for j, port in enumerate(_list(container.get("ports"))):
+            if isinstance(port, Mapping) and port.get("hostPort"):
+                yield f"{where}.ports[{j}].hostPort"
+
+
+def _volumes(obj: Mapping[str, Any]) -> Iterator[str]:
+    for i, volume in enumerate(_list(_spec(obj).get("volumes"))):
+        volume = _mapping(volume)
+        for kind in ("persistentVolumeClaim", "ephemeral"):
+            if kind in volume:
+                yield f"spec.volumes[{i}].{kind}"
+
+
+def _resource_claims(obj: Mapping[str, Any]) -> Iterator[str]:
+    if _list(_spec(obj).get("resourceClaims")):
+        yield "spec.resourceClaims"
+
+
+CHECKS: tuple[Callable[[Mapping[str, Any]], Iterator[str]], ...] = (
+    _pod_affinity,
+    _preferred_node_affinity,
+    _topology_spread,
+    _host_ports,
+    _volumes,
+    _resource_claims,
+)
+"""Every field the binder refuses, in the order they are reported."""
+
+
+def unhonoured_fields(obj: Mapping[str, Any]) -> tuple[str, ...]:
+    """The paths of the fields of ``obj`` (a v1 Pod) that the binder would not honour."""
+    found: list[str] = []
+    for check in CHECKS:
+        for path in check(obj):
+            if path not in found:
+                found.append(path)
+    return tuple(found)
+
+
+def refusal(fields: tuple[str, ...]) -> str:
+    """The Warning's message for a pod refused because of ``fields`` (not empty)."""
+    shown = ", ".join(fields[:5]) + (f" and {len(fields) - 5} more" if len(fields) > 5 else "")
+    return (
+        f"cloud-edge-scheduler's binder does not honour {shown}; the pod stays Pending "
+        f"rather than be placed against it: {EXTENDER_HINT}"
+    )

@@ -1,0 +1,99 @@
+"""The binder refuses, by name, every pod field that constrains placement and that it does not
+honour: such a pod stays Pending with a Warning rather than be placed against its spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cloudedge.inputs import refusal, unhonoured_fields
+
+
+def pod(**spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"containers": [{"name": "c"}], **spec}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": body}
+
+
+TERM = {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "kubernetes.io/hostname"}
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+
+
+@pytest.mark.parametrize(
+    ("spec", "fields"),
+    [
+        pytest.param(
+            {"affinity": {"podAffinity": {REQUIRED: [TERM]}}},
+            [f"spec.affinity.podAffinity.{REQUIRED}"],
+            id="required-pod-affinity",
+        ),
+        pytest.param(
+            {
+                "affinity": {
+                    "podAntiAffinity": {PREFERRED: [{"weight": 1, "podAffinityTerm": TERM}]}
+                }
+            },
+            [f"spec.affinity.podAntiAffinity.{PREFERRED}"],
+            id="preferred-pod-anti-affinity",
+        ),
+        pytest.param(
+            {"affinity": {"nodeAffinity": {PREFERRED: [{"weight": 1, "preference": {}}]}}},
+            [f"spec.affinity.nodeAffinity.{PREFERRED}"],
+            id="preferred-node-affinity",
+        ),
+        pytest.param(
+            {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone"}]},
+            ["spec.topologySpreadConstraints"],
+            id="topology-spread",
+        ),
+        pytest.param(
+            {"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8080}]}]},
+            ["spec.containers[0].ports[0].hostPort"],
+            id="host-port",
+        ),
+        pytest.param(
+            {"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]},
+            ["spec.volumes[0].persistentVolumeClaim"],
+            id="persistent-volume-claim",
+        ),
+        pytest.param(
+            {"resourceClaims": [{"name": "gpu"}]}, ["spec.resourceClaims"], id="resource-claims"
+        ),
+    ],
+)
+def test_a_field_the_binder_does_not_honour_is_named(
+    spec: dict[str, Any], fields: list[str]
+) -> None:
+    assert list(unhonoured_fields(pod(**spec))) == fields
+
+
+def test_a_pod_with_only_honoured_constraints_is_not_refused() -> None:
+    obj = pod(
+        nodeSelector={"disk": "ssd"},
+        tolerations=[{"key": "k", "operator": "Exists"}],
+        affinity={"nodeAffinity": {REQUIRED: {"nodeSelectorTerms": []}}},
+        containers=[
+            {
+                "name": "c",
+                "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
+                "ports": [{"containerPort": 80}],
+            }
+        ],
+        volumes=[{"name": "scratch", "emptyDir": {}}],
+        initContainers=[{"name": "proxy", "restartPolicy": "Always"}],
+        overhead={"cpu": "100m"},
+    )
+    obj["spec"]["containers"][0]["resources"]["limits"] = {
+        "nvidia.com/gpu": "1",
+        "ephemeral-storage": "1Gi",
+        "hugepages-2Mi": "2Mi",
+    }
+    assert unhonoured_fields(obj) == ()
+
+
+def test_the_refusal_names_the_field_and_points_to_the_extender_mode() -> None:
+    message = refusal(("spec.topologySpreadConstraints",))
+    assert "spec.topologySpreadConstraints" in message
+    assert "extender" in message
+    assert "Pending" in message
