@@ -18,15 +18,16 @@ def pod(**spec: Any) -> dict[str, Any]:
 TERM = {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "kubernetes.io/hostname"}
 REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+NS_SEL = {"matchLabels": {"team": "data"}}
 
 
 @pytest.mark.parametrize(
     ("spec", "fields"),
     [
         pytest.param(
-            {"affinity": {"podAffinity": {REQUIRED: [TERM]}}},
-            [f"spec.affinity.podAffinity.{REQUIRED}"],
-            id="required-pod-affinity",
+            {"affinity": {"podAffinity": {REQUIRED: [{**TERM, "namespaceSelector": NS_SEL}]}}},
+            [f"spec.affinity.podAffinity.{REQUIRED}[0].namespaceSelector"],
+            id="namespace-selector-by-label",
         ),
         pytest.param(
             {
@@ -43,14 +44,14 @@ PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
             id="preferred-node-affinity",
         ),
         pytest.param(
-            {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone"}]},
-            ["spec.topologySpreadConstraints"],
-            id="topology-spread",
-        ),
-        pytest.param(
-            {"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8080}]}]},
-            ["spec.containers[0].ports[0].hostPort"],
-            id="host-port",
+            {
+                "topologySpreadConstraints": [
+                    {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"},
+                    {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"},
+                ]
+            },
+            ["spec.topologySpreadConstraints[1].whenUnsatisfiable=ScheduleAnyway"],
+            id="soft-topology-spread",
         ),
         pytest.param(
             {"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]},
@@ -72,16 +73,23 @@ def test_a_pod_with_only_honoured_constraints_is_not_refused() -> None:
     obj = pod(
         nodeSelector={"disk": "ssd"},
         tolerations=[{"key": "k", "operator": "Exists"}],
-        affinity={"nodeAffinity": {REQUIRED: {"nodeSelectorTerms": []}}},
+        affinity={
+            "nodeAffinity": {REQUIRED: {"nodeSelectorTerms": []}},
+            "podAffinity": {REQUIRED: [TERM]},
+            "podAntiAffinity": {REQUIRED: [{**TERM, "namespaceSelector": {}}]},
+        },
         containers=[
             {
                 "name": "c",
                 "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
-                "ports": [{"containerPort": 80}],
+                "ports": [{"containerPort": 80, "hostPort": 8080}],
             }
         ],
         volumes=[{"name": "scratch", "emptyDir": {}}],
         initContainers=[{"name": "proxy", "restartPolicy": "Always"}],
+        topologySpreadConstraints=[
+            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}
+        ],
         overhead={"cpu": "100m"},
     )
     obj["spec"]["containers"][0]["resources"]["limits"] = {

@@ -37,7 +37,8 @@ class PodUsage:
 
     key: str
     node: str
-    requests: model.ResourceList
+    pod: model.Pod
+    """What the model places: requests, labels, host ports, required anti-affinity."""
 
 
 @dataclasses.dataclass
@@ -46,7 +47,8 @@ class Reservation:
 
     key: str
     node: str
-    requests: model.ResourceList
+    pod: model.Pod
+    """What the model places: requests, labels, host ports, required anti-affinity."""
     created_at: float
     bound_at: float | None = None
 
@@ -161,7 +163,7 @@ class ClusterView:
         with self._lock:
             usage = self._pods.pop(uid, None)
             if usage is not None:
-                self._release(usage.node, usage.requests)
+                self._release(usage.node, usage.pod)
             self._drop_reservation(uid)
         self._changed("pod-deleted")
 
@@ -179,9 +181,9 @@ class ClusterView:
             if best is not None and pod.uid:
                 node = state.names[best]
                 self._reservations[pod.uid] = Reservation(
-                    key=pod.key, node=node, requests=pod.requests, created_at=time.monotonic()
+                    key=pod.key, node=node, pod=pod, created_at=time.monotonic()
                 )
-                state.assign(pod.requests, best)
+                state.assign(pod, best)
             return ev, best
 
     def evaluate(self, pod: model.Pod, config: model.ModelConfig) -> model.Evaluation:
@@ -323,7 +325,7 @@ class ClusterView:
         uid = _uid(obj)
         old = self._pods.pop(uid, None)
         if old is not None:
-            self._release(old.node, old.requests)
+            self._release(old.node, old.pod)
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
         node = spec.get("nodeName")
@@ -335,20 +337,24 @@ class ClusterView:
         meta = obj.get("metadata") or {}
         key = f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"
         try:
-            requests = pod_inputs.pod_requests(obj, who=f"Pod {key}")
+            placed = pod_inputs.parse_placed(obj)
         except errors.InputError as err:
             # The API server validated this pod; count what we can rather than nothing.
-            log.warning("pod %s requests unreadable, counted as one pod slot: %s", key, err)
-            requests = model.ResourceList(pods=1.0)
-        usage = PodUsage(key=key, node=str(node), requests=requests)
+            log.warning("pod %s unreadable, counted by its requests only: %s", key, err)
+            try:
+                requests = pod_inputs.pod_requests(obj, who=f"Pod {key}")
+            except errors.InputError:
+                requests = model.ResourceList(pods=1.0)
+            placed = model.Pod(name=key, uid=uid, requests=requests)
+        usage = PodUsage(key=key, node=str(node), pod=placed)
         self._pods[uid] = usage
         self._drop_reservation(uid)
-        self._assign(usage.node, usage.requests)
+        self._assign(usage.node, usage.pod)
 
     def _drop_reservation(self, uid: str) -> None:
         res = self._reservations.pop(uid, None)
         if res is not None:
-            self._release(res.node, res.requests)
+            self._release(res.node, res.pod)
 
     def _expire_reservations(self) -> None:
         now = time.monotonic()
@@ -361,25 +367,27 @@ class ClusterView:
             log.warning("reservation of %s never confirmed by the watch; dropped", uid)
             self._drop_reservation(uid)
 
-    def _assign(self, node: str, requests: model.ResourceList) -> None:
+    def _assign(self, node: str, pod: model.Pod) -> None:
         if self._state is not None and node in self._state.index:
-            self._state.assign(requests, self._state.index[node])
+            self._state.assign(pod, self._state.index[node])
 
-    def _release(self, node: str, requests: model.ResourceList) -> None:
+    def _release(self, node: str, pod: model.Pod) -> None:
         if self._state is not None and node in self._state.index:
-            self._state.release(requests, self._state.index[node])
+            self._state.release(pod, self._state.index[node])
 
     def _build_state(self) -> model.ClusterState:
         used: dict[str, model.ResourceList] = {}
-        for usage in self._pods.values():
-            used[usage.node] = used.get(usage.node, model.ResourceList()) + usage.requests
-        for res in self._reservations.values():
-            used[res.node] = used.get(res.node, model.ResourceList()) + res.requests
+        placed: list[tuple[model.Pod, str]] = []
+        entries: list[PodUsage | Reservation] = [*self._pods.values()]
+        entries += self._reservations.values()
+        for entry in entries:
+            used[entry.node] = used.get(entry.node, model.ResourceList()) + entry.pod.requests
+            placed.append((entry.pod, entry.node))
         nodes = [
             dataclasses.replace(node, used=used.get(name, model.ResourceList()))
             for name, node in sorted(self._nodes.items())
         ]
-        return model.ClusterState(nodes, topology=self._topology)
+        return model.ClusterState(nodes, topology=self._topology, placed=placed)
 
 
 def _uid(obj: Mapping[str, Any]) -> str:

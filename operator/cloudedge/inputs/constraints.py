@@ -46,14 +46,17 @@ def _containers(obj: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
 
 
 def _pod_affinity(obj: Mapping[str, Any]) -> Iterator[str]:
+    """Preferred terms (scores) are not honoured; required terms are, unless they select
+    namespaces by label: the model does not watch Namespaces."""
     for kind in ("podAffinity", "podAntiAffinity"):
         affinity = _affinity(obj, kind)
-        for mode in (
-            "requiredDuringSchedulingIgnoredDuringExecution",
-            "preferredDuringSchedulingIgnoredDuringExecution",
-        ):
-            if _list(affinity.get(mode)):
-                yield f"spec.affinity.{kind}.{mode}"
+        mode = "preferredDuringSchedulingIgnoredDuringExecution"
+        if _list(affinity.get(mode)):
+            yield f"spec.affinity.{kind}.{mode}"
+        mode = "requiredDuringSchedulingIgnoredDuringExecution"
+        for k, term in enumerate(_list(affinity.get(mode))):
+            if any(_mapping(_mapping(term).get("namespaceSelector")).values()):
+                yield f"spec.affinity.{kind}.{mode}[{k}].namespaceSelector"
 
 
 def _preferred_node_affinity(obj: Mapping[str, Any]) -> Iterator[str]:
@@ -63,15 +66,10 @@ def _preferred_node_affinity(obj: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _topology_spread(obj: Mapping[str, Any]) -> Iterator[str]:
-    if _list(_spec(obj).get("topologySpreadConstraints")):
-        yield "spec.topologySpreadConstraints"
-
-
-def _host_ports(obj: Mapping[str, Any]) -> Iterator[str]:
-    for where, container in _containers(obj):
-        for j, port in enumerate(_list(container.get("ports"))):
-            if isinstance(port, Mapping) and port.get("hostPort"):
-                yield f"{where}.ports[{j}].hostPort"
+    """DoNotSchedule constraints are honoured; ScheduleAnyway ones only score."""
+    for k, constraint in enumerate(_list(_spec(obj).get("topologySpreadConstraints"))):
+        if _mapping(constraint).get("whenUnsatisfiable") == "ScheduleAnyway":
+            yield f"spec.topologySpreadConstraints[{k}].whenUnsatisfiable=ScheduleAnyway"
 
 
 def _volumes(obj: Mapping[str, Any]) -> Iterator[str]:
@@ -91,7 +89,6 @@ CHECKS: tuple[Callable[[Mapping[str, Any]], Iterator[str]], ...] = (
     _pod_affinity,
     _preferred_node_affinity,
     _topology_spread,
-    _host_ports,
     _volumes,
     _resource_claims,
 )

@@ -58,7 +58,183 @@ def parse_pod(obj: Mapping[str, Any]) -> types.Pod:
         affinity_terms=_affinity_terms(obj, who=who),
         tolerations=_tolerations(obj),
         annotated=any(k.startswith(keys.PREFIX) for k in annotations),
+        **_placement_constraints(obj, who=who, namespace=str(namespace)),
     )
+
+
+def parse_placed(obj: Mapping[str, Any]) -> types.Pod:
+    """A pod already on a node (anyone's) as the inter-pod filters see it: requests, labels,
+    host ports and required (anti-)affinity; its cloudedge annotations do not matter here.
+
+    The API server validated it; a part that still cannot be read is left out (and logged by
+    the caller) rather than making the whole pod count for nothing.
+    """
+    obj = {"kind": "Pod", **obj}
+    who = objects.describe(obj)
+    meta = objects.mapping(obj, "metadata")
+    namespace = str(meta.get("namespace") or "default")
+    return types.Pod(
+        name=str(meta.get("name") or ""),
+        namespace=namespace,
+        uid=str(meta.get("uid") or ""),
+        requests=pod_requests(obj, who=who),
+        **_placement_constraints(obj, who=who, namespace=namespace),
+    )
+
+
+def _placement_constraints(obj: Mapping[str, Any], *, who: str, namespace: str) -> dict[str, Any]:
+    """labels, host_ports, affinity, anti_affinity and spread of a Pod object."""
+    labels = objects.string_map(obj, "metadata", "labels")
+    return {
+        "labels": labels,
+        "host_ports": _host_ports(obj, who=who),
+        "affinity": _pod_terms(obj, "podAffinity", who=who, namespace=namespace, labels=labels),
+        "anti_affinity": _pod_terms(
+            obj, "podAntiAffinity", who=who, namespace=namespace, labels=labels
+        ),
+        "spread": _spread(obj, who=who, labels=labels),
+    }
+
+
+def _host_ports(obj: Mapping[str, Any], *, who: str) -> tuple[types.HostPort, ...]:
+    """Every container's (and init container's) host ports, as NodePorts collects them; with
+    ``hostNetwork`` a container port is a host port (the API server defaults it so)."""
+    host_network = bool(objects.mapping(obj, "spec").get("hostNetwork"))
+    out: list[types.HostPort] = []
+    for field in ("initContainers", "containers"):
+        for i, container in enumerate(objects.sequence(obj, "spec", field)):
+            if not isinstance(container, Mapping):
+                continue
+            ports = container.get("ports") or []
+            if not isinstance(ports, list):
+                raise errors.InputError(who, f"spec.{field}[{i}].ports", ports, "a list")
+            for j, port in enumerate(ports):
+                if not isinstance(port, Mapping):
+                    continue
+                number = port.get("hostPort") or (port.get("containerPort") if host_network else 0)
+                if not number:
+                    continue
+                if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+                    where = f"spec.{field}[{i}].ports[{j}].hostPort"
+                    raise errors.InputError(who, where, number, "a port number")
+                out.append(
+                    types.HostPort(
+                        port=number,
+                        protocol=str(port.get("protocol") or "TCP"),
+                        ip=str(port.get("hostIP") or "0.0.0.0"),
+                    )
+                )
+    return tuple(out)
+
+
+def _label_selector(
+    raw: Any, *, who: str, where: str, match_label_keys: Any = None, labels: Mapping[str, str]
+) -> types.LabelSelector | None:
+    """A metav1 LabelSelector (None when absent), with ``matchLabelKeys`` of the owning pod
+    added as ``In`` requirements on its own values, as kube-scheduler merges them."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise errors.InputError(who, where, raw, "a label selector")
+    match_labels = raw.get("matchLabels") or {}
+    if not isinstance(match_labels, Mapping):
+        raise errors.InputError(who, f"{where}.matchLabels", match_labels, "a map of labels")
+    expressions = list(_requirements(raw.get("matchExpressions"), who=who, where=where))
+    keys_raw = match_label_keys or []
+    if not isinstance(keys_raw, list):
+        raise errors.InputError(who, where, keys_raw, "matchLabelKeys: a list of label keys")
+    for key in keys_raw:
+        if isinstance(key, str) and key in labels:
+            expressions.append(types.SelectorRequirement(key, "In", (labels[key],)))
+    return types.LabelSelector(
+        match_labels={str(k): str(v) for k, v in match_labels.items()},
+        match_expressions=tuple(expressions),
+    )
+
+
+def _pod_terms(
+    obj: Mapping[str, Any], kind: str, *, who: str, namespace: str, labels: Mapping[str, str]
+) -> tuple[types.PodAffinityTerm, ...]:
+    """The required terms of ``spec.affinity.<kind>``, namespaces resolved.
+
+    An empty ``namespaceSelector`` selects every namespace; a non-empty one needs the
+    namespaces' labels, which the model does not have: the binder refuses such pods
+    (:mod:`cloudedge.inputs.constraints`), and here such a term reads as the listed
+    namespaces only.
+    """
+    where = f"spec.affinity.{kind}.requiredDuringSchedulingIgnoredDuringExecution"
+    section = objects.mapping(obj, "spec", "affinity", kind)
+    raw_terms = section.get("requiredDuringSchedulingIgnoredDuringExecution") or []
+    if not isinstance(raw_terms, list):
+        raise errors.InputError(who, where, raw_terms, "a list of pod affinity terms")
+    out = []
+    for k, term in enumerate(raw_terms):
+        at = f"{where}[{k}]"
+        if not isinstance(term, Mapping) or not isinstance(term.get("topologyKey"), str):
+            raise errors.InputError(who, at, term, "{labelSelector, topologyKey, namespaces}")
+        names = term.get("namespaces") or []
+        if not isinstance(names, list):
+            raise errors.InputError(who, f"{at}.namespaces", names, "a list of namespaces")
+        ns_selector = term.get("namespaceSelector")
+        all_namespaces = isinstance(ns_selector, Mapping) and not any(ns_selector.values())
+        resolved = frozenset(str(n) for n in names)
+        if not resolved and ns_selector is None:
+            resolved = frozenset({namespace})
+        selector = _label_selector(
+            term.get("labelSelector"),
+            who=who,
+            where=f"{at}.labelSelector",
+            match_label_keys=term.get("matchLabelKeys"),
+            labels=labels,
+        )
+        out.append(
+            types.PodAffinityTerm(
+                topology_key=term["topologyKey"],
+                selector=selector,
+                namespaces=resolved,
+                all_namespaces=all_namespaces,
+            )
+        )
+    return tuple(out)
+
+
+def _spread(
+    obj: Mapping[str, Any], *, who: str, labels: Mapping[str, str]
+) -> tuple[types.SpreadConstraint, ...]:
+    out = []
+    for k, raw in enumerate(objects.sequence(obj, "spec", "topologySpreadConstraints")):
+        at = f"spec.topologySpreadConstraints[{k}]"
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("topologyKey"), str):
+            raise errors.InputError(who, at, raw, "{maxSkew, topologyKey, whenUnsatisfiable}")
+        skew = raw.get("maxSkew", 1)
+        min_domains = raw.get("minDomains") or 1
+        for key, value in (("maxSkew", skew), ("minDomains", min_domains)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise errors.InputError(who, f"{at}.{key}", value, "an integer >= 1")
+        policies = {}
+        for key, default in (("nodeAffinityPolicy", "Honor"), ("nodeTaintsPolicy", "Ignore")):
+            value = raw.get(key) or default
+            if value not in ("Honor", "Ignore"):
+                raise errors.InputError(who, f"{at}.{key}", value, "Honor or Ignore")
+            policies[key] = value == "Honor"
+        out.append(
+            types.SpreadConstraint(
+                max_skew=skew,
+                topology_key=raw["topologyKey"],
+                selector=_label_selector(
+                    raw.get("labelSelector"),
+                    who=who,
+                    where=f"{at}.labelSelector",
+                    match_label_keys=raw.get("matchLabelKeys"),
+                    labels=labels,
+                ),
+                hard=raw.get("whenUnsatisfiable", "DoNotSchedule") != "ScheduleAnyway",
+                min_domains=min_domains,
+                honor_node_affinity=policies["nodeAffinityPolicy"],
+                honor_taints=policies["nodeTaintsPolicy"],
+            )
+        )
+    return tuple(out)
 
 
 POD_LEVEL_RESOURCES = frozenset({"cpu", "memory"})

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
+from cloudedge.model import interpod, types
 from cloudedge.model import state as state_mod
-from cloudedge.model import types
 
 REASON_NO_TIER = "node(s) had no cloudedge.io/tier label"
 REASON_UNSCHEDULABLE = "node(s) were unschedulable"
@@ -46,6 +46,10 @@ def deadline_reason(max_latency_ms: float) -> str:
 PASS = 0
 """Failure codes, in filter order; a node's code is the first filter it failed."""
 NO_TIER, UNSCHEDULABLE, NOT_READY, TAINT, AFFINITY, TIER, RESOURCES, DEADLINE = range(1, 9)
+PORTS, POD_AFFINITY, POD_ANTI_AFFINITY, EXISTING_ANTI_AFFINITY = range(9, 13)
+SPREAD, SPREAD_LABEL = range(13, 15)
+LAST_CODE = SPREAD_LABEL
+"""Codes stay below 16: ``reason_texts`` encodes short resources as 16 + bits."""
 _FIXED_REASONS: Mapping[int, str] = types_mod.MappingProxyType(
     {
         NO_TIER: REASON_NO_TIER,
@@ -53,6 +57,12 @@ _FIXED_REASONS: Mapping[int, str] = types_mod.MappingProxyType(
         NOT_READY: REASON_NOT_READY,
         TAINT: REASON_TAINT,
         AFFINITY: REASON_AFFINITY,
+        PORTS: interpod.REASON_PORTS,
+        POD_AFFINITY: interpod.REASON_POD_AFFINITY,
+        POD_ANTI_AFFINITY: interpod.REASON_POD_ANTI_AFFINITY,
+        EXISTING_ANTI_AFFINITY: interpod.REASON_EXISTING_ANTI_AFFINITY,
+        SPREAD: interpod.REASON_SPREAD,
+        SPREAD_LABEL: interpod.REASON_SPREAD_LABEL,
     }
 )
 
@@ -198,7 +208,7 @@ class FilterResult:
         """kube-scheduler's message: ``0/8 nodes are available: 5 ..., 3 Insufficient cpu.``"""
         counts: collections.Counter[str] = collections.Counter()
         failed = ~self.feasible
-        codes = np.bincount(self.code[failed].astype(np.int64), minlength=DEADLINE + 1)
+        codes = np.bincount(self.code[failed].astype(np.int64), minlength=LAST_CODE + 1)
         for code, count in enumerate(codes.tolist()):
             if count and code not in (PASS, RESOURCES):
                 counts[self.texts[code]] += count
@@ -236,6 +246,33 @@ def static_filters(pod: types.Pod, cluster: state_mod.ClusterState) -> FilterRes
 
 
 def resource_filter(pod: types.Pod, cluster: state_mod.ClusterState, result: FilterResult) -> None:
+    """The filters that depend on what is placed, in kube-scheduler's order: host ports,
+    resources, topology spread, inter-pod (anti-)affinity (see :mod:`.interpod`)."""
+    if pod.host_ports and cluster.with_host_ports:
+        result.fail(interpod.port_conflicts(pod, cluster), PORTS, unresolvable=False)
+    _fit(pod, cluster, result)
+    if not pod.constrained_by_others and not cluster.with_anti_affinity:
+        return  # the common case: nothing placed can keep this pod away
+    if pod.spread:
+        skewed, missing = interpod.spread_failures(
+            pod,
+            cluster,
+            matches_affinity=_affinity_match(pod, cluster),
+            tolerated=~_untolerated(pod, cluster),
+        )
+        result.fail(missing, SPREAD_LABEL, unresolvable=True)
+        result.fail(skewed, SPREAD, unresolvable=False)
+    if cluster.with_anti_affinity:
+        hits = interpod.existing_anti_affinity_hits(pod, cluster)
+        result.fail(hits, EXISTING_ANTI_AFFINITY, unresolvable=False)
+    if pod.anti_affinity:
+        hits = interpod.anti_affinity_hits(pod, cluster)
+        result.fail(hits, POD_ANTI_AFFINITY, unresolvable=False)
+    if pod.affinity:
+        result.fail(interpod.affinity_misses(pod, cluster), POD_AFFINITY, unresolvable=True)
+
+
+def _fit(pod: types.Pod, cluster: state_mod.ClusterState, result: FilterResult) -> None:
     """Fail nodes without room for the pod's requests: never overcommit, on any resource.
 
     Every resource is an axis of the state (cpu, memory, pods, then what the nodes offer); a

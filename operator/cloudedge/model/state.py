@@ -55,7 +55,10 @@ class ClusterState:
         nodes: Sequence[types.Node],
         *,
         topology: types.Topology | None = None,
+        placed: Iterable[tuple[types.Pod, str]] = (),
     ) -> None:
+        """``placed``: pods already on the nodes (by node name) whose requests the nodes'
+        ``used`` already counts; the inter-pod filters read their labels, ports and terms."""
         self.nodes = tuple(nodes)
         self.topology = topology or types.Topology()
         self.names = [n.name for n in self.nodes]
@@ -140,6 +143,15 @@ class ClusterState:
         """Read-only zeros, one per node (a term that is 0 everywhere)."""
         self.zeros.flags.writeable = False
         self._label_columns: dict[str, tuple[npt.NDArray[np.object_], BoolArray]] = {}
+        self.placed: dict[int, dict[str, types.Pod]] = {}
+        """Per node index, the pods placed there by id (see ``types.Pod.placement_id``)."""
+        self.with_host_ports: dict[str, tuple[int, types.Pod]] = {}
+        self.with_anti_affinity: dict[str, tuple[int, types.Pod]] = {}
+        """Placed pods with host ports / required anti-affinity: the filters every pod must
+        pass because of them, and nothing to do while both are empty."""
+        for pod, node_name in placed:
+            if node_name in self.index:
+                self._place(pod, self.index[node_name])
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -156,7 +168,31 @@ class ClusterState:
         clone.__dict__.update(self.__dict__)
         clone.usage = self.usage.copy()
         clone.memo = {}
+        clone.placed = {node: dict(pods) for node, pods in self.placed.items()}
+        clone.with_host_ports = dict(self.with_host_ports)
+        clone.with_anti_affinity = dict(self.with_anti_affinity)
         return clone
+
+    def _place(self, pod: types.Pod, node: int) -> None:
+        pid = pod.placement_id
+        self.placed.setdefault(node, {})[pid] = pod
+        if pod.host_ports:
+            self.with_host_ports[pid] = (node, pod)
+        if pod.anti_affinity:
+            self.with_anti_affinity[pid] = (node, pod)
+
+    def _unplace(self, pod: types.Pod, node: int) -> None:
+        pid = pod.placement_id
+        on_node = self.placed.get(node)
+        if on_node is not None and on_node.pop(pid, None) is not None and not on_node:
+            del self.placed[node]
+        self.with_host_ports.pop(pid, None)
+        self.with_anti_affinity.pop(pid, None)
+
+    def domain_codes(self, key: str) -> tuple[IntArray, int]:
+        """Per node, a code for its value of label ``key`` (-1 without it), and how many
+        distinct values there are: a topology key's domains, cached per state."""
+        return self.cached(("domains", key), _domain_codes)
 
     def vector(self, requests: Requests) -> FloatArray:
         """``requests`` along this state's resource axes.
@@ -176,14 +212,19 @@ class ClusterState:
         return row
 
     def assign(self, requests: Requests, node: int) -> None:
-        """Add a pod's requests to ``node``'s usage (a placement or a reservation)."""
+        """Add a pod's requests to ``node``'s usage (a placement or a reservation); given the
+        pod itself, it is also placed there for the inter-pod filters (ports, affinity)."""
         self.usage[:, node] += self.vector(requests)
+        if isinstance(requests, types.Pod):
+            self._place(requests, node)
         self.version += 1
 
     def release(self, requests: Requests, node: int) -> None:
         """Undo :meth:`assign`; usage never goes below zero."""
         row = self.usage[:, node] - self.vector(requests)
         self.usage[:, node] = np.maximum(row, 0.0)
+        if isinstance(requests, types.Pod):
+            self._unplace(requests, node)
         self.version += 1
 
     def cached(self, key: K, compute: Callable[[ClusterState, K], V]) -> V:
@@ -265,3 +306,13 @@ class ClusterState:
         )
         self._sources[data_source] = view
         return view
+
+
+def _domain_codes(state: ClusterState, key: tuple[str, str]) -> tuple[IntArray, int]:
+    values, present = state.label_column(key[1])
+    codes = np.full(len(state), -1, dtype=np.int64)
+    if present.any():
+        _, inverse = np.unique(values[present].astype(str), return_inverse=True)
+        codes[present] = inverse.reshape(-1)
+    codes.flags.writeable = False
+    return codes, int(codes.max(initial=-1)) + 1

@@ -118,7 +118,7 @@ def place_greedy(
         if best is None:
             placements.append(Placement(pod=pod, node=None, reason=ev.failure_summary()))
             continue
-        work.assign(pod.requests, best)
+        work.assign(pod, best)
         placements.append(Placement(pod=pod, node=work.names[best], terms=ev.node_terms(best)))
     return PlacementResult(Strategy.SCORE, placements, base=cluster.copy(), final=work)
 
@@ -148,7 +148,7 @@ def place_spread(
             continue
         scores = np.where(ev.feasible, spread_scores(pod, work), -np.inf)
         best = int(np.argmax(scores))
-        work.assign(pod.requests, best)
+        work.assign(pod, best)
         placements.append(Placement(pod=pod, node=work.names[best], terms=ev.node_terms(best)))
     return PlacementResult(Strategy.SPREAD, placements, base=cluster.copy(), final=work)
 
@@ -297,7 +297,7 @@ def _from_assignment(
             )
             placements.append(Placement(pod=pod, node=None, reason=reason))
             continue
-        final.assign(pod.requests, node)
+        final.assign(pod, node)
         placements.append(
             Placement(pod=pod, node=base.names[node], terms=evals[p].node_terms(node))
         )

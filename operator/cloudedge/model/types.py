@@ -229,6 +229,80 @@ class SelectorTerm:
 
 
 @dataclasses.dataclass(frozen=True)
+class LabelSelector:
+    """A metav1 LabelSelector: every ``matchLabels`` pair and every expression must hold.
+
+    An empty selector matches every pod; an absent one (``None`` where a selector is optional)
+    matches none, as in kube-scheduler's inter-pod affinity and topology spread.
+    """
+
+    match_labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    match_expressions: tuple[SelectorRequirement, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether a pod with ``labels`` is selected."""
+        return all(labels.get(k) == v for k, v in self.match_labels.items()) and all(
+            r.matches(labels) for r in self.match_expressions
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class PodAffinityTerm:
+    """A required (anti-)affinity term: pods selected by ``selector`` in ``namespaces`` (every
+    namespace when ``all_namespaces``), counted per value of the node label ``topology_key``.
+
+    ``namespaces`` is already resolved against the owning pod: a term naming none means the
+    owner's own namespace.
+    """
+
+    topology_key: str
+    selector: LabelSelector | None
+    namespaces: frozenset[str] = frozenset()
+    all_namespaces: bool = False
+
+    def selects(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        """Whether a pod in ``namespace`` with ``labels`` is one this term speaks of."""
+        if self.selector is None:
+            return False
+        if not self.all_namespaces and namespace not in self.namespaces:
+            return False
+        return self.selector.matches(labels)
+
+
+@dataclasses.dataclass(frozen=True)
+class HostPort:
+    """A container port bound on the node (``hostPort``), with NodePorts' conflict rules."""
+
+    port: int
+    protocol: str = "TCP"
+    ip: str = "0.0.0.0"
+
+    def conflicts(self, other: HostPort) -> bool:
+        """Same port and protocol, and the same IP or either one on every address (0.0.0.0)."""
+        if self.port != other.port or self.protocol != other.protocol:
+            return False
+        return self.ip == other.ip or "0.0.0.0" in (self.ip, other.ip)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpreadConstraint:
+    """A ``topologySpreadConstraints`` entry (PodTopologySpread plugin semantics).
+
+    ``selector`` already includes the ``matchLabelKeys`` of the owning pod. ``hard`` is
+    ``whenUnsatisfiable: DoNotSchedule``; the policies say whether nodes that fail the pod's
+    node affinity / untolerated taints count as domains (defaults Honor / Ignore).
+    """
+
+    max_skew: int
+    topology_key: str
+    selector: LabelSelector | None
+    hard: bool = True
+    min_domains: int = 1
+    honor_node_affinity: bool = True
+    honor_taints: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Node:
     """A candidate node as the model sees it.
 
@@ -281,6 +355,13 @@ class Pod:
     node_selector: Mapping[str, str] = dataclasses.field(default_factory=dict)
     affinity_terms: tuple[SelectorTerm, ...] = ()
     tolerations: tuple[Toleration, ...] = ()
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    host_ports: tuple[HostPort, ...] = ()
+    affinity: tuple[PodAffinityTerm, ...] = ()
+    """Required podAffinity terms."""
+    anti_affinity: tuple[PodAffinityTerm, ...] = ()
+    """Required podAntiAffinity terms (they also keep later pods away from this one)."""
+    spread: tuple[SpreadConstraint, ...] = ()
     annotated: bool = True
     """False for a pod without any ``cloudedge.io/`` annotation (extender pass-through)."""
 
@@ -291,6 +372,16 @@ class Pod:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "requests", resource_list(self.requests))
+
+    @property
+    def placement_id(self) -> str:
+        """What identifies this pod among the pods placed on a node: its UID, else its key."""
+        return self.uid or self.key
+
+    @property
+    def constrained_by_others(self) -> bool:
+        """Whether placing this pod depends on the pods already placed (beyond their requests)."""
+        return bool(self.host_ports or self.affinity or self.anti_affinity or self.spread)
 
     @functools.cached_property
     def request_columns(
