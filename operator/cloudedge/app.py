@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import ssl
+import threading
 from typing import Any
 
 import kopf
@@ -23,7 +24,7 @@ import prometheus_client as prom
 from aiohttp import web
 from kubernetes import client as k8s
 
-from cloudedge import errors, inputs, model
+from cloudedge import SCHEDULER_NAME, errors, inputs, model
 from cloudedge.cluster import client, events, live
 from cloudedge.metrics import Metrics
 from cloudedge.scheduler import core, leader, operator
@@ -147,10 +148,30 @@ class App:
             self.scheduler.leadership_changed(leading)
 
     def _bad_node(self, obj: Any, err: errors.InputError) -> None:
-        # The view drops such nodes; the extender still names them with the reason.
-        name = str(obj.get("metadata", {}).get("name"))
-        self.bad_nodes[name] = str(err)
+        """The view drops such nodes; the extender still names them with the reason, and the
+        Node gets a Warning naming key, value and what is allowed (once per distinct error:
+        every kubelet heartbeat brings the node back through here)."""
+        meta = obj.get("metadata") or {}
+        name = str(meta.get("name"))
+        text = str(err)
+        if self.bad_nodes.get(name) == text:
+            return
+        self.bad_nodes[name] = text
         log.warning("node %s ignored: %s", name, err)
+        involved = {"apiVersion": "v1", "kind": "Node", "name": name, "uid": meta.get("uid")}
+        # Off the watch thread: an event write retries for up to ~45 s.
+        threading.Thread(
+            target=self.recorder.event,
+            args=(involved,),
+            kwargs={
+                "reason": "InvalidNodeLabel",
+                "message": f"{text} (the node is not a candidate of {SCHEDULER_NAME})",
+                "warning": True,
+                "action": "Validating",
+            },
+            name="node-event",
+            daemon=True,
+        ).start()
 
     def _bad_topology(self, obj: Any, err: errors.InputError) -> None:
         self._topology_event(obj, f"{err} (the last valid topology stays in force)")

@@ -249,6 +249,8 @@ class FakeCore:
         self.bindings: list[tuple[str, str, str, str]] = []  # (namespace, name, uid, node)
         self.lock = threading.Lock()
         self.fail_with: k8s_exc.ApiException | None = None
+        self.gated: set[tuple[str, str]] = set()
+        self.deleting: set[tuple[str, str]] = set()
 
     def create_namespaced_pod_binding(self, name: str, namespace: str, body: Any, **_: Any) -> None:
         assert body["metadata"]["name"] == name, "the subresource path names the pod"
@@ -264,6 +266,10 @@ class FakeCore:
             have_uid, bound = current
             if uid and uid != have_uid:
                 raise api_error(409, "Precondition failed: UID in precondition")
+            if (namespace, name) in self.deleting:
+                raise api_error(409, f"pod {name} is being deleted, cannot be assigned to a host")
+            if (namespace, name) in self.gated:
+                raise api_error(409, f"pod {name} has non-empty .spec.schedulingGates")
             if bound is not None:
                 raise api_error(
                     409,
@@ -279,8 +285,12 @@ class FakeCore:
         if current is None:
             raise api_error(404, f'pods "{name}" not found')
         uid, bound = current
+        key = (namespace, name)
+        deleted_at = "2026-01-01T00:00:00Z" if key in self.deleting else None
+        gates = [types.SimpleNamespace(name="wait")] if key in self.gated else None
         return types.SimpleNamespace(
-            metadata=types.SimpleNamespace(uid=uid), spec=types.SimpleNamespace(node_name=bound)
+            metadata=types.SimpleNamespace(uid=uid, deletion_timestamp=deleted_at),
+            spec=types.SimpleNamespace(node_name=bound, scheduling_gates=gates),
         )
 
 

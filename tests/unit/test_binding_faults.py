@@ -48,3 +48,27 @@ def test_a_bind_request_that_waited_past_the_deadline_makes_no_binding(
     assert "not bound" in reply.doc["Error"]
     assert core.bindings == []
     assert core.pods[("default", "p")] == ("uid-p", None)
+
+
+@pytest.mark.parametrize(
+    ("state", "error"),
+    [
+        pytest.param("gated", binding.BindGated, id="gated"),
+        pytest.param("deleting", binding.BindGone, id="being-deleted"),
+    ],
+)
+def test_a_409_for_a_gated_or_deleting_pod_ends_the_attempt_without_a_retry(
+    state: str, error: type[errors.BindError]
+) -> None:
+    core = FakeCore({("default", "p"): ("uid-p", None)})
+    getattr(core, state).add(("default", "p"))
+    with pytest.raises(error) as caught:
+        binding.bind(core, namespace="default", name="p", uid="uid-p", node="edge-1")
+    assert caught.value.reason == "gone", "not retried and not reported as a failure"
+
+
+def test_a_409_for_a_pod_bound_elsewhere_is_a_typed_conflict_naming_the_node() -> None:
+    core = FakeCore({("default", "p"): ("uid-p", "cloud-1")})
+    with pytest.raises(binding.BindConflict) as caught:
+        binding.bind(core, namespace="default", name="p", uid="uid-p", node="edge-1")
+    assert caught.value.node == "cloud-1"

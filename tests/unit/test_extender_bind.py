@@ -8,7 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from extender_support import FakeCore, api_error, make_view, served, small_cluster
+from extender_support import (
+    FakeCore,
+    api_error,
+    cache_args,
+    make_view,
+    pod,
+    served,
+    small_cluster,
+)
 
 from cloudedge import metrics
 
@@ -141,3 +149,30 @@ def test_an_empty_uid_binds_without_a_precondition() -> None:
         reply = srv.post("/bind", bind_args(uid=""))
     assert reply.doc == {"Error": ""}
     assert core.bindings == [("default", "p", "", "edge-1")]
+
+
+def test_a_bind_through_the_extender_counts_the_pod_in_the_view_the_binder_shares() -> None:
+    # --mode both: the binder decides on the same view; until the watch shows this pod bound,
+    # its room must already be taken there.
+    view = make_view(*small_cluster())
+    obj = pod("p", cpu="1500m", uid="uid-p", annotations={"cloudedge.io/workload": "batch"})
+    obj["metadata"]["resourceVersion"] = "7"
+    core = pending("p")
+    with served(view, core=core) as srv:
+        srv.post("/filter", cache_args(obj, ["edge-1"]))
+        reply = srv.post("/bind", bind_args())
+    assert reply.doc == {"Error": ""}
+    assert view.reservations() == 1
+    assert view.usage_by_node()["edge-1"].cpu == 1500.0
+
+
+def test_a_refused_bind_through_the_extender_leaves_no_reservation() -> None:
+    view = make_view(*small_cluster())
+    obj = pod("p", cpu="1500m", uid="uid-p", annotations={"cloudedge.io/workload": "batch"})
+    obj["metadata"]["resourceVersion"] = "7"
+    core = FakeCore({("default", "p"): ("uid-p", "cloud-1")})
+    with served(view, core=core) as srv:
+        srv.post("/filter", cache_args(obj, ["edge-1"]))
+        srv.post("/bind", bind_args())
+    assert view.reservations() == 0
+    assert view.usage_by_node()["edge-1"].cpu == 0.0

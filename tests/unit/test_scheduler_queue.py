@@ -153,3 +153,18 @@ def test_a_held_pod_stays_pending_through_cluster_changes_until_its_spec_changes
     changed["spec"]["nodeSelector"] = {"disk": "ssd"}
     q.add(changed)
     assert pop_now(q) == "a"
+
+
+def test_higher_priority_pods_come_first_and_equals_in_arrival_order() -> None:
+    q = SchedulingQueue()
+    for uid, created, priority in (
+        ("old-low", "2026-01-01T00:00:00Z", None),
+        ("new-high", "2026-01-01T00:00:09Z", 1000),
+        ("old-high", "2026-01-01T00:00:01Z", 1000),
+        ("negative", "2026-01-01T00:00:00Z", -5),
+    ):
+        obj = pod(uid, created=created)
+        if priority is not None:
+            obj["spec"]["priority"] = priority
+        q.add(obj)
+    assert [pop_now(q) for _ in range(4)] == ["old-high", "new-high", "old-low", "negative"]

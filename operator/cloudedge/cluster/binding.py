@@ -4,14 +4,21 @@ The Python client's binding calls try to deserialize the API's reply (a ``Status
 ``V1Binding`` and raise on the missing ``target``; the call is therefore made with
 ``_preload_content=False`` and the reply read as what it is.
 
-Outcomes are explicit: bound, already bound to that very node (a retry after a lost reply,
-which counts as success), or a :class:`cloudedge.errors.BindError` whose ``reason`` says
-whether anything can help: ``conflict`` (bound elsewhere, or the UID belongs to a recreated
-pod), ``gone`` (404 or being deleted) or ``retry`` (anything transient).
+Outcomes are explicit: :class:`Outcome` (bound, or already bound to that very node: a retry
+after a lost reply, which counts as success), or a :class:`cloudedge.errors.BindError`
+subclass whose ``reason`` says whether anything can help::
+
+    BindError
+    ├── BindConflict    ``conflict``: bound elsewhere (``node`` says where)
+    ├── BindGone        ``gone``: 404, being deleted, or the UID belongs to a recreated pod
+    ├── BindGated       ``gone``: the pod has scheduling gates; it comes back when they are lifted
+    ├── BindForbidden   ``forbidden``: our role may not bind
+    └── BindRetry       ``retry``: anything transient (the Binding may even have been made)
 """
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Any, cast
 
@@ -21,13 +28,59 @@ from kubernetes.client import exceptions as k8s_exc
 from cloudedge import errors
 from cloudedge.cluster import client
 
-ALREADY_BOUND_SAME_NODE = "already-bound"
+
+class Outcome(enum.StrEnum):
+    """A Binding that worked."""
+
+    BOUND = "bound"
+    ALREADY_BOUND_SAME_NODE = "already-bound"
+    """Bound to this very node before: an earlier attempt whose reply was lost, or another
+    client with the same choice."""
+
+
+ALREADY_BOUND_SAME_NODE = Outcome.ALREADY_BOUND_SAME_NODE
+
+
+class BindConflict(errors.BindError):
+    """The pod is bound to another node (409)."""
+
+    def __init__(self, message: str, *, node: str | None) -> None:
+        super().__init__(message, reason="conflict", node=node)
+
+
+class BindGone(errors.BindError):
+    """The pod no longer exists as the one decided for (404, deleting, recreated)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="gone")
+
+
+class BindGated(errors.BindError):
+    """The API server refuses to bind a pod with scheduling gates (409): not a failure to
+    report or retry; lifting the gates is an update that queues the pod again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="gone")
+
+
+class BindForbidden(errors.BindError):
+    """Our role may not create Bindings (403)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="forbidden")
+
+
+class BindRetry(errors.BindError):
+    """A transient failure: the Binding may or may not have been made; retry."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="retry")
 
 
 def bind(
     core: k8s.CoreV1Api, *, namespace: str, name: str, uid: str, node: str, timeout_s: float = 30
-) -> str:
-    """Create the Binding; returns ``"bound"`` or :data:`ALREADY_BOUND_SAME_NODE`."""
+) -> Outcome:
+    """Create the Binding; returns the :class:`Outcome` or raises a BindError subclass."""
     body: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Binding",
@@ -45,8 +98,8 @@ def bind(
     except k8s_exc.ApiException as err:
         return _classify(core, err, namespace=namespace, name=name, uid=uid, node=node)
     except Exception as err:  # urllib3 / socket errors: the bind may or may not have happened
-        raise errors.BindError(f"binding {namespace}/{name}: {err}", reason="retry") from err
-    return "bound"
+        raise BindRetry(f"binding {namespace}/{name}: {err}") from err
+    return Outcome.BOUND
 
 
 def _message(err: k8s_exc.ApiException) -> str:
@@ -65,34 +118,43 @@ def _classify(
     name: str,
     uid: str,
     node: str,
-) -> str:
+) -> Outcome:
     text = _message(err)
     where = f"binding {namespace}/{name} to {node}"
     if err.status == 404:
-        raise errors.BindError(f"{where}: pod is gone ({text})", reason="gone") from err
+        raise BindGone(f"{where}: pod is gone ({text})") from err
     if err.status == 409:
-        # Already assigned: find out where. On our node it was our own earlier attempt.
+        # Already assigned, gated or being deleted: find out which. On our node, already
+        # assigned was our own earlier attempt.
         try:
             pod = core.read_namespaced_pod(name, namespace, _request_timeout=10)
         except k8s_exc.ApiException as read_err:
             if read_err.status == 404:
-                raise errors.BindError(f"{where}: pod is gone", reason="gone") from err
-            raise errors.BindError(f"{where}: {text}", reason="retry") from err
-        bound_uid = pod.metadata.uid if pod.metadata else None
-        bound_node = pod.spec.node_name if pod.spec else None
+                raise BindGone(f"{where}: pod is gone") from err
+            raise BindRetry(f"{where}: {text}") from err
+        except Exception as read_err:
+            raise BindRetry(f"{where}: {text}; reading the pod failed: {read_err}") from err
+        meta, spec = pod.metadata, pod.spec
+        bound_uid = meta.uid if meta else None
+        bound_node = spec.node_name if spec else None
         same_pod = not uid or bound_uid == uid
         if same_pod and bound_node == node:
-            return ALREADY_BOUND_SAME_NODE
+            return Outcome.ALREADY_BOUND_SAME_NODE
         if not same_pod:
-            raise errors.BindError(f"{where}: pod was recreated ({text})", reason="gone") from err
-        if not bound_node:
-            # A 409 for a pod still unbound was not about its assignment: the API server also
-            # answers 409 when etcd fails mid-write ("rpc error: code = Unavailable"). Taken
-            # for a conflict, the pod left the queue unbound for good (tests/faults, etcd).
-            raise errors.BindError(f"{where}: {text}", reason="retry") from err
-        raise errors.BindError(f"{where}: {text}", reason="conflict", node=bound_node) from err
+            raise BindGone(f"{where}: pod was recreated ({text})") from err
+        if bound_node:
+            raise BindConflict(f"{where}: {text}", node=bound_node) from err
+        if getattr(meta, "deletion_timestamp", None) is not None:
+            raise BindGone(f"{where}: pod is being deleted ({text})") from err
+        if getattr(spec, "scheduling_gates", None):
+            raise BindGated(f"{where}: pod has scheduling gates ({text})") from err
+        # A 409 for a pod still unbound, ungated and alive was not about its assignment: the
+        # API server also answers 409 when etcd fails mid-write ("rpc error: code =
+        # Unavailable"). Taken for a conflict, the pod left the queue unbound for good
+        # (tests/faults, etcd).
+        raise BindRetry(f"{where}: {text}") from err
     if err.status in (400, 422) and "being deleted" in text:
-        raise errors.BindError(f"{where}: {text}", reason="gone") from err
+        raise BindGone(f"{where}: {text}") from err
     if err.status == 403:
-        raise errors.BindError(f"{where}: forbidden ({text})", reason="forbidden") from err
-    raise errors.BindError(f"{where}: HTTP {err.status}: {text}", reason="retry") from err
+        raise BindForbidden(f"{where}: forbidden ({text})") from err
+    raise BindRetry(f"{where}: HTTP {err.status}: {text}") from err

@@ -26,6 +26,10 @@ WATCH_TIMEOUT_S = 300
 """Server-side watch timeout; the API server closes the stream and we resume from the last
 version, which also proves the connection is alive."""
 BACKOFF_START_S, BACKOFF_MAX_S = 0.5, 10.0
+WATCH_CLIENT_MARGIN_S = 30
+"""The client gives a watch this long past the server's timeout before taking it for dead."""
+LIST_TIMEOUT_S = 60
+"""A list (relist) that takes longer is abandoned and retried."""
 
 Lister = Callable[..., Any]
 
@@ -80,7 +84,9 @@ class Reflector:
         # would cost more than the rest of the scheduler together.
         if self.on_list_start is not None:
             self.on_list_start()
-        resp = self.lister(_preload_content=False, _request_timeout=60, **self._kwargs())
+        resp = self.lister(
+            _preload_content=False, _request_timeout=LIST_TIMEOUT_S, **self._kwargs()
+        )
         doc = json.loads(client.drain(resp))
         self.on_replace(list(doc.get("items") or []))
         self.relists += 1
@@ -129,7 +135,7 @@ class Reflector:
             timeout_seconds=WATCH_TIMEOUT_S,
             allow_watch_bookmarks=True,
             deserialize=False,  # plain dicts: model objects for every event cost too much
-            _request_timeout=WATCH_TIMEOUT_S + 30,
+            _request_timeout=WATCH_TIMEOUT_S + WATCH_CLIENT_MARGIN_S,
             **self._kwargs(),
         )
         for event in stream:

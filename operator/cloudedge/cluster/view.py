@@ -20,15 +20,22 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from cloudedge import errors, inputs, model
+from cloudedge.cluster import reflector
 from cloudedge.inputs import pods as pod_inputs
 
 log = logging.getLogger(__name__)
 
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 
-RESERVATION_TTL_S = 120.0
-"""A bound reservation the watch never confirms is dropped after this long: the watch is
-seconds behind at worst, and a relist replaces the pods anyway."""
+RESERVATION_TTL_S = (
+    2 * (reflector.WATCH_TIMEOUT_S + reflector.WATCH_CLIENT_MARGIN_S + reflector.LIST_TIMEOUT_S)
+    + reflector.BACKOFF_MAX_S
+)
+"""A bound reservation the watch never confirms is dropped after this long (790 s). A pod
+watch can be behind for as long as a stalled stream takes to be given up (the client-side
+timeout), plus a relist with its backoff; twice that, so that no reservation expires while
+its pod's bound state could still be on its way. A relist drops the reservations of pods
+it no longer lists (see ``replace_pods``), which is what normally ends a lost one."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,6 +192,21 @@ class ClusterView:
                 )
                 state.assign(pod, best)
             return ev, best
+
+    def reserve(self, pod: model.Pod, node: str) -> None:
+        """Count ``pod`` on ``node`` from now on, decided elsewhere (kube-scheduler, through the
+        extender's ``/bind``): the binder of the same process (``--mode both``) then sees
+        that room taken before the watch shows the pod bound. One reservation book for both
+        front ends; :meth:`bound` and :meth:`unreserve` end it as for the binder's own."""
+        with self._lock:
+            if not pod.uid or pod.uid in self._pods:
+                return
+            self._drop_reservation(pod.uid)
+            self._reservations[pod.uid] = Reservation(
+                key=pod.key, node=node, pod=pod, created_at=time.monotonic()
+            )
+            if self._state is not None and node in self._state.index:
+                self._state.assign(pod, self._state.index[node])
 
     def evaluate(self, pod: model.Pod, config: model.ModelConfig) -> model.Evaluation:
         """Evaluate without reserving (the extender and ``explain``).

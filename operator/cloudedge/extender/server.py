@@ -29,6 +29,7 @@ import asyncio
 import collections
 import concurrent.futures
 import itertools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,7 +42,7 @@ from kubernetes import client as k8s
 
 from cloudedge import errors, inputs, model
 from cloudedge import metrics as metrics_mod
-from cloudedge.cluster import binding
+from cloudedge.cluster import binding, client
 from cloudedge.cluster import view as view_mod
 from cloudedge.extender import wire
 
@@ -262,6 +263,8 @@ class _Extender:
             return _reply(wire.ExtenderBindingResult(Error="this extender has no API client"))
         start = time.perf_counter()
         core = self.core
+        # Read in the event loop, which owns the cache of parsed pods.
+        parsed = next((p for (u, _), p in reversed(self._pods.items()) if u == args.uid), None)
 
         def bind_in_time() -> str:
             # The Binding must be made within BIND_TIMEOUT_S of the request, or not at all: a
@@ -275,14 +278,23 @@ class _Extender:
                     " past kube-scheduler's httpTimeout; it will retry the pod",
                     reason="retry",
                 )
-            return binding.bind(
-                core,
-                namespace=args.namespace,
-                name=args.name,
-                uid=args.uid,
-                node=args.node,
-                timeout_s=left,
-            )
+            reserved = self._reserve(args.namespace, args.name, args.uid, args.node, parsed)
+            try:
+                outcome = binding.bind(
+                    core,
+                    namespace=args.namespace,
+                    name=args.name,
+                    uid=args.uid,
+                    node=args.node,
+                    timeout_s=left,
+                )
+            except Exception:
+                if reserved:
+                    self.view.unreserve(args.uid)
+                raise
+            if reserved:
+                self.view.bound(args.uid)
+            return outcome
 
         try:
             outcome = await asyncio.get_running_loop().run_in_executor(
@@ -375,6 +387,31 @@ class _Extender:
         ev = model.evaluate(pod, state, self.config)
         row_array = np.asarray(rows, dtype=np.int64).reshape(-1)
         return _Evaluated(ev, row_array, bad, _object_array(names))
+
+    def _reserve(
+        self, namespace: str, name: str, uid: str, node: str, pod: model.Pod | None
+    ) -> bool:
+        """Count the pod on ``node`` in the shared view before its Binding is sent (bind
+        thread), so that the binder of ``--mode both`` cannot fill the same room meanwhile.
+
+        The pod is the one filter and prioritize parsed (cached by UID); failing that it is
+        read once. Returns whether a reservation was made (none without a UID or a pod).
+        """
+        if not uid:
+            return False
+        if pod is None and self.core is not None:
+            try:
+                raw: Any = self.core.read_namespaced_pod(
+                    name, namespace, _preload_content=False, _request_timeout=5
+                )
+                pod = inputs.parse_placed(json.loads(client.drain(raw)))
+            except Exception as err:  # the Binding itself will say what is wrong
+                log.info("bind %s/%s: pod not read for its reservation: %s", namespace, name, err)
+                return False
+        if pod is None:
+            return False
+        self.view.reserve(pod, node)
+        return True
 
     def _parse_pod(self, obj: wire.KubeObject) -> model.Pod:
         meta = obj.get("metadata") or {}

@@ -1,7 +1,9 @@
 """The scheduling queue: arrival order, backoff, and a parking lot for unschedulable pods.
 
-Like kube-scheduler's: pods are decided one at a time in the order they arrived (creation
-time, then the resourceVersion first seen, which etcd hands out in creation order). A pod that
+Like kube-scheduler's: pods are decided one at a time, higher ``spec.priority`` (the value of
+their PriorityClass, which admission copies there) first, and in the order they arrived among
+equals (creation time, then the resourceVersion first seen, which etcd hands out in creation
+order), as the PrioritySort plugin orders its active queue. A pod that
 does not fit waits in *unschedulable* until the cluster changes (a node or pod event that
 could free room) or ``flush_interval_s`` passes, then sits out the rest of its backoff
 (1 s doubling to 10 s per failed attempt) and returns to the active queue. A pod whose spec
@@ -33,7 +35,7 @@ class QueuedPod:
 
     uid: str
     obj: dict[str, Any]
-    order: tuple[str, int, int]
+    order: tuple[int, str, int, int]
     first_seen: float
     attempts: int = 0
     not_before: float = 0.0
@@ -47,10 +49,14 @@ class QueuedPod:
         return f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"
 
 
-def _arrival(obj: Mapping[str, Any], seq: int) -> tuple[str, int, int]:
+def _arrival(obj: Mapping[str, Any], seq: int) -> tuple[int, str, int, int]:
     meta = obj.get("metadata") or {}
     version = str(meta.get("resourceVersion") or "")
+    priority = (obj.get("spec") or {}).get("priority")
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        priority = 0  # no PriorityClass (and no admission plugin): the default, 0
     return (
+        -priority,
         str(meta.get("creationTimestamp") or ""),
         int(version) if version.isdigit() else 0,
         seq,
@@ -80,7 +86,7 @@ class SchedulingQueue:
         self._clock = clock
         self._pods: dict[str, QueuedPod] = {}
         self._inputs: dict[str, tuple[Any, ...]] = {}
-        self._active: list[tuple[tuple[str, int, int], str]] = []
+        self._active: list[tuple[tuple[int, str, int, int], str]] = []
         self._in_active: set[str] = set()
         self._backoff: set[str] = set()
         self._parked: set[str] = set()
