@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cloudedge.inputs import refusal, unhonoured_fields
+from cloudedge.inputs import preemption_note, refusal, unhonoured_fields
 
 
 def pod(**spec: Any) -> dict[str, Any]:
@@ -105,3 +105,21 @@ def test_the_refusal_names_the_field_and_points_to_the_extender_mode() -> None:
     assert "spec.topologySpreadConstraints" in message
     assert "extender" in message
     assert "Pending" in message
+
+
+@pytest.mark.parametrize(
+    ("spec", "refused"),
+    [
+        pytest.param({"priority": 1000}, True, id="priority-above-zero"),
+        pytest.param({"priority": 1000, "preemptionPolicy": "Never"}, False, id="never-preempts"),
+        pytest.param({"priority": 0}, False, id="default-priority"),
+        pytest.param({}, False, id="no-priority"),
+    ],
+)
+def test_an_unschedulable_pod_that_could_preempt_is_told_the_binder_does_not(
+    spec: dict[str, Any], refused: bool
+) -> None:
+    note = preemption_note(pod(**spec))
+    assert bool(note) is refused
+    if refused:
+        assert "No preemption" in note

@@ -6,7 +6,7 @@ raises :class:`cloudedge.errors.InputError` naming the object, key, value and wh
 """
 
 from cloudedge.inputs.config import load_config, parse_config
-from cloudedge.inputs.constraints import refusal, unhonoured_fields
+from cloudedge.inputs.constraints import preemption_note, refusal, unhonoured_fields
 from cloudedge.inputs.documents import Documents, load_documents, parse_documents
 from cloudedge.inputs.nodes import parse_node
 from cloudedge.inputs.pods import has_cloudedge_annotations, parse_placed, parse_pod
@@ -25,6 +25,7 @@ __all__ = [
     "parse_pod",
     "parse_quantity",
     "parse_topology",
+    "preemption_note",
     "refusal",
     "unhonoured_fields",
 ]

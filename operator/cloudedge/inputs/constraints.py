@@ -112,3 +112,26 @@ def refusal(fields: tuple[str, ...]) -> str:
         f"cloud-edge-scheduler's binder does not honour {shown}; the pod stays Pending "
         f"rather than be placed against it: {EXTENDER_HINT}"
     )
+
+
+PREEMPTION_REFUSAL = (
+    " No preemption: cloud-edge-scheduler's binder never evicts pods to make room "
+    "(kube-scheduler with the extender does, respecting PodDisruptionBudgets)."
+)
+
+
+def preemption_note(obj: Mapping[str, Any]) -> str:
+    """What to add to an unschedulable pod's FailedScheduling message about preemption.
+
+    kube-scheduler would try to evict lower-priority pods for a pod with a priority above 0
+    (unless its ``preemptionPolicy`` is ``Never``). The binder does not: choosing victims that
+    respect PodDisruptionBudgets and graceful termination is kube-scheduler's own machinery,
+    which the extender mode already has. So such a pod is told, rather than left to wonder.
+    """
+    spec = _spec(obj)
+    priority = spec.get("priority")
+    if isinstance(priority, bool) or not isinstance(priority, int) or priority <= 0:
+        return ""
+    if spec.get("preemptionPolicy") == "Never":
+        return ""
+    return PREEMPTION_REFUSAL

@@ -184,7 +184,8 @@ class Scheduler:
             return
         evaluation, best = self.cluster.decide(pod, self.config)
         if best is None:
-            self._not_placed(qp, "unschedulable", evaluation.failure_summary())
+            message = evaluation.failure_summary() + inputs.preemption_note(qp.obj)
+            self._not_placed(qp, "unschedulable", message)
             return
         terms = evaluation.node_terms(best)
         tier = self.cluster.state().nodes[best].tier

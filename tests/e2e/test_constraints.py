@@ -1,0 +1,288 @@
+"""Kubernetes constraints on the real control plane: the breaches a new user measured, rerun.
+
+GPUs, host ports, pod affinity to a pod that does not exist, a petabyte of ephemeral storage,
+anti-affinity, topology spread and scheduling gates: every pod is either bound without a
+breach, or Pending with a FailedScheduling event of ours naming what stopped it. Each test
+creates its own simulated nodes (kwok), in a group of its own that its pods select, so the
+cluster's other nodes and tests do not matter.
+"""
+
+from __future__ import annotations
+
+import collections
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from cluster_support import Cluster, wait_until
+from operator_support import OperatorProcess
+
+from cloudedge import SCHEDULER_NAME, explain
+
+GROUP = "cloudedge.io/e2e-group"
+ZONE = "topology.kubernetes.io/zone"
+HOST = "kubernetes.io/hostname"
+GPU = "nvidia.com/gpu"
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+
+
+@pytest.fixture
+def operator(kube: Cluster) -> Iterator[OperatorProcess]:
+    proc = OperatorProcess(kube.kubeconfig, lease_name=f"e2e-{secrets.token_hex(4)}")
+    proc.start()
+    yield proc
+    proc.close()
+
+
+NodeMaker = Callable[..., str]
+
+
+@pytest.fixture
+def nodes(kube: Cluster) -> Iterator[tuple[str, NodeMaker]]:
+    """(group, make): ``make(zone, **allocatable)`` creates a Ready kwok node in the group."""
+    group = f"g{secrets.token_hex(3)}"
+    made: list[str] = []
+
+    def make(zone: str, **extra: str) -> str:
+        name = f"{group}-{len(made)}"
+        allocatable = {"cpu": "4", "memory": "8Gi", "pods": "110", **extra}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "annotations": {"kwok.x-k8s.io/node": "fake"},
+                "labels": {
+                    "type": "kwok",
+                    HOST: name,
+                    ZONE: zone,
+                    GROUP: group,
+                    "cloudedge.io/tier": "cloud",
+                },
+            },
+            "status": {"allocatable": allocatable, "capacity": allocatable},
+        }
+        kube.core.create_node(body)
+        made.append(name)
+        wait_until(f"node {name} Ready", lambda: _ready(kube, name), timeout=60)
+        return name
+
+    yield group, make
+    for name in made:
+        kube.kubectl("delete", "node", name, "--ignore-not-found", "--wait=false")
+
+
+def _ready(kube: Cluster, name: str) -> bool:
+    conditions = kube.core.read_node(name).status.conditions or []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+
+def pod(
+    name: str,
+    group: str,
+    *,
+    labels: dict[str, str] | None = None,
+    requests: dict[str, str] | None = None,
+    host_port: int | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": "main",
+        "image": "registry.k8s.io/pause:3.10",
+        "resources": {"requests": {"cpu": "100m", **(requests or {})}},
+    }
+    limits = {k: v for k, v in (requests or {}).items() if "/" in k}
+    if limits:  # extended resources: requests must equal limits
+        container["resources"]["limits"] = limits
+    if host_port is not None:
+        container["ports"] = [{"containerPort": 80, "hostPort": host_port}]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {
+            "schedulerName": SCHEDULER_NAME,
+            "nodeSelector": {GROUP: group},
+            "containers": [container],
+            **spec,
+        },
+    }
+
+
+def our_events(kube: Cluster, namespace: str, name: str) -> list[Any]:
+    events = kube.core.list_namespaced_event(
+        namespace, field_selector=f"involvedObject.name={name}"
+    ).items
+    return [e for e in events if (e.source and e.source.component) == SCHEDULER_NAME]
+
+
+def outcome(kube: Cluster, namespace: str, names: list[str]) -> dict[str, tuple[str | None, str]]:
+    """Wait until every pod is bound or has a FailedScheduling event of ours: name -> (node,
+    the newest FailedScheduling message or "")."""
+
+    def settled() -> dict[str, tuple[str | None, str]] | None:
+        out: dict[str, tuple[str | None, str]] = {}
+        for name in names:
+            node = kube.core.read_namespaced_pod(name, namespace).spec.node_name
+            failed = [
+                e for e in our_events(kube, namespace, name) if e.reason == "FailedScheduling"
+            ]
+            if not node and not failed:
+                return None
+            out[name] = (node, failed[-1].message if failed and not node else "")
+        return out
+
+    settled_now = wait_until("every pod bound or refused with an event", settled, timeout=60)
+    # A pod reported unschedulable must still be Pending a moment later (no late breach).
+    time.sleep(2)
+    for name, (node, _) in settled_now.items():
+        if node is None:
+            assert kube.core.read_namespaced_pod(name, namespace).spec.node_name is None, name
+    return settled_now
+
+
+def create(kube: Cluster, namespace: str, *pods: dict[str, Any]) -> list[str]:
+    for body in pods:
+        kube.core.create_namespaced_pod(namespace, body)
+    return [p["metadata"]["name"] for p in pods]
+
+
+def test_gpu_pods_go_only_where_a_gpu_is_free(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    with_gpu = make("za", **{GPU: "1"})
+    make("za")
+    names = create(
+        kube, namespace, *(pod(f"train-{k}", group, requests={GPU: "1"}) for k in range(2))
+    )
+    result = outcome(kube, namespace, names)
+    bound = [node for node, _ in result.values() if node]
+    assert bound == [with_gpu], result
+    (refused,) = [msg for node, msg in result.values() if not node]
+    assert "Insufficient nvidia.com/gpu" in refused
+
+
+def test_a_petabyte_of_ephemeral_storage_is_refused_by_name(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    make("za", **{"ephemeral-storage": "100Gi"})
+    names = create(kube, namespace, pod("big", group, requests={"ephemeral-storage": "1Pi"}))
+    node, message = outcome(kube, namespace, names)["big"]
+    assert node is None
+    assert "Insufficient ephemeral-storage" in message
+
+
+def test_pods_sharing_a_host_port_never_share_a_node(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    for _ in range(2):
+        make("za")
+    names = create(kube, namespace, *(pod(f"web-{k}", group, host_port=8080) for k in range(3)))
+    result = outcome(kube, namespace, names)
+    bound = [node for node, _ in result.values() if node]
+    assert len(bound) == len(set(bound)) == 2, result
+    (refused,) = [msg for node, msg in result.values() if not node]
+    assert "didn't have free ports" in refused
+
+
+def test_required_pod_affinity_to_a_missing_pod_binds_nothing(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    make("za")
+    term = {"labelSelector": {"matchLabels": {"app": "nowhere"}}, "topologyKey": HOST}
+    affinity = {"podAffinity": {REQUIRED: [term]}}
+    names = create(kube, namespace, pod("follower", group, affinity=affinity))
+    node, message = outcome(kube, namespace, names)["follower"]
+    assert node is None
+    assert "didn't match pod affinity rules" in message
+
+
+def test_anti_affinity_replicas_land_on_different_nodes(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    for _ in range(2):
+        make("za")
+    term = {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": HOST}
+    spec = {"affinity": {"podAntiAffinity": {REQUIRED: [term]}}}
+    replicas = (pod(f"db-{k}", group, labels={"app": "db"}, **spec) for k in range(3))
+    result = outcome(kube, namespace, create(kube, namespace, *replicas))
+    bound = [node for node, _ in result.values() if node]
+    assert len(bound) == len(set(bound)) == 2, result
+    (refused,) = [msg for node, msg in result.values() if not node]
+    assert "anti-affinity" in refused
+
+
+def test_topology_spread_keeps_the_zones_within_max_skew(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    zone_of = {make("za"): "za", make("zb"): "zb", make("zb"): "zb"}
+    constraint = {
+        "maxSkew": 1,
+        "topologyKey": ZONE,
+        "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"app": "web"}},
+    }
+    web = (
+        pod(f"web-{k}", group, labels={"app": "web"}, topologySpreadConstraints=[constraint])
+        for k in range(5)
+    )
+    result = outcome(kube, namespace, create(kube, namespace, *web))
+    per_zone = collections.Counter(zone_of[node] for node, _ in result.values() if node)
+    assert sum(per_zone.values()) == 5, result  # 3 and 2 (or 2 and 3) fit the skew
+    assert abs(per_zone["za"] - per_zone["zb"]) <= 1, per_zone
+
+
+def test_a_field_the_binder_does_not_honour_keeps_the_pod_pending_with_a_warning_naming_it(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    make("za")
+    preferred = [
+        {
+            "weight": 10,
+            "preference": {"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["za"]}]},
+        }
+    ]
+    spec = {
+        "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": preferred}}
+    }
+    names = create(kube, namespace, pod("soft", group, **spec))
+    node, message = outcome(kube, namespace, names)["soft"]
+    assert node is None
+    assert "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution" in message
+    assert "extender" in message
+    explained = explain.explain("soft", namespace, kubeconfig=kube.kubeconfig)
+    assert "refused by the binder" in explained
+    assert "preferredDuringSchedulingIgnoredDuringExecution" in explained
+
+
+def test_a_gated_pod_gets_no_event_until_its_gate_is_lifted_then_binds_within_5s(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    make("za")
+    create(kube, namespace, pod("gated", group, schedulingGates=[{"name": "example.com/wait"}]))
+    time.sleep(5)  # several of the operator's retry periods: nothing may happen meanwhile
+    assert our_events(kube, namespace, "gated") == []
+    assert kube.core.read_namespaced_pod("gated", namespace).spec.node_name is None
+    kube.core.patch_namespaced_pod("gated", namespace, {"spec": {"schedulingGates": []}})
+    wait_until(
+        "the pod bound within 5 s of its gate being lifted",
+        lambda: kube.core.read_namespaced_pod("gated", namespace).spec.node_name,
+        timeout=5,
+        interval=0.1,
+    )
+    reasons = wait_until(
+        "the Scheduled event",
+        lambda: [e.reason for e in our_events(kube, namespace, "gated")] or None,
+        timeout=10,
+    )
+    assert reasons == ["Scheduled"], "no Warning before or after the gate was lifted"
