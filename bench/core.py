@@ -380,6 +380,64 @@ def time_optimal(n_pods: int, progress: common.Progress, time_limit_s: float) ->
     }
 
 
+CONSTRAINED_APPS = 10
+"""Distinct app labels among the placed and the evaluated pods of ``time_constrained``."""
+
+
+def time_constrained(n_nodes: int, reps: int, progress: common.Progress) -> dict[str, Any]:
+    """p50 of ``evaluate`` for pods with a required hostname anti-affinity and a zone spread
+    (DoNotSchedule) on ``n_nodes`` nodes holding two labelled pods each, beside the same pods
+    without those constraints: what the inter-pod filters cost."""
+    rng = random.Random(SEED + n_nodes + 1)
+    zone, host = "topology.kubernetes.io/zone", "kubernetes.io/hostname"
+    nodes = [
+        dataclasses.replace(nd, labels={host: nd.name, zone: f"zone-{i % 8}"})
+        for i, nd in enumerate(workloads.model_nodes(n_nodes, rng, used_fraction=0.3))
+    ]
+    plain = workloads.pods(POD_VARIETY, rng, workloads.edge_sites(nodes))
+    placed = [
+        (model.Pod(name=f"placed-{k}", uid=f"placed-{k}", labels={"app": f"app-{k % 10}"}), nd.name)
+        for k, nd in enumerate(nodes * 2)
+    ]
+    base = model.ClusterState(nodes, topology=workloads.WAN, placed=placed)
+    cfg = model.ModelConfig()
+
+    def constrained(pod: model.Pod, k: int) -> model.Pod:
+        app = f"app-{k % CONSTRAINED_APPS}"
+        selector = model.LabelSelector(match_labels={"app": app})
+        term = model.PodAffinityTerm(host, selector, frozenset({pod.namespace}))
+        spread = model.SpreadConstraint(max_skew=n_nodes, topology_key=zone, selector=selector)
+        return dataclasses.replace(
+            pod, labels={"app": app}, anti_affinity=(term,), spread=(spread,)
+        )
+
+    variants = {
+        "plain": plain,
+        "anti_affinity_and_spread": [constrained(p, k) for k, p in enumerate(plain)],
+    }
+    out: dict[str, Any] = {"nodes": n_nodes, "reps": reps, "placed": len(placed)}
+    clock = time.perf_counter_ns
+    for name, pods in variants.items():
+        state = base.copy()
+        us: list[float] = []
+        for r in range(reps):
+            if r % RESET_EVERY == 0:
+                state = base.copy()
+            pod = dataclasses.replace(pods[r % len(pods)], uid=f"r{r}")
+            t0 = clock()
+            best = model.evaluate(pod, state, cfg).best()
+            us.append((clock() - t0) / 1000.0)
+            if best is not None:
+                state.assign(pod, best)
+        out[name] = {"p50": common.percentile(us, 50), "p99": common.percentile(us, 99)}
+    progress(
+        f"core: {n_nodes} nodes, {len(placed)} placed pods: evaluate p50 "
+        f"{out['plain']['p50']:.1f} us plain, "
+        f"{out['anti_affinity_and_spread']['p50']:.1f} us with anti-affinity and spread"
+    )
+    return out
+
+
 def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict[str, Any]]:
     """All core timings; flat numbers for the JSON and the detail for the page."""
     reps = {100: 500, 1000: 500, 5000: 200} if quick else {100: 5000, 1000: 5000, 5000: 1500}
@@ -389,6 +447,7 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
     profile = profile_evaluate(1000, 300 if quick else 2000, at_1000["model"]["p50"])
     stages = stage_breakdown(1000, 500 if quick else 3000)
     idiom_rows = idioms(1000)
+    constrained = time_constrained(1000, 200 if quick else 1000, progress)
     time_limit = 10.0
     optimal = [time_optimal(p, progress, time_limit) for p in OPTIMAL_PODS]
     numbers: common.Numbers = {}
@@ -407,6 +466,10 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
         numbers[f"core_optimal_{o['pods']}_pods_{o['nodes']}_nodes_proven_optimal"] = float(
             o["status"] == "optimal"
         )
+    for variant in ("plain", "anti_affinity_and_spread"):
+        for stat in ("p50", "p99"):
+            value = round(constrained[variant][stat], 2)
+            numbers[f"core_constrained_{variant}_1000_nodes_us_{stat}"] = value
     for name, us in stages["median_us"].items():
         key = "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
         while "__" in key:
@@ -418,6 +481,7 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
         "stages": stages,
         "idioms": idiom_rows,
         "optimal": optimal,
+        "constrained": constrained,
         "quick": quick,
     }
     return numbers, detail
