@@ -250,3 +250,29 @@ def test_a_reserved_pod_keeps_its_host_port_before_the_watch_shows_it_bound() ->
     assert view.decide(second, model.ModelConfig())[1] is None
     view.unreserve(first.uid)
     assert view.decide(second, model.ModelConfig())[1] == 0
+
+
+def test_the_label_index_follows_placements_and_releases_in_every_copy() -> None:
+    cluster = state([node("a"), node("b")], {"a": [pod("w1", labels=WEB)]})
+    one_label = model.LabelSelector(match_labels={"app": "web"})
+    same_by_expression = model.LabelSelector(
+        match_expressions=(model.SelectorRequirement("app", "In", ("web",)),)
+    )
+
+    def both(state_: model.ClusterState, namespaces: frozenset[str] | None) -> list[dict[int, int]]:
+        return [
+            dict(interpod.matching_counts(state_, sel, namespaces))
+            for sel in (one_label, same_by_expression)
+        ]
+
+    w2 = parse_placed(pod("w2", labels=WEB))
+    other_ns = parse_placed(pod("w3", namespace="other", labels=WEB))
+    copy = cluster.copy()
+    copy.assign(w2, 1)
+    copy.assign(other_ns, 1)
+    assert both(copy, frozenset({"ns"})) == [{0: 1, 1: 1}] * 2
+    assert both(copy, None) == [{0: 1, 1: 2}] * 2
+    assert both(cluster, None) == [{0: 1}] * 2, "the original state is untouched"
+    copy.release(w2, 1)
+    copy.release(other_ns, 1)
+    assert both(copy, None) == [{0: 1}] * 2

@@ -46,18 +46,55 @@ def port_conflicts(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod
     return mask
 
 
-def _domains_with(
-    term: types.PodAffinityTerm,
+def _one_label(selector: types.LabelSelector | None) -> tuple[str, str] | None:
+    """The (key, value) of a selector that is exactly one ``matchLabels`` pair, else None."""
+    if selector is None or selector.match_expressions or len(selector.match_labels) != 1:
+        return None
+    ((key, value),) = selector.match_labels.items()
+    return key, value
+
+
+def matching_counts(
     cluster: state_mod.ClusterState,
-    namespace_labels: Iterator[tuple[int, types.Pod]],
+    selector: types.LabelSelector | None,
+    namespaces: frozenset[str] | None,
+) -> dict[int, int]:
+    """Node index -> how many placed pods ``selector`` selects in ``namespaces`` (None: every
+    namespace). A one-label selector is read from the state's label index; others look at
+    every placed pod."""
+    if selector is None:
+        return {}
+    pair = _one_label(selector)
+    if pair is not None:
+        key, value = pair
+        if namespaces is None:
+            return cluster.label_index.get(("", key, value), {})
+        out: dict[int, int] = {}
+        for namespace in namespaces:
+            for node, count in cluster.label_index.get((namespace, key, value), {}).items():
+                out[node] = out.get(node, 0) + count
+        return out
+    out = {}
+    for node, other in _placed(cluster):
+        if namespaces is not None and other.namespace not in namespaces:
+            continue
+        if selector.matches(other.labels):
+            out[node] = out.get(node, 0) + 1
+    return out
+
+
+def _domains_with(
+    term: types.PodAffinityTerm, cluster: state_mod.ClusterState
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """The node's domain codes of ``term.topology_key`` and which domains hold a pod the
     term selects (pods on nodes without the key hold no domain)."""
     codes, count = cluster.domain_codes(term.topology_key)
     held = np.zeros(count + 1, dtype=bool)  # the extra slot is "no label" (code -1)
-    for node, other in namespace_labels:
-        if codes[node] >= 0 and term.selects(other.namespace, other.labels):
-            held[codes[node]] = True
+    namespaces = None if term.all_namespaces else term.namespaces
+    nodes = list(matching_counts(cluster, term.selector, namespaces))
+    if nodes:
+        where = codes[np.asarray(nodes, dtype=np.int64)]
+        held[where[where >= 0]] = True
     return codes, held
 
 
@@ -74,7 +111,7 @@ def affinity_misses(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mo
     has_keys = np.ones(n, dtype=bool)
     anything_matched = False
     for term in pod.affinity:
-        codes, held = _domains_with(term, cluster, _placed(cluster))
+        codes, held = _domains_with(term, cluster)
         has_keys &= codes >= 0
         anything_matched |= bool(held[:-1].any())
         ok &= held[codes] & (codes >= 0)
@@ -87,7 +124,7 @@ def anti_affinity_hits(pod: types.Pod, cluster: state_mod.ClusterState) -> state
     """Nodes whose domain holds a pod that ``pod``'s required podAntiAffinity selects."""
     bad = np.zeros(len(cluster), dtype=bool)
     for term in pod.anti_affinity:
-        codes, held = _domains_with(term, cluster, _placed(cluster))
+        codes, held = _domains_with(term, cluster)
         bad |= held[codes] & (codes >= 0)
     return bad
 
@@ -144,11 +181,11 @@ def spread_failures(
         present = np.zeros(count + 1, dtype=bool)
         present[codes[eligible]] = True
         pods_in = np.zeros(count + 1, dtype=np.int64)
-        if c.selector is not None:
-            for node, other in _placed(cluster):
-                same_namespace = other.namespace == pod.namespace
-                if eligible[node] and same_namespace and c.selector.matches(other.labels):
-                    pods_in[codes[node]] += 1
+        for node, matched in matching_counts(
+            cluster, c.selector, frozenset({pod.namespace})
+        ).items():
+            if eligible[node]:
+                pods_in[codes[node]] += matched
         domains = int(present[:-1].sum())
         min_match = int(pods_in[:-1][present[:-1]].min()) if domains else 0
         if domains < c.min_domains:

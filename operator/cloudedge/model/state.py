@@ -149,6 +149,10 @@ class ClusterState:
         self.with_anti_affinity: dict[str, tuple[int, types.Pod]] = {}
         """Placed pods with host ports / required anti-affinity: the filters every pod must
         pass because of them, and nothing to do while both are empty."""
+        self.label_index: dict[tuple[str, str, str], dict[int, int]] = {}
+        """(namespace, label key, value) -> node index -> how many placed pods carry it; the
+        namespace ``""`` (never a real one) counts every namespace. Affinity terms and spread
+        constraints selecting by one label read their nodes here instead of every pod."""
         for pod, node_name in placed:
             if node_name in self.index:
                 self._place(pod, self.index[node_name])
@@ -171,11 +175,20 @@ class ClusterState:
         clone.placed = {node: dict(pods) for node, pods in self.placed.items()}
         clone.with_host_ports = dict(self.with_host_ports)
         clone.with_anti_affinity = dict(self.with_anti_affinity)
+        clone.label_index = {key: dict(nodes) for key, nodes in self.label_index.items()}
         return clone
 
     def _place(self, pod: types.Pod, node: int) -> None:
         pid = pod.placement_id
-        self.placed.setdefault(node, {})[pid] = pod
+        on_node = self.placed.setdefault(node, {})
+        if pid in on_node:
+            self._unplace(on_node[pid], node)
+            on_node = self.placed.setdefault(node, {})
+        on_node[pid] = pod
+        for key, value in pod.labels.items():
+            for namespace in (pod.namespace, ""):
+                counts = self.label_index.setdefault((namespace, key, value), {})
+                counts[node] = counts.get(node, 0) + 1
         if pod.host_ports:
             self.with_host_ports[pid] = (node, pod)
         if pod.anti_affinity:
@@ -184,8 +197,23 @@ class ClusterState:
     def _unplace(self, pod: types.Pod, node: int) -> None:
         pid = pod.placement_id
         on_node = self.placed.get(node)
-        if on_node is not None and on_node.pop(pid, None) is not None and not on_node:
+        gone = on_node.pop(pid, None) if on_node is not None else None
+        if gone is None:
+            return
+        if not on_node:
             del self.placed[node]
+        for key, value in gone.labels.items():
+            for namespace in (gone.namespace, ""):
+                counts = self.label_index.get((namespace, key, value))
+                if counts is None:
+                    continue
+                left = counts.get(node, 0) - 1
+                if left > 0:
+                    counts[node] = left
+                else:
+                    counts.pop(node, None)
+                    if not counts:
+                        del self.label_index[(namespace, key, value)]
         self.with_host_ports.pop(pid, None)
         self.with_anti_affinity.pop(pid, None)
 
