@@ -276,3 +276,10 @@ def test_the_label_index_follows_placements_and_releases_in_every_copy() -> None
     copy.release(w2, 1)
     copy.release(other_ns, 1)
     assert both(copy, None) == [{0: 1}] * 2
+
+
+def test_a_term_selecting_namespaces_by_label_is_left_to_kube_scheduler() -> None:
+    # The binder refuses such a pod (inputs.constraints); the extender must not guess it.
+    by_label = term("cache", namespaceSelector={"matchLabels": {"team": "data"}})
+    p = parse_pod(pod("web", affinity={"podAffinity": {REQUIRED: [by_label]}}))
+    assert p.affinity == ()

@@ -157,10 +157,11 @@ def _pod_terms(
 ) -> tuple[types.PodAffinityTerm, ...]:
     """The required terms of ``spec.affinity.<kind>``, namespaces resolved.
 
-    An empty ``namespaceSelector`` selects every namespace; a non-empty one needs the
-    namespaces' labels, which the model does not have: the binder refuses such pods
-    (:mod:`cloudedge.inputs.constraints`), and here such a term reads as the listed
-    namespaces only.
+    An empty ``namespaceSelector`` selects every namespace. A non-empty one needs the
+    namespaces' labels, which the model does not have: such a term is left out here. The
+    binder refuses such pods (:mod:`cloudedge.inputs.constraints`); in the extender mode,
+    kube-scheduler enforces the term, and guessing it here would only filter out nodes
+    kube-scheduler rightly keeps.
     """
     where = f"spec.affinity.{kind}.requiredDuringSchedulingIgnoredDuringExecution"
     section = objects.mapping(obj, "spec", "affinity", kind)
@@ -176,7 +177,9 @@ def _pod_terms(
         if not isinstance(names, list):
             raise errors.InputError(who, f"{at}.namespaces", names, "a list of namespaces")
         ns_selector = term.get("namespaceSelector")
-        all_namespaces = isinstance(ns_selector, Mapping) and not any(ns_selector.values())
+        if isinstance(ns_selector, Mapping) and any(ns_selector.values()):
+            continue
+        all_namespaces = isinstance(ns_selector, Mapping)
         resolved = frozenset(str(n) for n in names)
         if not resolved and ns_selector is None:
             resolved = frozenset({namespace})
