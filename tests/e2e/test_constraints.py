@@ -74,9 +74,13 @@ def nodes(kube: Cluster) -> Iterator[tuple[str, NodeMaker]]:
         kube.kubectl("delete", "node", name, "--ignore-not-found", "--wait=false")
 
 
-def _ready(kube: Cluster, name: str) -> bool:
-    conditions = kube.core.read_node(name).status.conditions or []
-    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+def _ready(kube: Cluster, name: str, *, taints: int = 0) -> bool:
+    """Ready, and the node lifecycle controller's not-ready taint is gone (only the node's
+    own ``taints`` remain)."""
+    node = kube.core.read_node(name)
+    conditions = node.status.conditions or []
+    ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
+    return ready and len(node.spec.taints or []) == taints
 
 
 def pod(
@@ -273,7 +277,9 @@ def test_a_gated_pod_gets_no_event_until_its_gate_is_lifted_then_binds_within_5s
     time.sleep(5)  # several of the operator's retry periods: nothing may happen meanwhile
     assert our_events(kube, namespace, "gated") == []
     assert kube.core.read_namespaced_pod("gated", namespace).spec.node_name is None
-    kube.core.patch_namespaced_pod("gated", namespace, {"spec": {"schedulingGates": []}})
+    # A JSON patch: in a strategic merge patch, an empty list of gates would remove none.
+    lift = [{"op": "remove", "path": "/spec/schedulingGates"}]
+    kube.core.patch_namespaced_pod("gated", namespace, lift)
     wait_until(
         "the pod bound within 5 s of its gate being lifted",
         lambda: kube.core.read_namespaced_pod("gated", namespace).spec.node_name,
