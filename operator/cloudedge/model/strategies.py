@@ -161,23 +161,25 @@ def place_batch(
     time_limit_s: float = BATCH_TIME_LIMIT_S,
     strategy: Strategy = Strategy.BATCH,
     use_milp: bool = False,
+    extra_starts: Sequence[tuple[str, PlacementResult]] = (),
 ) -> PlacementResult:
     """Joint placement (:mod:`.batch`): most pods on time, then least total completion time
-    on the final state; never worse than greedy's placement under :func:`grade`."""
+    on the final state; never worse than greedy's placement (or any of ``extra_starts``)
+    under :func:`grade`."""
     base = cluster.copy()
     problem = evaluator.Problem(pods, base, config)
     starts: list[tuple[str, list[int | None]]] = []
     for name, result in (
         ("score", place_greedy(pods, cluster, config)),
         ("spread", place_spread(pods, cluster, config)),
+        *extra_starts,
     ):
-        starts.append(
-            (name, [None if p.node is None else base.index[p.node] for p in result.placements])
-        )
+        nodes = [None if p.node is None else base.index[p.node] for p in result.placements]
+        starts.append((name, nodes))
+    # A small batch gets the MILP too: it solves in a fraction of the budget there.
+    milp = use_milp or int(problem.allowed.sum()) <= batch.SMALL_MILP_PAIRS
     with _stdout_to_stderr():
-        assignment, info = batch.solve(
-            problem, starts, time_limit_s=time_limit_s, use_milp=use_milp
-        )
+        assignment, info = batch.solve(problem, starts, time_limit_s=time_limit_s, use_milp=milp)
     nodes = [None if i < 0 else int(i) for i in assignment.where.tolist()]
     return _from_assignment(pods, base, problem, nodes, config, strategy=strategy, info=info)
 
@@ -190,14 +192,17 @@ def place_optimal(
     time_limit_s: float = 10.0,
 ) -> PlacementResult:
     """The reference for ``batch``: the same joint solver with the caller's whole budget
-    (``--time-limit``), its count proven by the MILP when it finishes in time."""
+    (``--time-limit``), HiGHS proving the count, and ``batch``'s own answer as one of its
+    starts, so that it is never worse than ``batch``."""
+    quick = place_batch(pods, cluster, config, time_limit_s=min(time_limit_s, BATCH_TIME_LIMIT_S))
     return place_batch(
         pods,
         cluster,
         config,
-        time_limit_s=time_limit_s,
+        time_limit_s=max(time_limit_s - (quick.solve.solve_seconds if quick.solve else 0.0), 0.1),
         strategy=Strategy.OPTIMAL,
         use_milp=True,
+        extra_starts=[("batch", quick)],
     )
 
 
