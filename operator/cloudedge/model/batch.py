@@ -303,17 +303,32 @@ def insert_all(a: Assignment, order: Sequence[int], budget: Budget) -> None:
             a.add(p, i)
 
 
+EJECT_NODES = 6
+"""Nodes tried per unplaced pod when ejecting: those where it would finish soonest alone."""
+
+
 def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
-    """Place one unplaced pod by moving one pod out of its way; True when it did."""
+    """Place unplaced pods by moving one pod out of their way each; True when any was placed.
+
+    Per unplaced pod, the :data:`EJECT_NODES` nodes where it would finish soonest, and on
+    each the :data:`SWAP_PARTNERS` largest pods (the ones whose leaving frees most room).
+    """
     pr = a.problem
+    placed_any = False
+    near = np.argsort(np.where(pr.allowed, pr.alone_ect, math.inf), axis=1)
     for p in constrained_first(pr):
-        if a.where[p] >= 0 or budget.over():
+        if a.where[p] >= 0 or not pr.allowed[p].any():
             continue
+        if budget.over():
+            break
         best: tuple[float, int, int, int] | None = None
-        for i in np.flatnonzero(pr.allowed[p]).tolist():
-            for q in list(a.members[i]):
+        for i in near[p, :EJECT_NODES].tolist():
+            if not pr.allowed[p, i]:
+                break
+            members = sorted(a.members[i], key=lambda m: -float(pr.requests[m, 0]))
+            for q in members[:SWAP_PARTNERS]:
                 a.remove(q)
-                cost_p = a.insert_costs(p)[i]
+                cost_p = a.insert_cost(p, i)
                 if math.isfinite(cost_p):
                     a.add(p, i)
                     cost_q = a.insert_costs(q)
@@ -330,8 +345,8 @@ def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
             a.remove(q)
             a.add(p, i)
             a.add(q, j)
-            return True
-    return False
+            placed_any = True
+    return placed_any
 
 
 def improve_moves(a: Assignment, budget: Budget) -> bool:
@@ -456,13 +471,48 @@ def _try_swaps(a: Assignment, p: int, i: int, j: int) -> bool:
     return False
 
 
+TRADE_NODES = 8
+"""Nodes tried per pass of :func:`trade_for_count`: those whose cap is tightest."""
+
+
+def trade_for_count(a: Assignment, budget: Budget) -> Assignment:
+    """Take out the deadline-bound pod that caps a node hardest when that lets more pods in.
+
+    A pod with a deadline caps its node's utilization (its wait must stay within its
+    slack). On an overloaded cluster, dropping it can make room for several pods; the count
+    comes first, so such a trade is kept when the number placed grows (the dropped pod is
+    re-inserted anywhere it still fits). Returns the assignment to continue with.
+    """
+    pr = a.problem
+    order = small_first(pr)
+    capped = [i for i in np.argsort(a.node_slack).tolist() if math.isfinite(a.node_slack[i])]
+    for i in capped[:TRADE_NODES]:
+        if budget.over():
+            break
+        trial = a.copy()
+        members = list(trial.members[i])
+        q = min(members, key=lambda m: float(trial.slack[m, i]))
+        trial.remove(q)
+        insert_all(trial, [p for p in order if p != q and trial.where[p] < 0], budget)
+        insert_all(trial, [q], budget)
+        if trial.placed > a.placed:
+            a = trial
+    return a
+
+
 def local_search(a: Assignment, budget: Budget) -> Assignment:
-    """Insertions (with ejection), moves and swaps until nothing improves or time is up."""
+    """Insertions (with ejection, or trading a capping pod for more), moves and swaps until
+    nothing improves or time is up."""
     order = constrained_first(a.problem)
     while not budget.over():
         insert_all(a, order, budget)
-        if a.placed < len(a.problem) and insert_with_ejection(a, budget):
-            continue
+        if a.placed < len(a.problem):
+            if insert_with_ejection(a, budget):
+                continue
+            before = a.placed
+            a = trade_for_count(a, budget)
+            if a.placed > before:
+                continue
         if improve_moves(a, budget):
             continue
         if improve_swaps(a, budget):
