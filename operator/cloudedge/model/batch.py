@@ -10,19 +10,22 @@ deadline tie it to that node, needed. This module places the batch jointly, grad
 
 How, within a time budget, keeping the best assignment found so far:
 
-* starting points: greedy's own placement (repaired: pods that miss their deadline on the
-  final state are taken out), and a most-constrained-first insertion that charges each pod
-  its marginal cost on the final state (its own completion plus the wait it adds to the pods
-  already on the node);
-* a mixed-integer program solved by HiGHS (``highspy``): binary ``x[p,i]``, capacity rows,
-  and the final-state deadline made linear: a pod with deadline ``D`` on node ``i`` meets it
-  iff the node's final utilization stays below the threshold where ``S rho/(1-rho)`` reaches
-  its slack, so one continuous utilization ``t_i`` per node and a two-term row per
-  (pod, node) pair express it exactly. Phase 1 maximizes the count; phase 2 keeps the count
-  and minimizes the completion time with the congestion linearized around the best
-  heuristic assignment (its per-node wait and marginal wait);
+* starting points: greedy's and spread's placements (repaired: pods that miss their deadline
+  on the final state are taken out), and insertions from scratch in two orders (most
+  constrained first; smallest first, for overloaded clusters). Insertion charges each pod its
+  marginal cost on the final state: its own completion plus the wait it adds to the pods
+  already on the node;
+* with ``use_milp`` (``optimal``, and small batches): a mixed-integer program solved by HiGHS
+  (``highspy``): binary ``x[p,i]``, capacity rows, and the final-state deadline made linear:
+  a pod with deadline ``D`` on node ``i`` meets it iff the node's final utilization stays
+  below the threshold where ``S rho/(1-rho)`` reaches its slack, so one continuous
+  utilization ``t_i`` per node and a two-term row per (pod, node) pair express it exactly.
+  Phase 1 maximizes the count (its LP relaxation alone proves it when the bound rounds down
+  to the incumbent's count); phase 2 keeps the count and minimizes the completion time with
+  the congestion linearized around the best heuristic assignment;
 * local search on the exact evaluator: insertion of unplaced pods (ejecting one blocker to
-  another node when that makes room), moves and swaps.
+  another node, or trading a deadline pod that caps its node for more pods), moves, swaps
+  and chains.
 
 Every assignment the search holds is feasible on the final state, and greedy's repaired
 placement is one of the starting points, so the result is never worse than greedy's under the
