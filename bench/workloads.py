@@ -100,6 +100,37 @@ def model_nodes(n: int, rng: random.Random, *, used_fraction: float = 0.0) -> li
     return nodes
 
 
+MIXED_TEXT = (
+    "5 cloud nodes (16 or 32 CPU, 4 GiB per CPU, 10,000 Mbit/s, zones `cloud-east`/"
+    "`cloud-west`) and 35 edge nodes (2 or 4 CPU, 2 GiB per CPU, 100, 200 or 500 Mbit/s, five "
+    "per site), each value uniform; the same network and pod mix as the generated scenarios"
+)
+
+
+def mixed_nodes(rng: random.Random) -> list[model.Node]:
+    """5 cloud nodes of 16-32 CPU and 35 edge nodes of 2-4 CPU (:data:`MIXED_TEXT`)."""
+    nodes = []
+    for i in range(40):
+        if i < 5:
+            cpu, tier, site, bw = rng.choice((16, 32)), "cloud", CLOUD_ZONES[i % 2], 10000.0
+            mem = cpu * 4 * GIB
+        else:
+            cpu, tier = rng.choice((2, 4)), "edge"
+            site, bw = f"site-{(i - 5) // EDGE_NODES_PER_SITE:03d}", rng.choice((100, 200, 500))
+            mem = cpu * 2 * GIB
+        nodes.append(
+            model.Node(
+                name=f"{tier}-{i:05d}",
+                tier=model.Tier(tier),
+                site=site,
+                bandwidth_mbps=float(bw),
+                compute_rate=cpu * 1000.0,
+                allocatable={"cpu": cpu * 1000.0, "memory": mem, "pods": 110.0},
+            )
+        )
+    return nodes
+
+
 def edge_sites(nodes: list[model.Node]) -> list[str]:
     return sorted({nd.site for nd in nodes if nd.tier is model.Tier.EDGE})
 

@@ -87,13 +87,20 @@ def parser() -> argparse.ArgumentParser:
         "--strategy",
         choices=[s.value for s in strategies.Strategy],
         default=strategies.Strategy.SCORE.value,
-        help="score: the live scheduler's greedy; spread: kube-scheduler-like; optimal: MILP",
+        help=(
+            "score: the live scheduler's greedy; spread: kube-scheduler-like; batch: joint, "
+            "congestion-aware placement; optimal: the same with the whole --time-limit and "
+            "a MILP that proves the count"
+        ),
     )
     sim.add_argument("--format", choices=("table", "json"), default="table")
     sim.add_argument("--plot", metavar="FILE.png", help="the four panels for every strategy")
     sim.add_argument("--config", metavar="FILE", help="scheduler configuration (weights)")
     sim.add_argument(
-        "--time-limit", type=float, default=10.0, help="seconds for --strategy optimal"
+        "--time-limit",
+        type=float,
+        default=10.0,
+        help="seconds for --strategy optimal (batch takes at most 2 of them)",
     )
     sim.set_defaults(func=_simulate)
 

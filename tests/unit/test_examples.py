@@ -23,14 +23,15 @@ from cloudedge import cli, model, simulate
 
 EXAMPLES_DIR = pathlib.Path(__file__).resolve().parents[2] / "examples"
 EXAMPLES = ("seed", "video-analytics", "burst")
-STRATEGIES = ("score", "spread", "optimal")
+STRATEGIES = ("score", "spread", "batch", "optimal")
+JOINT = ("batch", "optimal")
 TIME_LIMIT_S = 5.0
 SCHEDULER = "cloud-edge-scheduler"
 CONTROLLERS = {"Deployment", "ReplicaSet", "StatefulSet", "Job"}
 CASES = [pytest.param(e, s, id=f"{e}-{s}") for e in EXAMPLES for s in STRATEGIES]
-# The burst's MILP runs past its time limit (several seconds): the command reuses the library
+# The burst's joint solves run to their time limit (seconds): the command reuses the library
 # test's solve instead of a second one, and the test checks what the command asked the solver for.
-REUSED_SOLVES = {("burst", "optimal")}
+REUSED_SOLVES = {("burst", "optimal"), ("burst", "batch")}
 # Capacity is compared with a tolerance far below one millicore or one byte.
 EPSILON = 1e-6
 
@@ -170,7 +171,7 @@ def test_cli_json_never_overcommits_and_explains_every_unplaced_pod(
     assert_sound(example, doc)
     if (example, strategy) in REUSED_SOLVES:
         assert forwarded == [{"strategy": strategy, "time_limit_s": TIME_LIMIT_S}]
-    if strategy != "optimal" or forwarded:
+    if strategy not in JOINT or forwarded:
         # Same placement: the command prints exactly the library's report.
         assert doc == json.loads(json.dumps(simulated(example, strategy)))
 
@@ -189,6 +190,18 @@ def test_seed_scenario_places_no_more_cpu_than_capacity_and_reports_insufficient
     assert all("Insufficient cpu" in p["reason"] for p in unplaced)
 
 
+def test_seed_scenario_batch_places_9_of_the_10_tasks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 6000m asked of 5500m: one 1000m task cannot fit, but greedy strands the second one
+    # too (it fills every node with 500m tasks first); a joint decision keeps room for it.
+    doc = run_cli(capsys, "--scenario", "seed", "--strategy", "batch")
+    assert doc["placed"] == 9
+    assert doc["deadline_misses"] == 0
+    greedy = run_cli(capsys, "--scenario", "seed", "--strategy", "score")
+    assert greedy["placed"] == 8
+
+
 def test_seed_example_files_are_the_built_in_seed_scenario() -> None:
     packaged = [p.read_text(encoding="utf-8") for p in simulate.scenario_files("seed")]
     assert [p.read_text(encoding="utf-8") for p in files("seed")] == packaged
@@ -205,7 +218,7 @@ def video_pods(workload: str) -> list[Any]:
     return pods
 
 
-@pytest.mark.parametrize("strategy", ["score", "optimal"])
+@pytest.mark.parametrize("strategy", ["score", "batch", "optimal"])
 def test_inference_runs_on_the_edge_node_of_its_camera_site_within_its_deadline(
     strategy: str,
 ) -> None:
@@ -229,7 +242,7 @@ def test_training_runs_in_the_cloud(strategy: str) -> None:
         assert tiers[node]["tier"] == "cloud", (pod.key, node)
 
 
-@pytest.mark.parametrize("strategy", ["score", "optimal"])
+@pytest.mark.parametrize("strategy", ["score", "batch", "optimal"])
 def test_data_intensive_jobs_run_at_the_site_that_holds_their_data(strategy: str) -> None:
     doc = simulated(VIDEO, strategy)
     where, tiers = placements(doc), nodes(doc)

@@ -1,4 +1,4 @@
-"""Strategies: arrival-order greedy, the spread baseline, and the MILP optimum."""
+"""Strategies: arrival-order greedy, the spread baseline, and joint placement (batch, optimal)."""
 
 from __future__ import annotations
 
@@ -70,41 +70,80 @@ def seed_like() -> tuple[model.ClusterState, list[model.Pod]]:
     return model.ClusterState(nodes), pods
 
 
-def test_optimal_places_more_than_greedy_on_the_seed_case() -> None:
+@pytest.mark.parametrize("strategy", ["batch", "optimal"])
+def test_joint_placement_places_more_than_greedy_on_the_seed_case(strategy: str) -> None:
     cluster, pods = seed_like()
     greedy = model.place(pods, cluster, CONFIG, strategy="score")
-    best = model.place(pods, cluster, CONFIG, strategy="optimal")
+    best = model.place(pods, cluster, CONFIG, strategy=strategy)
     assert greedy.placed == 8
     assert best.placed == 9
-    assert best.solver_status == "optimal"
 
 
-def test_optimal_minimizes_completion_time_among_maximal_placements() -> None:
+def test_optimal_proves_the_count_on_the_seed_case() -> None:
+    cluster, pods = seed_like()
+    best = model.place(pods, cluster, CONFIG, strategy="optimal")
+    assert best.solve is not None
+    assert best.solve.count_proven
+    assert best.solver_status in ("optimal", "count-proven")
+
+
+@pytest.mark.parametrize("strategy", ["batch", "optimal"])
+def test_joint_placement_minimizes_completion_time_among_maximal_placements(
+    strategy: str,
+) -> None:
     # Two pods, two edge nodes, one holds both pods' data: greedy puts the first pod there,
-    # the optimum gives the data node to the pod with more data.
+    # the joint placement gives the data node to the pod with more data.
     cluster = model.ClusterState([edge("edge-1", cpu=1000), edge("edge-2", cpu=1000)])
     small = pod("small", cpu=1000, data_source="edge-1", data_size_mb=1)
     big = pod("big", cpu=1000, data_source="edge-1", data_size_mb=100)
     greedy = model.place([small, big], cluster, CONFIG, strategy="score")
-    best = model.place([small, big], cluster, CONFIG, strategy="optimal")
+    best = model.place([small, big], cluster, CONFIG, strategy=strategy)
     assert [p.node for p in greedy.placements] == ["edge-1", "edge-2"]
     assert [p.node for p in best.placements] == ["edge-2", "edge-1"]
-    assert strategies.total_completion_time(best, CONFIG) < strategies.total_completion_time(
-        greedy, CONFIG
+    assert strategies.grade(best, CONFIG).total_ect_s < strategies.grade(greedy, CONFIG).total_ect_s
+
+
+def test_two_pods_on_one_node_wait_behind_the_final_utilization() -> None:
+    # Alone, each pod would see the node half full; graded together, both see it full.
+    cluster = model.ClusterState([edge("edge-1", cpu=1000)])
+    a, b = pod("a", cpu=500, compute_cost=100), pod("b", cpu=500, compute_cost=100)
+    result = model.place([a, b], cluster, CONFIG, strategy="score")
+    graded = strategies.grade(result, CONFIG)
+    service = 100 / 1000
+    rho = CONFIG.max_utilization
+    assert [o.waiting_s for o in graded.outcomes if o] == pytest.approx(
+        [service * rho / (1 - rho)] * 2
     )
 
 
-def test_optimal_reports_pods_that_lost_capacity_to_the_batch() -> None:
+def test_a_deadline_missed_only_because_of_later_pods_counts_as_a_miss() -> None:
+    # Greedy checks the first pod's deadline when it arrives; the second pod then fills
+    # the node and pushes the first one's wait past its deadline.
+    cluster = model.ClusterState([edge("edge-1", cpu=1000)])
+    first = pod("first", cpu=500, compute_cost=100, max_latency_ms=300)
+    second = pod("second", cpu=400, compute_cost=100)
+    greedy = strategies.grade(model.place([first, second], cluster, CONFIG), CONFIG)
+    joint = strategies.grade(
+        model.place([first, second], cluster, CONFIG, strategy="batch"), CONFIG
+    )
+    assert greedy.placed == 2
+    assert greedy.deadline_misses == 1
+    assert joint.deadline_misses == 0
+    assert joint.on_time == 1
+
+
+def test_joint_placement_reports_pods_that_lost_capacity_to_the_batch() -> None:
     cluster = model.ClusterState([edge(cpu=1000)])
-    best = model.place([pod("a", cpu=800), pod("b", cpu=800)], cluster, CONFIG, strategy="optimal")
+    best = model.place([pod("a", cpu=800), pod("b", cpu=800)], cluster, CONFIG, strategy="batch")
     assert best.placed == 1
     reasons = [p.reason for p in best.placements if p.node is None]
-    assert reasons == ["capacity went to other pods of the batch"]
+    assert reasons == ["capacity or deadlines went to other pods of the batch"]
 
 
-def test_optimal_with_no_feasible_pair_reports_the_filters() -> None:
+@pytest.mark.parametrize("strategy", ["batch", "optimal"])
+def test_joint_placement_with_no_feasible_pair_reports_the_filters(strategy: str) -> None:
     cluster = model.ClusterState([edge(cpu=100)])
-    best = model.place([pod(cpu=800)], cluster, CONFIG, strategy="optimal")
+    best = model.place([pod(cpu=800)], cluster, CONFIG, strategy=strategy)
     assert best.placements[0].reason == "0/1 nodes are available: 1 Insufficient cpu."
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -167,10 +169,48 @@ class TestScore:
         assert ev.ect.tolist() == pytest.approx([0.125 + cloud_wait, 1.0])
         weighted = [(0.2 * cloud_wait + 0.6 * 0.125) / 0.9, (0.2 * 0.5 + 0.6 * 0.5) / 0.9]
         edge_time = (weighted[0] + 0.001) / (weighted[1] + 0.001)
-        expected = [100 * (0.9 * 1.0 + 0.1 * 0.0625), 100 * (0.9 * edge_time + 0.1 * 0.25)]
+        # No deadline and no data on the edge node: it keeps 1 - 0.3 * 1000/2000 of its score.
+        reserve = 1 - 0.3 * 1000 / 2000
+        expected = [
+            100 * (0.9 * 1.0 + 0.1 * 0.0625),
+            100 * (0.9 * edge_time + 0.1 * 0.25) * reserve,
+        ]
         assert ev.scores.tolist() == pytest.approx(expected)
-        assert ev.scores.tolist() == pytest.approx([90.625, 20.341], abs=1e-3)
+        assert ev.scores.tolist() == pytest.approx([90.625, 17.290], abs=1e-3)
         assert ev.best() == 0
+
+
+class TestNoStranding:
+    def test_a_pod_that_can_run_anywhere_leaves_the_edge_room_to_local_pods(self) -> None:
+        # The edge node is slightly better for a pod with no data and no deadline, but two
+        # camera pods tied to it by data and deadline arrive next: without the reserve the
+        # roaming pod takes half the node and the second camera misses its deadline.
+        cluster = model.ClusterState(
+            [edge("edge-cam", cpu=1000), cloud("cloud-1", used={"cpu": 3750.0})]
+        )
+        roaming = pod("roam", cpu=500)
+        cams = [
+            pod(f"cam-{k}", cpu=250, data_source="edge-cam", data_size_mb=5, compute_cost=50,
+                max_latency_ms=300)
+            for k in range(2)
+        ]  # fmt: skip
+        off = dataclasses.replace(model.ModelConfig(), locality_reserve=0.0)
+        without = model.place([roaming, *cams], cluster, off)
+        with_reserve = model.place([roaming, *cams], cluster, model.ModelConfig())
+        assert [p.node for p in without.placements] == ["edge-cam", "edge-cam", None]
+        assert [p.node for p in with_reserve.placements] == ["cloud-1", "edge-cam", "edge-cam"]
+
+    @pytest.mark.parametrize(
+        "kw",
+        [{"max_latency_ms": 500.0}, {"data_source": "edge-1", "data_size_mb": 1.0}],
+        ids=["deadline-bound", "data-local"],
+    )
+    def test_pods_tied_to_the_edge_node_keep_their_full_score(self, kw: dict[str, Any]) -> None:
+        cluster = model.ClusterState([edge("edge-1", cpu=1000)])
+        p = pod(cpu=500, compute_cost=50, **kw)
+        off = dataclasses.replace(model.ModelConfig(), locality_reserve=0.0)
+        on = model.evaluate(p, cluster, model.ModelConfig()).scores
+        assert on.tolist() == model.evaluate(p, cluster, off).scores.tolist()
 
     def test_infeasible_nodes_score_zero(self) -> None:
         cluster = model.ClusterState([cloud(), edge()])

@@ -2,7 +2,8 @@
 
 Section 4 of the seed article made concrete: filters (:mod:`.filters`), the four terms
 (:mod:`.terms`), the per-pod decision (:mod:`.scoring`) and batch strategies
-(:mod:`.strategies`) over a column-wise cluster (:mod:`.state`).
+(:mod:`.strategies`, joint placement in :mod:`.batch`) over a column-wise cluster
+(:mod:`.state`), every placement graded on its final state by :mod:`.evaluator`.
 """
 
 from cloudedge.model.scoring import Evaluation, NodeTerms, evaluate

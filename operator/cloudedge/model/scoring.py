@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import numpy.typing as npt
 
 from cloudedge.model import filters, terms, types
 from cloudedge.model import state as state_mod
@@ -119,6 +120,41 @@ class Evaluation:
         return self.result.summary()
 
 
+def room_taken(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
+    """Per node: the share (0..1) of its free CPU ``pod`` would take, on edge nodes whose
+    site does not hold the pod's data; 0 elsewhere.
+
+    Greedy cannot see the pods still to come. Data is produced at the edge, and a pod bound
+    by a deadline to its data's site has nowhere else to go: a pod that could run anywhere
+    (no deadline, data elsewhere or none) is steered away from taking the last room of an
+    edge node, in proportion to how much of it it would take (docs/model.md, "No stranding").
+    """
+    away = cluster.cached("edge-tier", _edge_mask)
+    if pod.data_source is not None:
+        site = (
+            cluster.nodes[cluster.index[pod.data_source]].site
+            if pod.data_source in cluster.index
+            else pod.data_source
+        )
+        away = away & (cluster.cached("site-names", _site_names) != site)
+    free = cluster.allocatable[:, 0] - cluster.usage[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(free > 0, pod.requests.cpu / free, 1.0)
+    taken: state_mod.FloatArray = np.where(away, np.minimum(share, 1.0), 0.0)
+    return taken
+
+
+def _edge_mask(cluster: state_mod.ClusterState, _key: str) -> state_mod.BoolArray:
+    mask: state_mod.BoolArray = cluster.tier == state_mod.TIER_EDGE
+    mask.flags.writeable = False
+    return mask
+
+
+def _site_names(cluster: state_mod.ClusterState, _key: str) -> npt.NDArray[np.str_]:
+    names: npt.NDArray[np.str_] = np.asarray(cluster.sites)[cluster.site_index]
+    return names
+
+
 _TERMS: dict[int, tuple[types.ModelConfig, tuple[terms.Term, ...]]] = {}
 
 
@@ -163,6 +199,8 @@ def evaluate(
     scores = time_good * (100.0 * time_weight / total)
     if capacity_weight:
         scores += capacity_good * (100.0 * capacity_weight / total)
+    if config.locality_reserve > 0 and pod.max_latency_ms is None and pod.requests.cpu > 0:
+        scores *= 1.0 - config.locality_reserve * room_taken(pod, cluster)
     # Both goodness values are in 0..1, so the score is in 0..100 up to rounding: cap it.
     scores = np.where(result.feasible, np.minimum(scores, 100.0, out=scores), 0.0)
     return Evaluation(

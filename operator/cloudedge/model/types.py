@@ -478,6 +478,10 @@ class ModelConfig:
     """Mean service time of the M/M/1 waiting term for pods without a compute cost."""
     max_utilization: float = 0.99
     """Utilization cap of the waiting term: a full node waits 99 service times, not forever."""
+    locality_reserve: float = 0.3
+    """Greedy's no-stranding factor (docs/model.md, "No stranding"): a pod with no deadline
+    and no data at an edge node's site keeps ``1 - locality_reserve * taken`` of its score
+    there, ``taken`` being the share of the node's free CPU it would use. 0 turns it off."""
 
     def weights(self, workload: Workload) -> Weights:
         """The weights of ``workload``'s profile, falling back to the default profile."""

@@ -1,0 +1,777 @@
+"""Congestion-aware joint placement of a batch of pods (strategies ``batch`` and ``optimal``).
+
+Greedy commits one pod at a time and cannot take a decision back: a pod with no deadline and
+no data on an edge node may take the last room that a later camera pod, whose data and
+deadline tie it to that node, needed. This module places the batch jointly, graded by
+:mod:`.evaluator` (each pod's completion on the final state), in this order of priority:
+
+1. as many pods as possible, every filter passed on the final state, deadlines included;
+2. then the least total completion time of the placed pods.
+
+How, within a time budget, keeping the best assignment found so far:
+
+* starting points: greedy's and spread's placements (repaired: pods that miss their deadline
+  on the final state are taken out), and insertions from scratch in two orders (most
+  constrained first; smallest first, for overloaded clusters). Insertion charges each pod its
+  marginal cost on the final state: its own completion plus the wait it adds to the pods
+  already on the node;
+* with ``use_milp`` (``optimal``, and small batches): a mixed-integer program solved by HiGHS
+  (``highspy``): binary ``x[p,i]``, capacity rows, and the final-state deadline made linear:
+  a pod with deadline ``D`` on node ``i`` meets it iff the node's final utilization stays
+  below the threshold where ``S rho/(1-rho)`` reaches its slack, so one continuous
+  utilization ``t_i`` per node and a two-term row per (pod, node) pair express it exactly.
+  Phase 1 maximizes the count (its LP relaxation alone proves it when the bound rounds down
+  to the incumbent's count); phase 2 keeps the count and minimizes the completion time with
+  the congestion linearized around the best heuristic assignment;
+* local search on the exact evaluator: insertion of unplaced pods (ejecting one blocker to
+  another node, or trading a deadline pod that caps its node for more pods), moves, swaps
+  and chains.
+
+Every assignment the search holds is feasible on the final state, and greedy's repaired
+placement is one of the starting points, so the result is never worse than greedy's under the
+evaluator's key (pods placed on time, then total completion time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from cloudedge.model import evaluator
+from cloudedge.model import state as state_mod
+
+COST_EPS = 1e-9
+"""Improvements smaller than this (seconds) are noise, not progress."""
+
+
+@dataclasses.dataclass
+class SolveInfo:
+    """What the solver did: for reports, metrics and the bench."""
+
+    status: str = ""
+    """``optimal`` (count and objective proven), ``count-proven``, ``time-limit``, ``heuristic``."""
+    count_proven: bool = False
+    lower_bound_s: float = math.nan
+    """A lower bound on the total completion time of any placement of as many pods (the LP
+    relaxation with each pair's completion alone on the node, which congestion only raises)."""
+    max_count: int = -1
+    """The MILP's count (the proven maximum when ``count_proven``)."""
+    total_s: float = math.nan
+    """The kept assignment's total completion time on the final state."""
+    solve_seconds: float = 0.0
+    source: str = ""
+    """Which starting point the kept assignment came from."""
+
+    @property
+    def gap(self) -> float:
+        """Relative gap between the kept objective and the lower bound (``nan`` without one)."""
+        if not math.isfinite(self.lower_bound_s) or self.lower_bound_s <= 0:
+            return math.nan
+        return (self.total_s - self.lower_bound_s) / self.lower_bound_s
+
+
+class Assignment:
+    """A feasible assignment with per-node accumulators, so moves are priced in O(nodes)."""
+
+    def __init__(self, problem: evaluator.Problem) -> None:
+        self.problem = problem
+        n_nodes = len(problem.base)
+        self.where = np.full(len(problem), -1, dtype=np.int64)
+        cpu, mem = problem.start_utilization()
+        self._start_cpu, self._start_mem = cpu, mem
+        self.cpu = cpu.copy()
+        self.mem = mem.copy()
+        self.used = problem.start.copy()
+        self.svc = np.zeros(n_nodes)
+        self.members: list[set[int]] = [set() for _ in range(n_nodes)]
+        self.node_slack = np.full(n_nodes, math.inf)
+        self.slack = problem.slack()
+        self.fit_cap = problem.capacity + 1e-6
+
+    def copy(self) -> Assignment:
+        clone = object.__new__(Assignment)
+        clone.__dict__.update(self.__dict__)
+        clone.where = self.where.copy()
+        clone.cpu, clone.mem = self.cpu.copy(), self.mem.copy()
+        clone.used, clone.svc = self.used.copy(), self.svc.copy()
+        clone.members = [set(m) for m in self.members]
+        clone.node_slack = self.node_slack.copy()
+        return clone
+
+    # -- accounting -------------------------------------------------------------------
+    def rho(self) -> state_mod.FloatArray:
+        out: state_mod.FloatArray = np.maximum(self.cpu, self.mem)
+        return out
+
+    def total(self) -> float:
+        """Total completion time of the placed pods on the final state."""
+        pr = self.problem
+        placed = np.flatnonzero(self.where >= 0)
+        fixed = float(pr.fixed[placed, self.where[placed]].sum())
+        return fixed + float(
+            (self.svc * evaluator.congestion(self.rho(), pr.max_utilization)).sum()
+        )
+
+    @property
+    def placed(self) -> int:
+        return int(np.count_nonzero(self.where >= 0))
+
+    def key(self) -> tuple[int, float]:
+        return (self.placed, -self.total())
+
+    def add(self, p: int, i: int) -> None:
+        pr = self.problem
+        self.where[p] = i
+        self.cpu[i] += pr.cpu_share[p, i]
+        self.mem[i] += pr.mem_share[p, i]
+        self.used[i] += pr.requests[p]
+        self.svc[i] += pr.service[p, i]
+        self.members[i].add(p)
+        self.node_slack[i] = min(self.node_slack[i], self.slack[p, i])
+
+    def remove(self, p: int) -> int:
+        pr = self.problem
+        i = int(self.where[p])
+        self.where[p] = -1
+        self.cpu[i] -= pr.cpu_share[p, i]
+        self.mem[i] -= pr.mem_share[p, i]
+        self.used[i] -= pr.requests[p]
+        self.svc[i] -= pr.service[p, i]
+        members = self.members[i]
+        members.discard(p)
+        if not members:  # no rounding residue on an empty node
+            self.svc[i] = 0.0
+            self.cpu[i], self.mem[i] = self._start_cpu[i], self._start_mem[i]
+            self.used[i] = pr.start[i]
+            self.node_slack[i] = math.inf
+        elif self.slack[p, i] <= self.node_slack[i]:  # it was the tightest: recompute
+            column = self.slack[:, i]
+            self.node_slack[i] = min(column[q] for q in members)
+        return i
+
+    # -- pricing ----------------------------------------------------------------------
+    def insert_costs(self, p: int) -> state_mod.FloatArray:
+        """Per node: the total's increase if ``p`` joined it (inf where it may not)."""
+        pr = self.problem
+        new_cpu = self.cpu + pr.cpu_share[p]
+        new_mem = self.mem + pr.mem_share[p]
+        g_new = evaluator.congestion(np.maximum(new_cpu, new_mem), pr.max_utilization)
+        g_old = evaluator.congestion(self.rho(), pr.max_utilization)
+        fits = np.all(self.used + pr.requests[p] <= self.fit_cap, axis=1)
+        ok = (
+            pr.allowed[p]
+            & fits
+            & (g_new <= self.node_slack * (1 + 1e-12))
+            & (g_new <= self.slack[p] * (1 + 1e-12))
+        )
+        cost = pr.fixed[p] + (self.svc + pr.service[p]) * g_new - self.svc * g_old
+        out: state_mod.FloatArray = np.where(ok, cost, math.inf)
+        return out
+
+    def insert_cost(self, p: int, i: int) -> float:
+        """:meth:`insert_costs` for one node (a swap prices two nodes, not all of them)."""
+        pr = self.problem
+        if not pr.allowed[p, i]:
+            return math.inf
+        used, req, cap = self.used[i].tolist(), pr.requests[p].tolist(), self.fit_cap[i].tolist()
+        if any(u + r > c for u, r, c in zip(used, req, cap, strict=True)):
+            return math.inf
+        cpu, mem = float(self.cpu[i]), float(self.mem[i])
+        g_new = _g(
+            max(cpu + float(pr.cpu_share[p, i]), mem + float(pr.mem_share[p, i])),
+            pr.max_utilization,
+        )
+        limit = min(float(self.node_slack[i]), float(self.slack[p, i]))
+        if g_new > limit * (1 + 1e-12):
+            return math.inf
+        g_old = _g(max(cpu, mem), pr.max_utilization)
+        svc = float(self.svc[i])
+        return float(pr.fixed[p, i]) + (svc + float(pr.service[p, i])) * g_new - svc * g_old
+
+    def removal_gain(self, p: int) -> float:
+        """How much the total drops if ``p`` leaves its node."""
+        pr = self.problem
+        i = int(self.where[p])
+        cpu, mem = float(self.cpu[i]), float(self.mem[i])
+        g_old = _g(max(cpu, mem), pr.max_utilization)
+        g_new = _g(
+            max(cpu - float(pr.cpu_share[p, i]), mem - float(pr.mem_share[p, i])),
+            pr.max_utilization,
+        )
+        svc = float(self.svc[i])
+        return float(pr.fixed[p, i]) + svc * g_old - (svc - float(pr.service[p, i])) * g_new
+
+
+def _g(rho: float, max_utilization: float) -> float:
+    """:func:`evaluator.congestion` for one node, in plain floats (the search's inner loop)."""
+    capped = min(rho, max_utilization)
+    return capped / (1.0 - capped)
+
+
+class Budget:
+    """A wall-clock budget: solvers check it between steps and keep the best so far."""
+
+    def __init__(self, seconds: float) -> None:
+        self.start = time.monotonic()
+        self.end = self.start + max(seconds, 0.0)
+
+    def left(self) -> float:
+        return max(self.end - time.monotonic(), 0.0)
+
+    def over(self) -> bool:
+        return time.monotonic() >= self.end
+
+
+def from_nodes(problem: evaluator.Problem, nodes: Sequence[int | None]) -> Assignment:
+    """An assignment from node indices, with pods that break a filter on the final state
+    (capacity, or a deadline missed because of later pods) taken out, latest first."""
+    a = Assignment(problem)
+    for p, i in enumerate(nodes):
+        if i is not None and problem.allowed[p, i]:
+            a.add(p, i)
+    # Over capacity (a start that was not ours): drop until it fits.
+    for i in range(len(problem.base)):
+        while a.members[i] and np.any(a.used[i] > a.fit_cap[i]):
+            a.remove(max(a.members[i]))
+    # Deadlines on the final state: drop the pod that misses its own by the most, repeat
+    # (removing load only lowers the others' waits, so on-time pods stay on time).
+    while True:
+        g = evaluator.congestion(a.rho(), problem.max_utilization)
+        worst, worst_over = -1, 0.0
+        for p in np.flatnonzero(a.where >= 0).tolist():
+            i = int(a.where[p])
+            over = float(g[i] - a.slack[p, i])
+            if over > 1e-12 * max(1.0, abs(float(a.slack[p, i]))) and over > worst_over:
+                worst, worst_over = p, over
+        if worst < 0:
+            return a
+        a.remove(worst)
+
+
+def constrained_first(problem: evaluator.Problem) -> list[int]:
+    """Insertion order: deadline-bound pods first, fewest possible nodes first; then the
+    pods with the most to lose (the largest regret: how much longer they take on their
+    second-best node than on their best, alone), big requests breaking ties."""
+    choices = problem.allowed.sum(axis=1)
+    has_deadline = np.isfinite(problem.limit)
+    size = problem.requests[:, 0]
+    alone = np.where(problem.allowed, problem.alone_ect, math.inf)
+    if alone.shape[1] >= 2:
+        two = np.partition(alone, 1, axis=1)[:, :2]
+        with np.errstate(invalid="ignore"):  # inf - inf: a pod with no node at all
+            regret = np.where(np.isfinite(two[:, 1]), two[:, 1] - two[:, 0], math.inf)
+    else:
+        regret = np.full(len(problem), math.inf)
+    return sorted(
+        range(len(problem)),
+        key=lambda p: (
+            not has_deadline[p],
+            int(choices[p]) if has_deadline[p] else 0,
+            -float(regret[p]),
+            -float(size[p]),
+            p,
+        ),
+    )
+
+
+def small_first(problem: evaluator.Problem) -> list[int]:
+    """Insertion order for an overloaded cluster: the smallest requests first, deadline-bound
+    pods last. A deadline pod caps its node's utilization (its wait must stay within its
+    slack), so when not everything fits, placing it first can cost several other pods:
+    the count comes first, and this order finds the larger counts that
+    :func:`constrained_first` misses."""
+    has_deadline = np.isfinite(problem.limit)
+    share = np.where(problem.allowed, np.maximum(problem.cpu_share, problem.mem_share), np.inf)
+    smallest = share.min(axis=1) if share.shape[1] else np.zeros(len(problem))
+    return sorted(range(len(problem)), key=lambda p: (bool(has_deadline[p]), float(smallest[p]), p))
+
+
+def insert_all(a: Assignment, order: Sequence[int], budget: Budget) -> None:
+    """Insert each unplaced pod of ``order`` where it adds the least to the total."""
+    for p in order:
+        if a.where[p] >= 0:
+            continue
+        if budget.over():
+            return
+        cost = a.insert_costs(p)
+        i = int(np.argmin(cost))
+        if math.isfinite(cost[i]):
+            a.add(p, i)
+
+
+EJECT_NODES = 6
+"""Nodes tried per unplaced pod when ejecting: those where it would finish soonest alone."""
+
+
+def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
+    """Place unplaced pods by moving one pod out of their way each; True when any was placed.
+
+    Per unplaced pod, the :data:`EJECT_NODES` nodes where it would finish soonest, and on
+    each the :data:`SWAP_PARTNERS` largest pods (the ones whose leaving frees most room).
+    """
+    pr = a.problem
+    placed_any = False
+    near = np.argsort(np.where(pr.allowed, pr.alone_ect, math.inf), axis=1)
+    for p in constrained_first(pr):
+        if a.where[p] >= 0 or not pr.allowed[p].any():
+            continue
+        if budget.over():
+            break
+        best: tuple[float, int, int, int] | None = None
+        for i in near[p, :EJECT_NODES].tolist():
+            if not pr.allowed[p, i]:
+                break
+            members = sorted(a.members[i], key=lambda m: -float(pr.requests[m, 0]))
+            for q in members[:SWAP_PARTNERS]:
+                a.remove(q)
+                cost_p = a.insert_cost(p, i)
+                if math.isfinite(cost_p):
+                    a.add(p, i)
+                    cost_q = a.insert_costs(q)
+                    cost_q[i] = math.inf
+                    j = int(np.argmin(cost_q))
+                    a.remove(p)
+                    if math.isfinite(cost_q[j]):
+                        delta = float(cost_p + cost_q[j])
+                        if best is None or delta < best[0]:
+                            best = (delta, i, q, j)
+                a.add(q, i)
+        if best is not None:
+            _, i, q, j = best
+            a.remove(q)
+            a.add(p, i)
+            a.add(q, j)
+            placed_any = True
+    return placed_any
+
+
+def improve_moves(a: Assignment, budget: Budget) -> bool:
+    """Move single pods to the node where the total drops most; True when any moved."""
+    moved = False
+    for p in np.flatnonzero(a.where >= 0).tolist():
+        if budget.over():
+            break
+        gain = a.removal_gain(p)
+        i = a.remove(p)
+        cost = a.insert_costs(p)
+        j = int(np.argmin(cost))
+        if j != i and cost[j] < gain - COST_EPS:
+            a.add(p, j)
+            moved = True
+        else:
+            a.add(p, i)
+    return moved
+
+
+def improve_chains(a: Assignment, budget: Budget, *, targets: int = 4) -> bool:
+    """Move a pod to a node that has no room for it, by moving one pod of that node to a
+    third node; True when any chain lowered the total. Sizes differ, so a swap often cannot
+    free the room a data-heavy pod needs next to its data, while such a chain can."""
+    pr = a.problem
+    improved = False
+    near = np.argsort(pr.alone_ect, axis=1)
+    for p in np.flatnonzero(a.where >= 0).tolist():
+        if budget.over():
+            break
+        i = int(a.where[p])
+        tried = 0
+        for j in near[p].tolist():
+            if tried >= targets or pr.alone_ect[p, j] >= pr.alone_ect[p, i]:
+                break
+            if j == i or not pr.allowed[p, j] or not a.members[j]:
+                continue
+            tried += 1
+            if _try_chain(a, p, i, j):
+                improved = True
+                break
+    return improved
+
+
+def _try_chain(a: Assignment, p: int, i: int, j: int) -> bool:
+    """``p`` from ``i`` to ``j``, one pod ``q`` of ``j`` to wherever it adds least."""
+    pr = a.problem
+    others = sorted(a.members[j], key=lambda q: float(pr.requests[q, 0]))[-SWAP_PARTNERS:]
+    gain_p = a.removal_gain(p)
+    a.remove(p)
+    for q in others:
+        gain_q = a.removal_gain(q)
+        a.remove(q)
+        cost_p = a.insert_cost(p, j)
+        if math.isfinite(cost_p):
+            a.add(p, j)
+            cost_q = a.insert_costs(q)
+            cost_q[j] = math.inf
+            k = int(np.argmin(cost_q))
+            if cost_p + float(cost_q[k]) < gain_p + gain_q - COST_EPS:
+                a.add(q, k)
+                return True
+            a.remove(p)
+        a.add(q, j)
+    a.add(p, i)
+    return False
+
+
+def improve_swaps(a: Assignment, budget: Budget, *, per_pod: int = 6) -> bool:
+    """Swap two pods on different nodes when the total drops; each pod tries the pods of
+    the ``per_pod`` other nodes where it would complete soonest alone. True when any swap
+    was made."""
+    pr = a.problem
+    swapped = False
+    near = np.argsort(pr.alone_ect, axis=1)
+    for p in np.flatnonzero(a.where >= 0).tolist():
+        if budget.over():
+            break
+        i = int(a.where[p])
+        tried = 0
+        for j in near[p].tolist():
+            if tried >= per_pod:
+                break
+            if j == i or not pr.allowed[p, j] or not a.members[j]:
+                continue
+            tried += 1
+            if _try_swaps(a, p, i, j):
+                swapped = True
+                break
+    return swapped
+
+
+SWAP_PARTNERS = 8
+"""Pods of the other node tried per swap: those whose own move gains most in fixed time
+(transfer + processing). A cloud node holds a hundred pods; trying all is quadratic."""
+
+
+def _try_swaps(a: Assignment, p: int, i: int, j: int) -> bool:
+    """Swap ``p`` (on ``i``) with a pod of ``j`` when that makes the total drop."""
+    pr = a.problem
+    others = [q for q in a.members[j] if pr.allowed[q, i]]
+    if not others:
+        return False
+    if len(others) > SWAP_PARTNERS:
+        gain = pr.fixed[others, j] - pr.fixed[others, i]
+        others = [others[k] for k in np.argsort(-gain)[:SWAP_PARTNERS].tolist()]
+    gain_p = a.removal_gain(p)
+    a.remove(p)
+    for q in others:
+        gain_q = a.removal_gain(q)
+        a.remove(q)
+        cost_p = a.insert_cost(p, j)
+        if math.isfinite(cost_p):
+            a.add(p, j)
+            cost_q = a.insert_cost(q, i)
+            if cost_p + cost_q < gain_p + gain_q - COST_EPS:
+                a.add(q, i)
+                return True
+            a.remove(p)
+        a.add(q, j)
+    a.add(p, i)
+    return False
+
+
+TRADE_NODES = 8
+"""Nodes tried per pass of :func:`trade_for_count`: those whose cap is tightest."""
+
+
+def trade_for_count(a: Assignment, budget: Budget) -> Assignment:
+    """Take out the deadline-bound pod that caps a node hardest when that lets more pods in.
+
+    A pod with a deadline caps its node's utilization (its wait must stay within its
+    slack). On an overloaded cluster, dropping it can make room for several pods; the count
+    comes first, so such a trade is kept when the number placed grows (the dropped pod is
+    re-inserted anywhere it still fits). Returns the assignment to continue with.
+    """
+    pr = a.problem
+    order = small_first(pr)
+    capped = [i for i in np.argsort(a.node_slack).tolist() if math.isfinite(a.node_slack[i])]
+    for i in capped[:TRADE_NODES]:
+        if budget.over():
+            break
+        trial = a.copy()
+        members = list(trial.members[i])
+        q = min(members, key=lambda m: float(trial.slack[m, i]))
+        trial.remove(q)
+        insert_all(trial, [p for p in order if p != q and trial.where[p] < 0], budget)
+        insert_all(trial, [q], budget)
+        if trial.placed > a.placed:
+            a = trial
+    return a
+
+
+def local_search(a: Assignment, budget: Budget) -> Assignment:
+    """Insertions (with ejection, or trading a capping pod for more), moves and swaps until
+    nothing improves or time is up."""
+    order = constrained_first(a.problem)
+    while not budget.over():
+        insert_all(a, order, budget)
+        if a.placed < len(a.problem):
+            if insert_with_ejection(a, budget):
+                continue
+            before = a.placed
+            a = trade_for_count(a, budget)
+            if a.placed > before:
+                continue
+        if improve_moves(a, budget):
+            continue
+        if improve_swaps(a, budget):
+            continue
+        if not improve_chains(a, budget):
+            break
+    return a
+
+
+def solve_milp(
+    problem: evaluator.Problem,
+    incumbent: Assignment,
+    budget: Budget,
+    info: SolveInfo,
+) -> list[int | None] | None:
+    """The count-then-cost program on HiGHS (see the module docstring); None without a
+    solution in the budget. Records the proven count and the LP lower bound in ``info``."""
+    import highspy  # a compiled extension: imported where it is used
+
+    pairs_p, pairs_i = np.nonzero(problem.allowed)
+    nvar_x = len(pairs_p)
+    if nvar_x == 0:
+        info.count_proven = True
+        return None
+    n_pods, n_nodes = len(problem), len(problem.base)
+    slack = incumbent.slack[pairs_p, pairs_i]
+    g_max = float(evaluator.congestion(problem.max_utilization, problem.max_utilization))
+    dl = np.flatnonzero(slack < g_max)
+    dl_nodes = np.unique(pairs_i[dl])
+    t_col = {int(i): nvar_x + k for k, i in enumerate(dl_nodes.tolist())}
+    ncol = nvar_x + len(t_col)
+    rows: list[sparse.coo_array] = []
+    lower: list[state_mod.FloatArray] = []
+    upper: list[state_mod.FloatArray] = []
+    xs = np.arange(nvar_x)
+    # One node per pod.
+    rows.append(sparse.coo_array((np.ones(nvar_x), (pairs_p, xs)), shape=(n_pods, ncol)))
+    lower.append(np.full(n_pods, -math.inf))
+    upper.append(np.ones(n_pods))
+    # Capacity on every resource.
+    for r in range(problem.requests.shape[1]):
+        coeff = problem.requests[pairs_p, r]
+        keep = coeff > 0
+        if not keep.any():
+            continue
+        # In shares of the node's capacity: bytes and millicores in one matrix would leave
+        # HiGHS with coefficients twelve orders of magnitude apart.
+        scale = 1.0 / np.maximum(problem.capacity[:, r], 1.0)
+        rows.append(
+            sparse.coo_array(
+                (coeff[keep] * scale[pairs_i[keep]], (pairs_i[keep], xs[keep])),
+                shape=(n_nodes, ncol),
+            )
+        )
+        lower.append(np.full(n_nodes, -math.inf))
+        upper.append(problem.free[:, r] * scale + 1e-9)
+    # Final utilization t_i >= start + sum share * x, on CPU and on memory.
+    if t_col:
+        start_cpu, start_mem = problem.start_utilization()
+        node_row = {i: k for k, i in enumerate(t_col)}
+        on_dl = np.isin(pairs_i, dl_nodes)
+        rr = np.array([node_row[int(i)] for i in pairs_i[on_dl]], dtype=np.int64)
+        tcols = np.array(list(t_col.values()), dtype=np.int64)
+        tr = np.arange(len(t_col))
+        for share, start in (
+            (problem.cpu_share[pairs_p, pairs_i], start_cpu),
+            (problem.mem_share[pairs_p, pairs_i], start_mem),
+        ):
+            data = np.concatenate([np.minimum(share[on_dl], 1e6), -np.ones(len(tr))])
+            r_idx = np.concatenate([rr, tr])
+            c_idx = np.concatenate([xs[on_dl], tcols])
+            rows.append(sparse.coo_array((data, (r_idx, c_idx)), shape=(len(t_col), ncol)))
+            lower.append(np.full(len(t_col), -math.inf))
+            upper.append(-start[dl_nodes])
+        # Deadline of pair k: t_i + (1 - rho*_k) x_k <= 1, rho* = slack / (1 + slack).
+        thr = np.maximum(slack[dl], 0.0) / (1.0 + np.maximum(slack[dl], 0.0))
+        thr = np.where(slack[dl] < 0, -1.0, thr)
+        k_rows = np.arange(len(dl))
+        tcol_of = np.array([t_col[int(i)] for i in pairs_i[dl]], dtype=np.int64)
+        data = np.concatenate([np.ones(len(dl)), 1.0 - thr])
+        rows.append(
+            sparse.coo_array(
+                (data, (np.concatenate([k_rows, k_rows]), np.concatenate([tcol_of, dl]))),
+                shape=(len(dl), ncol),
+            )
+        )
+        lower.append(np.full(len(dl), -math.inf))
+        upper.append(np.ones(len(dl)))
+    a_mat = sparse.vstack(rows).tocsc()
+    row_lo = np.concatenate(lower)
+    row_hi = np.concatenate(upper)
+
+    def model(cost: state_mod.FloatArray, *, integer: bool) -> highspy.HighsLp:
+        lp = highspy.HighsLp()
+        lp.num_col_ = ncol
+        lp.num_row_ = a_mat.shape[0]
+        lp.col_cost_ = np.concatenate([cost, np.zeros(len(t_col))])
+        lp.col_lower_ = np.zeros(ncol)
+        lp.col_upper_ = np.concatenate([np.ones(nvar_x), np.full(len(t_col), 1e6)])
+        lp.row_lower_ = row_lo
+        lp.row_upper_ = row_hi
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a_mat.indptr
+        lp.a_matrix_.index_ = a_mat.indices
+        lp.a_matrix_.value_ = a_mat.data
+        if integer:
+            lp.integrality_ = [highspy.HighsVarType.kInteger] * nvar_x + [
+                highspy.HighsVarType.kContinuous
+            ] * len(t_col)
+        return lp
+
+    def start_vector(a: Assignment) -> list[float]:
+        x = np.zeros(ncol)
+        sel = a.where[pairs_p] == pairs_i
+        x[:nvar_x] = sel
+        if t_col:
+            rho = a.rho()
+            for i, c in t_col.items():
+                x[c] = rho[i]
+        return x.tolist()
+
+    def run(lp: highspy.HighsLp, start: list[float] | None) -> tuple[Any, Any, Any]:
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
+        h.setOptionValue("output_flag", os.environ.get("CLOUDEDGE_HIGHS_LOG") == "1")
+        h.setOptionValue("time_limit", max(budget.left(), 0.01))
+        h.setOptionValue("mip_rel_gap", 1e-6)
+        # Probing (in presolve) on these assignment rows can spend the whole budget before
+        # the first LP; HiGHS's own log suggests turning it off (rule bit 2^15).
+        h.setOptionValue("presolve_rule_off", 1 << 15)
+        h.passModel(lp)
+        if start is not None:
+            sol = highspy.HighsSolution()
+            sol.col_value = start
+            h.setSolution(sol)
+        h.run()
+        return h, h.getModelStatus(), h.getInfo()
+
+    optimal = highspy.HighsModelStatus.kOptimal
+    # Phase 1: most pods. The LP relaxation first: when its bound rounds down to the
+    # incumbent's count, that count is proven and the integer program is not needed.
+    _, status0, info0 = run(model(-np.ones(nvar_x), integer=False), None)
+    lp_count = math.floor(-float(info0.objective_function_value) + 1e-6)
+    if status0 == optimal and lp_count <= incumbent.placed:
+        x1 = (incumbent.where[pairs_p] == pairs_i).astype(np.float64)
+        count = incumbent.placed
+        info.count_proven = True
+    else:
+        h1, status1, info1 = run(model(-np.ones(nvar_x), integer=True), start_vector(incumbent))
+        sol1 = h1.getSolution()
+        if not sol1.value_valid:
+            return None
+        x1 = np.asarray(sol1.col_value)[:nvar_x]
+        count = round(float(x1.sum()))
+        bound = -float(info1.mip_dual_bound)
+        info.count_proven = status1 == optimal or (
+            math.isfinite(bound) and math.floor(bound + 1e-6) <= count
+        )
+    info.max_count = count
+    # Phase 2: keep the count, least completion time, congestion linearized around the
+    # incumbent (or phase 1's answer when it places more).
+    ref = incumbent
+    if count > incumbent.placed:
+        ref = from_nodes(problem, _nodes_of(x1, pairs_p, pairs_i, n_pods))
+    rho = ref.rho()
+    g = evaluator.congestion(rho, problem.max_utilization)
+    dg = np.where(rho < problem.max_utilization, 1.0 / (1.0 - np.minimum(rho, 0.999999)) ** 2, 0)
+    share = np.maximum(problem.cpu_share, problem.mem_share)[pairs_p, pairs_i]
+    cost = (
+        problem.fixed[pairs_p, pairs_i]
+        + problem.service[pairs_p, pairs_i] * g[pairs_i]
+        + 0.5 * ref.svc[pairs_i] * dg[pairs_i] * np.minimum(share, 1.0)
+    )
+    # Keep the count: one more row, which ``model`` picks up through the closure.
+    count_row = sparse.coo_array((np.ones(nvar_x), (np.zeros(nvar_x), xs)), shape=(1, ncol))
+    a_mat = sparse.vstack([a_mat.tocoo(), count_row]).tocsc()
+    row_lo = np.concatenate([row_lo, [count - 0.5]])
+    row_hi = np.concatenate([row_hi, [math.inf]])
+    # The lower bound: the LP relaxation with each pair's completion alone on the node.
+    if budget.left() > 0:
+        alone = problem.alone_ect[pairs_p, pairs_i]
+        _, status_lb, info_lb = run(model(alone, integer=False), None)
+        if status_lb == optimal and info.count_proven:
+            info.lower_bound_s = float(info_lb.objective_function_value)
+    warm = start_vector(ref) if ref.placed >= count else None
+    h2, _, _ = run(model(cost, integer=True), warm)
+    sol2 = h2.getSolution()
+    x = np.asarray(sol2.col_value)[:nvar_x] if sol2.value_valid else x1
+    return _nodes_of(x, pairs_p, pairs_i, n_pods)
+
+
+def _nodes_of(
+    x: state_mod.FloatArray,
+    pairs_p: state_mod.IntArray,
+    pairs_i: state_mod.IntArray,
+    n_pods: int,
+) -> list[int | None]:
+    nodes: list[int | None] = [None] * n_pods
+    for k in np.flatnonzero(x > 0.5).tolist():
+        nodes[int(pairs_p[k])] = int(pairs_i[k])
+    return nodes
+
+
+SMALL_MILP_PAIRS = 2000
+"""Up to this many (pod, node) pairs ``batch`` runs the MILP as ``optimal`` does: it then
+solves in a small share of the 2 s budget (the seed case: 80 pairs)."""
+
+MILP_SHARE = 0.5
+"""Share of the budget the MILP gets when it runs (``optimal``); the local search on the
+exact, nonlinear evaluator gets the rest."""
+
+
+def solve(
+    problem: evaluator.Problem,
+    starts: Sequence[tuple[str, Sequence[int | None]]],
+    *,
+    time_limit_s: float,
+    use_milp: bool = True,
+) -> tuple[Assignment, SolveInfo]:
+    """The best assignment found within ``time_limit_s`` (see the module docstring).
+
+    Every start is repaired and completed by insertion; so is a most-constrained-first
+    insertion from scratch. With ``use_milp`` HiGHS proves the count (or finds a larger
+    one) and improves the objective. The best of them goes through local search.
+    Overruns the limit by at most one local-search step.
+    """
+    t0 = time.monotonic()
+    budget = Budget(time_limit_s)
+    info = SolveInfo()
+    order = constrained_first(problem)
+    candidates: list[tuple[str, Assignment]] = []
+    for name, nodes in starts:
+        a = from_nodes(problem, nodes)
+        insert_all(a, order, budget)
+        candidates.append((name, a))
+    for name, each in (("insertion", order), ("small-first", small_first(problem))):
+        a = Assignment(problem)
+        insert_all(a, each, budget)
+        candidates.append((name, a))
+    best_name, best = max(candidates, key=lambda c: c[1].key())
+    if use_milp and not budget.over():
+        milp_nodes = solve_milp(problem, best, Budget(budget.left() * MILP_SHARE), info)
+        if milp_nodes is not None:
+            milp = from_nodes(problem, milp_nodes)
+            insert_all(milp, order, budget)
+            if milp.key() > best.key():
+                best_name, best = "milp", milp
+    best = local_search(best, budget)
+    info.source = best_name
+    info.solve_seconds = time.monotonic() - t0
+    info.total_s = best.total()
+    if info.count_proven and best.placed >= info.max_count:
+        info.status = "count-proven"
+    elif use_milp:
+        info.status = "time-limit"
+    else:
+        info.status = "heuristic"
+    if info.status == "count-proven" and info.total_s <= info.lower_bound_s * (1 + 1e-6):
+        info.status = "optimal"
+    return best, info

@@ -1,0 +1,256 @@
+"""The one grader of placements: each pod's completion time on the *final* cluster state.
+
+A per-pod decision (``scoring.evaluate``) sees the cluster as it is when the pod arrives. A
+placement of a batch has to be judged on the state it produces, where every pod of the batch
+loads the others: two pods sent to one node both wait behind the node's final utilization,
+not the utilization the first one saw. Grading against the starting cluster cannot see the
+congestion a placement creates, so `simulate`, the bench, the tests and the batch solver all
+grade with this module.
+
+For pod ``p`` on node ``i`` of the final state (docs/model.md, "Grading a placement"):
+
+* transfer: the transfer term (site latency plus size over the bottleneck rate), which does
+  not depend on usage;
+* processing: ``A_p / P_i``;
+* waiting: ``S_p * rho_i / (1 - rho_i)``, with ``rho_i`` the larger of CPU and memory
+  utilization of node ``i`` once *every* pod of the batch is on it (capped at
+  ``max_utilization``), and ``S_p`` the pod's service time;
+* deadline: met when the sum of the three is within ``max-latency-ms`` on that final state.
+
+Not modelled, on purpose: concurrent transfers into one node sharing its link, and CPU
+processor sharing among co-located pods beyond the M/M/1 wait. Both would count congestion
+twice (the wait already grows with the node's load), and requests are what a node promises
+each container, so a pod's own processing rate is not divided among its neighbours here.
+
+This module reads a pod's requests, a node's capacity and a node's usage through
+:func:`pod_requests`, :func:`node_capacity` and :func:`node_usage`, one place each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from cloudedge.model import filters, terms, types
+from cloudedge.model import state as state_mod
+
+DEADLINE_SLACK = 1e-12
+"""Relative tolerance on deadlines, as in ``scoring.evaluate`` (rounding must not flip one)."""
+
+
+def pod_requests(
+    pods: Sequence[types.Pod], cluster: state_mod.ClusterState
+) -> state_mod.FloatArray:
+    """Pods x resources: each pod's requests along ``cluster``'s resource axes (the one place
+    this module reads them)."""
+    if not pods:
+        return np.zeros((0, len(cluster.resources)), dtype=np.float64)
+    return np.array([cluster.vector(p) for p in pods], dtype=np.float64)
+
+
+def node_capacity(cluster: state_mod.ClusterState) -> state_mod.FloatArray:
+    """Nodes x resources: allocatable (the one place this module reads capacity)."""
+    return cluster.allocatable
+
+
+def node_usage(cluster: state_mod.ClusterState) -> state_mod.FloatArray:
+    """Nodes x resources: usage before the batch (the one place this module reads usage)."""
+    return np.array(cluster.used, dtype=np.float64)
+
+
+def congestion(rho: state_mod.FloatArray | float, max_utilization: float) -> state_mod.FloatArray:
+    """``rho / (1 - rho)`` with ``rho`` capped at ``max_utilization``: the M/M/1 wait in
+    service times (a full node waits ``max/(1-max)`` service times, not forever)."""
+    capped = np.minimum(np.asarray(rho, dtype=np.float64), max_utilization)
+    out: state_mod.FloatArray = capped / (1.0 - capped)
+    return out
+
+
+class Problem:
+    """A batch of pods on a starting cluster, with every usage-independent cost precomputed.
+
+    Pods x nodes matrices: ``fixed`` (transfer + processing seconds), ``service`` (the wait's
+    service time), ``allowed`` (static filters passed and the pod fits the node's free room
+    on its own, deadline on the pod alone included) and ``share`` (the pod's CPU and memory
+    as fractions of the node's capacity). The batch solver and :func:`grade` share it.
+    """
+
+    def __init__(
+        self,
+        pods: Sequence[types.Pod],
+        base: state_mod.ClusterState,
+        config: types.ModelConfig,
+    ) -> None:
+        self.pods = list(pods)
+        self.base = base
+        self.config = config
+        self.max_utilization = config.max_utilization
+        n_pods, n_nodes = len(self.pods), len(base)
+        self.requests = pod_requests(self.pods, base)
+        self.capacity = node_capacity(base)
+        self.start = node_usage(base)
+        self.free = self.capacity - self.start
+        cap2 = self.capacity[:, :2]
+        self.inv_capacity = np.where(cap2 > 0, 1.0 / np.where(cap2 > 0, cap2, 1.0), np.inf)
+        """Nodes x 2: 1 / CPU and memory capacity; inf where there is none (full at once)."""
+        transfer_term = terms.TransferTime(model=config.bandwidth_model)
+        self.transfer = np.zeros((n_pods, n_nodes))
+        self.processing = np.zeros((n_pods, n_nodes))
+        self.service = np.zeros((n_pods, n_nodes))
+        self.allowed = np.zeros((n_pods, n_nodes), dtype=bool)
+        self.limit = np.full(n_pods, math.inf)
+        for p, pod in enumerate(self.pods):
+            self.transfer[p] = transfer_term.compute(pod, base)
+            self.processing[p] = terms.processing_seconds(pod, base)
+            self.service[p] = (
+                self.processing[p] if pod.compute_cost > 0 else config.default_service_seconds
+            )
+            result = filters.static_filters(pod, base)
+            filters.resource_filter(pod, base, result)
+            self.allowed[p] = result.feasible
+            if pod.max_latency_ms is not None:
+                self.limit[p] = pod.max_latency_ms / 1000.0 * (1 + DEADLINE_SLACK)
+        self.fixed = self.transfer + self.processing
+        # A zero request on an axis adds nothing to it (0 * inf would be nan).
+        req2 = self.requests[:, :2]
+        with np.errstate(invalid="ignore"):
+            cpu_share = np.where(req2[:, :1] > 0, req2[:, :1] * self.inv_capacity[:, 0], 0.0)
+            mem_share = np.where(req2[:, 1:2] > 0, req2[:, 1:2] * self.inv_capacity[:, 1], 0.0)
+        self.cpu_share: state_mod.FloatArray = cpu_share
+        self.mem_share: state_mod.FloatArray = mem_share
+        start_cpu, start_mem = self.start_utilization()
+        alone = np.maximum(start_cpu + cpu_share, start_mem + mem_share)
+        alone_ect = self.fixed + self.service * congestion(alone, self.max_utilization)
+        self.allowed &= alone_ect <= self.limit[:, None]
+        self.alone_ect = alone_ect
+        """Each pod's completion on each node with no other pod of the batch there."""
+
+    def __len__(self) -> int:
+        return len(self.pods)
+
+    def start_utilization(self) -> tuple[state_mod.FloatArray, state_mod.FloatArray]:
+        """Per node: CPU and memory utilization before the batch."""
+        cap2 = self.capacity[:, :2]
+        used2 = self.start[:, :2]
+        with np.errstate(invalid="ignore"):
+            cpu = np.where(cap2[:, 0] > 0, used2[:, 0] * self.inv_capacity[:, 0], 0.0)
+            mem = np.where(cap2[:, 1] > 0, used2[:, 1] * self.inv_capacity[:, 1], 0.0)
+        return cpu, mem
+
+    def slack(self) -> state_mod.FloatArray:
+        """Pods x nodes: the largest congestion factor ``rho/(1-rho)`` at which the pod still
+        meets its deadline on the node (inf without a deadline, negative when it never does)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out: state_mod.FloatArray = np.where(
+                np.isfinite(self.limit)[:, None],
+                (self.limit[:, None] - self.fixed) / self.service,
+                math.inf,
+            )
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class PodOutcome:
+    """One placed pod's completion on the final state."""
+
+    node: str
+    transfer_s: float
+    waiting_s: float
+    processing_s: float
+    ect_s: float
+    deadline_met: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Grade:
+    """A placement graded on its final state (the only quality number this project reports).
+
+    ``key`` orders placements: more pods placed on time first, then a lower total completion
+    time of the placed pods.
+    """
+
+    outcomes: tuple[PodOutcome | None, ...]
+    final_rho: state_mod.FloatArray
+    """Per node: utilization (max of CPU and memory) after the batch, uncapped."""
+
+    @property
+    def placed(self) -> int:
+        return sum(1 for o in self.outcomes if o is not None)
+
+    @property
+    def deadline_misses(self) -> int:
+        return sum(1 for o in self.outcomes if o is not None and not o.deadline_met)
+
+    @property
+    def on_time(self) -> int:
+        return self.placed - self.deadline_misses
+
+    @property
+    def ects(self) -> list[float]:
+        return [o.ect_s for o in self.outcomes if o is not None]
+
+    @property
+    def total_ect_s(self) -> float:
+        return float(sum(self.ects))
+
+    @property
+    def mean_ect_s(self) -> float:
+        values = self.ects
+        return sum(values) / len(values) if values else math.nan
+
+    @property
+    def key(self) -> tuple[int, float]:
+        return (self.on_time, -self.total_ect_s)
+
+
+def final_rho(problem: Problem, nodes: Sequence[int | None]) -> state_mod.FloatArray:
+    """Per node: the larger of CPU and memory utilization once every assigned pod is on it."""
+    cpu, mem = problem.start_utilization()
+    cpu, mem = cpu.copy(), mem.copy()
+    for p, i in enumerate(nodes):
+        if i is not None:
+            cpu[i] += problem.cpu_share[p, i]
+            mem[i] += problem.mem_share[p, i]
+    rho: state_mod.FloatArray = np.maximum(cpu, mem)
+    return rho
+
+
+def grade_assignment(problem: Problem, nodes: Sequence[int | None]) -> Grade:
+    """Grade node indices (``None`` = unplaced), one per pod of ``problem``."""
+    rho = final_rho(problem, nodes)
+    factor = congestion(rho, problem.max_utilization)
+    names = problem.base.names
+    outcomes: list[PodOutcome | None] = []
+    for p, i in enumerate(nodes):
+        if i is None:
+            outcomes.append(None)
+            continue
+        waiting = float(problem.service[p, i] * factor[i])
+        ect = float(problem.fixed[p, i]) + waiting
+        outcomes.append(
+            PodOutcome(
+                node=names[i],
+                transfer_s=float(problem.transfer[p, i]),
+                waiting_s=waiting,
+                processing_s=float(problem.processing[p, i]),
+                ect_s=ect,
+                deadline_met=ect <= problem.limit[p],
+            )
+        )
+    return Grade(outcomes=tuple(outcomes), final_rho=rho)
+
+
+def grade(
+    pods: Sequence[types.Pod],
+    nodes: Sequence[str | None],
+    base: state_mod.ClusterState,
+    config: types.ModelConfig,
+    *,
+    problem: Problem | None = None,
+) -> Grade:
+    """Grade a placement given as node names (``None`` = unplaced) on ``base``."""
+    problem = problem or Problem(pods, base, config)
+    return grade_assignment(problem, [None if n is None else base.index[n] for n in nodes])
