@@ -240,6 +240,20 @@ def test_greedy_placement_of_a_batch_honours_anti_affinity_between_its_pods() ->
     assert nodes.count(None) == 1
 
 
+@pytest.mark.parametrize("strategy", [model.Strategy.BATCH, model.Strategy.OPTIMAL])
+def test_joint_strategies_place_a_batch_with_inter_pod_constraints_pod_by_pod(
+    strategy: model.Strategy,
+) -> None:
+    spec = {"affinity": {"podAntiAffinity": {REQUIRED: [term("db")]}}}
+    batch = [parse_pod(pod(f"db-{k}", labels={"app": "db"}, **spec)) for k in range(3)]
+    cluster = state([node("a"), node("b")], {})
+    result = model.place(batch, cluster, model.ModelConfig(), strategy=strategy, time_limit_s=1)
+    nodes = [p.node for p in result.placements]
+    assert sorted(n for n in nodes if n) == ["a", "b"]
+    assert result.strategy is strategy
+    assert result.solver_status == model.strategies.GREEDY_CONSTRAINED
+
+
 def test_a_reserved_pod_keeps_its_host_port_before_the_watch_shows_it_bound() -> None:
     view = ClusterView()
     view.replace_nodes([node("a")])

@@ -166,6 +166,12 @@ def place_batch(
     """Joint placement (:mod:`.batch`): most pods on time, then least total completion time
     on the final state; never worse than greedy's placement (or any of ``extra_starts``)
     under :func:`grade`."""
+    if any(pod.constrained_by_others for pod in pods):
+        # The joint solver sees the pods of a batch meet only through capacity and the final
+        # state's queues; host ports, pod (anti-)affinity and topology spread between them are
+        # checked pod by pod. Such a batch is placed greedily, which honours them, and says so.
+        greedy = place_greedy(pods, cluster, config)
+        return dataclasses.replace(greedy, strategy=strategy, solver_status=GREEDY_CONSTRAINED)
     base = cluster.copy()
     problem = evaluator.Problem(pods, base, config)
     starts: list[tuple[str, list[int | None]]] = []
@@ -184,6 +190,11 @@ def place_batch(
     return _from_assignment(pods, base, problem, nodes, config, strategy=strategy, info=info)
 
 
+GREEDY_CONSTRAINED = "greedy: inter-pod constraints"
+"""``solver_status`` of a joint strategy that placed its batch pod by pod because some pod has
+host ports, pod (anti-)affinity or topology spread constraints."""
+
+
 def place_optimal(
     pods: Sequence[types.Pod],
     cluster: state_mod.ClusterState,
@@ -195,6 +206,8 @@ def place_optimal(
     (``--time-limit``), HiGHS proving the count, and ``batch``'s own answer as one of its
     starts, so that it is never worse than ``batch``."""
     quick = place_batch(pods, cluster, config, time_limit_s=min(time_limit_s, BATCH_TIME_LIMIT_S))
+    if quick.solver_status == GREEDY_CONSTRAINED:
+        return dataclasses.replace(quick, strategy=Strategy.OPTIMAL)
     return place_batch(
         pods,
         cluster,
