@@ -219,17 +219,21 @@ def calibrate(*, probe_iterations: int = 200_000, repeats: int = 7) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class Transfer:
-    """One fetch: bytes received and the seconds from sending the request to the last byte."""
+    """One fetch: bytes received, seconds from sending the request to the last byte, and to
+    the response headers (the data server's added latency plus a round trip)."""
 
     bytes: int
     seconds: float
+    first_byte_s: float = 0.0
 
     @property
     def throughput_mbps(self) -> float | None:
-        """Mbit/s over the whole fetch (latency included), None for an empty transfer."""
-        if self.bytes == 0 or self.seconds <= 0:
+        """Mbit/s of the body (headers to last byte: the link's rate, without the latency),
+        None for an empty transfer."""
+        body = self.seconds - self.first_byte_s
+        if self.bytes == 0 or body <= 0:
             return None
-        return self.bytes * 8 / self.seconds / 1e6
+        return self.bytes * 8 / body / 1e6
 
 
 def data_url(source: str, servers: Mapping[str, str]) -> str:
@@ -259,6 +263,7 @@ def fetch(url: str, size_bytes: int, *, site: str, timeout_s: float = 600.0) -> 
         start = time.monotonic()
         conn.request("GET", object_path(size_bytes, site=site))
         resp = conn.getresponse()
+        first_byte = time.monotonic() - start
         if resp.status != 200:
             body = resp.read(512).decode("utf-8", errors="replace")
             raise TaskError(f"data server {url} answered {resp.status}: {body}")
@@ -271,7 +276,7 @@ def fetch(url: str, size_bytes: int, *, site: str, timeout_s: float = 600.0) -> 
         conn.close()
     if received != size_bytes:
         raise TaskError(f"data server {url} sent {received} bytes of {size_bytes}")
-    return Transfer(bytes=received, seconds=seconds)
+    return Transfer(bytes=received, seconds=seconds, first_byte_s=first_byte)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,6 +306,7 @@ def result_document(
         "node": node,
         "bytes": transfer.bytes,
         "transfer_s": round(transfer.seconds, 6),
+        "first_byte_s": round(transfer.first_byte_s, 6),
         "throughput_mbps": (
             None if transfer.throughput_mbps is None else round(transfer.throughput_mbps, 3)
         ),

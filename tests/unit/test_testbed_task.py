@@ -113,13 +113,14 @@ class TestResult:
             node="n",
             spec=spec,
             started_at=1002.0,
-            transfer=task.Transfer(bytes=1_000_000, seconds=0.5),
+            transfer=task.Transfer(bytes=1_000_000, seconds=0.6, first_byte_s=0.1),
             processing_s=1.25,
             finished_at=1004.0,
         )
         assert doc["wait_s"] == 2.0
         assert doc["total_s"] == 4.0
-        assert doc["transfer_s"] == 0.5
+        assert doc["transfer_s"] == 0.6
+        # The rate is the body's: the latency before the first byte is not the link's doing.
         assert doc["throughput_mbps"] == 16.0
         assert doc["processing_s"] == 1.25
 
