@@ -57,6 +57,18 @@ def missed_deadline(pod: Mapping[str, Any]) -> bool:
     return bool(pod["measured"]["total_s"] > deadline)
 
 
+def missed_deadline_after_start(pod: Mapping[str, Any]) -> bool:
+    """The deadline judged on what the model estimates (transfer + processing after the
+    container started), without the wait-to-start; never started still counts as missed."""
+    deadline = pod.get("deadline_s")
+    if deadline is None:
+        return False
+    if not completed(pod):
+        return True
+    m = pod["measured"]
+    return bool(m["transfer_s"] + m["processing_s"] > deadline)
+
+
 def summarize(pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One scheduler's run of one scenario: per class mean and p95, misses, makespan, strays."""
     done = [p for p in pods if completed(p)]
@@ -83,6 +95,7 @@ def summarize(pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "failed": sum(1 for p in pods if p.get("started") and not completed(p)),
         "deadline_pods": sum(1 for p in pods if p.get("deadline_s") is not None),
         "deadline_misses": sum(1 for p in pods if missed_deadline(p)),
+        "deadline_misses_after_start": sum(1 for p in pods if missed_deadline_after_start(p)),
         "mean_s": round(statistics.fmean(all_totals), 4) if all_totals else None,
         "p95_s": round(percentile(all_totals, 95), 4) if all_totals else None,
         "makespan_s": makespan,
@@ -202,15 +215,16 @@ def markdown(doc: Mapping[str, Any]) -> str:
             f"{scale['resources']:.4g}; one scenario second is {scale['time']:.4g} "
             "testbed seconds.",
             "",
-            "| scheduler | pods | completed | never started | failed | deadline misses | mean (s) "
-            "| p95 (s) | makespan (s) |",
+            "| scheduler | pods | completed | never started | failed | deadline misses "
+            "(after start) | mean (s) | p95 (s) | makespan (s) |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for name, run in scenario["schedulers"].items():
             s = run["summary"]
             lines.append(
                 f"| {name} | {s['pods']} | {s['completed']} | {s['never_started']} | "
-                f"{s['failed']} | {s['deadline_misses']}/{s['deadline_pods']} | "
+                f"{s['failed']} | {s['deadline_misses']}/{s['deadline_pods']} "
+                f"({s.get('deadline_misses_after_start', '-')}) | "
                 f"{_fmt(s['mean_s'])} | {_fmt(s['p95_s'])} | {_fmt(s['makespan_s'])} |"
             )
         lines += ["", "Per workload class (mean / p95 seconds):", ""]
@@ -235,6 +249,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
                     f"| {name} | {_fmt(r['mean_ratio'])} | {_fmt(r['p95_ratio'])} | "
                     f"{_fmt(r['deadline_miss_ratio'])} | {r['completed_minus_baseline']} |"
                 )
+        lines += targets(scenario)
         lines += ["", "Model accuracy, median |predicted/measured - 1| (median ratio):", ""]
         lines.append("| scheduler | transfer | waiting | processing | total |")
         lines.append("| --- | --- | --- | --- | --- |")
@@ -263,6 +278,58 @@ def markdown(doc: Mapping[str, Any]) -> str:
             lines += [f"![{plot}]({plot})", ""]
     lines += [doc.get("notes", "")]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def resummarize(doc: dict[str, Any]) -> dict[str, Any]:
+    """Recompute every summary, error table and ratio from the per-pod records of ``doc``
+    (to re-render a page after the report changed, without measuring again)."""
+    for scenario in doc["scenarios"]:
+        for run in scenario["schedulers"].values():
+            run["summary"] = summarize(run["pods"])
+            run["model_error"] = term_errors(run["pods"])
+        scenario["ratios"] = ratios_to_baseline(
+            {k: v["summary"] for k, v in scenario["schedulers"].items()},
+            baseline=scenario["baseline"],
+        )
+    return doc
+
+
+TARGETS = (
+    ("mean_ratio", 0.6, "mean completion, ours / kube-scheduler's"),
+    ("p95_ratio", 0.5, "p95 completion, ours / kube-scheduler's"),
+    ("deadline_miss_ratio", 1 / 3, "deadline misses, ours / kube-scheduler's"),
+)
+
+
+def targets(scenario: Mapping[str, Any]) -> list[str]:
+    """The issue's targets for this scenario: met or missed, and by how much, per scheduler."""
+    ratios = scenario.get("ratios") or {}
+    if not ratios:
+        return []
+    lines = ["", "Targets (issue 13), per scheduler against kube-scheduler:", ""]
+    for name, r in ratios.items():
+        parts = []
+        for key, limit, what in TARGETS:
+            value = r.get(key)
+            if value is None:
+                parts.append(f"{what}: not measurable (kube-scheduler's is 0 or absent)")
+            else:
+                verdict = "met" if value <= limit else f"missed by {value - limit:+.2f}"
+                parts.append(f"{what} {value:.3g} (target <= {limit:.2g}: {verdict})")
+        stranded = r["completed_minus_baseline"]
+        parts.append(
+            f"completed {stranded:+d} vs kube-scheduler ({'met' if stranded >= 0 else 'missed'})"
+        )
+        lines.append(f"- {name}: " + "; ".join(parts))
+    errors = {
+        name: run["model_error"]["total"]["median_abs_error"]
+        for name, run in scenario["schedulers"].items()
+    }
+    text = ", ".join(f"{k} {_fmt(v)}" for k, v in errors.items())
+    lines.append(
+        f"- model accuracy, median |predicted/measured - 1| of total (target <= 0.25): {text}"
+    )
+    return lines
 
 
 def write(doc: Mapping[str, Any], out_dir: Path) -> None:

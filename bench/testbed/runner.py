@@ -641,6 +641,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", default="docs")
     parser.add_argument("--log-dir", default=str(cluster.CACHE_DIR / "logs"))
     parser.add_argument("--smoke", action="store_true", help="one task end to end, JSON on stdout")
+    parser.add_argument(
+        "--rerender",
+        action="store_true",
+        help="measure nothing: rebuild the page from --out's JSON",
+    )
     args = parser.parse_args(argv)
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     args.schedulers = [s.strip() for s in args.schedulers.split(",") if s.strip()]
@@ -659,6 +664,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.smoke:
             print(json.dumps(smoke(args), indent=1, sort_keys=True))
+            return 0
+        if args.rerender:
+            doc = json.loads((Path(args.out) / "testbed.json").read_text())
+            report.write(report.resummarize(doc), Path(args.out))
             return 0
         doc = full(args)
     except (cluster.ClusterError, plan.PlanError) as err:

@@ -86,9 +86,17 @@ class TestSummary:
         assert s["deadline_pods"] == 3
         # Late, and never started: both miss.
         assert s["deadline_misses"] == 2
+        # After its container started, the late pod took 4 s of transfer and processing.
+        assert s["deadline_misses_after_start"] == 2
         assert s["makespan_s"] == 10.0
         assert s["classes"]["latency-sensitive"] == {"count": 2, "mean_s": 3.0, "p95_s": 4.0}
         assert s["classes"]["batch"]["mean_s"] == 10.0
+
+    def test_a_pod_late_only_by_its_wait_to_start_meets_the_deadline_after_start(self) -> None:
+        late = pod("latency-sensitive", 4.0, deadline=3.0)
+        late["measured"].update(wait_s=2.0, transfer_s=1.0, processing_s=1.0)
+        s = report.summarize([late])
+        assert (s["deadline_misses"], s["deadline_misses_after_start"]) == (1, 0)
 
     def test_a_run_where_nothing_completed_has_no_times(self) -> None:
         s = report.summarize([pod("batch", None, started=False)])
@@ -172,7 +180,7 @@ def test_the_page_and_the_json_are_written_from_one_document(tmp_path: Path) -> 
     report.write(doc, tmp_path)
     text = (tmp_path / "testbed.md").read_text()
     assert "commit `abc1234`" in text
-    assert "| binder | 1 | 1 | 0 | 0 | 0/0 |" in text
+    assert "| binder | 1 | 1 | 0 | 0 | 0/0 (0) |" in text
     assert "ratio 0.970; target within ±10%: met" in text
     assert (tmp_path / "testbed.json").read_text().startswith("{")
     report.plot(doc["scenarios"][0], tmp_path / "seed.png")
