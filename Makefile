@@ -51,6 +51,10 @@ stop: ## stop a scheduler that 'DETACH=1 make run' left running
 bench: venv ## benchmarks side by side with kube-scheduler -> docs/benchmarks.md (BENCH_ARGS=--quick)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench $(BENCH_ARGS)
 
+.PHONY: testbed
+testbed: venv ## measured completion on kind per scheduler -> docs/testbed.md (TESTBED_ARGS=--smoke)
+	$(BIN)/python -m bench.testbed.runner $(TESTBED_ARGS)
+
 simulate: venv ## the seed case, offline
 	$(BIN)/cloudedge simulate --scenario seed
 

@@ -1,0 +1,379 @@
+"""The testbed's hands on a kind cluster: CPU quotas, link shaping, allocatable, images, objects.
+
+Everything here shells out to ``docker``, ``tc`` and ``kubectl`` with bounded timeouts: the same
+commands a person would type (docs/testbed.md lists them), and errors that carry the command's
+own message. Facts relied on (shared KIND-HERE notes, item 15):
+
+* ``docker update --cpus`` on a node container caps everything in the node (CFS quota);
+* tbf on the host side of a node's veth shapes what the node downloads, tbf inside the node on
+  its ``eth0`` shapes what it uploads; the kernel has tbf and htb but no netem;
+* a kind node's kubelet reads ``/etc/default/kubelet`` (``KUBELET_EXTRA_ARGS``), which
+  ``make kind-up`` mounts from ``$CACHE_DIR/clusters/kind-<name>/kubelet-<node>.env``: the
+  reservation that sets allocatable is rewritten there and the kubelet restarted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CACHE_DIR = Path(os.environ.get("CACHE_DIR", str(Path.home() / ".cache" / "cloudedge")))
+MIB = 1024 * 1024
+EVICTION_MEMORY = 100 * MIB
+"""The kubelet's hard eviction threshold that ``make kind-up`` sets; part of the arithmetic."""
+
+
+class ClusterError(Exception):
+    """A command on the cluster or the host failed; the message has the command and its output."""
+
+
+def run(
+    args: Sequence[str],
+    *,
+    input_text: str | None = None,
+    timeout: float = 120.0,
+    check: bool = True,
+) -> str:
+    """Run a command, return its stdout; a :class:`ClusterError` with stderr when it fails."""
+    try:
+        proc = subprocess.run(
+            list(args),
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise ClusterError(f"{' '.join(args)}: {err}") from err
+    if check and proc.returncode != 0:
+        raise ClusterError(
+            f"{' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-800:]}"
+        )
+    return proc.stdout
+
+
+def kubectl_path() -> str:
+    """kubectl from PATH, else the one ``hack/build-tools.sh`` built."""
+    found = shutil.which("kubectl")
+    if found:
+        return found
+    bindir = run([str(REPO_ROOT / "hack" / "build-tools.sh"), "--print-bindir"]).strip()
+    path = Path(bindir) / "kubectl"
+    if not path.exists():
+        raise ClusterError(f"no kubectl on PATH nor in {bindir}: run `make tools`")
+    return str(path)
+
+
+@dataclasses.dataclass
+class Kube:
+    """kubectl against one kubeconfig."""
+
+    kubeconfig: Path
+    kubectl: str = dataclasses.field(default_factory=kubectl_path)
+
+    def __call__(self, *args: str, input_text: str | None = None, timeout: float = 120.0) -> str:
+        return run(
+            [self.kubectl, "--kubeconfig", str(self.kubeconfig), *args],
+            input_text=input_text,
+            timeout=timeout,
+        )
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self("-o", "json", *args))
+
+    def apply(self, objects: Sequence[Mapping[str, Any]]) -> None:
+        doc = {"apiVersion": "v1", "kind": "List", "items": list(objects)}
+        self("apply", "--server-side", "--force-conflicts", "-f", "-", input_text=json.dumps(doc))
+
+    def create(self, obj: Mapping[str, Any]) -> None:
+        self("create", "-f", "-", input_text=json.dumps(obj))
+
+
+def kubeconfig_path(cluster: str) -> Path:
+    """Where ``make kind-up`` writes the cluster's kubeconfig."""
+    return CACHE_DIR / "clusters" / f"kind-{cluster}" / "kubeconfig"
+
+
+def kubelet_env_path(cluster: str, node: str) -> Path:
+    """The host file a kind node's ``/etc/default/kubelet`` is mounted from (``make kind-up``)."""
+    return CACHE_DIR / "clusters" / f"kind-{cluster}" / f"kubelet-{node}.env"
+
+
+def node_containers(kube: Kube, cluster: str) -> dict[str, str]:
+    """Kubernetes node name -> Docker container of a kind cluster's nodes.
+
+    The names differ (kind names containers ``<cluster>-worker2``, the kubelet registers as the
+    topology's node name), so they are matched by address: the node's InternalIP is its
+    container's address on the kind network.
+    """
+    out = run(
+        [
+            "docker",
+            "ps",
+            "--filter",
+            f"label=io.x-k8s.kind.cluster={cluster}",
+            "--format",
+            "{{.Names}}",
+        ]
+    )
+    by_ip: dict[str, str] = {}
+    for container in out.split():
+        ips = run(
+            [
+                "docker",
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                container,
+            ]
+        )
+        for ip in ips.split():
+            by_ip[ip] = container
+    if not by_ip:
+        raise ClusterError(f"no Docker containers of kind cluster {cluster!r}: run make kind-up")
+    mapping: dict[str, str] = {}
+    for node in kube.json("get", "nodes")["items"]:
+        addresses = node.get("status", {}).get("addresses", [])
+        internal = [str(a["address"]) for a in addresses if a.get("type") == "InternalIP"]
+        if internal and internal[0] in by_ip:
+            mapping[node["metadata"]["name"]] = by_ip[internal[0]]
+    return mapping
+
+
+def host_veth(container: str) -> str:
+    """The host-side interface of the container's ``eth0`` (its peer's ifindex is ``iflink``)."""
+    index = run(["docker", "exec", container, "cat", "/sys/class/net/eth0/iflink"]).strip()
+    for line in run(["ip", "-o", "link"]).splitlines():
+        number, _, rest = line.partition(":")
+        if number.strip() == index:
+            return rest.strip().split(":")[0].split("@")[0]
+    raise ClusterError(f"{container}: no host interface with ifindex {index} (ip -o link)")
+
+
+def tbf_args(rate_mbps: float) -> list[str]:
+    """``tc`` arguments of a tbf at ``rate_mbps`` Mbit/s.
+
+    burst: 10 ms at the rate, at least 32 kB (a tbf burst under rate/HZ cannot reach its
+    rate); latency 100 ms bounds the queue, which TCP then paces against.
+    """
+    if not (rate_mbps > 0 and math.isfinite(rate_mbps)):
+        raise ClusterError(f"shaping rate {rate_mbps!r} Mbit/s: expected > 0")
+    kbit = max(1, round(rate_mbps * 1000))
+    burst = max(32 * 1024, round(rate_mbps * 1e6 / 8 * 0.010))
+    return ["tbf", "rate", f"{kbit}kbit", "burst", str(burst), "latency", "100ms"]
+
+
+def shape(container: str, rate_mbps: float) -> str:
+    """Shape the node's download (host side of its veth) and upload (its eth0) to the rate."""
+    args = tbf_args(rate_mbps)
+    veth = host_veth(container)
+    run(["tc", "qdisc", "replace", "dev", veth, "root", *args])
+    run(["docker", "exec", container, "tc", "qdisc", "replace", "dev", "eth0", "root", *args])
+    return veth
+
+
+def unshape(container: str) -> None:
+    """Remove both qdiscs (no error when there are none)."""
+    veth = host_veth(container)
+    run(["tc", "qdisc", "del", "dev", veth, "root"], check=False)
+    run(["docker", "exec", container, "tc", "qdisc", "del", "dev", "eth0", "root"], check=False)
+
+
+def cap_cpu(container: str, cpus: float) -> None:
+    """``docker update --cpus``: the node's CFS quota."""
+    run(["docker", "update", "--cpus", f"{cpus:.3f}", container])
+
+
+def host_capacity() -> tuple[int, int]:
+    """CPU millicores and memory bytes a kind node's kubelet reports: the host's."""
+    cpus = len(os.sched_getaffinity(0))
+    with open("/proc/meminfo", encoding="ascii") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                return cpus * 1000, int(line.split()[1]) * 1024
+    raise ClusterError("no MemTotal in /proc/meminfo")
+
+
+_RESERVED = re.compile(r"--system-reserved=[^\s\"]*")
+_EVICTION = re.compile(r"memory\.available<(\d+)Mi")
+
+
+def with_reservation(
+    text: str, cpu_m: float, memory: float, *, host_cpu_m: int, host_memory: int
+) -> str:
+    """``/etc/default/kubelet`` with the reservation that makes allocatable ``cpu_m`` and
+    ``memory``; every other flag ``make kind-up`` wrote is kept as it is.
+
+    Allocatable memory is capacity minus the reservation minus the hard eviction threshold, so
+    the threshold is read from the same file (100 MiB when it names none).
+    """
+    match = _EVICTION.search(text)
+    eviction = int(match.group(1)) * MIB if match else EVICTION_MEMORY
+    reserved_cpu = host_cpu_m - math.floor(cpu_m)
+    reserved_memory = host_memory - int(memory) - eviction
+    if reserved_cpu < 0 or reserved_memory < 0:
+        raise ClusterError(
+            f"allocatable {cpu_m:.0f}m / {memory / MIB:.0f} MiB exceeds a kind node's capacity "
+            f"({host_cpu_m}m / {host_memory // MIB} MiB)"
+        )
+    flag = f"--system-reserved=cpu={reserved_cpu}m,memory={reserved_memory // 1024}Ki"
+    if _RESERVED.search(text):
+        return _RESERVED.sub(flag, text, count=1)
+    if 'KUBELET_EXTRA_ARGS="' in text:
+        return text.replace('KUBELET_EXTRA_ARGS="', f'KUBELET_EXTRA_ARGS="{flag} ', 1)
+    return text + f'KUBELET_EXTRA_ARGS="{flag}"\n'
+
+
+def set_allocatable(
+    kube: Kube,
+    cluster: str,
+    targets: Mapping[str, tuple[float, float]],
+    containers: Mapping[str, str],
+) -> None:
+    """Make each node's allocatable (cpu m, memory bytes) the target, restarting kubelets that
+    need it, then wait until the API server shows every node's new allocatable."""
+    host_cpu_m, host_memory = host_capacity()
+    restarted: list[str] = []
+    for node, (cpu_m, memory) in targets.items():
+        path = kubelet_env_path(cluster, node)
+        if not path.exists():
+            raise ClusterError(
+                f"{path} is missing: the testbed sets allocatable through the kubelet env file "
+                "that make kind-up mounts into each node"
+            )
+        old = path.read_text(encoding="utf-8")
+        text = with_reservation(old, cpu_m, memory, host_cpu_m=host_cpu_m, host_memory=host_memory)
+        if old == text:
+            continue
+        # Written in place (same inode): the node sees it through its bind mount.
+        with path.open("r+", encoding="utf-8") as fh:
+            fh.seek(0)
+            fh.write(text)
+            fh.truncate()
+        run(["docker", "exec", containers[node], "systemctl", "restart", "kubelet"])
+        restarted.append(node)
+    deadline = time.monotonic() + 120
+    while True:
+        nodes = {n["metadata"]["name"]: n for n in kube.json("get", "nodes")["items"]}
+        wrong = [
+            name
+            for name, (cpu_m, _memory) in targets.items()
+            if _cpu_m(nodes[name]["status"]["allocatable"]["cpu"]) != math.floor(cpu_m)
+            or not _ready(nodes[name])
+        ]
+        if not wrong:
+            return
+        if time.monotonic() > deadline:
+            raise ClusterError(f"allocatable not applied after 120 s on {', '.join(wrong)}")
+        time.sleep(2)
+
+
+def _cpu_m(quantity: str) -> int:
+    if quantity.endswith("m"):
+        return int(quantity[:-1])
+    return round(float(quantity) * 1000)
+
+
+def _ready(node: Mapping[str, Any]) -> bool:
+    for cond in node.get("status", {}).get("conditions", []):
+        if cond.get("type") == "Ready":
+            return bool(cond.get("status") == "True")
+    return False
+
+
+def image_tag(context: Path, dockerfile: Path) -> str:
+    """``cloudedge-testbed-task:<hash>``: a content hash of the Dockerfile and the context files."""
+    import hashlib
+
+    digest = hashlib.sha256(dockerfile.read_bytes())
+    for name in ("task.py", "dataserver.py"):
+        digest.update(name.encode())
+        digest.update((context / name).read_bytes())
+    return f"cloudedge-testbed-task:{digest.hexdigest()[:12]}"
+
+
+def build_image(*, python_image: str) -> str:
+    """Build the task image unless its tag exists; return the tag."""
+    context = REPO_ROOT / "bench" / "testbed"
+    dockerfile = REPO_ROOT / "images" / "task" / "Dockerfile"
+    tag = image_tag(context, dockerfile)
+    if run(["docker", "image", "inspect", tag], check=False).strip() not in ("", "[]"):
+        return tag
+    run(
+        [
+            "docker",
+            "build",
+            "--build-arg",
+            f"PYTHON_IMAGE={python_image}",
+            "-f",
+            str(dockerfile),
+            "-t",
+            tag,
+            str(context),
+        ],
+        timeout=600,
+    )
+    return tag
+
+
+def load_image(tag: str, containers: Sequence[str]) -> None:
+    """Import the image into each node's containerd (what ``kind load docker-image`` does)."""
+    archive = run(["docker", "image", "inspect", "--format", "{{.Id}}", tag]).strip()
+    for container in containers:
+        present = run(
+            [
+                "docker",
+                "exec",
+                container,
+                "ctr",
+                "-n",
+                "k8s.io",
+                "images",
+                "ls",
+                "-q",
+                f"name==docker.io/library/{tag}",
+            ],
+            check=False,
+        )
+        if present.strip():
+            continue
+        save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
+        try:
+            proc = subprocess.run(
+                [
+                    "docker",
+                    "exec",
+                    "-i",
+                    container,
+                    "ctr",
+                    "-n",
+                    "k8s.io",
+                    "images",
+                    "import",
+                    "--all-platforms",
+                    "-",
+                ],
+                stdin=save.stdout,
+                capture_output=True,
+                timeout=300,
+                check=False,
+            )
+        finally:
+            if save.stdout is not None:
+                save.stdout.close()
+            save.wait(timeout=60)
+        if proc.returncode != 0:
+            raise ClusterError(
+                f"loading {tag} ({archive}) into {container}: {proc.stderr.decode()[-500:]}"
+            )

@@ -1,0 +1,215 @@
+"""The testbed's data server: objects of any size, delivered with the topology's latency.
+
+One runs per data-source site (or data-source node), pinned to a node of it. A task asks
+``GET /objects?bytes=N&site=S`` and receives N bytes, as if its input lived here.
+
+This kernel has no netem, so latency cannot come from the network: the server adds it. Before
+the first byte it waits the site-to-site latency that the ``NetworkTopology`` gives between its
+own site and the requesting site ``S``, and where the topology caps that link's bandwidth it
+paces the body to the cap. Node bandwidth is *not* paced here: tbf on the nodes' links shapes
+it, so co-located transfers really share a link.
+
+Configuration (environment): ``TESTBED_SITE`` (its own site), ``TESTBED_LINKS`` (JSON:
+``{site: {"latency_ms": float, "bandwidth_mbps": float | null}}`` for every site it serves),
+``TESTBED_BIND`` (``host:port``, default ``127.0.0.1:8000``; ``0.0.0.0:8000`` in a pod, where
+only the kind network reaches it).
+
+Stdlib only, like the task: the image holds python3 and these two files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.server
+import json
+import math
+import os
+import socketserver
+import sys
+import time
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+MAX_BYTES = 10 * 1000 * 1000 * 1000
+"""The largest object served (10 GB): bigger than any scenario's input, and a bound so that a
+typo cannot keep a link busy for hours."""
+
+CHUNK = 64 * 1024
+"""Write size: pacing granularity, and small enough that memory stays bounded."""
+
+_PAYLOAD = bytes(range(256)) * (CHUNK // 256)
+"""The body's content: fixed bytes, so serving costs no CPU beyond the copy."""
+
+
+class RequestError(Exception):
+    """A request the server refuses: the message says what was wrong and what is allowed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """What the topology says about the path from this server's site to one site."""
+
+    latency_ms: float
+    bandwidth_mbps: float | None
+
+
+def parse_links(raw: str) -> dict[str, Link]:
+    """``TESTBED_LINKS`` -> site -> :class:`Link`; a clear error on any bad entry."""
+    try:
+        doc = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"TESTBED_LINKS: not JSON ({err})") from err
+    if not isinstance(doc, dict):
+        raise ValueError("TESTBED_LINKS: expected an object of site -> link")
+    links: dict[str, Link] = {}
+    for site, entry in doc.items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"TESTBED_LINKS[{site!r}]: expected an object")
+        latency = entry.get("latency_ms")
+        bandwidth = entry.get("bandwidth_mbps")
+        if (
+            isinstance(latency, bool)
+            or not isinstance(latency, int | float)
+            or not math.isfinite(latency)
+            or latency < 0
+        ):
+            raise ValueError(f"TESTBED_LINKS[{site!r}].latency_ms={latency!r}: expected >= 0")
+        if bandwidth is not None and (
+            isinstance(bandwidth, bool)
+            or not isinstance(bandwidth, int | float)
+            or not math.isfinite(bandwidth)
+            or bandwidth <= 0
+        ):
+            raise ValueError(
+                f"TESTBED_LINKS[{site!r}].bandwidth_mbps={bandwidth!r}: expected > 0 or null"
+            )
+        links[site] = Link(
+            latency_ms=float(latency),
+            bandwidth_mbps=None if bandwidth is None else float(bandwidth),
+        )
+    return links
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectRequest:
+    """A validated ``/objects`` request."""
+
+    size: int
+    site: str
+
+
+def parse_request(path: str) -> ObjectRequest:
+    """``/objects?bytes=N&site=S`` -> :class:`ObjectRequest`, or a :class:`RequestError`."""
+    parts = urllib.parse.urlsplit(path)
+    if parts.path != "/objects":
+        raise RequestError(f"unknown path {parts.path!r}: use /objects?bytes=N&site=S")
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    sizes, sites = query.get("bytes", []), query.get("site", [])
+    if len(sizes) != 1 or not sizes[0].isdigit():
+        raise RequestError(f"bytes={sizes!r}: expected one integer from 0 to {MAX_BYTES}")
+    size = int(sizes[0])
+    if size > MAX_BYTES:
+        raise RequestError(f"bytes={size}: at most {MAX_BYTES}")
+    if len(sites) != 1 or not sites[0]:
+        raise RequestError(f"site={sites!r}: expected the requesting pod's site")
+    return ObjectRequest(size=size, site=sites[0])
+
+
+def link_to(links: Mapping[str, Link], site: str) -> Link:
+    """The link to ``site``; an unknown site is a request error (the runner lists every site)."""
+    try:
+        return links[site]
+    except KeyError:
+        known = ", ".join(sorted(links)) or "none"
+        raise RequestError(f"site={site!r}: unknown (known: {known})") from None
+
+
+def paced_deadline(sent_bytes: int, bandwidth_mbps: float | None) -> float:
+    """Seconds after the first byte by which ``sent_bytes`` may have left at the link's cap."""
+    if bandwidth_mbps is None:
+        return 0.0
+    return sent_bytes * 8 / (bandwidth_mbps * 1e6)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """``GET /objects`` and ``GET /healthz``; everything else is a 404 with the usage."""
+
+    protocol_version = "HTTP/1.1"
+    server: DataServer
+
+    def do_GET(self) -> None:
+        if self.path == "/healthz":
+            self._reply(200, b"ok\n")
+            return
+        try:
+            request = parse_request(self.path)
+            link = link_to(self.server.links, request.site)
+        except RequestError as err:
+            self._reply(400 if self.path.startswith("/objects") else 404, f"{err}\n".encode())
+            return
+        # The topology's latency, added by the application because the kernel has no netem.
+        time.sleep(link.latency_ms / 1000.0)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(request.size))
+        self.end_headers()
+        start = time.monotonic()
+        sent = 0
+        while sent < request.size:
+            n = min(CHUNK, request.size - sent)
+            self.wfile.write(_PAYLOAD[:n])
+            sent += n
+            ahead = paced_deadline(sent, link.bandwidth_mbps) - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+
+    def _reply(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """One line per request on stderr, as ``kubectl logs`` shows it."""
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+class DataServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """A threading HTTP server: concurrent transfers share the shaped link, as they would."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], *, site: str, links: Mapping[str, Link]) -> None:
+        super().__init__(address, Handler)
+        self.site = site
+        self.links = dict(links)
+
+
+def parse_bind(raw: str) -> tuple[str, int]:
+    """``host:port`` -> (host, port)."""
+    host, sep, port = raw.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"TESTBED_BIND={raw!r}: expected host:port")
+    return host or "127.0.0.1", int(port)
+
+
+def main() -> int:
+    """Serve until killed, configured by the environment (see the module docstring)."""
+    try:
+        site = os.environ["TESTBED_SITE"]
+        links = parse_links(os.environ.get("TESTBED_LINKS", "{}"))
+        address = parse_bind(os.environ.get("TESTBED_BIND", "127.0.0.1:8000"))
+    except (KeyError, ValueError) as err:
+        print(f"dataserver: {err}", file=sys.stderr)
+        return 2
+    server = DataServer(address, site=site, links=links)
+    print(f"dataserver: site {site}, {len(links)} links, on {address[0]}:{address[1]}", flush=True)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,682 @@
+"""``make testbed``: the scenarios, run for real on kind under each scheduler, measured.
+
+    python -m bench.testbed.runner [--scenarios seed,video-analytics,burst]
+        [--schedulers kube-scheduler,extender,binder] [--cpu-budget 1.5] [--out docs]
+    python -m bench.testbed.runner --smoke     # one shaped transfer and one task, then exit
+
+Steps: the task image is built (FROM the local Python base) and loaded into the nodes; the
+kind cluster ``$KIND_CLUSTER_NAME`` (default ``cloudedge-testbed``) is created with the kind
+scripts when absent; the work loop is calibrated once per machine. Then per scenario: nodes are
+labelled, given the scenario's allocatable (kubelet reservations), capped (``docker update
+--cpus``) and shaped (tbf, both directions); the data servers start; and per scheduler the
+scenario's pods are submitted at once, in arrival order, as Jobs, and measured until all have
+finished or nothing has moved for ``--idle-timeout`` seconds (those left are pods that never
+started). docs/testbed.json and docs/testbed.md are written at the end, with plots.
+
+Progress goes to stderr. Every wait is bounded; the run stops at ``--budget`` minutes and
+reports what it has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.testbed import cluster, plan, report, scenarios, schedulers
+from cloudedge import model
+
+DEFAULT_CLUSTER = "cloudedge-testbed"
+PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", "cloudedge-python-base:bookworm")
+START = time.monotonic()
+
+
+def progress(message: str) -> None:
+    print(f"[testbed {time.monotonic() - START:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cluster and calibration
+
+
+def ensure_cluster(name: str, *, topology: str) -> Path:
+    """The kubeconfig of kind cluster ``name``, created by the kind scripts when absent."""
+    kubeconfig = cluster.kubeconfig_path(name)
+    exists = cluster.run(["docker", "ps", "-q", "--filter", f"label=io.x-k8s.kind.cluster={name}"])
+    if exists.strip() and kubeconfig.exists():
+        return kubeconfig
+    script = Path(os.environ.get("TESTBED_KIND_UP", str(cluster.REPO_ROOT / "hack" / "kind-up.sh")))
+    progress(f"creating kind cluster {name} ({topology} topology) with {script}")
+    env = {**os.environ, "KIND_CLUSTER_NAME": name, "KIND_TOPOLOGY": topology}
+    proc = subprocess.run(
+        [str(script)], env=env, capture_output=True, text=True, timeout=1800, check=False
+    )
+    if proc.returncode != 0:
+        raise cluster.ClusterError(f"{script} failed: {proc.stderr[-1500:]}")
+    if not kubeconfig.exists():
+        raise cluster.ClusterError(f"{script} made no kubeconfig at {kubeconfig}")
+    return kubeconfig
+
+
+def calibrate(image: str) -> float:
+    """Loop iterations per work unit, measured once per machine and image in an uncapped
+    container (cached under $CACHE_DIR/testbed/)."""
+    cache = (
+        cluster.CACHE_DIR
+        / "testbed"
+        / f"calibration-{image.replace(':', '-')}-{platform.node()}.json"
+    )
+    if cache.exists():
+        return float(json.loads(cache.read_text())["iterations_per_unit"])
+    out = cluster.run(
+        ["docker", "run", "--rm", image, "/opt/testbed/task.py", "calibrate"], timeout=300
+    )
+    value = float(json.loads(out)["iterations_per_unit"])
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"iterations_per_unit": value, "image": image}) + "\n")
+    return value
+
+
+def workers(kube: cluster.Kube) -> list[str]:
+    """The kind cluster's worker node names, sorted (the control plane runs no tasks)."""
+    nodes = kube.json("get", "nodes")["items"]
+    names = [
+        n["metadata"]["name"]
+        for n in nodes
+        if "node-role.kubernetes.io/control-plane" not in n["metadata"].get("labels", {})
+    ]
+    # Cloud workers first, as the scenarios list their nodes: the seed topology's names sort so.
+    return sorted(names)
+
+
+def prepare(
+    kube: cluster.Kube, name: str, the_plan: plan.Plan, all_workers: Sequence[str]
+) -> dict[str, Any]:
+    """Make the kind workers the plan's nodes: labels, allocatable, CPU quotas, shaping."""
+    containers = cluster.node_containers(kube, name)
+    used = {node.name for node in the_plan.nodes}
+    for node in the_plan.nodes:
+        kube("patch", "node", node.name, "--type=merge", "-p", json.dumps(plan.node_patch(node)))
+        if _tainted(kube, node.name):
+            kube("taint", "node", node.name, f"{plan.SPARE_TAINT}-")
+    for spare in set(all_workers) - used:
+        kube("taint", "node", spare, f"{plan.SPARE_TAINT}=true:NoSchedule", "--overwrite")
+    cluster.set_allocatable(
+        kube,
+        name,
+        {n.name: (n.allocatable[0], n.allocatable[1]) for n in the_plan.nodes},
+        containers,
+    )
+    settings = {}
+    for node in the_plan.nodes:
+        quota = plan.cpu_quota(node)
+        cluster.cap_cpu(containers[node.name], quota)
+        veth = cluster.shape(containers[node.name], node.bandwidth_mbps)
+        settings[node.name] = {
+            "container": containers[node.name],
+            "cpus": quota,
+            "shaped_mbps": node.bandwidth_mbps,
+            "host_veth": veth,
+            "allocatable_cpu_m": node.allocatable[0],
+            "compute_rate": node.compute_rate,
+        }
+    return settings
+
+
+def _tainted(kube: cluster.Kube, node: str) -> bool:
+    taints = kube.json("get", "node", node).get("spec", {}).get("taints") or []
+    return any(t.get("key") == plan.SPARE_TAINT for t in taints)
+
+
+def restore(kube: cluster.Kube, name: str, nodes: Sequence[str]) -> None:
+    """Lift quotas and shaping (allocatable and labels stay: the next plan sets its own)."""
+    containers = cluster.node_containers(kube, name)
+    for node in nodes:
+        with contextlib.suppress(cluster.ClusterError):
+            cluster.run(["docker", "update", "--cpus", "0", containers[node]])
+            cluster.unshape(containers[node])
+
+
+def install_basics(kube: cluster.Kube, the_plan: plan.Plan) -> None:
+    """The namespace, the NetworkTopology CRD and the plan's topology."""
+    kube.apply(
+        [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": plan.TASK_NAMESPACE}}]
+    )
+    crds = cluster.REPO_ROOT / "charts" / "cloud-edge-scheduler" / "crds"
+    for crd in sorted(crds.glob("*.yaml")):
+        kube("apply", "--server-side", "--force-conflicts", "-f", str(crd))
+    kube(
+        "wait", "--for=condition=Established", "crd/networktopologies.cloudedge.io", "--timeout=60s"
+    )
+    kube.apply([plan.topology_object(the_plan.topology, the_plan.nodes)])
+
+
+def start_data_servers(kube: cluster.Kube, the_plan: plan.Plan, image: str) -> dict[str, str]:
+    """One data server per data source; wait until each is Ready; return source -> URL."""
+    pods = [plan.data_server_pod(the_plan, source, image=image) for source in the_plan.sources()]
+    kube(
+        "delete",
+        "pods",
+        "-n",
+        plan.TASK_NAMESPACE,
+        "-l",
+        "app.kubernetes.io/name=testbed-data",
+        "--wait=true",
+        "--timeout=120s",
+    )
+    if not pods:
+        return {}
+    kube.apply(pods)
+    kube(
+        "wait",
+        "-n",
+        plan.TASK_NAMESPACE,
+        "--for=condition=Ready",
+        "pod",
+        "-l",
+        "app.kubernetes.io/name=testbed-data",
+        "--timeout=180s",
+        timeout=200,
+    )
+    urls = {}
+    for pod in pods:
+        live = kube.json("get", "pod", "-n", plan.TASK_NAMESPACE, pod["metadata"]["name"])
+        source = pod["metadata"]["annotations"]["testbed.cloudedge.io/source"]
+        urls[source] = f"http://{live['status']['podIP']}:8000"
+    return urls
+
+
+# ---------------------------------------------------------------------------------------------
+# One scheduler on one scenario
+
+
+@dataclasses.dataclass
+class RunSettings:
+    image: str
+    iterations_per_unit: float
+    idle_timeout_s: float
+    run_timeout_s: float
+
+
+def _parse_time(stamp: str | None) -> float | None:
+    if not stamp:
+        return None
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def pod_record(
+    live: Mapping[str, Any], *, job: Mapping[str, Any], scenario_pod: model.Pod
+) -> dict[str, Any]:
+    """What one Job's pod did: its node, phase and the task's termination message."""
+    status = live.get("status", {}) if live else {}
+    statuses = status.get("containerStatuses") or []
+    state = statuses[0].get("state", {}) if statuses else {}
+    terminated = state.get("terminated") or {}
+    measured: dict[str, Any] | None = None
+    error = None
+    if terminated.get("message"):
+        try:
+            doc = json.loads(terminated["message"])
+        except json.JSONDecodeError:
+            error = terminated["message"][:300]
+        else:
+            error = doc.pop("error", None)
+            measured = doc or None
+    started = bool(state.get("running") or terminated)
+    notes = job["spec"]["template"]["metadata"]["annotations"]
+    return {
+        "pod": scenario_pod.name,
+        "job": job["metadata"]["name"],
+        "class": scenario_pod.workload.value,
+        "node": (live or {}).get("spec", {}).get("nodeName"),
+        "phase": status.get("phase", "Missing"),
+        "started": started,
+        "submitted_at": float(notes[plan.SUBMITTED_AT]),
+        "deadline_s": None
+        if scenario_pod.max_latency_ms is None
+        else scenario_pod.max_latency_ms / 1000.0,
+        "measured": measured,
+        "error": error,
+        "reason": terminated.get("reason"),
+    }
+
+
+def predict(the_plan: plan.Plan, records: list[dict[str, Any]], config: model.ModelConfig) -> None:
+    """Add the model's terms for each pod on the node it ran on, replaying arrival order."""
+    state = the_plan.cluster()
+    for pod, record in zip(the_plan.pods, records, strict=True):
+        node = record.get("node")
+        if node is None or node not in state.index:
+            record["predicted"] = None
+            continue
+        evaluation = model.evaluate(pod, state, config)
+        i = state.index[node]
+        terms = evaluation.node_terms(i)
+        record["predicted"] = {
+            "transfer_s": round(terms.transfer_s, 6),
+            "waiting_s": round(terms.waiting_s, 6),
+            "processing_s": round(terms.processing_s, 6),
+            "ect_s": round(terms.ect_s, 6),
+            "feasible": terms.feasible,
+        }
+        state.assign(pod.requests, i)
+
+
+def run_scheduler(
+    kube: cluster.Kube,
+    the_plan: plan.Plan,
+    scheduler_name: str,
+    *,
+    data_servers: Mapping[str, str],
+    settings: RunSettings,
+    run_id: str,
+) -> list[dict[str, Any]]:
+    """Submit every pod of the plan at once (one List, arrival order) and measure them."""
+    submitted_at = time.time()
+    jobs = [
+        plan.task_job(
+            the_plan,
+            k,
+            pod,
+            image=settings.image,
+            scheduler_name=scheduler_name,
+            data_servers=data_servers,
+            iterations_per_unit=settings.iterations_per_unit,
+            submitted_at=submitted_at,
+            run_id=run_id,
+            active_deadline_s=int(settings.run_timeout_s) + 60,
+        )
+        for k, pod in enumerate(the_plan.pods)
+    ]
+    kube(
+        "create",
+        "-f",
+        "-",
+        input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": jobs}),
+    )
+    by_job: dict[str, dict[str, Any]] = {}
+    last_change = time.monotonic()
+    started = time.monotonic()
+    last_states: dict[str, str] = {}
+    while True:
+        items = kube.json(
+            "get", "pods", "-n", plan.TASK_NAMESPACE, "-l", f"{plan.TESTBED_LABEL}={run_id}"
+        )["items"]
+        for item in items:
+            by_job[item["metadata"]["labels"].get("job-name", "")] = item
+        states = {name: _state(item) for name, item in by_job.items()}
+        if states != last_states:
+            last_states, last_change = states, time.monotonic()
+        finished = sum(1 for s in states.values() if s in ("Succeeded", "Failed"))
+        running = sum(1 for s in states.values() if s == "Running")
+        if finished == len(jobs):
+            break
+        now = time.monotonic()
+        if now - started > settings.run_timeout_s:
+            progress(f"  run timeout: {finished}/{len(jobs)} finished")
+            break
+        if running == 0 and now - last_change > settings.idle_timeout_s:
+            progress(
+                f"  nothing moved for {settings.idle_timeout_s:.0f} s: "
+                f"{finished}/{len(jobs)} finished"
+            )
+            break
+        time.sleep(2)
+    records = [
+        pod_record(by_job.get(job["metadata"]["name"], {}), job=job, scenario_pod=pod)
+        for job, pod in zip(jobs, the_plan.pods, strict=True)
+    ]
+    kube(
+        "delete",
+        "jobs",
+        "-n",
+        plan.TASK_NAMESPACE,
+        "-l",
+        f"{plan.TESTBED_LABEL}={run_id}",
+        "--cascade=foreground",
+        "--wait=true",
+        "--timeout=180s",
+        timeout=200,
+    )
+    return records
+
+
+def _state(pod: Mapping[str, Any]) -> str:
+    phase = str(pod.get("status", {}).get("phase", "Pending"))
+    if phase == "Pending" and pod.get("spec", {}).get("nodeName"):
+        return "Bound"
+    return phase
+
+
+# ---------------------------------------------------------------------------------------------
+# The smoke run: one shaped transfer, one task
+
+
+def smoke_plan(kind_workers: Sequence[str], *, cpu_budget: float) -> plan.Plan:
+    """Two nodes (a cloud node holding the data, an edge node that fetches it) and one task.
+
+    The edge node's link is the bottleneck (100 Mbit/s at rate 1, scaled like everything), so
+    the task's measured throughput is the shaped rate of one node's download.
+    """
+    gib = 1024.0**3
+    nodes = [
+        model.Node(
+            name="smoke-cloud",
+            tier=model.Tier.CLOUD,
+            site="cloud",
+            bandwidth_mbps=400.0,
+            compute_rate=1000.0,
+            allocatable=(1000.0, 2 * gib, 110.0),
+        ),
+        model.Node(
+            name="smoke-edge",
+            tier=model.Tier.EDGE,
+            site="edge-1",
+            bandwidth_mbps=100.0,
+            compute_rate=500.0,
+            allocatable=(500.0, 1 * gib, 110.0),
+        ),
+    ]
+    pod = model.Pod(
+        name="smoke-task",
+        requests=(250.0, 256 * 1024 * 1024.0, 1.0),
+        workload=model.Workload.DATA_INTENSIVE,
+        compute_cost=500.0,
+        data_source="smoke-cloud",
+        data_size_mb=40.0,
+    )
+    the_plan = plan.make_plan(
+        "smoke",
+        nodes=nodes,
+        topology=None,
+        pods=[pod],
+        kind_workers=kind_workers,
+        cpu_budget=cpu_budget,
+        work=1.0,
+        node_cpu_m=cluster.host_capacity()[0],
+        node_memory=cluster.host_capacity()[1] / 2,
+    )
+    # Work scale 1 with rate s < 1 dilates time by 1/s; the data is scaled by w = 1, so the
+    # transfer lasts 40 MB / (100 s) Mbit/s. The task is pinned to the edge node.
+    edge = the_plan.nodes[1].name
+    pinned = dataclasses.replace(the_plan.pods[0], node_selector={"kubernetes.io/hostname": edge})
+    return dataclasses.replace(the_plan, pods=(pinned,))
+
+
+def probe(
+    kube: cluster.Kube, name: str, *, image: str, ipu: float, cpu_budget: float
+) -> dict[str, Any]:
+    """Run the smoke plan's one task on two workers (the others spare) and check shaping."""
+    all_workers = workers(kube)
+    the_plan = smoke_plan(all_workers, cpu_budget=cpu_budget)
+    try:
+        prepare(kube, name, the_plan, all_workers)
+        install_basics(kube, the_plan)
+        servers = start_data_servers(kube, the_plan, image)
+        settings = RunSettings(image, ipu, idle_timeout_s=120, run_timeout_s=300)
+        (record,) = run_scheduler(
+            kube,
+            the_plan,
+            "default-scheduler",
+            data_servers=servers,
+            settings=settings,
+            run_id=f"smoke-{int(time.time())}",
+        )
+    finally:
+        restore(kube, name, [n.name for n in the_plan.nodes])
+    shaped = the_plan.nodes[1].bandwidth_mbps
+    measured = record.get("measured") or {}
+    throughput = measured.get("throughput_mbps")
+    record["shaped_mbps"] = shaped
+    record["shaping"] = (
+        None
+        if throughput is None
+        else {"bytes": measured["bytes"], **report.shaping_check(throughput, shaped)}
+    )
+    record["iterations_per_unit"] = ipu
+    record["scale"] = dataclasses.asdict(the_plan.scale)
+    return record
+
+
+def smoke(args: argparse.Namespace) -> dict[str, Any]:
+    """One task end to end on kind (the small topology when the cluster is made here)."""
+    kubeconfig = ensure_cluster(args.cluster, topology="small")
+    kube = cluster.Kube(kubeconfig)
+    image = cluster.build_image(python_image=PYTHON_IMAGE)
+    ipu = calibrate(image)
+    containers = cluster.node_containers(kube, args.cluster)
+    cluster.load_image(image, [containers[w] for w in workers(kube)])
+    return probe(kube, args.cluster, image=image, ipu=ipu, cpu_budget=args.cpu_budget)
+
+
+# ---------------------------------------------------------------------------------------------
+# The full run
+
+
+NOTES = """## How the testbed works
+
+- **Nodes.** The kind cluster's workers play the scenario's nodes. Labels (`cloudedge.io/tier`,
+  `site`, `bandwidth-mbps`) and the `cloudedge.io/compute-rate` annotation are set from the plan;
+  allocatable is set through the kubelet's `--system-reserved` (capacity minus the scenario's
+  allocatable, times the resource scale k). Workers the scenario does not use are tainted
+  `testbed.cloudedge.io/spare:NoSchedule`.
+- **CPU.** `docker update --cpus` caps each node at its compute rate times the rate scale s, so the
+  quotas sum to the CPU budget. The cap holds everything in the node (kubelet, containerd, the
+  data server), not only the tasks: the tasks get a little less than the quota.
+- **Network.** tbf on the host side of each node's veth shapes what it downloads, tbf on the
+  node's `eth0` what it uploads, both at the node's bandwidth times s. This kernel has no netem:
+  **site-to-site latency is added by the data servers** (they wait the topology's latency before the
+  first byte) and a topology link's bandwidth cap is paced by them too.
+- **Work.** One work unit is one millisecond of one uncapped core, calibrated once per machine in
+  the task image (`task.py calibrate`); a node capped at m millicores does m units per second.
+- **Time.** With rate scale s and work scale w every model time is w/s times the scenario's;
+  latencies and deadlines are scaled by w/s too, so each scheduler faces the scenario's problem.
+- **Measured.** Each task reports transfer (request to last byte), wait-to-start (submission to
+  container start: scheduling, waiting for room, container start), processing (the CPU loop, shared
+  with co-located tasks) and total (submission to the end) in its termination message.
+"""
+
+
+def machine(load_start: float) -> dict[str, Any]:
+    model_name = "unknown"
+    with (
+        contextlib.suppress(OSError),
+        open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh,
+    ):
+        for line in fh:
+            if line.startswith("model name"):
+                model_name = line.split(":", 1)[1].strip()
+                break
+    cpu_m, memory = cluster.host_capacity()
+    return {
+        "cpus": cpu_m // 1000,
+        "cpu_model": model_name,
+        "memory_gib": round(memory / 1024**3, 1),
+        "load_start": round(load_start, 2),
+        "load_end": round(os.getloadavg()[0], 2),
+    }
+
+
+def commit() -> str:
+    try:
+        head = cluster.run(
+            ["git", "-C", str(cluster.REPO_ROOT), "rev-parse", "--short", "HEAD"]
+        ).strip()
+        dirty = cluster.run(
+            ["git", "-C", str(cluster.REPO_ROOT), "status", "--porcelain", "--untracked-files=no"]
+        )
+    except cluster.ClusterError:
+        return "unknown"
+    return head + ("-dirty" if dirty.strip() else "")
+
+
+def full(args: argparse.Namespace) -> dict[str, Any]:
+    load_start = os.getloadavg()[0]
+    started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    kubeconfig = ensure_cluster(args.cluster, topology="seed")
+    kube = cluster.Kube(kubeconfig)
+    image = cluster.build_image(python_image=PYTHON_IMAGE)
+    ipu = calibrate(image)
+    all_workers = workers(kube)
+    containers = cluster.node_containers(kube, args.cluster)
+    progress(f"loading {image} into {len(all_workers)} nodes")
+    cluster.load_image(image, [containers[w] for w in all_workers])
+    host_cpu_m, host_memory = cluster.host_capacity()
+    config = model.ModelConfig()
+    deadline = START + args.budget * 60
+    out_dir = Path(args.out)
+    doc: dict[str, Any] = {
+        "commit": commit(),
+        "started": started,
+        "cluster": args.cluster,
+        "cpu_budget": args.cpu_budget,
+        "iterations_per_unit": ipu,
+        "image": image,
+        "scenarios": [],
+        "notes": NOTES,
+    }
+    progress("shaping probe: one 40 MB transfer into a node shaped at 100 Mbit/s")
+    shaping_probe = probe(kube, args.cluster, image=image, ipu=ipu, cpu_budget=args.cpu_budget)
+    doc["shaping"] = shaping_probe["shaping"]
+    doc["probe"] = shaping_probe
+    progress(f"  {json.dumps(doc['shaping'])}")
+    for name in args.scenarios:
+        scenario = scenarios.load(name)
+        the_plan = plan.make_plan(
+            name,
+            nodes=scenario.nodes,
+            topology=scenario.topology,
+            pods=scenario.pods,
+            kind_workers=all_workers,
+            cpu_budget=args.cpu_budget,
+            work=scenario.work,
+            node_cpu_m=host_cpu_m,
+            node_memory=host_memory / 2,
+        )
+        progress(
+            f"{name}: {len(the_plan.pods)} pods on {len(the_plan.nodes)} nodes, "
+            f"scale {the_plan.scale}"
+        )
+        entry: dict[str, Any] = {
+            "name": name,
+            "scale": {**dataclasses.asdict(the_plan.scale), "time": the_plan.scale.time},
+            "schedulers": {},
+            "skipped": {},
+            "baseline": "kube-scheduler",
+        }
+        try:
+            entry["nodes"] = prepare(kube, args.cluster, the_plan, all_workers)
+            install_basics(kube, the_plan)
+            servers = start_data_servers(kube, the_plan, image)
+            for sched in args.schedulers:
+                if time.monotonic() > deadline:
+                    entry["skipped"][sched] = "the run's time budget was spent"
+                    continue
+                run_id = f"{name}-{sched}-{int(time.time())}"
+                progress(f"{name}: {sched}")
+                try:
+                    with schedulers.running(
+                        sched, kubeconfig=kubeconfig, log_dir=Path(args.log_dir)
+                    ) as sname:
+                        settings = RunSettings(image, ipu, args.idle_timeout, args.run_timeout)
+                        records = run_scheduler(
+                            kube,
+                            the_plan,
+                            sname,
+                            data_servers=servers,
+                            settings=settings,
+                            run_id=run_id,
+                        )
+                except schedulers.SchedulerUnavailableError as err:
+                    entry["skipped"][sched] = str(err)
+                    progress(f"  skipped: {err}")
+                    continue
+                predict(the_plan, records, config)
+                summary = report.summarize(records)
+                keys = ("completed", "never_started", "deadline_misses", "mean_s", "p95_s")
+                progress("  " + json.dumps({k: summary[k] for k in (*keys, "makespan_s")}))
+                entry["schedulers"][sched] = {
+                    "summary": summary,
+                    "model_error": report.term_errors(records),
+                    "pods": records,
+                }
+        finally:
+            restore(kube, args.cluster, [n.name for n in the_plan.nodes])
+        entry["ratios"] = report.ratios_to_baseline(
+            {k: v["summary"] for k, v in entry["schedulers"].items()}, baseline="kube-scheduler"
+        )
+        if entry["schedulers"]:
+            plot_name = f"testbed-{name}.png"
+            report.plot(entry, out_dir / plot_name)
+            entry["plots"] = [plot_name]
+        doc["scenarios"].append(entry)
+    doc["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    doc["machine"] = machine(load_start)
+    return doc
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.testbed.runner", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--cluster", default=os.environ.get("KIND_CLUSTER_NAME", DEFAULT_CLUSTER))
+    parser.add_argument("--scenarios", default=",".join(scenarios.NAMES))
+    parser.add_argument("--schedulers", default="kube-scheduler,extender,binder,batch")
+    parser.add_argument("--cpu-budget", type=float, default=1.5, help="CPUs the node quotas sum to")
+    parser.add_argument("--budget", type=float, default=20.0, help="minutes for the whole run")
+    parser.add_argument(
+        "--run-timeout", type=float, default=240.0, help="seconds per scheduler run"
+    )
+    parser.add_argument("--idle-timeout", type=float, default=60.0, help="seconds without progress")
+    parser.add_argument("--out", default="docs")
+    parser.add_argument("--log-dir", default=str(cluster.CACHE_DIR / "logs"))
+    parser.add_argument("--smoke", action="store_true", help="one task end to end, JSON on stdout")
+    parser.add_argument(
+        "--rerender",
+        action="store_true",
+        help="measure nothing: rebuild the page from --out's JSON",
+    )
+    args = parser.parse_args(argv)
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    args.schedulers = [s.strip() for s in args.schedulers.split(",") if s.strip()]
+    for s in args.scenarios:
+        if s not in scenarios.NAMES:
+            parser.error(f"--scenarios: unknown {s!r}; use {', '.join(scenarios.NAMES)}")
+    for s in args.schedulers:
+        if s not in schedulers.NAMES:
+            parser.error(f"--schedulers: unknown {s!r}; use {', '.join(schedulers.NAMES)}")
+    Path(args.log_dir).mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    try:
+        if args.smoke:
+            print(json.dumps(smoke(args), indent=1, sort_keys=True))
+            return 0
+        if args.rerender:
+            doc = json.loads((Path(args.out) / "testbed.json").read_text())
+            report.write(report.resummarize(doc), Path(args.out))
+            return 0
+        doc = full(args)
+    except (cluster.ClusterError, plan.PlanError) as err:
+        progress(f"failed: {err}")
+        return 1
+    report.write(doc, Path(args.out))
+    progress(f"wrote {args.out}/testbed.md and testbed.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

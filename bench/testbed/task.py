@@ -1,0 +1,404 @@
+"""The testbed's task: fetch the declared data, burn the declared work, report what it measured.
+
+A Job's pod runs ``python3 task.py``. The pod reads its own ``cloudedge.io/`` annotations through
+the downward API (a mounted file), so the numbers the scheduler saw are the numbers the task
+does:
+
+* ``cloudedge.io/data-size-mb`` MB are fetched over HTTP from the data server of
+  ``cloudedge.io/data-source`` (the runner passes the source -> URL map): the transfer crosses
+  the shaped links of the source's node and of this pod's node;
+* ``cloudedge.io/compute-cost`` work units of real CPU are burnt by a pure-Python loop. One work
+  unit is one millisecond of one uncapped core of this machine, so a node whose CPU quota is
+  ``m`` millicores does ``m`` units per second: the model's default compute rate (allocatable
+  millicores) has the same unit. The loop's iterations per unit are calibrated once per machine
+  (``task.py calibrate``) and passed in ``TESTBED_ITERATIONS_PER_UNIT``;
+* the measured transfer, wait-to-start (submission -> container start), processing and total
+  times go to the termination message as one JSON object, which the runner reads from the pod's
+  status: no log scraping, no shared volume.
+
+Stdlib only: the image holds python3 and this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import http.client
+import json
+import math
+import os
+import sys
+import time
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+PREFIX = "cloudedge.io/"
+SUBMITTED_AT = "testbed.cloudedge.io/submitted-at"
+"""Annotation the runner stamps on each Job's pod template: when it submitted it (Unix s)."""
+
+MB = 1_000_000
+"""The model's MB (``8 * D_p / rate`` with rate in Mbit/s): decimal, as bandwidths are."""
+
+CHUNK = 64 * 1024
+"""Read size of the transfer: large enough that Python's per-call cost stays far below a
+packet time at the rates shaped here, small enough to be bounded memory."""
+
+TERMINATION_LOG_LIMIT = 4096
+"""Kubernetes keeps at most 4096 bytes of a termination message."""
+
+
+class TaskError(Exception):
+    """Bad input to the task (an annotation, an environment variable, the data server's reply).
+
+    The message names what was wrong and what is allowed; the task exits 2 with it in the
+    termination message, so the runner reports it beside the pod instead of a bare failure.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Downward API annotations
+
+
+_SIMPLE_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
+}
+
+
+def _unquote_go(quoted: str) -> str:
+    r"""Decode a Go ``strconv.Quote`` string (with its quotes), as the kubelet writes values.
+
+    Go escapes bytes (``\xNN``) and runes (``\uNNNN``, ``\UNNNNNNNN``); bytes are collected and
+    decoded as UTF-8 at the end so that a multi-byte character escaped byte by byte comes back.
+    """
+    if len(quoted) < 2 or quoted[0] != '"' or quoted[-1] != '"':
+        raise TaskError(f"downward API value {quoted!r}: expected a double-quoted string")
+    body = quoted[1:-1]
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out += ch.encode("utf-8")
+            i += 1
+            continue
+        if i + 1 >= len(body):
+            raise TaskError(f"downward API value {quoted!r}: dangling backslash")
+        code = body[i + 1]
+        if code in _SIMPLE_ESCAPES:
+            out += _SIMPLE_ESCAPES[code].encode("utf-8")
+            i += 2
+            continue
+        width = {"x": 2, "u": 4, "U": 8}.get(code)
+        digits = body[i + 2 : i + 2 + width] if width else ""
+        if (
+            not width
+            or len(digits) != width
+            or any(c not in "0123456789abcdefABCDEF" for c in digits)
+        ):
+            raise TaskError(f"downward API value {quoted!r}: bad escape at offset {i}")
+        value = int(digits, 16)
+        out += bytes([value]) if code == "x" else chr(value).encode("utf-8")
+        i += 2 + width
+    return out.decode("utf-8", errors="replace")
+
+
+def parse_annotations(text: str) -> dict[str, str]:
+    """The downward API's ``metadata.annotations`` file: one ``key="value"`` per line."""
+    result: dict[str, str] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key:
+            raise TaskError(f'downward API annotations line {lineno}: expected key="value"')
+        result[key] = _unquote_go(value)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# What the task has to do
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """The task's work, read from its annotations (the scheduler read the same ones)."""
+
+    compute_cost: float
+    data_size_mb: float
+    data_source: str | None
+    submitted_at: float | None
+
+
+def _number(annotations: Mapping[str, str], key: str, *, default: float) -> float:
+    raw = annotations.get(key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise TaskError(f"annotation {key}={raw!r}: expected a finite number >= 0")
+    return value
+
+
+def task_spec(annotations: Mapping[str, str]) -> TaskSpec:
+    """Validate the annotations the task acts on; a data size needs a data source."""
+    cost = _number(annotations, PREFIX + "compute-cost", default=0.0)
+    size = _number(annotations, PREFIX + "data-size-mb", default=0.0)
+    source = annotations.get(PREFIX + "data-source") or None
+    if size > 0 and source is None:
+        raise TaskError(
+            f"annotation {PREFIX}data-size-mb={annotations[PREFIX + 'data-size-mb']!r} "
+            f"needs {PREFIX}data-source (a node name or a site) to fetch it from"
+        )
+    submitted = annotations.get(SUBMITTED_AT)
+    submitted_at = None
+    if submitted is not None:
+        submitted_at = _number(annotations, SUBMITTED_AT, default=0.0)
+    return TaskSpec(
+        compute_cost=cost, data_size_mb=size, data_source=source, submitted_at=submitted_at
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# CPU work
+
+
+def burn(iterations: int) -> int:
+    """Spin a linear congruential generator ``iterations`` times: pure CPU, no memory traffic.
+
+    Returns the final state so that the loop cannot be optimized away and a test can check that
+    the work was done.
+    """
+    x = 1
+    for _ in range(iterations):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+    return x
+
+
+def iterations_for(units: float, iterations_per_unit: float) -> int:
+    """How many loop iterations ``units`` work units are on this machine."""
+    if iterations_per_unit <= 0 or not math.isfinite(iterations_per_unit):
+        raise TaskError(
+            f"TESTBED_ITERATIONS_PER_UNIT={iterations_per_unit!r}: expected a number > 0 "
+            "(run `task.py calibrate` once on this machine)"
+        )
+    return round(units * iterations_per_unit)
+
+
+def calibrate(*, probe_iterations: int = 200_000, repeats: int = 7) -> float:
+    """Iterations of :func:`burn` per work unit (one millisecond of CPU of one core).
+
+    CPU time (``thread_time``) rather than wall time, and the best of several runs: on a shared
+    machine another process can take the core away, which lengthens wall time but not the CPU
+    time this thread got; the minimum discards cache and frequency warm-up.
+    """
+    best = math.inf
+    for _ in range(repeats):
+        start = time.thread_time()
+        burn(probe_iterations)
+        best = min(best, time.thread_time() - start)
+    if best <= 0:
+        raise TaskError("calibration measured no CPU time; raise probe_iterations")
+    return probe_iterations / (best * 1000.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data transfer
+
+
+@dataclasses.dataclass(frozen=True)
+class Transfer:
+    """One fetch: bytes received, seconds from sending the request to the last byte, and to
+    the response headers (the data server's added latency plus a round trip)."""
+
+    bytes: int
+    seconds: float
+    first_byte_s: float = 0.0
+
+    @property
+    def throughput_mbps(self) -> float | None:
+        """Mbit/s of the body (headers to last byte: the link's rate, without the latency),
+        None for an empty transfer."""
+        body = self.seconds - self.first_byte_s
+        if self.bytes == 0 or body <= 0:
+            return None
+        return self.bytes * 8 / body / 1e6
+
+
+def data_url(source: str, servers: Mapping[str, str]) -> str:
+    """The data server URL of ``source`` (a node name or a site)."""
+    try:
+        return servers[source]
+    except KeyError:
+        known = ", ".join(sorted(servers)) or "none"
+        raise TaskError(
+            f"annotation {PREFIX}data-source={source!r}: no data server for it (known: {known})"
+        ) from None
+
+
+def object_path(size_bytes: int, *, site: str) -> str:
+    """The data server request for ``size_bytes`` delivered to ``site``."""
+    return "/objects?" + urllib.parse.urlencode({"bytes": size_bytes, "site": site})
+
+
+def fetch(url: str, size_bytes: int, *, site: str, timeout_s: float = 600.0) -> Transfer:
+    """GET ``size_bytes`` from the data server at ``url`` (``http://host:port``) for ``site``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise TaskError(f"data server URL {url!r}: expected http://host:port")
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout_s)
+    received = 0
+    try:
+        start = time.monotonic()
+        conn.request("GET", object_path(size_bytes, site=site))
+        resp = conn.getresponse()
+        first_byte = time.monotonic() - start
+        if resp.status != 200:
+            body = resp.read(512).decode("utf-8", errors="replace")
+            raise TaskError(f"data server {url} answered {resp.status}: {body}")
+        while chunk := resp.read(CHUNK):
+            received += len(chunk)
+        seconds = time.monotonic() - start
+    except OSError as err:
+        raise TaskError(f"data server {url}: {err}") from err
+    finally:
+        conn.close()
+    if received != size_bytes:
+        raise TaskError(f"data server {url} sent {received} bytes of {size_bytes}")
+    return Transfer(bytes=received, seconds=seconds, first_byte_s=first_byte)
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+
+
+def result_document(
+    *,
+    pod: str,
+    node: str,
+    spec: TaskSpec,
+    started_at: float,
+    transfer: Transfer,
+    processing_s: float,
+    finished_at: float,
+) -> dict[str, Any]:
+    """The termination message: every measured time in seconds, compact keys (4 kB limit).
+
+    ``wait_s`` is submission to container start, so it holds scheduling, queueing for room and
+    the container start; ``total_s`` is submission to the end of the work. Without a submission
+    stamp both are None: a run by hand has no submission.
+    """
+    wait = None if spec.submitted_at is None else started_at - spec.submitted_at
+    total = None if spec.submitted_at is None else finished_at - spec.submitted_at
+    return {
+        "pod": pod,
+        "node": node,
+        "bytes": transfer.bytes,
+        "transfer_s": round(transfer.seconds, 6),
+        "first_byte_s": round(transfer.first_byte_s, 6),
+        "throughput_mbps": (
+            None if transfer.throughput_mbps is None else round(transfer.throughput_mbps, 3)
+        ),
+        "wait_s": None if wait is None else round(wait, 6),
+        "processing_s": round(processing_s, 6),
+        "total_s": None if total is None else round(total, 6),
+        "units": spec.compute_cost,
+        "started_at": round(started_at, 6),
+        "finished_at": round(finished_at, 6),
+    }
+
+
+def encode_result(doc: Mapping[str, Any]) -> str:
+    """One JSON line that fits the termination message, or a TaskError saying it does not."""
+    text = json.dumps(doc, separators=(",", ":"), sort_keys=True)
+    if len(text.encode("utf-8")) > TERMINATION_LOG_LIMIT:
+        raise TaskError(f"result is {len(text)} bytes; a termination message holds 4096")
+    return text
+
+
+def _json_env(env: Mapping[str, str], name: str) -> dict[str, str]:
+    raw = env.get(name, "{}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise TaskError(f"{name}: not JSON ({err})") from err
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise TaskError(f"{name}: expected a JSON object of strings, got {raw[:80]!r}")
+    return value
+
+
+def run(env: Mapping[str, str], *, started_at: float) -> dict[str, Any]:
+    """Do the task the annotations describe; return the result document."""
+    path = env.get("TESTBED_ANNOTATIONS", "/etc/podinfo/annotations")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            annotations = parse_annotations(fh.read())
+    except OSError as err:
+        raise TaskError(f"downward API annotations {path}: {err}") from err
+    spec = task_spec(annotations)
+    node = env.get("NODE_NAME", "")
+    try:
+        ipu = float(env.get("TESTBED_ITERATIONS_PER_UNIT", "nan"))
+    except ValueError:
+        ipu = math.nan
+    iterations = iterations_for(spec.compute_cost, ipu)
+    transfer = Transfer(bytes=0, seconds=0.0)
+    size = round(spec.data_size_mb * MB)
+    if size > 0 and spec.data_source is not None:
+        url = data_url(spec.data_source, _json_env(env, "TESTBED_DATA_SERVERS"))
+        sites = _json_env(env, "TESTBED_NODE_SITES")
+        transfer = fetch(url, size, site=sites.get(node, node))
+    start = time.monotonic()
+    burn(iterations)
+    processing = time.monotonic() - start
+    return result_document(
+        pod=env.get("POD_NAME", ""),
+        node=node,
+        spec=spec,
+        started_at=started_at,
+        transfer=transfer,
+        processing_s=processing,
+        finished_at=time.time(),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``task.py [run]`` does the task; ``task.py calibrate`` prints iterations per unit."""
+    started_at = time.time()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "calibrate"))
+    args = parser.parse_args(argv)
+    if args.command == "calibrate":
+        print(json.dumps({"iterations_per_unit": calibrate()}))
+        return 0
+    log = os.environ.get("TESTBED_TERMINATION_LOG", "/dev/termination-log")
+    try:
+        text = encode_result(run(os.environ, started_at=started_at))
+        status = 0
+    except TaskError as err:
+        text = json.dumps({"error": str(err)[:3900]})
+        status = 2
+    print(text, flush=True)
+    try:
+        with open(log, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as err:
+        print(f"termination log {log}: {err}", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""One task end to end on kind: a shaped link, a measured transfer, measured processing.
+
+Needs Docker and the kind scripts (``make kind-up``); the cluster is ``$KIND_CLUSTER_NAME``
+(default ``cloudedge-testbed``), created with the small topology when absent. Run it with
+``.venv/bin/pytest tests/testbed``. It asserts on structure and on shaping accuracy (the
+testbed's premise), never on how fast a scheduler is.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
+
+from bench.testbed import runner
+
+
+@pytest.fixture(scope="module")
+def record() -> dict[str, object]:
+    args = runner.parse(["--smoke"])
+    return runner.smoke(args)
+
+
+@pytest.mark.timeout(1800)
+def test_the_task_ran_to_the_end_on_the_edge_node(record: dict[str, object]) -> None:
+    assert record["phase"] == "Succeeded", record
+    assert record["error"] is None
+    assert record["node"] is not None
+
+
+def test_the_task_received_every_byte_it_declared(record: dict[str, object]) -> None:
+    measured = record["measured"]
+    assert isinstance(measured, dict), record
+    assert measured["bytes"] == 40_000_000
+
+
+def test_a_single_transfer_moves_at_the_shaped_rate_within_ten_percent(
+    record: dict[str, object],
+) -> None:
+    shaping = record["shaping"]
+    assert isinstance(shaping, dict), record
+    assert shaping["within_10_percent"], shaping
+
+
+def test_processing_wait_and_total_are_measured_and_consistent(record: dict[str, object]) -> None:
+    measured = record["measured"]
+    assert isinstance(measured, dict), record
+    assert measured["units"] == 500
+    assert measured["processing_s"] > 0
+    assert measured["wait_s"] >= 0
+    parts = measured["wait_s"] + measured["transfer_s"] + measured["processing_s"]
+    assert measured["total_s"] >= parts - 0.01

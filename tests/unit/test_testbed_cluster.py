@@ -1,0 +1,95 @@
+"""The testbed's host-side settings that can be checked without a cluster: tbf, reservations,
+the second kube-scheduler's configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import testbed_support  # noqa: F401 (puts the repo root on sys.path)
+from bench.testbed import cluster, schedulers
+
+MIB = 1024 * 1024
+
+
+class TestTbf:
+    def test_rate_is_in_kbit_and_burst_covers_ten_milliseconds(self) -> None:
+        assert cluster.tbf_args(100.0) == [
+            "tbf", "rate", "100000kbit", "burst", "125000", "latency", "100ms",
+        ]  # fmt: skip
+
+    def test_a_slow_link_keeps_a_burst_large_enough_to_reach_its_rate(self) -> None:
+        assert cluster.tbf_args(3.75)[4] == str(32 * 1024)
+
+    @pytest.mark.parametrize("rate", [0.0, -1.0, float("inf")], ids=["zero", "negative", "inf"])
+    def test_a_rate_that_is_not_positive_and_finite_is_refused(self, rate: float) -> None:
+        with pytest.raises(cluster.ClusterError, match="shaping rate"):
+            cluster.tbf_args(rate)
+
+
+KIND_UP_ENV = (
+    'KUBELET_EXTRA_ARGS="--runtime-cgroups=/system.slice/containerd.service '
+    "--system-reserved=cpu=1000m,memory=1000Ki "
+    '--eviction-hard=memory.available<100Mi,nodefs.available<0%"\n'
+)
+
+
+class TestReservations:
+    def test_only_the_reservation_changes_to_reserve_the_capacity_above_the_target(self) -> None:
+        env = cluster.with_reservation(
+            KIND_UP_ENV, 500, 2048 * MIB, host_cpu_m=2000, host_memory=8192 * MIB
+        )
+        reserved_memory_ki = (8192 - 2048 - 100) * 1024
+        assert env == KIND_UP_ENV.replace(
+            "cpu=1000m,memory=1000Ki", f"cpu=1500m,memory={reserved_memory_ki}Ki"
+        )
+
+    def test_the_eviction_threshold_in_the_file_counts_against_allocatable(self) -> None:
+        env = cluster.with_reservation(
+            KIND_UP_ENV.replace("<100Mi", "<200Mi"),
+            500,
+            2048 * MIB,
+            host_cpu_m=2000,
+            host_memory=8192 * MIB,
+        )
+        assert f"memory={(8192 - 2048 - 200) * 1024}Ki" in env
+
+    def test_a_file_without_a_reservation_gets_one(self) -> None:
+        env = cluster.with_reservation(
+            'KUBELET_EXTRA_ARGS="--v=2"\n',
+            1000,
+            1024 * MIB,
+            host_cpu_m=2000,
+            host_memory=4096 * MIB,
+        )
+        assert env.startswith('KUBELET_EXTRA_ARGS="--system-reserved=cpu=1000m,')
+        assert env.endswith(' --v=2"\n')
+
+    def test_a_target_above_the_host_is_an_error_naming_both(self) -> None:
+        with pytest.raises(cluster.ClusterError, match="exceeds a kind node's capacity"):
+            cluster.with_reservation(
+                KIND_UP_ENV, 4000, MIB, host_cpu_m=2000, host_memory=8192 * MIB
+            )
+
+    def test_the_env_file_is_the_one_make_kind_up_mounts(self) -> None:
+        path = cluster.kubelet_env_path("cloudedge-testbed", "edge-node-1")
+        assert path.parts[-2:] == ("kind-cloudedge-testbed", "kubelet-edge-node-1.env")
+
+
+class TestExtenderScheduler:
+    def test_a_profile_of_its_own_pointing_at_our_port(self, tmp_path: Path) -> None:
+        config = schedulers.extender_config(tmp_path / "kubeconfig", 18888)
+        assert config["profiles"] == [{"schedulerName": "testbed-extender"}]
+        (extender,) = config["extenders"]
+        assert extender["urlPrefix"] == "http://127.0.0.1:18888"
+        assert config["clientConnection"] == {"kubeconfig": str(tmp_path / "kubeconfig")}
+
+    def test_batch_mode_without_its_flags_is_reported_as_unavailable(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("TESTBED_BATCH_ARGS", raising=False)
+        with (
+            pytest.raises(schedulers.SchedulerUnavailableError, match="batch mode"),
+            schedulers.running("batch", kubeconfig=tmp_path / "k", log_dir=tmp_path),
+        ):
+            pass

@@ -1,0 +1,222 @@
+"""The testbed plan: how a scenario is scaled onto the machine, and the objects it becomes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import testbed_support  # noqa: F401 (puts the repo root on sys.path)
+from bench.testbed import plan, scenarios
+
+from cloudedge import model
+
+GIB = 1024.0**3
+
+
+def node(name: str, tier: str, site: str, cpu_m: float, bw: float) -> model.Node:
+    return model.Node(
+        name=name,
+        tier=model.Tier(tier),
+        site=site,
+        bandwidth_mbps=bw,
+        compute_rate=cpu_m,
+        allocatable=(cpu_m, 4 * GIB, 110.0),
+    )
+
+
+NODES = [
+    node("cloud-a", "cloud", "cloud", 8000, 10000),
+    node("edge-a", "edge", "store-1", 2000, 100),
+]
+POD = model.Pod(
+    name="detect-0",
+    requests=(250.0, 512 * 1024 * 1024.0, 1.0),
+    workload=model.Workload.LATENCY_SENSITIVE,
+    compute_cost=200.0,
+    data_source="store-1",
+    data_size_mb=2.0,
+    max_latency_ms=500.0,
+)
+
+
+def make(**overrides: object) -> plan.Plan:
+    kwargs: dict[str, object] = {
+        "nodes": NODES,
+        "topology": None,
+        "pods": [POD],
+        "kind_workers": ["w1", "w2"],
+        "cpu_budget": 1.0,
+        "work": 0.5,
+        "node_cpu_m": 2000.0,
+        "node_memory": 16 * GIB,
+    }
+    kwargs.update(overrides)
+    return plan.make_plan("t", **kwargs)  # type: ignore[arg-type]
+
+
+class TestScale:
+    def test_cpu_quotas_sum_to_the_budget_in_proportion_to_compute_rate(self) -> None:
+        p = make()
+        assert p.scale.rate == pytest.approx(0.1)
+        assert [plan.cpu_quota(n) for n in p.nodes] == [0.8, 0.2]
+        assert sum(plan.cpu_quota(n) for n in p.nodes) == pytest.approx(1.0)
+
+    def test_a_node_does_as_many_units_per_second_as_its_quota_has_millicores(self) -> None:
+        for n in make().nodes:
+            assert n.compute_rate == pytest.approx(plan.cpu_quota(n) * 1000)
+
+    def test_bandwidth_is_scaled_like_cpu(self) -> None:
+        assert [n.bandwidth_mbps for n in make().nodes] == pytest.approx([1000.0, 10.0])
+
+    def test_allocatable_shrinks_only_when_a_node_would_not_fit_a_kind_node(self) -> None:
+        p = make()
+        assert p.scale.resources == pytest.approx(0.25)  # 8000m onto a 2000m kind node
+        assert [n.allocatable[0] for n in p.nodes] == [2000, 500]
+        assert p.pods[0].requests[0] == 63  # 250m x 0.25, rounded up
+        assert make(nodes=NODES[1:], kind_workers=["w1"]).scale.resources == 1.0
+
+    def test_every_model_time_is_the_scenario_time_times_w_over_s(self) -> None:
+        p = make()
+        config = model.ModelConfig()
+        before = model.evaluate(POD, model.ClusterState(NODES), config)
+        after = model.evaluate(p.pods[0], p.cluster(), config)
+        # Up to whole millicores: a request of 250m x 0.25 becomes 63m, which moves the
+        # waiting term's utilization by 0.05%.
+        assert after.ect == pytest.approx(before.ect * p.scale.time, rel=1e-3)
+        assert p.pods[0].max_latency_ms == pytest.approx(500.0 * p.scale.time)
+
+    def test_the_scheduler_makes_the_scenario_s_decision_on_the_testbed(self) -> None:
+        config = model.ModelConfig()
+        for name in scenarios.NAMES:
+            sc = scenarios.load(name)
+            p = plan.make_plan(
+                name,
+                nodes=sc.nodes,
+                topology=sc.topology,
+                pods=sc.pods,
+                kind_workers=[n.name for n in sc.nodes],
+                cpu_budget=1.5,
+                work=sc.work,
+                node_cpu_m=2000.0,
+                node_memory=12 * GIB,
+            )
+            original = model.place(
+                list(sc.pods), model.ClusterState(list(sc.nodes), topology=sc.topology), config
+            )
+            scaled = model.place(list(p.pods), p.cluster(), config)
+            assert [x.node for x in scaled.placements] == [x.node for x in original.placements]
+
+    @pytest.mark.parametrize(
+        ("overrides", "message"),
+        [
+            ({"kind_workers": ["w1"]}, "has 2 nodes; the kind cluster has 1 workers"),
+            ({"cpu_budget": 0.0}, "CPU budget"),
+            ({"work": -1.0}, "work scale"),
+            ({"nodes": []}, "no nodes"),
+        ],
+        ids=["too-few-workers", "no-budget", "negative-work", "no-nodes"],
+    )
+    def test_a_scenario_that_cannot_be_planned_says_why(
+        self, overrides: dict[str, object], message: str
+    ) -> None:
+        with pytest.raises(plan.PlanError, match=message):
+            make(**overrides)
+
+
+class TestObjects:
+    def test_a_data_source_node_is_renamed_to_the_kind_node_playing_it(self) -> None:
+        pod = model.Pod(name="p", data_source="edge-a", data_size_mb=1.0)
+        p = make(pods=[pod])
+        assert p.pods[0].data_source == "w2"
+        assert plan.data_server_node(p, "w2") == "w2"
+
+    def test_a_site_source_is_served_from_the_site_s_first_node(self) -> None:
+        assert plan.data_server_node(make(), "store-1") == "w2"
+
+    def test_a_source_without_nodes_cannot_be_served(self) -> None:
+        with pytest.raises(plan.PlanError, match="neither a node nor a site"):
+            plan.data_server_node(make(), "camera-site")
+
+    def test_the_data_server_adds_the_latency_the_model_assumes(self) -> None:
+        p = make()
+        links = plan.data_server_links(p, "store-1")
+        assert links["store-1"]["latency_ms"] == pytest.approx(0.5 * p.scale.time)
+        assert links["cloud"]["latency_ms"] == pytest.approx(40.0 * p.scale.time)
+        assert links["cloud"]["bandwidth_mbps"] is None
+
+    def test_the_node_patch_carries_the_scaled_truth(self) -> None:
+        patch = plan.node_patch(make().nodes[1])
+        assert patch["metadata"]["labels"]["cloudedge.io/bandwidth-mbps"] == "10"
+        assert patch["metadata"]["labels"]["cloudedge.io/site"] == "store-1"
+        assert patch["metadata"]["annotations"]["cloudedge.io/compute-rate"] == "200"
+
+    def test_a_job_carries_the_scaled_annotations_the_task_and_the_scheduler_read(self) -> None:
+        p = make()
+        job = plan.task_job(
+            p,
+            3,
+            p.pods[0],
+            image="img:1",
+            scheduler_name="cloud-edge-scheduler",
+            data_servers={"store-1": "http://10.0.0.1:8000"},
+            iterations_per_unit=1234.5,
+            submitted_at=1700000000.5,
+            run_id="r1",
+            active_deadline_s=300,
+        )
+        template = job["spec"]["template"]
+        notes = template["metadata"]["annotations"]
+        assert job["metadata"]["name"] == "t003-detect-0"
+        assert notes["cloudedge.io/compute-cost"] == "100"
+        assert notes["cloudedge.io/data-size-mb"] == "1"
+        assert float(notes["cloudedge.io/max-latency-ms"]) == pytest.approx(500 * p.scale.time)
+        assert notes[plan.SUBMITTED_AT] == "1700000000.500000"
+        spec = template["spec"]
+        assert spec["schedulerName"] == "cloud-edge-scheduler"
+        assert spec["restartPolicy"] == "Never"
+        assert job["spec"]["backoffLimit"] == 0
+        (container,) = spec["containers"]
+        assert container["resources"]["requests"]["cpu"] == "63m"
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert json.loads(env["TESTBED_DATA_SERVERS"]) == {"store-1": "http://10.0.0.1:8000"}
+        assert json.loads(env["TESTBED_NODE_SITES"]) == {"w1": "cloud", "w2": "store-1"}
+
+    @pytest.mark.parametrize(
+        ("index", "name", "expected"),
+        [
+            (0, "task-1", "t000-task-1"),
+            (12, "Detect_Store.1", "t012-detect-store-1"),
+            (1, "x" * 80, "t001-" + "x" * 47),
+        ],
+        ids=["plain", "unsafe-characters", "too-long"],
+    )
+    def test_job_names_are_dns_labels_in_arrival_order(
+        self, index: int, name: str, expected: str
+    ) -> None:
+        assert plan.job_name(index, name) == expected
+
+    def test_the_topology_object_is_what_the_crd_accepts(self) -> None:
+        p = make()
+        obj = plan.topology_object(p.topology, p.nodes)
+        assert obj["kind"] == "NetworkTopology"
+        assert obj["spec"]["defaults"]["cloudEdge"]["latencyMs"] == pytest.approx(
+            40.0 * p.scale.time, rel=1e-6
+        )
+        assert {s["name"] for s in obj["spec"]["sites"]} == {"cloud", "store-1"}
+
+
+class TestScenarios:
+    @pytest.mark.parametrize("name", scenarios.NAMES)
+    def test_every_source_of_every_scenario_can_be_served(self, name: str) -> None:
+        assert scenarios.check_sources(scenarios.load(name)) == []
+
+    def test_the_burst_has_deadlines_and_heavy_jobs_in_one_fixed_order(self) -> None:
+        pods = scenarios.burst_pods()
+        assert pods == scenarios.burst_pods()
+        assert sum(1 for p in pods if p.max_latency_ms is not None) == 20
+        assert len(pods) == 26
+        assert len({p.name for p in pods}) == 26
+
+    def test_an_unknown_scenario_lists_the_known_ones(self) -> None:
+        with pytest.raises(ValueError, match="seed, video-analytics, burst"):
+            scenarios.load("nope")

@@ -1,0 +1,187 @@
+"""The testbed's numbers: completion summaries, deadline misses, model error, the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testbed_support  # noqa: F401 (puts the repo root on sys.path)
+from bench.testbed import report
+
+
+def pod(
+    cls: str,
+    total: float | None,
+    *,
+    deadline: float | None = None,
+    started: bool = True,
+    predicted: float | None = None,
+) -> dict[str, Any]:
+    done = total is not None
+    return {
+        "pod": f"{cls}-{total}",
+        "class": cls,
+        "node": "n1" if started else None,
+        "phase": "Succeeded" if done else ("Failed" if started else "Pending"),
+        "started": started,
+        "submitted_at": 100.0,
+        "deadline_s": deadline,
+        "measured": (
+            {
+                "total_s": total,
+                "finished_at": 100.0 + total,
+                "transfer_s": total / 2,
+                "wait_s": 0.0,
+                "processing_s": total / 2,
+            }
+            if done
+            else None
+        ),
+        "predicted": (
+            {
+                "ect_s": predicted,
+                "transfer_s": predicted / 2,
+                "waiting_s": 0.0,
+                "processing_s": predicted / 2,
+            }
+            if predicted is not None
+            else None
+        ),
+    }
+
+
+class TestPercentile:
+    @pytest.mark.parametrize(
+        ("values", "q", "expected"),
+        [
+            ([1.0], 95, 1.0),
+            ([1.0, 2.0, 3.0, 4.0], 50, 2.0),
+            (list(map(float, range(1, 21))), 95, 19.0),
+        ],
+        ids=["one", "median", "p95-of-20"],
+    )
+    def test_is_nearest_rank(self, values: list[float], q: float, expected: float) -> None:
+        assert report.percentile(values, q) == expected
+
+    def test_of_nothing_is_an_error(self) -> None:
+        with pytest.raises(ValueError, match="no values"):
+            report.percentile([], 50)
+
+
+class TestSummary:
+    def test_counts_completed_stranded_failed_and_missed_pods(self) -> None:
+        pods = [
+            pod("latency-sensitive", 2.0, deadline=3.0),
+            pod("latency-sensitive", 4.0, deadline=3.0),
+            pod("latency-sensitive", None, deadline=3.0, started=False),
+            pod("batch", 10.0),
+            pod("batch", None),
+        ]
+        s = report.summarize(pods)
+        assert s["pods"] == 5
+        assert s["completed"] == 3
+        assert s["never_started"] == 1
+        assert s["failed"] == 1
+        assert s["deadline_pods"] == 3
+        # Late, and never started: both miss.
+        assert s["deadline_misses"] == 2
+        # After its container started, the late pod took 4 s of transfer and processing.
+        assert s["deadline_misses_after_start"] == 2
+        assert s["makespan_s"] == 10.0
+        assert s["classes"]["latency-sensitive"] == {"count": 2, "mean_s": 3.0, "p95_s": 4.0}
+        assert s["classes"]["batch"]["mean_s"] == 10.0
+
+    def test_a_pod_late_only_by_its_wait_to_start_meets_the_deadline_after_start(self) -> None:
+        late = pod("latency-sensitive", 4.0, deadline=3.0)
+        late["measured"].update(wait_s=2.0, transfer_s=1.0, processing_s=1.0)
+        s = report.summarize([late])
+        assert (s["deadline_misses"], s["deadline_misses_after_start"]) == (1, 0)
+
+    def test_a_run_where_nothing_completed_has_no_times(self) -> None:
+        s = report.summarize([pod("batch", None, started=False)])
+        assert (s["mean_s"], s["p95_s"], s["makespan_s"]) == (None, None, None)
+
+
+class TestModelError:
+    def test_is_the_median_relative_error_per_term(self) -> None:
+        pods = [
+            pod("b", 2.0, predicted=2.0),
+            pod("b", 4.0, predicted=2.0),
+            pod("b", 1.0, predicted=2.0),
+        ]
+        errors = report.term_errors(pods)
+        assert errors["total"] == {"pods": 3, "median_abs_error": 0.5, "median_ratio": 1.0}
+
+    def test_skips_pods_without_a_prediction_or_a_measurable_time(self) -> None:
+        pods = [pod("b", 2.0), pod("b", None, predicted=1.0), pod("b", 2.0, predicted=2.0)]
+        pods[2]["measured"]["wait_s"] = 0.0
+        errors = report.term_errors(pods)
+        assert errors["total"]["pods"] == 1
+        assert errors["waiting"] == {"pods": 0, "median_abs_error": None, "median_ratio": None}
+
+
+class TestTargets:
+    @pytest.mark.parametrize(
+        ("measured", "shaped", "within"),
+        [(104.0, 100.0, True), (90.5, 100.0, True), (111.0, 100.0, False), (50.0, 100.0, False)],
+        ids=["4-percent-over", "9.5-percent-under", "11-percent-over", "half"],
+    )
+    def test_shaping_is_judged_within_ten_percent(
+        self, measured: float, shaped: float, within: bool
+    ) -> None:
+        assert report.shaping_check(measured, shaped)["within_10_percent"] is within
+
+    def test_ratios_are_each_scheduler_over_the_baseline(self) -> None:
+        base = {"mean_s": 10.0, "p95_s": 20.0, "deadline_misses": 6, "completed": 9}
+        ours = {"mean_s": 5.0, "p95_s": 8.0, "deadline_misses": 2, "completed": 10}
+        ratios = report.ratios_to_baseline(
+            {"kube-scheduler": base, "binder": ours}, baseline="kube-scheduler"
+        )
+        assert ratios == {
+            "binder": {
+                "mean_ratio": 0.5,
+                "p95_ratio": 0.4,
+                "deadline_miss_ratio": 0.3333,
+                "completed_minus_baseline": 1,
+            }
+        }
+
+
+def test_the_page_and_the_json_are_written_from_one_document(tmp_path: Path) -> None:
+    pods = [pod("batch", 2.0, predicted=1.5)]
+    summary = report.summarize(pods)
+    doc = {
+        "commit": "abc1234",
+        "started": "s",
+        "finished": "f",
+        "cluster": "cloudedge-testbed",
+        "cpu_budget": 1.5,
+        "iterations_per_unit": 2000.0,
+        "machine": {"cpus": 2, "cpu_model": "x", "memory_gib": 24, "load_start": 1, "load_end": 2},
+        "shaping": {"bytes": 4e7, **report.shaping_check(97.0, 100.0)},
+        "scenarios": [
+            {
+                "name": "seed",
+                "scale": {"rate": 0.27, "work": 8, "resources": 1, "time": 29.3},
+                "baseline": "kube-scheduler",
+                "schedulers": {
+                    "binder": {
+                        "summary": summary,
+                        "model_error": report.term_errors(pods),
+                        "pods": pods,
+                    }
+                },
+                "ratios": {},
+            }
+        ],
+        "notes": "## How the testbed works",
+    }
+    report.write(doc, tmp_path)
+    text = (tmp_path / "testbed.md").read_text()
+    assert "commit `abc1234`" in text
+    assert "| binder | 1 | 1 | 0 | 0 | 0/0 (0) |" in text
+    assert "ratio 0.970; target within ±10%: met" in text
+    assert (tmp_path / "testbed.json").read_text().startswith("{")
+    report.plot(doc["scenarios"][0], tmp_path / "seed.png")
+    assert (tmp_path / "seed.png").stat().st_size > 0
