@@ -787,6 +787,14 @@ def test_image_is_built_in_two_stages_on_python_3_11_slim() -> None:
     assert final[0] == "FROM ${PYTHON_IMAGE}"
 
 
+def test_hermetic_build_installs_only_the_host_made_wheels_without_an_index() -> None:
+    builder = dockerfile_stages()[0]
+    (install,) = [line for line in builder if "pip install" in line]
+    assert "--no-index --find-links /wheels cloud-edge-scheduler" in install
+    assert "COPY wheelhouse /wheels" in builder
+    assert "ARG WHEELS=pypi" in builder
+
+
 def test_image_runs_as_a_numeric_non_root_user_with_the_cloudedge_entrypoint() -> None:
     final = dockerfile_stages()[-1]
     (user,) = [line for line in final if line.startswith("USER ")]
@@ -836,6 +844,7 @@ def dockerignore_excludes(path: str) -> bool:
         ("operator/cloudedge/data/seed/nodes.yaml", False),
         ("pyproject.toml", False),
         ("README.md", False),
+        ("wheelhouse/numpy-2.4.6-cp311-cp311-manylinux_2_28_x86_64.whl", False),
     ],
 )
 def test_build_context_holds_only_what_the_image_is_built_from(path: str, excluded: bool) -> None:
