@@ -366,17 +366,15 @@ def test_weights_the_schema_lets_through_but_the_operator_refuses_are_caught_ear
 
 
 @pytest.mark.parametrize(
-    ("replicas", "flag"),
-    [(1, "--no-leader-elect"), (2, "--leader-elect"), (3, "--leader-elect")],
-    ids=["one-replica-no-election", "two-replicas-elect", "three-replicas-elect"],
+    "replicas", [1, 2, 3], ids=["one-replica", "two-replicas", "three-replicas"]
 )
-def test_leader_election_is_on_exactly_when_there_are_several_replicas(
-    replicas: int, flag: str
+def test_leader_election_is_on_for_any_replica_count_so_a_rolling_update_never_binds_twice(
+    replicas: int,
 ) -> None:
     docs = render({"replicaCount": replicas})
     args = operator_container(docs)["args"]
-    assert flag in args
-    assert {"--leader-elect", "--no-leader-elect"} - {flag} & set(args) == set()
+    assert "--leader-elect" in args
+    assert "--no-leader-elect" not in args
     assert find(docs, "Deployment", FULLNAME)["spec"]["replicas"] == replicas
     # The Lease the operator campaigns for is the one its Role lets it update.
     role = find(docs, "Role", f"{FULLNAME}-leader-election")
@@ -463,8 +461,9 @@ def test_second_kube_scheduler_elects_a_leader_on_a_lease_its_role_allows() -> N
         "resourceNames": [election["resourceName"]],
         "verbs": ["get", "update"],
     } in role["rules"]
+    # One replica elects too: a rolling update runs two side by side.
     single = kube_scheduler_config(render({"mode": "both"}))["leaderElection"]
-    assert single["leaderElect"] is False
+    assert single["leaderElect"] is True
 
 
 @pytest.mark.parametrize("values", [{"mode": "extender"}, EVERYTHING], ids=["one", "replicated"])
@@ -601,6 +600,8 @@ def test_operator_may_create_leases_but_touch_only_its_own() -> None:
         ("coordination.k8s.io", "leases", "", "create"),
         ("coordination.k8s.io", "leases", FULLNAME, "get"),
         ("coordination.k8s.io", "leases", FULLNAME, "update"),
+        # A stopping leader deletes its Lease, so a standby leads at once (scheduler/leader.py).
+        ("coordination.k8s.io", "leases", FULLNAME, "delete"),
     }
 
 
