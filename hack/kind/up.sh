@@ -137,7 +137,16 @@ for row in "${node_rows[@]}"; do
   [[ -n "$cidr" ]] || kind_die "node $name has no pod CIDR after 120 s (kube-controller-manager allocates them)"
   container=${container_of[$ip]:-}
   [[ -n "$container" ]] || kind_die "no container of cluster $KIND_CLUSTER_NAME has node $name's address $ip"
-  docker exec -i "$container" sh -c 'mkdir -p /etc/cni/net.d && cat > /etc/cni/net.d/10-cloudedge-ptp.conflist.tmp && mv /etc/cni/net.d/10-cloudedge-ptp.conflist.tmp /etc/cni/net.d/10-cloudedge-ptp.conflist' <<EOF_CNI
+  # One exec a node (each costs a second on a busy host): the CNI config, then the routes.
+  routes=""
+  for other in "${node_rows[@]}"; do
+    read -r oname oip ocidr <<<"$other"
+    [[ "$oname" == "$name" ]] || routes+="ip route replace $ocidr via $oip; "
+  done
+  docker exec -i "$container" sh -ec "mkdir -p /etc/cni/net.d
+cat > /etc/cni/net.d/10-cloudedge-ptp.conflist.tmp
+mv /etc/cni/net.d/10-cloudedge-ptp.conflist.tmp /etc/cni/net.d/10-cloudedge-ptp.conflist
+$routes" <<EOF_CNI
 {
   "cniVersion": "0.4.0",
   "name": "cloudedge",
@@ -148,11 +157,6 @@ for row in "${node_rows[@]}"; do
   ]
 }
 EOF_CNI
-  for other in "${node_rows[@]}"; do
-    read -r oname oip ocidr <<<"$other"
-    [[ "$oname" == "$name" ]] && continue
-    docker exec "$container" ip route replace "$ocidr" via "$oip"
-  done
 done
 kind_log "$(printf '%-28s %4ss' "pod network (ptp)" $(($(now) - t0)))"
 
@@ -161,14 +165,16 @@ t0=$(now)
 kc wait --for=condition=Ready node --all --timeout=300s >/dev/null ||
   kind_die "nodes not Ready after 300 s: $(kc get nodes --no-headers | tr '\n' ';')"
 # CoreDNS on the control plane (the workers' allocatable stays whole for the workloads), and
-# answering for the cluster only: no `forward`, nothing resolves outside it.
-kc -n kube-system patch deployment coredns --type merge -p \
-  '{"spec":{"template":{"spec":{"nodeSelector":{"node-role.kubernetes.io/control-plane":""}}}}}' >/dev/null
-kc -n kube-system get configmap coredns -o json | python3 -c '
+# answering for the cluster only: no `forward`, nothing resolves outside it. Done once: a
+# reused cluster already has it, and is not disturbed.
+if kc -n kube-system get configmap coredns -o jsonpath='{.data.Corefile}' | grep 'forward ' >/dev/null; then
+  kc -n kube-system patch deployment coredns --type merge -p \
+    '{"spec":{"template":{"spec":{"nodeSelector":{"node-role.kubernetes.io/control-plane":""}}}}}' >/dev/null
+  kc -n kube-system get configmap coredns -o json | python3 -c '
 import json, sys
 cm = json.load(sys.stdin)
-lines, out, skip = cm["data"]["Corefile"].splitlines(), [], 0
-for line in lines:
+out, skip = [], False
+for line in cm["data"]["Corefile"].splitlines():
     s = line.strip()
     if s.startswith("forward "):
         skip = s.endswith("{")
@@ -179,7 +185,8 @@ for line in lines:
     out.append(line)
 cm["data"]["Corefile"] = "\n".join(out) + "\n"
 json.dump(cm, sys.stdout)' | kc replace -f - >/dev/null
-kc -n kube-system rollout restart deployment coredns >/dev/null
+  kc -n kube-system rollout restart deployment coredns >/dev/null
+fi
 kc -n kube-system rollout status deployment coredns --timeout=180s >/dev/null ||
   kind_die "CoreDNS not available after 180 s"
 for _ in $(seq 1 60); do
