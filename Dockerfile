@@ -38,9 +38,12 @@ LABEL org.opencontainers.image.title="cloud-edge-scheduler" \
 COPY --from=builder /opt/cloudedge /opt/cloudedge
 # The root filesystem is read-only in the chart: no bytecode is written at run time (it was
 # compiled in the builder), and output is unbuffered so logs reach `kubectl logs` at once.
+# The user has no passwd entry: getpass.getuser(), which kopf calls for its identity, reads
+# LOGNAME before it looks one up (and fails, "uid not found: 65532", without it).
 ENV PATH=/opt/cloudedge/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    LOGNAME=cloudedge
 # 65532 is the conventional "nonroot" id (distroless); no passwd entry is needed.
 USER 65532:65532
 EXPOSE 8080 8888

@@ -48,10 +48,19 @@ case "$IMAGE_BUILD" in
   hermetic)
     base=$(hack/kind/build-python-base.sh)
     [[ -x "$PYTHON" ]] || die "$PYTHON not found: run make venv (pip makes the wheels on the host)"
-    # Only this build's wheels: a stale version left here would be installed instead.
-    rm -f wheelhouse/*.whl
-    log "wheels of cloud-edge-scheduler and its dependencies into wheelhouse/"
-    "$PYTHON" -m pip wheel --quiet --wheel-dir wheelhouse . >&2
+    # The dependencies' wheels are made again only when pyproject.toml changed (the stamp
+    # names its hash); the package's own wheel every time. Only this build's wheels are left
+    # here: a stale version would be installed instead.
+    stamp="wheelhouse/.deps-$(sha256sum pyproject.toml | cut -c1-16)"
+    rm -f wheelhouse/cloud_edge_scheduler-*.whl
+    if [[ ! -f "$stamp" ]]; then
+      rm -f wheelhouse/*.whl wheelhouse/.deps-*
+      log "wheels of cloud-edge-scheduler's dependencies into wheelhouse/"
+      "$PYTHON" -m pip wheel --quiet --wheel-dir wheelhouse . >&2
+      touch "$stamp"
+    fi
+    log "wheel of cloud-edge-scheduler into wheelhouse/"
+    "$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir wheelhouse . >&2
     args+=(--build-arg "PYTHON_IMAGE=$base" --build-arg WHEELS=hermetic)
     ;;
   *) die "IMAGE_BUILD=$IMAGE_BUILD: expected auto, pypi or hermetic" ;;
