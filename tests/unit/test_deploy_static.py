@@ -461,9 +461,11 @@ def test_second_kube_scheduler_elects_a_leader_on_a_lease_its_role_allows() -> N
         "resourceNames": [election["resourceName"]],
         "verbs": ["get", "update"],
     } in role["rules"]
-    # One replica elects too: a rolling update runs two side by side.
-    single = kube_scheduler_config(render({"mode": "both"}))["leaderElection"]
-    assert single["leaderElect"] is True
+    # One replica elects too (a rolling update runs two side by side), on a Lease it may touch.
+    single_docs = render({"mode": "both"})
+    assert kube_scheduler_config(single_docs)["leaderElection"]["leaderElect"] is True
+    assert find(single_docs, "Role", f"{FULLNAME}-kube-scheduler-leader-election")
+    assert find(single_docs, "RoleBinding", f"{FULLNAME}-kube-scheduler-leader-election")
 
 
 @pytest.mark.parametrize("values", [{"mode": "extender"}, EVERYTHING], ids=["one", "replicated"])
@@ -518,6 +520,8 @@ def test_second_kube_scheduler_runs_with_the_upstream_scheduler_roles() -> None:
         ("ClusterRoleBinding", None, "ClusterRole", "system:kube-scheduler"),
         ("ClusterRoleBinding", None, "ClusterRole", "system:volume-scheduler"),
         ("RoleBinding", "kube-system", "Role", "extension-apiserver-authentication-reader"),
+        # Its own Lease, even with one replica: it always elects a leader.
+        ("RoleBinding", NAMESPACE, "Role", f"{sa}-leader-election"),
     }
 
 
