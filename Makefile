@@ -25,14 +25,14 @@ $(BIN)/cloudedge: pyproject.toml
 venv: $(BIN)/cloudedge ## create .venv with the package and the dev tools
 
 # The suites' shared helpers, typed like the package (test modules themselves are not).
-TEST_SUPPORT := $(wildcard tests/e2e/*_support.py) tests/faults/control_plane.py \
+TEST_SUPPORT := $(wildcard tests/e2e/*_support.py tests/kind/*_support.py) tests/faults/control_plane.py \
 	tests/faults/faults_support.py
 
 lint: venv ## ruff, mypy --strict (package and test helpers) and the import contracts
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/mypy --strict operator/cloudedge
-	MYPYPATH=tests/e2e:tests/faults $(BIN)/mypy --strict $(TEST_SUPPORT)
+	MYPYPATH=tests/e2e:tests/faults:tests/kind $(BIN)/mypy --strict $(TEST_SUPPORT)
 	$(BIN)/lint-imports
 
 unit: venv ## fast tests without a cluster

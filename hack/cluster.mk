@@ -6,7 +6,8 @@
 CLUSTER_NAME ?= cloudedge
 export CLUSTER_NAME
 
-.PHONY: tools cluster-up cluster-down print-kubeconfig print-bindir e2e faults kind-up kind-down
+.PHONY: tools cluster-up cluster-down print-kubeconfig print-bindir e2e faults kind-up kind-down \
+	print-kind-kubeconfig kind-images kind-e2e
 
 tools: ## build the control-plane tools from upstream Go modules into $(CACHE_DIR)/bin (cached)
 	hack/build-tools.sh
@@ -29,8 +30,23 @@ e2e: venv ## end-to-end tests: on $$KUBECONFIG if set, else on a local cluster s
 faults: venv ## the fault suite (docs/faults.md): always on a local cluster of its own, cloudedge-faults
 	$(BIN)/pytest -m faults tests/faults
 
-kind-up: ## workstations with Docker: a kind cluster labelled like the local one (hack/kind/cluster.yaml)
-	hack/kind-up.sh
+# --- kind: real kubelets in Docker containers (hack/kind/, docs/local-cluster.md) ---------------
+KIND_CLUSTER_NAME ?= cloudedge
+KIND_TOPOLOGY ?= seed
+export KIND_CLUSTER_NAME KIND_TOPOLOGY
 
-kind-down: ## delete the kind cluster
-	hack/kind-down.sh
+kind-up: ## a kind cluster: 1 control plane + 3 cloud + 5 edge nodes as the seed (KIND_TOPOLOGY=small: 1+1+1)
+	hack/kind/up.sh
+
+kind-down: ## delete the kind cluster $$KIND_CLUSTER_NAME, and nothing else
+	hack/kind/down.sh
+
+print-kind-kubeconfig: ## print the kind cluster's kubeconfig path
+	@echo "$(CACHE_DIR)/clusters/kind-$(KIND_CLUSTER_NAME)/kubeconfig"
+
+kind-e2e: venv ## the kind suite (tests/kind): make image, kind-up if needed, the chart installed, real pods
+	$(BIN)/pytest -m kind -rA tests/kind
+
+kind-images: ## build the kind node images and the Python base image from sources (cached)
+	hack/kind/build-node-image.sh
+	hack/kind/build-python-base.sh

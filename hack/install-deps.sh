@@ -2,6 +2,10 @@
 # Installs what a fresh Debian machine (as root) lacks for `make test` and `make run`:
 #   - Debian packages the tests use: prometheus (the Prometheus scrape tests start their own, on
 #     127.0.0.1), and python3-venv where python3 is Debian's own;
+#   - Docker for the kind cluster (hack/kind/): Debian's docker.io when no dockerd is installed,
+#     debootstrap for the locally built images, and a running daemon: dockerd is started only
+#     when no daemon answers, and then recorded in $CACHE_DIR/docker/ so that
+#     hack/docker-down.sh stops that one and nothing else;
 #   - the control-plane tools built from upstream Go modules (hack/build-tools.sh; cached).
 # The Python virtualenv itself is made by `make venv`. Idempotent and quick when all is present:
 # `apt-get update` runs once, and only when a package is missing.
@@ -18,6 +22,9 @@ if [[ "$(command -v python3)" == /usr/bin/python3 ]] && ! python3 -c 'import ens
   missing+=(python3-venv)
 fi
 command -v flock >/dev/null || missing+=(util-linux)
+# kind's nodes are Docker containers; a docker CLI alone (no dockerd) is not enough.
+command -v dockerd >/dev/null || installed docker.io || missing+=(docker.io)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -42,6 +49,9 @@ if ((${#missing[@]})); then
   fi
 fi
 log "Debian packages present: prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}')"
+
+# --- Docker daemon -----------------------------------------------------------------------------
+"$HACK_DIR/docker-up.sh"
 
 # --- Go-built tools ----------------------------------------------------------------------------
 "$HACK_DIR/build-tools.sh"

@@ -366,17 +366,15 @@ def test_weights_the_schema_lets_through_but_the_operator_refuses_are_caught_ear
 
 
 @pytest.mark.parametrize(
-    ("replicas", "flag"),
-    [(1, "--no-leader-elect"), (2, "--leader-elect"), (3, "--leader-elect")],
-    ids=["one-replica-no-election", "two-replicas-elect", "three-replicas-elect"],
+    "replicas", [1, 2, 3], ids=["one-replica", "two-replicas", "three-replicas"]
 )
-def test_leader_election_is_on_exactly_when_there_are_several_replicas(
-    replicas: int, flag: str
+def test_leader_election_is_on_for_any_replica_count_so_a_rolling_update_never_binds_twice(
+    replicas: int,
 ) -> None:
     docs = render({"replicaCount": replicas})
     args = operator_container(docs)["args"]
-    assert flag in args
-    assert {"--leader-elect", "--no-leader-elect"} - {flag} & set(args) == set()
+    assert "--leader-elect" in args
+    assert "--no-leader-elect" not in args
     assert find(docs, "Deployment", FULLNAME)["spec"]["replicas"] == replicas
     # The Lease the operator campaigns for is the one its Role lets it update.
     role = find(docs, "Role", f"{FULLNAME}-leader-election")
@@ -463,8 +461,11 @@ def test_second_kube_scheduler_elects_a_leader_on_a_lease_its_role_allows() -> N
         "resourceNames": [election["resourceName"]],
         "verbs": ["get", "update"],
     } in role["rules"]
-    single = kube_scheduler_config(render({"mode": "both"}))["leaderElection"]
-    assert single["leaderElect"] is False
+    # One replica elects too (a rolling update runs two side by side), on a Lease it may touch.
+    single_docs = render({"mode": "both"})
+    assert kube_scheduler_config(single_docs)["leaderElection"]["leaderElect"] is True
+    assert find(single_docs, "Role", f"{FULLNAME}-kube-scheduler-leader-election")
+    assert find(single_docs, "RoleBinding", f"{FULLNAME}-kube-scheduler-leader-election")
 
 
 @pytest.mark.parametrize("values", [{"mode": "extender"}, EVERYTHING], ids=["one", "replicated"])
@@ -519,6 +520,8 @@ def test_second_kube_scheduler_runs_with_the_upstream_scheduler_roles() -> None:
         ("ClusterRoleBinding", None, "ClusterRole", "system:kube-scheduler"),
         ("ClusterRoleBinding", None, "ClusterRole", "system:volume-scheduler"),
         ("RoleBinding", "kube-system", "Role", "extension-apiserver-authentication-reader"),
+        # Its own Lease, even with one replica: it always elects a leader.
+        ("RoleBinding", NAMESPACE, "Role", f"{sa}-leader-election"),
     }
 
 
@@ -601,6 +604,8 @@ def test_operator_may_create_leases_but_touch_only_its_own() -> None:
         ("coordination.k8s.io", "leases", "", "create"),
         ("coordination.k8s.io", "leases", FULLNAME, "get"),
         ("coordination.k8s.io", "leases", FULLNAME, "update"),
+        # A stopping leader deletes its Lease, so a standby leads at once (scheduler/leader.py).
+        ("coordination.k8s.io", "leases", FULLNAME, "delete"),
     }
 
 
@@ -787,6 +792,14 @@ def test_image_is_built_in_two_stages_on_python_3_11_slim() -> None:
     assert final[0] == "FROM ${PYTHON_IMAGE}"
 
 
+def test_hermetic_build_installs_only_the_host_made_wheels_without_an_index() -> None:
+    builder = dockerfile_stages()[0]
+    (install,) = [line for line in builder if "pip install" in line]
+    assert "--no-index --find-links /wheels cloud-edge-scheduler" in install
+    assert "COPY wheelhouse /wheels" in builder
+    assert "ARG WHEELS=pypi" in builder
+
+
 def test_image_runs_as_a_numeric_non_root_user_with_the_cloudedge_entrypoint() -> None:
     final = dockerfile_stages()[-1]
     (user,) = [line for line in final if line.startswith("USER ")]
@@ -836,6 +849,7 @@ def dockerignore_excludes(path: str) -> bool:
         ("operator/cloudedge/data/seed/nodes.yaml", False),
         ("pyproject.toml", False),
         ("README.md", False),
+        ("wheelhouse/numpy-2.4.6-cp311-cp311-manylinux_2_28_x86_64.whl", False),
     ],
 )
 def test_build_context_holds_only_what_the_image_is_built_from(path: str, excluded: bool) -> None:

@@ -86,13 +86,6 @@ Lease share it.
 {{- end }}
 
 {{/*
-"true" when the operator's replicas elect a leader.
-*/}}
-{{- define "cloud-edge-scheduler.leaderElect" -}}
-{{- if gt (int .Values.replicaCount) 1 }}true{{ end }}
-{{- end }}
-
-{{/*
 The restricted Pod Security Standard, shared by both Deployments.
 */}}
 {{- define "cloud-edge-scheduler.podSecurityContext" -}}
