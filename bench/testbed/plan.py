@@ -75,14 +75,14 @@ def rate_scale(nodes: Sequence[model.Node], *, cpu_budget: float) -> float:
 
 def resource_scale(nodes: Sequence[model.Node], *, node_cpu_m: float, node_memory: float) -> float:
     """``k``: 1, or less when the largest node's allocatable exceeds a kind node's capacity."""
-    biggest_cpu = max(node.allocatable[0] for node in nodes)
-    biggest_mem = max(node.allocatable[1] for node in nodes)
+    biggest_cpu = max(node.allocatable.cpu for node in nodes)
+    biggest_mem = max(node.allocatable.memory for node in nodes)
     return min(1.0, node_cpu_m / biggest_cpu, node_memory / biggest_mem)
 
 
 def scale_node(node: model.Node, scale: Scale, *, name: str) -> model.Node:
     """``node`` as the testbed makes it, under the kind node ``name``."""
-    cpu, memory, pods = node.allocatable
+    cpu, memory = node.allocatable.cpu, node.allocatable.memory
     labels = dict(node.labels)
     labels["kubernetes.io/hostname"] = name
     return dataclasses.replace(
@@ -90,8 +90,14 @@ def scale_node(node: model.Node, scale: Scale, *, name: str) -> model.Node:
         name=name,
         bandwidth_mbps=node.bandwidth_mbps * scale.rate,
         compute_rate=node.compute_rate * scale.rate,
-        allocatable=(math.floor(cpu * scale.resources), memory * scale.resources, pods),
-        used=(0.0, 0.0, 0.0),
+        allocatable=model.ResourceList(
+            {
+                **node.allocatable,
+                "cpu": math.floor(cpu * scale.resources),
+                "memory": memory * scale.resources,
+            }
+        ),
+        used=model.ResourceList(),
         labels=labels,
     )
 
@@ -130,7 +136,7 @@ def scale_pod(pod: model.Pod, scale: Scale, *, node_names: Mapping[str, str]) ->
 
     A data source that names a scenario node is renamed to the kind node that plays it.
     """
-    cpu, memory, pods = pod.requests
+    cpu, memory = pod.requests.cpu, pod.requests.memory
     source = pod.data_source
     if source is not None:
         source = node_names.get(source, source)
@@ -139,7 +145,13 @@ def scale_pod(pod: model.Pod, scale: Scale, *, node_names: Mapping[str, str]) ->
         compute_cost=pod.compute_cost * scale.work,
         data_size_mb=pod.data_size_mb * scale.work,
         max_latency_ms=None if pod.max_latency_ms is None else pod.max_latency_ms * scale.time,
-        requests=(math.ceil(cpu * scale.resources), memory * scale.resources, pods),
+        requests=model.ResourceList(
+            {
+                **pod.requests,
+                "cpu": math.ceil(cpu * scale.resources),
+                "memory": memory * scale.resources,
+            }
+        ),
         data_source=source,
     )
 
@@ -397,7 +409,7 @@ def task_job(
     if pod.tier is not None:
         notes[PREFIX + "tier"] = pod.tier.value
     notes[SUBMITTED_AT] = f"{submitted_at:.6f}"
-    cpu, memory, _ = pod.requests
+    cpu, memory = pod.requests.cpu, pod.requests.memory
     env: list[dict[str, Any]] = [
         {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},

@@ -114,7 +114,7 @@ def prepare(
     cluster.set_allocatable(
         kube,
         name,
-        {n.name: (n.allocatable[0], n.allocatable[1]) for n in the_plan.nodes},
+        {n.name: (n.allocatable.cpu, n.allocatable.memory) for n in the_plan.nodes},
         containers,
     )
     settings = {}
@@ -127,7 +127,7 @@ def prepare(
             "cpus": quota,
             "shaped_mbps": node.bandwidth_mbps,
             "host_veth": veth,
-            "allocatable_cpu_m": node.allocatable[0],
+            "allocatable_cpu_m": node.allocatable.cpu,
             "compute_rate": node.compute_rate,
         }
     return settings
@@ -269,7 +269,7 @@ def predict(the_plan: plan.Plan, records: list[dict[str, Any]], config: model.Mo
             "ect_s": round(terms.ect_s, 6),
             "feasible": terms.feasible,
         }
-        state.assign(pod.requests, i)
+        state.assign(pod, i)
 
 
 def run_scheduler(
@@ -376,7 +376,7 @@ def smoke_plan(kind_workers: Sequence[str], *, cpu_budget: float) -> plan.Plan:
             site="cloud",
             bandwidth_mbps=400.0,
             compute_rate=1000.0,
-            allocatable=(1000.0, 2 * gib, 110.0),
+            allocatable=model.ResourceList({"cpu": 1000.0, "memory": 2 * gib, "pods": 110.0}),
         ),
         model.Node(
             name="smoke-edge",
@@ -384,12 +384,12 @@ def smoke_plan(kind_workers: Sequence[str], *, cpu_budget: float) -> plan.Plan:
             site="edge-1",
             bandwidth_mbps=100.0,
             compute_rate=500.0,
-            allocatable=(500.0, 1 * gib, 110.0),
+            allocatable=model.ResourceList({"cpu": 500.0, "memory": 1 * gib, "pods": 110.0}),
         ),
     ]
     pod = model.Pod(
         name="smoke-task",
-        requests=(250.0, 256 * 1024 * 1024.0, 1.0),
+        requests=model.ResourceList({"cpu": 250.0, "memory": 256 * 1024 * 1024.0, "pods": 1.0}),
         workload=model.Workload.DATA_INTENSIVE,
         compute_cost=500.0,
         data_source="smoke-cloud",

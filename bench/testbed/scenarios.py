@@ -59,7 +59,7 @@ def burst_pods() -> tuple[model.Pod, ...]:
     heavy = [
         model.Pod(
             name=f"index-store-{k}",
-            requests=(500.0, 1024 * mib, 1.0),
+            requests=model.ResourceList({"cpu": 500.0, "memory": 1024 * mib, "pods": 1.0}),
             workload=model.Workload.DATA_INTENSIVE,
             compute_cost=4000.0,
             data_source=f"store-{k}",
@@ -69,7 +69,7 @@ def burst_pods() -> tuple[model.Pod, ...]:
     ] + [
         model.Pod(
             name=f"train-{k}",
-            requests=(2000.0, 4096 * mib, 1.0),
+            requests=model.ResourceList({"cpu": 2000.0, "memory": 4096 * mib, "pods": 1.0}),
             workload=model.Workload.COMPUTE_INTENSIVE,
             compute_cost=60000.0,
             data_source="cloud",
@@ -82,7 +82,7 @@ def burst_pods() -> tuple[model.Pod, ...]:
         pods.append(
             model.Pod(
                 name=f"detect-store-{store}-{k // 5}",
-                requests=(250.0, 512 * mib, 1.0),
+                requests=model.ResourceList({"cpu": 250.0, "memory": 512 * mib, "pods": 1.0}),
                 workload=model.Workload.LATENCY_SENSITIVE,
                 compute_cost=200.0,
                 data_source=f"store-{store}",

@@ -20,7 +20,7 @@ def node(name: str, tier: str, site: str, cpu_m: float, bw: float) -> model.Node
         site=site,
         bandwidth_mbps=bw,
         compute_rate=cpu_m,
-        allocatable=(cpu_m, 4 * GIB, 110.0),
+        allocatable={"cpu": cpu_m, "memory": 4 * GIB, "pods": 110.0},
     )
 
 
@@ -30,7 +30,7 @@ NODES = [
 ]
 POD = model.Pod(
     name="detect-0",
-    requests=(250.0, 512 * 1024 * 1024.0, 1.0),
+    requests={"cpu": 250.0, "memory": 512 * 1024 * 1024.0, "pods": 1.0},
     workload=model.Workload.LATENCY_SENSITIVE,
     compute_cost=200.0,
     data_source="store-1",
@@ -71,8 +71,8 @@ class TestScale:
     def test_allocatable_shrinks_only_when_a_node_would_not_fit_a_kind_node(self) -> None:
         p = make()
         assert p.scale.resources == pytest.approx(0.25)  # 8000m onto a 2000m kind node
-        assert [n.allocatable[0] for n in p.nodes] == [2000, 500]
-        assert p.pods[0].requests[0] == 63  # 250m x 0.25, rounded up
+        assert [n.allocatable.cpu for n in p.nodes] == [2000, 500]
+        assert p.pods[0].requests.cpu == 63  # 250m x 0.25, rounded up
         assert make(nodes=NODES[1:], kind_workers=["w1"]).scale.resources == 1.0
 
     def test_every_model_time_is_the_scenario_time_times_w_over_s(self) -> None:
