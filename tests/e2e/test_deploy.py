@@ -388,6 +388,8 @@ def test_charts_service_accounts_may_do_what_they_need_and_nothing_more(
             (operator, "create", "leases.coordination.k8s.io", namespace, True),
             (operator, "get", lease, namespace, True),
             (operator, "update", lease, namespace, True),
+            # a stopping leader deletes its own Lease, so the standby leads at once
+            (operator, "delete", lease, namespace, True),
             # what it must not
             (operator, "create", "pods", "default", False),
             (operator, "delete", "pods", "default", False),
@@ -410,7 +412,7 @@ def test_charts_service_accounts_may_do_what_they_need_and_nothing_more(
             (operator, "update", "leases.coordination.k8s.io/kube-scheduler", "kube-system", False),
             (operator, "update", f"{lease}-other", namespace, False),
             (operator, "create", "leases.coordination.k8s.io", "default", False),
-            (operator, "delete", lease, namespace, False),
+            (operator, "delete", f"{lease}-other", namespace, False),
             # the second kube-scheduler: upstream's roles, plus the client CA in kube-system
             (ks, "create", "pods/binding", "default", True),
             (ks, "get", "configmaps/extension-apiserver-authentication", "kube-system", True),
