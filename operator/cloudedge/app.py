@@ -27,7 +27,7 @@ from kubernetes import client as k8s
 from cloudedge import SCHEDULER_NAME, errors, inputs, model
 from cloudedge.cluster import client, events, live
 from cloudedge.metrics import Metrics
-from cloudedge.scheduler import core, leader, operator
+from cloudedge.scheduler import core, leader, operator, ownership
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class RunOptions:
     leader_elect: bool = True
     lease_namespace: str = "default"
     lease_name: str = "cloud-edge-scheduler"
+    owned_leases: tuple[str, ...] = ()
+    """``LEASE[=DEPLOYMENT]``: Leases given an owner so that uninstalling removes them."""
     bind_workers: int = core.BIND_WORKERS
     drain_s: float = 10.0
     tls_cert_file: str | None = None
@@ -94,6 +96,10 @@ class App:
         if opts.kubeconfig:
             os.environ["KUBECONFIG"] = opts.kubeconfig  # kopf's login reads it
         self.config: model.ModelConfig = inputs.load_config(opts.config_path)
+        try:
+            owned = [ownership.OwnedLease.parse(text) for text in opts.owned_leases]
+        except ValueError as err:
+            raise errors.ConfigError(str(err)) from err
         self.extender_ssl = extender_tls(opts)
         self.api = client.api_client(opts.kubeconfig)
         self.core = k8s.CoreV1Api(self.api)
@@ -111,12 +117,20 @@ class App:
             on_bad_topology=self._bad_topology,
             on_topology_warning=self._topology_warning,
         )
+        lease_namespace = _in_cluster_namespace() or opts.lease_namespace
+        self.ownership = ownership.LeaseOwnership(self.api, lease_namespace, owned)
+        own_deployment = next((o.deployment for o in owned if o.lease == opts.lease_name), None)
         self.gate = leader.LeaderGate(
             self.api,
-            namespace=_in_cluster_namespace() or opts.lease_namespace,
+            namespace=lease_namespace,
             name=opts.lease_name,
             enabled=opts.leader_elect and self.scheduling,
             on_change=self._leadership_changed,
+            owner=(
+                None
+                if own_deployment is None
+                else lambda: self.ownership.owner_reference(own_deployment)
+            ),
         )
         if self.scheduling:
             # Read the fenced gate at scrape time, not the elector's callbacks: a replica resumed
@@ -270,6 +284,7 @@ class App:
                 self.opts.bind_address,
                 self.opts.extender_port,
             )
+        self.ownership.start()
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._update_utilization())]
         kopf_task: asyncio.Task[Any] | None = None
         if self.scheduler is not None:
@@ -294,6 +309,7 @@ class App:
                 await self._stop.wait()
         finally:
             log.info("shutting down")
+            self.ownership.stop()
             self.gate.stop()
             if self.scheduler is not None:
                 await self.scheduler.stop(drain_s=self.opts.drain_s)

@@ -55,6 +55,7 @@ def _run(args: argparse.Namespace) -> int:
             leader_elect=args.leader_elect,
             lease_namespace=args.leader_elect_namespace,
             lease_name=args.leader_elect_name,
+            owned_leases=tuple(args.owned_lease),
             bind_workers=args.bind_workers,
             tls_cert_file=args.tls_cert_file,
             tls_private_key_file=args.tls_private_key_file,
@@ -138,6 +139,16 @@ def parser() -> argparse.ArgumentParser:
         help="namespace of the Lease (in a pod: the pod's namespace)",
     )
     run.add_argument("--leader-elect-name", default=defaults.lease_name)
+    run.add_argument(
+        "--owned-lease",
+        action="append",
+        default=[],
+        metavar="LEASE[=DEPLOYMENT]",
+        help=(
+            "give this Lease of the pod's namespace an ownerReference to the Deployment (default:"
+            " the one of the same name), so that deleting the Deployment removes it; repeatable"
+        ),
+    )
     run.add_argument(
         "--bind-workers", type=int, default=defaults.bind_workers, help="concurrent Binding calls"
     )

@@ -297,6 +297,78 @@ def test_operator_with_only_the_charts_rbac_schedules_pods_end_to_end(
             operator.close()
 
 
+def lease_owner_uids(kube: Cluster, namespace: str, name: str) -> set[str] | None:
+    """The uids of the Lease's owners, None when there is no such Lease."""
+    proc = kube.kubectl("get", "lease", name, "-n", namespace, "-o", "json", check=False)
+    if proc.returncode != 0:
+        return None
+    return {r["uid"] for r in json.loads(proc.stdout)["metadata"].get("ownerReferences", [])}
+
+
+def test_helm_uninstall_takes_the_leases_of_the_release_with_it(
+    kube: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """No manifest creates the Leases (whoever campaigns first does), so uninstalling removes
+    them only through their owners: the operator gives each its Deployment as owner, and the
+    garbage collector does the rest once helm has deleted the Deployments."""
+    with installed(kube, namespace, {"mode": "both"}) as release:
+        uid = {
+            name: kube.kubectl(
+                "get", "deployment", name, "-n", namespace, "-o", "jsonpath={.metadata.uid}"
+            ).stdout.strip()
+            for name in (release.fullname, release.kube_scheduler)
+        }
+        # What the second kube-scheduler creates when it first campaigns: a Lease of its name
+        # with no owner (the upstream binary sets none).
+        lease = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": release.kube_scheduler, "namespace": namespace},
+            "spec": {"holderIdentity": "kube-scheduler-0", "leaseDurationSeconds": 15},
+        }
+        kube.kubectl("create", "-f", "-", stdin=json.dumps(lease))
+        kubeconfig = service_account_kubeconfig(
+            kube, namespace, release.service_account, tmp_path / "operator.kubeconfig"
+        )
+        operator = OperatorProcess(
+            str(kubeconfig),
+            lease_name=release.fullname,
+            mode="both",
+            extra_args=[
+                "--leader-elect",
+                "--leader-elect-namespace",
+                namespace,
+                f"--owned-lease={release.fullname}={release.fullname}",
+                f"--owned-lease={release.kube_scheduler}",
+            ],
+        )
+        try:
+            operator.start()
+            wait_until("the operator leads", operator.is_leader, timeout=60)
+            for name in (release.fullname, release.kube_scheduler):
+                wait_until(
+                    f"lease {name} owned by its deployment ({operator.log_tail()})",
+                    lambda name=name: lease_owner_uids(kube, namespace, name) == {uid[name]},
+                    timeout=30,
+                )
+            refused = forbidden_lines(operator.log_tail(200_000))
+            assert not refused, refused
+        except BaseException:
+            operator.close()
+            raise
+    # Uninstalled with the operator still running: its Role went with the release, so it can
+    # neither release nor re-create its Lease; only the garbage collector removes them.
+    try:
+        for name in (release.fullname, release.kube_scheduler):
+            wait_until(
+                f"lease {name} removed with its deployment",
+                lambda name=name: lease_owner_uids(kube, namespace, name) is None,
+                timeout=120,
+            )
+    finally:
+        operator.close()
+
+
 def test_second_kube_scheduler_with_the_charts_rbac_places_pods_through_the_extender(
     kube: Cluster, namespace: str, tmp_path: Path
 ) -> None:
@@ -371,6 +443,7 @@ def test_charts_service_accounts_may_do_what_they_need_and_nothing_more(
         operator = f"system:serviceaccount:{namespace}:{release.service_account}"
         ks = f"system:serviceaccount:{namespace}:{release.kube_scheduler}"
         lease = f"leases.coordination.k8s.io/{release.fullname}"
+        ks_lease = f"leases.coordination.k8s.io/{release.kube_scheduler}"
         cases: list[tuple[str, str, str, str | None, bool]] = [
             # what the operator does
             (operator, "list", "pods", None, True),
@@ -390,6 +463,16 @@ def test_charts_service_accounts_may_do_what_they_need_and_nothing_more(
             (operator, "update", lease, namespace, True),
             # a stopping leader deletes its own Lease, so the standby leads at once
             (operator, "delete", lease, namespace, True),
+            # both Leases of the release get their Deployment as owner (uninstall removes them)
+            (operator, "patch", lease, namespace, True),
+            (operator, "get", ks_lease, namespace, True),
+            (operator, "patch", ks_lease, namespace, True),
+            (operator, "update", ks_lease, namespace, False),
+            (operator, "get", f"deployments.apps/{release.fullname}", namespace, True),
+            (operator, "get", f"deployments.apps/{release.kube_scheduler}", namespace, True),
+            (operator, "get", "deployments.apps/other", namespace, False),
+            (operator, "update", f"deployments.apps/{release.fullname}", namespace, False),
+            (operator, "patch", f"{lease}-other", namespace, False),
             # what it must not
             (operator, "create", "pods", "default", False),
             (operator, "delete", "pods", "default", False),

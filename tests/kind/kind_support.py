@@ -226,7 +226,7 @@ def lease(kube: Cluster, release: Installed) -> Any | None:
     """The operator's Lease (V1Lease), or None when there is none."""
     api = CoordinationV1Api(kube.api_client)
     for item in api.list_namespaced_lease(release.namespace).items:
-        if item.metadata and (item.metadata.name or "").startswith(release.fullname):
+        if item.metadata and item.metadata.name == release.fullname:
             return item
     return None
 

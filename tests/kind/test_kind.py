@@ -32,6 +32,7 @@ from kind_support import (
     upgrade,
     worker_nodes_file,
 )
+from kubernetes.client import CoordinationV1Api
 
 EXAMPLES = REPO_ROOT / "examples"
 SEED_NODES = yaml.safe_load_all((EXAMPLES / "seed" / "nodes.yaml").read_text())
@@ -363,20 +364,22 @@ def test_helm_upgrade_hands_over_without_two_binders_and_sigterm_releases_the_le
         wait_until("the Lease released", lambda: lease_holder(kind, release) is None, timeout=60)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known gap: the two Leases outlive `helm uninstall`. The operator's release on SIGTERM "
-        "is refused (403) because helm deletes its Role in the same breath as its pod, and the "
-        "upstream kube-scheduler never deletes its Lease. Fix: Leases owned (ownerReferences) "
-        "by an object of the release, so the garbage collector removes them."
-    ),
-)
 def test_helm_uninstall_leaves_no_object_of_the_release_behind(
     kind: Cluster, image: str, release_namespace: str
 ) -> None:
+    api = CoordinationV1Api(kind.api_client)
+
+    def owned_leases() -> set[str]:
+        """Leases of the release that carry an owner: the garbage collector's handle on them."""
+        items = api.list_namespaced_lease(release_namespace).items
+        return {i.metadata.name for i in items if i.metadata.owner_references}
+
     with installed(kind, release_namespace, image, mode="both") as release:
         wait_until("a leader", lambda: lease_holder(kind, release), timeout=60)
+        # Ours and the second kube-scheduler's, each owned by its Deployment
+        # (scheduler/ownership.py): nobody can delete them once helm has taken the Roles.
+        both = {release.fullname, f"{release.fullname}-kube-scheduler"}
+        wait_until("both Leases owned", lambda: owned_leases() == both, timeout=60)
     kinds = (
         "all,configmaps,secrets,serviceaccounts,roles,rolebindings,leases,"
         "poddisruptionbudgets,networkpolicies"

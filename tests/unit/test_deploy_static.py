@@ -606,7 +606,27 @@ def test_operator_may_create_leases_but_touch_only_its_own() -> None:
         ("coordination.k8s.io", "leases", FULLNAME, "update"),
         # A stopping leader deletes its Lease, so a standby leads at once (scheduler/leader.py).
         ("coordination.k8s.io", "leases", FULLNAME, "delete"),
+        # Its Deployment becomes the Lease's owner, so uninstalling removes it (ownership.py).
+        ("coordination.k8s.io", "leases", FULLNAME, "patch"),
+        ("apps", "deployments", FULLNAME, "get"),
     }
+    args = find(docs, "Deployment", FULLNAME)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert [a for a in args if a.startswith("--owned-lease")] == [
+        f"--owned-lease={FULLNAME}={FULLNAME}"
+    ]
+
+
+def test_operator_gives_the_second_kube_schedulers_lease_its_deployment_as_owner() -> None:
+    docs = render({"mode": "both"})
+    kube_scheduler = f"{FULLNAME}-kube-scheduler"
+    assert kube_scheduler_config(docs)["leaderElection"]["resourceName"] == kube_scheduler
+    rules = rules_of(find(docs, "Role", f"{FULLNAME}-leader-election"))
+    assert ("coordination.k8s.io", "leases", kube_scheduler, "get") in rules
+    assert ("coordination.k8s.io", "leases", kube_scheduler, "patch") in rules
+    assert ("coordination.k8s.io", "leases", kube_scheduler, "update") not in rules
+    assert ("apps", "deployments", kube_scheduler, "get") in rules
+    args = find(docs, "Deployment", FULLNAME)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert f"--owned-lease={kube_scheduler}" in args
 
 
 def test_roles_go_to_a_service_account_of_your_own_never_to_default() -> None:

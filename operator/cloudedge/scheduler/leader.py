@@ -45,9 +45,17 @@ RELEASE_ATTEMPTS = 3
 class _FencedLeaseLock(leaselock.LeaseLock):
     """A LeaseLock on our API client that records when our own writes succeed."""
 
-    def __init__(self, api: k8s.ApiClient, name: str, namespace: str, identity: str) -> None:
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        name: str,
+        namespace: str,
+        identity: str,
+        owner: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> None:
         super().__init__(name, namespace, identity)  # type: ignore[no-untyped-call]
         self.api_instance = k8s.CoordinationV1Api(api)
+        self.owner = owner
         self.last_write = 0.0
         # Set when the replica stops: the elector thread must not renew (or re-acquire) the
         # Lease after it was released.
@@ -60,10 +68,29 @@ class _FencedLeaseLock(leaselock.LeaseLock):
         if self.fenced:
             return False
         sent = time.monotonic()
-        ok = bool(super().create(name, namespace, election_record))  # type: ignore[no-untyped-call]
-        if ok:
-            self.last_write = sent
-        return ok
+        # Created with its owner (scheduler/ownership.py), so that a Lease made by a standby
+        # after a handover is removed with the Deployment, like the first one.
+        ref = self.owner() if self.owner is not None else None
+        owners = None
+        if ref is not None:
+            owners = [
+                k8s.V1OwnerReference(
+                    api_version=ref["apiVersion"],
+                    kind=ref["kind"],
+                    name=ref["name"],
+                    uid=ref["uid"],
+                )
+            ]
+        metadata = k8s.V1ObjectMeta(name=name, owner_references=owners)
+        spec = self.get_lease_spec(election_record)  # type: ignore[no-untyped-call]
+        body = k8s.V1Lease(metadata=metadata, spec=spec)
+        try:
+            self.lease_reference = self.api_instance.create_namespaced_lease(namespace, body)
+        except k8s_exceptions.ApiException as err:
+            log.info("lease %s not created: %s", name, err.reason)
+            return False
+        self.last_write = sent
+        return True
 
     def update(self, name: str, namespace: str, updated_record: Any) -> bool:
         if self.fenced:
@@ -87,6 +114,7 @@ class LeaderGate:
         identity: str | None = None,
         enabled: bool = True,
         on_change: Callable[[bool], None] | None = None,
+        owner: Callable[[], dict[str, Any] | None] | None = None,
     ) -> None:
         self.enabled = enabled
         self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
@@ -99,7 +127,7 @@ class LeaderGate:
         if enabled:
             if api is None:
                 raise ValueError("leader election needs an API client")
-            self._lock = _FencedLeaseLock(api, name, namespace, self.identity)
+            self._lock = _FencedLeaseLock(api, name, namespace, self.identity, owner)
 
     def is_leader(self) -> bool:
         """True while leading and the lease was renewed within the renew deadline."""
