@@ -1,6 +1,7 @@
 # cloud-edge-scheduler: every developer and CI entry point.
 #   make run    the main job: control plane (or $KUBECONFIG), scheduler, example workloads
-#   make test   every test: lint, types, unit, e2e and the fault suite on a real control plane
+#   make test   every test: lint, types, unit, e2e and the fault suite on a real control plane,
+#               and the kind suite (real kubelets, the chart's own pod)
 SHELL := bash
 .SHELLFLAGS := -o errexit -o nounset -o pipefail -c
 .DEFAULT_GOAL := help
@@ -38,7 +39,9 @@ lint: venv ## ruff, mypy --strict (package, testbed and test helpers) and the im
 unit: venv ## fast tests without a cluster
 	$(BIN)/pytest -m 'not e2e' tests/unit
 
-test: lint unit e2e faults ## every test: lint and types, unit, e2e and faults on a real control plane
+# kind last: its nine node containers would otherwise load the machine the timing-sensitive
+# kwokctl suites run on.
+test: lint unit e2e faults kind-e2e ## every test: lint, types, unit, e2e and faults on a real control plane, the kind suite
 
 run: venv ## the main job: cluster (or $$KUBECONFIG), scheduler, examples, where they landed
 	hack/run.sh
