@@ -48,6 +48,20 @@ class PodUsage:
     """What the model places: requests, labels, host ports, required anti-affinity."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """The node a decision reserved, by name, with what the decision's events report.
+
+    Read under the view's lock at the moment of the decision: an index into the model state
+    would name another node once a watch rebuilt that state (a node added or removed sorts
+    the names anew), and the tier of that other node went into the metrics.
+    """
+
+    node: str
+    terms: model.NodeTerms
+    tier: model.Tier | None
+
+
 @dataclasses.dataclass
 class Reservation:
     """A chosen-but-not-yet-seen-bound pod; ``bound_at`` is set once the Binding succeeded."""
@@ -178,20 +192,23 @@ class ClusterView:
 
     def decide(
         self, pod: model.Pod, config: model.ModelConfig
-    ) -> tuple[model.Evaluation, int | None]:
+    ) -> tuple[model.Evaluation, Choice | None]:
         """Evaluate ``pod`` on the current state and reserve the best node, atomically."""
         with self._lock:
             self._expire_reservations()
             state = self.state()
             ev = model.evaluate(pod, state, config)
             best = ev.best()
-            if best is not None and pod.uid:
-                node = state.names[best]
+            if best is None:
+                return ev, None
+            node = state.names[best]
+            choice = Choice(node=node, terms=ev.node_terms(best), tier=state.nodes[best].tier)
+            if pod.uid:
                 self._reservations[pod.uid] = Reservation(
                     key=pod.key, node=node, pod=pod, created_at=time.monotonic()
                 )
                 state.assign(pod, best)
-            return ev, best
+            return ev, choice
 
     def reserve(self, pod: model.Pod, node: str) -> None:
         """Count ``pod`` on ``node`` from now on, decided elsewhere (kube-scheduler, through the
@@ -240,7 +257,8 @@ class ClusterView:
                 self._drop_reservation(uid)
 
     def unreserve(self, uid: str) -> None:
-        """The Binding failed or was abandoned: give the capacity back."""
+        """The Binding failed or was abandoned: give the capacity back (kube-scheduler's
+        ``ForgetPod``)."""
         with self._lock:
             self._drop_reservation(uid)
         self._changed("reservation-dropped")
