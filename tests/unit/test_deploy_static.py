@@ -583,6 +583,7 @@ OPERATOR_CLUSTER_RULES = {
     ("cloudedge.io", "networktopologies", "", "get"),
     ("cloudedge.io", "networktopologies", "", "list"),
     ("cloudedge.io", "networktopologies", "", "watch"),
+    ("cloudedge.io", "networktopologies/status", "", "patch"),
 }
 
 

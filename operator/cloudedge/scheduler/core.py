@@ -129,6 +129,11 @@ class Scheduler:
         """Remember the loop so watch threads can hand events to it."""
         self._loop = loop
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop that owns the queue (see :meth:`attach`)."""
+        return self._loop
+
     def cluster_changed(self, why: str) -> None:
         """Called by the view (from watch threads): parked pods may fit now."""
         if self._loop is not None:
@@ -149,6 +154,21 @@ class Scheduler:
     def pod_pending(self, obj: dict[str, Any]) -> None:
         """A pending pod of ours was seen (event loop)."""
         self.queue.add(obj)
+        self.metrics.pending_pods.set(len(self.queue))
+
+    def pods_relisted(self, pending: list[dict[str, Any]], placed: dict[str, str]) -> None:
+        """The pod stream relisted (event loop): the queue keeps exactly ``pending``.
+
+        ``placed``: node of every listed pod of ours that is bound, by UID; a queued pod
+        absent from ``pending`` was bound there (or deleted, when it is not in ``placed``)
+        while the watch was down.
+        """
+        listed = {str((obj.get("metadata") or {}).get("uid") or "") for obj in pending}
+        for uid in self.queue.uids():
+            if uid not in listed:
+                self.pod_gone(uid, node=placed.get(uid))
+        for obj in pending:
+            self.queue.add(obj)
         self.metrics.pending_pods.set(len(self.queue))
 
     def pod_gone(self, uid: str, *, node: str | None = None) -> None:
