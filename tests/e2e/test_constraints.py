@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from cluster_support import Cluster, wait_until
+from cluster_support import Cluster, scratch_namespace, wait_until
 from operator_support import OperatorProcess
 
 from cloudedge import SCHEDULER_NAME, explain
@@ -221,6 +221,47 @@ def test_anti_affinity_replicas_land_on_different_nodes(
     assert len(bound) == len(set(bound)) == 2, result
     (refused,) = [msg for node, msg in result.values() if not node]
     assert "anti-affinity" in refused
+
+
+def test_namespace_selectors_follow_the_labels_of_other_namespaces(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    # A cache pod, already on the first node, in a namespace labelled for this test only:
+    # anti-affinity by that label keeps a pod off its node, affinity brings one to it, and a
+    # selector no namespace matches speaks of no pod (not of the pod's own namespace).
+    group, make = nodes
+    first, second = make("za"), make("za")
+    team = f"cloudedge.io/e2e-team-{secrets.token_hex(3)}"
+    with scratch_namespace(kube, "data", prefix="e2e", label=team) as data:
+        cache = pod("cache", group, labels={"app": "cache"}, nodeName=first)
+        kube.core.create_namespaced_pod(data, cache)
+
+        def term(labels: dict[str, str]) -> dict[str, Any]:
+            return {
+                "labelSelector": {"matchLabels": {"app": "cache"}},
+                "topologyKey": HOST,
+                "namespaceSelector": {"matchLabels": labels},
+            }
+
+        away = {"affinity": {"podAntiAffinity": {REQUIRED: [term({team: "true"})]}}}
+        near = {"affinity": {"podAffinity": {REQUIRED: [term({team: "true"})]}}}
+        nowhere = {"affinity": {"podAffinity": {REQUIRED: [term({team: "none"})]}}}
+        # The cache pod in this namespace too: a selector matching nothing must not count it.
+        decoy = pod("cache", group, labels={"app": "cache"}, nodeName=second)
+        kube.core.create_namespaced_pod(namespace, decoy)
+        names = create(
+            kube,
+            namespace,
+            pod("away", group, **away),
+            pod("near", group, **near),
+            pod("nowhere", group, **nowhere),
+        )
+        result = outcome(kube, namespace, names)
+    assert result["away"][0] == second
+    assert result["near"][0] == first
+    node, message = result["nowhere"]
+    assert node is None
+    assert "didn't match pod affinity rules" in message
 
 
 def test_topology_spread_keeps_the_zones_within_max_skew(

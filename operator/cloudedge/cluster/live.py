@@ -55,7 +55,9 @@ class LiveView:
     ) -> None:
         self.api = api
         self.pods = pods
-        self.view = view.ClusterView(on_change=on_change, on_bad_node=on_bad_node)
+        self.view = view.ClusterView(
+            on_change=on_change, on_bad_node=on_bad_node, kinds=("nodes", "pods", "namespaces")
+        )
         self.stop = threading.Event()
         self._on_bad_topology = on_bad_topology
         self._on_topology_warning = on_topology_warning
@@ -74,6 +76,17 @@ class LiveView:
                 stop=self.stop,
                 on_stale=lambda: self.view.mark_stale("nodes"),
             ),
+            # Namespace labels, for the namespaceSelector of pod (anti-)affinity terms.
+            reflector.Reflector(
+                api,
+                core.list_namespace,
+                name="namespaces",
+                on_replace=self.view.replace_namespaces,
+                on_upsert=self.view.upsert_namespace,
+                on_delete=self.view.delete_namespace,
+                stop=self.stop,
+                on_stale=lambda: self.view.mark_stale("namespaces"),
+            ),
             reflector.Reflector(
                 api,
                 core.list_pod_for_all_namespaces,
@@ -87,6 +100,15 @@ class LiveView:
                 on_stale=lambda: self.view.mark_stale("pods"),
             ),
         ]
+        # Claims, volumes and classes, for the volume topology of pods with PVCs.
+        storage = k8s.StorageV1Api(api)
+        listers: dict[str, reflector.Lister] = {
+            "persistentvolumeclaims": core.list_persistent_volume_claim_for_all_namespaces,
+            "persistentvolumes": core.list_persistent_volume,
+            "storageclasses": storage.list_storage_class,
+        }
+        for kind, lister in listers.items():
+            self.reflectors.append(self._storage_reflector(kind, lister))
         if watch_topology:
             custom = k8s.CustomObjectsApi(api)
 
@@ -107,12 +129,24 @@ class LiveView:
                 )
             )
 
+    def _storage_reflector(self, kind: str, lister: reflector.Lister) -> reflector.Reflector:
+        return reflector.Reflector(
+            self.api,
+            lister,
+            name=kind,
+            on_replace=lambda items: self.view.replace_storage(kind, items),
+            on_upsert=lambda obj: self.view.upsert_storage(kind, obj),
+            on_delete=lambda obj: self.view.delete_storage(kind, obj),
+            stop=self.stop,
+            on_stale=lambda: self.view.mark_stale(kind),
+        )
+
     def start(self, *, wait_s: float = 60.0) -> None:
-        """Start the watches and wait (bounded) for nodes and pods to be listed once."""
+        """Start the watches and wait (bounded) for nodes, namespaces and pods to be listed."""
         for r in self.reflectors:
             r.start()
         if not self.view.synced.wait(wait_s):
-            raise errors.ClusterError(f"nodes and pods not listed within {wait_s:.0f}s")
+            raise errors.ClusterError(f"nodes, namespaces and pods not listed within {wait_s:.0f}s")
         if self._in_force is not None and self._last_good is not None:
             self._warn_unknown_sites(self._in_force, self._last_good)  # nodes are known now
 

@@ -244,12 +244,25 @@ class Scheduler:
         """Decide one pod: a Decision (its node reserved) or why there is none (reported)."""
         if self.cluster.is_bound_or_reserved(qp.uid) is not None:
             return Result.ALREADY_PLACED
-        unhonoured = inputs.unhonoured_fields(qp.obj)
+        try:
+            claims = self.cluster.volumes_of(qp.obj)
+        except errors.InputError as err:
+            self._report_not_placed(qp, "invalid", f"invalid volume: {err}")
+            return Result.INVALID
+        unhonoured = inputs.unhonoured_fields(qp.obj) + claims.refused
         if unhonoured:
             self._report_not_placed(qp, "unschedulable", inputs.refusal(unhonoured))
             return Result.REFUSED
+        if claims.pending:
+            # As kube-scheduler's VolumeBinding PreFilter: no node can help until a claim
+            # changes, and the view's storage watches report that as a cluster change.
+            message = f"0/{len(self.cluster.node_names())} nodes are available: "
+            self._report_not_placed(qp, "unschedulable", message + ", ".join(claims.pending) + ".")
+            return Result.UNSCHEDULABLE
         try:
-            pod = inputs.parse_pod(qp.obj)
+            pod = inputs.parse_pod(qp.obj, namespace_labels=self.cluster.namespace_labels())
+            if claims.node_terms:
+                pod = dataclasses.replace(pod, volume_node_terms=claims.node_terms)
         except errors.InputError as err:
             # A changed annotation brings the pod back at once (see SchedulingQueue.add).
             self._report_not_placed(qp, "invalid", f"invalid scheduling input: {err}")
