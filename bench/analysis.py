@@ -461,4 +461,15 @@ def extender(numbers: common.Numbers, detail: dict[str, Any]) -> str:
     return "**Why (extender).**\n\n" + "\n".join(out)
 
 
-EXPLAIN = {"core": core, "e2e": e2e, "quality": quality, "extender": extender}
+def stream(numbers: common.Numbers, detail: dict[str, Any]) -> str:
+    """The pod stream needs no analysis beyond its table."""
+    return ""
+
+
+EXPLAIN = {
+    "core": core,
+    "e2e": e2e,
+    "quality": quality,
+    "extender": extender,
+    "stream": stream,
+}

@@ -17,12 +17,13 @@ from typing import Any
 
 from bench import analysis, common, core
 
-SECTIONS = ("core", "e2e", "quality", "extender")
+SECTIONS = ("core", "e2e", "quality", "extender", "stream")
 TITLES = {
     "core": "1. Scoring core",
     "e2e": "2. End to end on a real control plane",
     "quality": "3. Placement quality",
     "extender": "4. Extender latency",
+    "stream": "5. Pod stream: kopf against the reflector",
 }
 
 
@@ -736,11 +737,54 @@ an error path of the bench's own timing code, so it is left out.) Each side is o
 """
 
 
+def stream_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> str:
+    rows = [
+        [
+            r["consumer"],
+            str(r["n"]),
+            fmt(r["backlog_s"]),
+            fmt(r["backlog_pods_per_s"]),
+            fmt(r["live_pods_per_s"]),
+            fmt(r["lag_ms_p50"]),
+            fmt(r["lag_ms_p99"]),
+            "yes" if r["complete"] else "NO",
+        ]
+        for r in detail["rows"]
+    ]
+    return f"""{_stamp(facts, detail)}
+
+`bench/stream.py` (also runnable alone against a cluster: `.venv/bin/python -m bench.stream
+--kubeconfig FILE -n 500`): one kwokctl cluster without nodes, {detail["n"]:,} pending pods of
+ours, each watch in-process with a handler that notes when it first saw each pod. "backlog":
+the pods exist before the watch starts (a restart or a relist), time until every one was
+handed over; "live": the watch runs while {detail["writers"]} writers create the pods, lag from
+each create's reply to the handler. kopf as the binder ran it until now (``on.event`` on the
+pending-pod selector, default batching); the reflector as ``cloudedge.cluster.live`` runs it
+(every non-terminated pod). The binder's queue now takes its pods from the reflector
+(``cloudedge.scheduler.stream``).
+
+{table(STREAM_HEADER, rows)}
+"""
+
+
+STREAM_HEADER = [
+    "watch",
+    "pods",
+    "backlog s",
+    "backlog pods/s",
+    "live pods/s",
+    "lag p50 ms",
+    "lag p99 ms",
+    "all seen",
+]
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any], Path], str]] = {
     "core": core_section,
     "e2e": e2e_section,
     "quality": quality_section,
     "extender": extender_section,
+    "stream": stream_section,
 }
 
 
@@ -788,8 +832,8 @@ def write_page(
         "```",
         "",
         "Options: `--quick` (small scale: 100 kwok nodes, 200 pods, fewer repetitions), "
-        "`--only core|e2e|quality|extender` (comma-separated; the other sections of this page "
-        "and of the JSON are kept as they were), `--out DIR` (default `docs/`), "
+        "`--only core|e2e|quality|extender|stream` (comma-separated; the other sections of "
+        "this page and of the JSON are kept as they were), `--out DIR` (default `docs/`), "
         "`--keep-clusters` (debugging: leave `cloudedge-bench*` running), `--e2e-modes abcd` "
         "(a subset of the end-to-end binders), `--rerender` (rebuild this page from the "
         "`--details` file an earlier run saved, measuring nothing).",

@@ -23,7 +23,7 @@ from typing import Any
 
 from bench import common, report
 
-ORDER = ("core", "quality", "extender", "e2e")
+ORDER = ("core", "quality", "extender", "e2e", "stream")
 """Run order: the quick, cluster-free sections first."""
 
 
@@ -33,7 +33,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated sections to run: core, e2e, quality, extender (default: all)",
+        help="comma-separated sections to run: core, e2e, quality, extender, stream (default: all)",
     )
     parser.add_argument("--out", default="docs", help="directory of benchmarks.md/.json/.png")
     parser.add_argument(
@@ -76,6 +76,10 @@ def run_section(name: str, args: argparse.Namespace, progress: common.Progress) 
         from bench import extender
 
         return extender.run(progress, quick=args.quick)
+    if name == "stream":
+        from bench import stream
+
+        return stream.run(progress, quick=args.quick, keep_clusters=args.keep_clusters)
     from bench import e2e
 
     return e2e.run(

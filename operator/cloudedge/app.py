@@ -1,9 +1,10 @@
 """``cloudedge run``: the scheduler, the extender and the metrics endpoint in one process.
 
-One asyncio loop runs kopf (pending pods), the scheduling cycle, and two aiohttp servers:
-``/metrics`` + ``/healthz`` on the metrics port and the extender API on the extender port.
-Watches of nodes, pods and NetworkTopology run in threads and feed one shared ClusterView, so
-the binder and the extender see the same cluster. SIGTERM stops deciding, lets started binds
+One asyncio loop runs kopf (the NetworkTopology status), the scheduling cycle, and two
+aiohttp servers: ``/metrics`` + ``/healthz`` on the metrics port and the extender API on the
+extender port. Watches of nodes, pods and NetworkTopology run in threads and feed one shared
+ClusterView, so the binder and the extender see the same cluster; the one pod watch also feeds
+the binder's queue (:mod:`cloudedge.scheduler.stream`). SIGTERM stops deciding, lets started binds
 finish (bounded), and closes everything.
 """
 
@@ -14,7 +15,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import signal
 import ssl
 import threading
 from typing import Any
@@ -27,7 +27,7 @@ from kubernetes import client as k8s
 from cloudedge import SCHEDULER_NAME, errors, inputs, model
 from cloudedge.cluster import client, events, live
 from cloudedge.metrics import Metrics
-from cloudedge.scheduler import core, leader, operator, ownership
+from cloudedge.scheduler import core, leader, operator, ownership, stream
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,7 @@ class App:
                 recorder=self.recorder,
                 bind_workers=opts.bind_workers,
             )
+            self.live.pods = stream.PodStream(self.scheduler)
         self._runners: list[web.AppRunner] = []
         self.bad_nodes: dict[str, str] = {}
         self._stop = asyncio.Event()
@@ -286,27 +287,20 @@ class App:
             )
         self.ownership.start()
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._update_utilization())]
-        kopf_task: asyncio.Task[Any] | None = None
         if self.scheduler is not None:
             self.gate.start()
             tasks.append(asyncio.create_task(self.scheduler.run()))
-            kopf_task = asyncio.create_task(
-                kopf.operator(
-                    registry=operator.registry(self.scheduler),
-                    settings=operator.settings(),
-                    clusterwide=True,
-                    standalone=True,
-                    stop_flag=self._stop,
-                )
+        kopf_task = asyncio.create_task(
+            kopf.operator(
+                registry=operator.registry(),
+                settings=operator.settings(),
+                clusterwide=True,
+                standalone=True,
+                stop_flag=self._stop,
             )
-        else:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, self._stop.set)
+        )
         try:
-            if kopf_task is not None:
-                await kopf_task  # kopf handles SIGTERM/SIGINT and returns
-            else:
-                await self._stop.wait()
+            await kopf_task  # kopf handles SIGTERM/SIGINT and returns
         finally:
             log.info("shutting down")
             self.ownership.stop()

@@ -10,7 +10,8 @@ derives from :class:`CloudEdgeError`, and wrapped library errors are chained wit
     │                         (cloudedge.extender.wire: it belongs to the HTTP edge)
     ├── ConfigError           the scheduler's configuration file or flags are invalid
     └── ClusterError          talking to the API server failed in a way the caller must handle
-        └── BindError         a Binding could not be created
+        └── BindError         a Binding could not be created; its subclasses (conflict, gone,
+                              not found, gated, forbidden, retry) are in cloudedge.cluster.binding
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ table shows what the scheduler would decide now and why each other node lost or 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -51,9 +52,25 @@ def explain(
         topologies = {str(o["metadata"]["name"]): o for o in _items(resp)}
     except k8s_exc.ApiException:
         pass  # no CRD installed: the documented defaults apply
+    try:
+        namespaces = _items(core.list_namespace(_preload_content=False))
+        storage = {
+            "persistentvolumeclaims": _items(
+                core.list_persistent_volume_claim_for_all_namespaces(_preload_content=False)
+            ),
+            "persistentvolumes": _items(core.list_persistent_volume(_preload_content=False)),
+            "storageclasses": _items(
+                k8s.StorageV1Api(api).list_storage_class(_preload_content=False)
+            ),
+        }
+    except k8s_exc.ApiException as err:
+        raise errors.ClusterError(f"listing namespaces and storage: HTTP {err.status}") from err
     uid = pod_obj["metadata"].get("uid")
     cluster = view.ClusterView()
     cluster.replace_nodes(nodes)
+    cluster.replace_namespaces(namespaces)
+    for kind, items in storage.items():
+        cluster.replace_storage(kind, items)
     cluster.replace_pods([p for p in pods if p["metadata"].get("uid") != uid])
     chosen = live.choose_topology(topologies)
     if chosen is not None:
@@ -63,11 +80,18 @@ def explain(
     if not bound and (pod_obj.get("spec") or {}).get("schedulingGates"):
         gates = [str((g or {}).get("name")) for g in pod_obj["spec"]["schedulingGates"]]
         header.append(f"not ready for scheduling: waiting for the gates {', '.join(gates)}")
-    unhonoured = inputs.unhonoured_fields(pod_obj)
+    try:
+        claims = cluster.volumes_of(pod_obj)
+    except errors.InputError as err:
+        return "\n".join([*header, f"invalid volume: {err}"])
+    unhonoured = inputs.unhonoured_fields(pod_obj) + claims.refused
     if unhonoured:
         header.append(f"refused by the binder: {inputs.refusal(unhonoured)}")
+    if claims.pending:
+        header.append(f"no node until its claims change: {', '.join(claims.pending)}")
     try:
-        pod = inputs.parse_pod(pod_obj)
+        pod = inputs.parse_pod(pod_obj, namespace_labels=cluster.namespace_labels())
+        pod = dataclasses.replace(pod, volume_node_terms=claims.node_terms)
     except errors.InputError as err:
         return "\n".join([*header, f"invalid scheduling input: {err}"])
     ev = cluster.evaluate(pod, config or model.ModelConfig())

@@ -115,6 +115,10 @@ class Cluster:
     def apps(self) -> k8s_client.AppsV1Api:
         return k8s_client.AppsV1Api(self.api_client)
 
+    @property
+    def storage(self) -> k8s_client.StorageV1Api:
+        return k8s_client.StorageV1Api(self.api_client)
+
     def kubectl(
         self,
         *args: str,

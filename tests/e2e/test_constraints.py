@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from cluster_support import Cluster, wait_until
+from cluster_support import Cluster, scratch_namespace, wait_until
 from operator_support import OperatorProcess
 
 from cloudedge import SCHEDULER_NAME, explain
@@ -221,6 +221,147 @@ def test_anti_affinity_replicas_land_on_different_nodes(
     assert len(bound) == len(set(bound)) == 2, result
     (refused,) = [msg for node, msg in result.values() if not node]
     assert "anti-affinity" in refused
+
+
+def test_namespace_selectors_follow_the_labels_of_other_namespaces(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    # A cache pod, already on the first node, in a namespace labelled for this test only:
+    # anti-affinity by that label keeps a pod off its node, affinity brings one to it, and a
+    # selector no namespace matches speaks of no pod (not of the pod's own namespace).
+    group, make = nodes
+    first, second = make("za"), make("za")
+    team = f"cloudedge.io/e2e-team-{secrets.token_hex(3)}"
+    with scratch_namespace(kube, "data", prefix="e2e", label=team) as data:
+        cache = pod("cache", group, labels={"app": "cache"}, nodeName=first)
+        kube.core.create_namespaced_pod(data, cache)
+
+        def term(labels: dict[str, str]) -> dict[str, Any]:
+            return {
+                "labelSelector": {"matchLabels": {"app": "cache"}},
+                "topologyKey": HOST,
+                "namespaceSelector": {"matchLabels": labels},
+            }
+
+        away = {"affinity": {"podAntiAffinity": {REQUIRED: [term({team: "true"})]}}}
+        near = {"affinity": {"podAffinity": {REQUIRED: [term({team: "true"})]}}}
+        nowhere = {"affinity": {"podAffinity": {REQUIRED: [term({team: "none"})]}}}
+        # The cache pod in this namespace too: a selector matching nothing must not count it.
+        decoy = pod("cache", group, labels={"app": "cache"}, nodeName=second)
+        kube.core.create_namespaced_pod(namespace, decoy)
+        names = create(
+            kube,
+            namespace,
+            pod("away", group, **away),
+            pod("near", group, **near),
+            pod("nowhere", group, **nowhere),
+        )
+        result = outcome(kube, namespace, names)
+    assert result["away"][0] == second
+    assert result["near"][0] == first
+    node, message = result["nowhere"]
+    assert node is None
+    assert "didn't match pod affinity rules" in message
+
+
+@pytest.fixture
+def storage(kube: Cluster) -> Iterator[str]:
+    """A unique suffix for this test's PersistentVolumes and StorageClasses (cluster-scoped),
+    deleted afterwards."""
+    suffix = secrets.token_hex(3)
+    yield suffix
+    for kind in ("persistentvolume", "storageclass"):
+        names = kube.kubectl("get", kind, "-o", "name").stdout.split()
+        mine = [n for n in names if n.endswith(suffix)]
+        if mine:
+            kube.kubectl("delete", *mine, "--ignore-not-found", "--wait=false")
+
+
+def test_volume_topology_binds_near_the_volume_and_keeps_unusable_claims_pending(
+    kube: Cluster,
+    operator: OperatorProcess,
+    nodes: tuple[str, NodeMaker],
+    namespace: str,
+    storage: str,
+) -> None:
+    group, make = nodes
+    make("za")
+    near = make("za")
+    immediate, late = f"immediate-{storage}", f"late-{storage}"
+    for name, mode in ((immediate, "Immediate"), (late, "WaitForFirstConsumer")):
+        kube.storage.create_storage_class(
+            {
+                "metadata": {"name": name},
+                "provisioner": "kubernetes.io/no-provisioner",
+                "volumeBindingMode": mode,
+            }
+        )
+
+    def claim(name: str, *, cls: str = "", volume: str = "") -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+            "storageClassName": cls,
+        }
+        if volume:
+            spec["volumeName"] = volume
+        return {"metadata": {"name": name}, "spec": spec}
+
+    def volume(name: str, claim_name: str) -> dict[str, Any]:
+        hosts = {"key": HOST, "operator": "In", "values": [near]}
+        return {
+            "metadata": {"name": name},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "",
+                "hostPath": {"path": f"/tmp/{name}"},
+                "claimRef": {"namespace": namespace, "name": claim_name},
+                "nodeAffinity": {
+                    "required": {"nodeSelectorTerms": [{"matchExpressions": [hosts]}]}
+                },
+            },
+        }
+
+    kube.core.create_persistent_volume(volume(f"pv-data-{storage}", "data"))
+    kube.core.create_namespaced_persistent_volume_claim(
+        namespace, claim("data", volume=f"pv-data-{storage}")
+    )
+    kube.core.create_namespaced_persistent_volume_claim(namespace, claim("waits", cls=immediate))
+    kube.core.create_namespaced_persistent_volume_claim(namespace, claim("later", cls=late))
+
+    def mounting(name: str, claim_name: str) -> dict[str, Any]:
+        volumes = [{"name": "v", "persistentVolumeClaim": {"claimName": claim_name}}]
+        return pod(name, group, volumes=volumes)
+
+    names = create(
+        kube,
+        namespace,
+        mounting("near", "data"),
+        mounting("unbound", "waits"),
+        mounting("missing", "nope"),
+        mounting("late", "later"),
+    )
+    result = outcome(kube, namespace, names)
+    assert result["near"][0] == near
+    assert result["unbound"][0] is None
+    assert "pod has unbound immediate PersistentVolumeClaims" in result["unbound"][1]
+    assert result["missing"][0] is None
+    assert 'persistentvolumeclaim "nope" not found' in result["missing"][1]
+    assert result["late"][0] is None
+    assert "spec.volumes[0].persistentVolumeClaim" in result["late"][1]
+    assert "WaitForFirstConsumer" in result["late"][1]
+    # The missing claim appears, bound to a volume on the near node: the pod follows.
+    kube.core.create_persistent_volume(volume(f"pv-nope-{storage}", "nope"))
+    kube.core.create_namespaced_persistent_volume_claim(
+        namespace, claim("nope", volume=f"pv-nope-{storage}")
+    )
+    node = wait_until(
+        "the pod bound once its claim exists",
+        lambda: kube.core.read_namespaced_pod("missing", namespace).spec.node_name,
+        timeout=60,
+    )
+    assert node == near
 
 
 def test_topology_spread_keeps_the_zones_within_max_skew(

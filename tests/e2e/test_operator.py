@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from cluster_support import REPO_ROOT, Cluster, wait_until
+from kubernetes import client as k8s_client
 from kubernetes.utils import parse_quantity
 from operator_support import OperatorProcess, pod_requests_by_node, two_replicas
 
@@ -470,3 +471,33 @@ def test_sigterm_stops_the_operator_cleanly(kube: Cluster, operator: OperatorPro
     assert operator.stop(timeout=20) == 0, operator.log_tail()
     assert time.monotonic() - started < 20
     assert "stopped" in operator.log_tail()
+
+
+def test_the_network_topology_sites_column_is_written_and_follows_the_spec(
+    kube: Cluster, operator: OperatorProcess
+) -> None:
+    custom = k8s_client.CustomObjectsApi(kube.api_client)
+    group, version, plural = "cloudedge.io", "v1alpha1", "networktopologies"
+    name = f"e2e-sites-{secrets.token_hex(3)}"
+    body = {
+        "apiVersion": f"{group}/{version}",
+        "kind": "NetworkTopology",
+        "metadata": {"name": name},
+        "spec": {"links": [{"from": "site-a", "to": "site-b", "latencyMs": 3}]},
+    }
+    custom.create_cluster_custom_object(group, version, plural, body)
+    try:
+
+        def sites() -> int | None:
+            obj = custom.get_cluster_custom_object(group, version, plural, name)
+            return (obj.get("status") or {}).get("sites")
+
+        assert wait_until("status.sites written", sites, timeout=30) == 2
+        link = {"from": "site-b", "to": "camera-1", "latencyMs": 8}
+        patch = {"spec": {"links": [*body["spec"]["links"], link]}}
+        custom.patch_cluster_custom_object(group, version, plural, name, patch)
+        wait_until("status.sites follows the spec", lambda: sites() == 3, timeout=30)
+        printed = kube.kubectl("get", "networktopologies.cloudedge.io", name, "-o", "wide")
+        assert "3" in printed.stdout.split("\n")[1].split()
+    finally:
+        custom.delete_cluster_custom_object(group, version, plural, name)

@@ -580,9 +580,22 @@ OPERATOR_CLUSTER_RULES = {
     ("", "nodes", "", "get"),
     ("", "nodes", "", "list"),
     ("", "nodes", "", "watch"),
+    ("", "namespaces", "", "get"),
+    ("", "namespaces", "", "list"),
+    ("", "namespaces", "", "watch"),
+    ("", "persistentvolumeclaims", "", "get"),
+    ("", "persistentvolumeclaims", "", "list"),
+    ("", "persistentvolumeclaims", "", "watch"),
+    ("", "persistentvolumes", "", "get"),
+    ("", "persistentvolumes", "", "list"),
+    ("", "persistentvolumes", "", "watch"),
+    ("storage.k8s.io", "storageclasses", "", "get"),
+    ("storage.k8s.io", "storageclasses", "", "list"),
+    ("storage.k8s.io", "storageclasses", "", "watch"),
     ("cloudedge.io", "networktopologies", "", "get"),
     ("cloudedge.io", "networktopologies", "", "list"),
     ("cloudedge.io", "networktopologies", "", "watch"),
+    ("cloudedge.io", "networktopologies/status", "", "patch"),
 }
 
 

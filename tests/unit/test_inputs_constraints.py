@@ -25,11 +25,6 @@ NS_SEL = {"matchLabels": {"team": "data"}}
     ("spec", "fields"),
     [
         pytest.param(
-            {"affinity": {"podAffinity": {REQUIRED: [{**TERM, "namespaceSelector": NS_SEL}]}}},
-            [f"spec.affinity.podAffinity.{REQUIRED}[0].namespaceSelector"],
-            id="namespace-selector-by-label",
-        ),
-        pytest.param(
             {
                 "affinity": {
                     "podAntiAffinity": {PREFERRED: [{"weight": 1, "podAffinityTerm": TERM}]}
@@ -54,9 +49,9 @@ NS_SEL = {"matchLabels": {"team": "data"}}
             id="soft-topology-spread",
         ),
         pytest.param(
-            {"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]},
-            ["spec.volumes[0].persistentVolumeClaim"],
-            id="persistent-volume-claim",
+            {"volumes": [{"name": "v", "ephemeral": {"volumeClaimTemplate": {}}}]},
+            ["spec.volumes[0].ephemeral"],
+            id="generic-ephemeral-volume",
         ),
         pytest.param(
             {"resourceClaims": [{"name": "gpu"}]}, ["spec.resourceClaims"], id="resource-claims"
@@ -75,7 +70,7 @@ def test_a_pod_with_only_honoured_constraints_is_not_refused() -> None:
         tolerations=[{"key": "k", "operator": "Exists"}],
         affinity={
             "nodeAffinity": {REQUIRED: {"nodeSelectorTerms": []}},
-            "podAffinity": {REQUIRED: [TERM]},
+            "podAffinity": {REQUIRED: [TERM, {**TERM, "namespaceSelector": NS_SEL}]},
             "podAntiAffinity": {REQUIRED: [{**TERM, "namespaceSelector": {}}]},
         },
         containers=[
@@ -85,7 +80,10 @@ def test_a_pod_with_only_honoured_constraints_is_not_refused() -> None:
                 "ports": [{"containerPort": 80, "hostPort": 8080}],
             }
         ],
-        volumes=[{"name": "scratch", "emptyDir": {}}],
+        volumes=[
+            {"name": "scratch", "emptyDir": {}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
+        ],
         initContainers=[{"name": "proxy", "restartPolicy": "Always"}],
         topologySpreadConstraints=[
             {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}

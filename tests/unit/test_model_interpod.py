@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cloudedge import model
-from cloudedge.cluster.view import ClusterView
+from cloudedge.cluster.view import Choice, ClusterView
 from cloudedge.inputs import parse_node, parse_pod
 from cloudedge.inputs.pods import parse_placed
 from cloudedge.model import interpod
@@ -260,10 +260,14 @@ def test_a_reserved_pod_keeps_its_host_port_before_the_watch_shows_it_bound() ->
     view.replace_pods([])
     first = parse_pod(pod("p1", containers=ports({"hostPort": 80})))
     second = parse_pod(pod("p2", containers=ports({"hostPort": 80})))
-    assert view.decide(first, model.ModelConfig())[1] == 0
+    assert _node(view.decide(first, model.ModelConfig())[1]) == "a"
     assert view.decide(second, model.ModelConfig())[1] is None
     view.unreserve(first.uid)
-    assert view.decide(second, model.ModelConfig())[1] == 0
+    assert _node(view.decide(second, model.ModelConfig())[1]) == "a"
+
+
+def _node(choice: Choice | None) -> str | None:
+    return None if choice is None else choice.node
 
 
 def test_the_label_index_follows_placements_and_releases_in_every_copy() -> None:
@@ -292,8 +296,92 @@ def test_the_label_index_follows_placements_and_releases_in_every_copy() -> None
     assert both(copy, None) == [{0: 1}] * 2
 
 
-def test_a_term_selecting_namespaces_by_label_is_left_to_kube_scheduler() -> None:
-    # The binder refuses such a pod (inputs.constraints); the extender must not guess it.
+def test_without_namespace_labels_a_term_selecting_namespaces_by_label_is_left_out() -> None:
+    # The extender: kube-scheduler has enforced the term already, and it must not be guessed.
     by_label = term("cache", namespaceSelector={"matchLabels": {"team": "data"}})
     p = parse_pod(pod("web", affinity={"podAffinity": {REQUIRED: [by_label]}}))
     assert p.affinity == ()
+
+
+NAMESPACES = {"ns": {"team": "web"}, "data-1": {"team": "data"}, "data-2": {"team": "data"}}
+
+
+@pytest.mark.parametrize(
+    ("extra", "namespaces"),
+    [
+        pytest.param(
+            {"namespaceSelector": {"matchLabels": {"team": "data"}}},
+            {"data-1", "data-2"},
+            id="matching-labels",
+        ),
+        pytest.param(
+            {"namespaceSelector": {"matchLabels": {"team": "data"}}, "namespaces": ["x"]},
+            {"data-1", "data-2", "x"},
+            id="added-to-the-named-ones",
+        ),
+        pytest.param(
+            {"namespaceSelector": {"matchLabels": {"team": "none"}}},
+            set(),
+            id="matching-nothing-is-not-the-own-namespace",
+        ),
+        pytest.param(
+            {
+                "namespaceSelector": {
+                    "matchExpressions": [{"key": "team", "operator": "NotIn", "values": ["data"]}]
+                }
+            },
+            {"ns"},
+            id="expressions",
+        ),
+    ],
+)
+def test_a_namespace_selector_resolves_to_the_namespaces_whose_labels_match(
+    extra: dict[str, Any], namespaces: set[str]
+) -> None:
+    spec = {"affinity": {"podAntiAffinity": {REQUIRED: [term("cache", **extra)]}}}
+    p = parse_pod(pod("web", **spec), namespace_labels=NAMESPACES)
+    assert len(p.anti_affinity) == 1
+    assert p.anti_affinity[0].namespaces == frozenset(namespaces)
+    assert not p.anti_affinity[0].all_namespaces
+
+
+def test_anti_affinity_by_namespace_label_keeps_off_nodes_of_pods_in_those_namespaces() -> None:
+    nodes = [node("a"), node("b"), node("c")]
+    placed = {
+        "a": [pod("cache", namespace="data-1", labels={"app": "cache"})],
+        "b": [pod("cache", namespace="ns", labels={"app": "cache"})],
+    }
+    by_label = term("cache", namespaceSelector={"matchLabels": {"team": "data"}})
+    spec = {"affinity": {"podAntiAffinity": {REQUIRED: [by_label]}}}
+    ev = model.evaluate(
+        parse_pod(pod("web", **spec), namespace_labels=NAMESPACES),
+        state(nodes, placed),
+        model.ModelConfig(),
+    )
+    assert ev.feasible.tolist() == [False, True, True]
+
+
+def test_the_view_resolves_placed_pods_terms_again_when_namespace_labels_change() -> None:
+    # A placed pod's anti-affinity to "team=data" namespaces must follow a relabelled one.
+    view = ClusterView()
+    view.replace_nodes([node("a"), node("b")])
+    view.replace_namespaces([namespace_obj("ns", team="web"), namespace_obj("data-1")])
+    by_label = term("web", namespaceSelector={"matchLabels": {"team": "data"}})
+    guard = pod("guard", namespace="ns", affinity={"podAntiAffinity": {REQUIRED: [by_label]}})
+    guard["spec"]["nodeName"] = "a"
+    view.replace_pods([guard])
+    incoming = parse_pod(pod("web", namespace="data-1", labels={"app": "web"}))
+
+    def feasible_nodes() -> list[str]:
+        ev = view.evaluate(incoming, model.ModelConfig())
+        return [n for n, ok in zip(ev.node_names, ev.feasible.tolist(), strict=True) if ok]
+
+    assert feasible_nodes() == ["a", "b"]
+    view.upsert_namespace(namespace_obj("data-1", team="data"))
+    assert feasible_nodes() == ["b"]
+    view.upsert_namespace(namespace_obj("data-1", team="other"))
+    assert feasible_nodes() == ["a", "b"]
+
+
+def namespace_obj(name: str, **labels: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": labels}}

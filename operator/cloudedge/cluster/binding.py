@@ -9,11 +9,14 @@ after a lost reply, which counts as success), or a :class:`cloudedge.errors.Bind
 subclass whose ``reason`` says whether anything can help::
 
     BindError
-    ├── BindConflict    ``conflict``: bound elsewhere (``node`` says where)
-    ├── BindGone        ``gone``: 404, being deleted, or the UID belongs to a recreated pod
-    ├── BindGated       ``gone``: the pod has scheduling gates; it comes back when they are lifted
-    ├── BindForbidden   ``forbidden``: our role may not bind
-    └── BindRetry       ``retry``: anything transient (the Binding may even have been made)
+    ├── BindConflict      ``conflict``: bound elsewhere (``node`` says where)
+    ├── BindGone          ``gone``: being deleted, or the UID belongs to a recreated pod
+    │   └── BindNotFound  ``gone``: 404, no such pod
+    ├── BindGated         ``gone``: the pod has scheduling gates; it comes back when they are lifted
+    ├── BindForbidden     ``forbidden``: our role may not bind
+    └── BindRetry         ``retry``: anything transient (the Binding may even have been made)
+
+Callers act on the class, not on ``reason`` (kept for logs and the extender's reply).
 """
 
 from __future__ import annotations
@@ -38,9 +41,6 @@ class Outcome(enum.StrEnum):
     client with the same choice."""
 
 
-ALREADY_BOUND_SAME_NODE = Outcome.ALREADY_BOUND_SAME_NODE
-
-
 class BindConflict(errors.BindError):
     """The pod is bound to another node (409)."""
 
@@ -53,6 +53,10 @@ class BindGone(errors.BindError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, reason="gone")
+
+
+class BindNotFound(BindGone):
+    """No pod of that name exists any more (404)."""
 
 
 class BindGated(errors.BindError):
@@ -122,7 +126,7 @@ def _classify(
     text = _message(err)
     where = f"binding {namespace}/{name} to {node}"
     if err.status == 404:
-        raise BindGone(f"{where}: pod is gone ({text})") from err
+        raise BindNotFound(f"{where}: pod is gone ({text})") from err
     if err.status == 409:
         # Already assigned, gated or being deleted: find out which. On our node, already
         # assigned was our own earlier attempt.
@@ -130,7 +134,7 @@ def _classify(
             pod = core.read_namespaced_pod(name, namespace, _request_timeout=10)
         except k8s_exc.ApiException as read_err:
             if read_err.status == 404:
-                raise BindGone(f"{where}: pod is gone") from err
+                raise BindNotFound(f"{where}: pod is gone") from err
             raise BindRetry(f"{where}: {text}") from err
         except Exception as read_err:
             raise BindRetry(f"{where}: {text}; reading the pod failed: {read_err}") from err

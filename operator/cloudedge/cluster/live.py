@@ -1,7 +1,10 @@
 """Wire a :class:`ClusterView` to the API server: reflectors for nodes, pods and topology.
 
 Pods are watched with ``status.phase!=Succeeded,status.phase!=Failed`` (server-side): the view
-needs every non-terminated pod, bound or not, whoever scheduled it.
+needs every non-terminated pod, bound or not, whoever scheduled it. That one pod watch is the
+scheduler's only one: after the view has taken each event, a :class:`PodHandler` (the binder's
+queue, :mod:`cloudedge.scheduler.stream`) gets it too, so the queue is never ahead of the view
+and both relist together.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from kubernetes import client as k8s
 
@@ -21,6 +24,19 @@ log = logging.getLogger(__name__)
 
 NON_TERMINATED = "status.phase!=Succeeded,status.phase!=Failed"
 TOPOLOGY_GROUP, TOPOLOGY_VERSION, TOPOLOGY_PLURAL = "cloudedge.io", "v1alpha1", "networktopologies"
+
+
+class PodHandler(Protocol):
+    """Who else hears the pod stream, after the view (called from the reflector thread)."""
+
+    def pods_listed(self, objects: list[Mapping[str, Any]]) -> None:
+        """A (re)list: exactly these pods exist."""
+
+    def pod_changed(self, obj: Mapping[str, Any]) -> None:
+        """A pod was added or changed."""
+
+    def pod_deleted(self, obj: Mapping[str, Any]) -> None:
+        """A pod was deleted or finished."""
 
 
 class LiveView:
@@ -35,9 +51,13 @@ class LiveView:
         on_bad_topology: Callable[[Mapping[str, Any], errors.InputError], None] | None = None,
         on_topology_warning: Callable[[Mapping[str, Any], errors.InputError], None] | None = None,
         watch_topology: bool = True,
+        pods: PodHandler | None = None,
     ) -> None:
         self.api = api
-        self.view = view.ClusterView(on_change=on_change, on_bad_node=on_bad_node)
+        self.pods = pods
+        self.view = view.ClusterView(
+            on_change=on_change, on_bad_node=on_bad_node, kinds=("nodes", "pods", "namespaces")
+        )
         self.stop = threading.Event()
         self._on_bad_topology = on_bad_topology
         self._on_topology_warning = on_topology_warning
@@ -56,19 +76,39 @@ class LiveView:
                 stop=self.stop,
                 on_stale=lambda: self.view.mark_stale("nodes"),
             ),
+            # Namespace labels, for the namespaceSelector of pod (anti-)affinity terms.
+            reflector.Reflector(
+                api,
+                core.list_namespace,
+                name="namespaces",
+                on_replace=self.view.replace_namespaces,
+                on_upsert=self.view.upsert_namespace,
+                on_delete=self.view.delete_namespace,
+                stop=self.stop,
+                on_stale=lambda: self.view.mark_stale("namespaces"),
+            ),
             reflector.Reflector(
                 api,
                 core.list_pod_for_all_namespaces,
                 name="pods",
                 field_selector=NON_TERMINATED,
-                on_replace=self.view.replace_pods,
-                on_upsert=self.view.upsert_pod,
-                on_delete=self.view.delete_pod,
+                on_replace=self._pods_replaced,
+                on_upsert=self._pod_changed,
+                on_delete=self._pod_deleted,
                 stop=self.stop,
                 on_list_start=self.view.pods_listing,
                 on_stale=lambda: self.view.mark_stale("pods"),
             ),
         ]
+        # Claims, volumes and classes, for the volume topology of pods with PVCs.
+        storage = k8s.StorageV1Api(api)
+        listers: dict[str, reflector.Lister] = {
+            "persistentvolumeclaims": core.list_persistent_volume_claim_for_all_namespaces,
+            "persistentvolumes": core.list_persistent_volume,
+            "storageclasses": storage.list_storage_class,
+        }
+        for kind, lister in listers.items():
+            self.reflectors.append(self._storage_reflector(kind, lister))
         if watch_topology:
             custom = k8s.CustomObjectsApi(api)
 
@@ -89,12 +129,24 @@ class LiveView:
                 )
             )
 
+    def _storage_reflector(self, kind: str, lister: reflector.Lister) -> reflector.Reflector:
+        return reflector.Reflector(
+            self.api,
+            lister,
+            name=kind,
+            on_replace=lambda items: self.view.replace_storage(kind, items),
+            on_upsert=lambda obj: self.view.upsert_storage(kind, obj),
+            on_delete=lambda obj: self.view.delete_storage(kind, obj),
+            stop=self.stop,
+            on_stale=lambda: self.view.mark_stale(kind),
+        )
+
     def start(self, *, wait_s: float = 60.0) -> None:
-        """Start the watches and wait (bounded) for nodes and pods to be listed once."""
+        """Start the watches and wait (bounded) for nodes, namespaces and pods to be listed."""
         for r in self.reflectors:
             r.start()
         if not self.view.synced.wait(wait_s):
-            raise errors.ClusterError(f"nodes and pods not listed within {wait_s:.0f}s")
+            raise errors.ClusterError(f"nodes, namespaces and pods not listed within {wait_s:.0f}s")
         if self._in_force is not None and self._last_good is not None:
             self._warn_unknown_sites(self._in_force, self._last_good)  # nodes are known now
 
@@ -103,6 +155,23 @@ class LiveView:
         self.stop.set()
         for r in self.reflectors:
             r.close()
+
+    # The pod stream: the view first (its reservations end as the pod shows up bound), then
+    # the handler.
+    def _pods_replaced(self, items: list[Mapping[str, Any]]) -> None:
+        self.view.replace_pods(items)
+        if self.pods is not None:
+            self.pods.pods_listed(items)
+
+    def _pod_changed(self, obj: Mapping[str, Any]) -> None:
+        self.view.upsert_pod(obj)
+        if self.pods is not None:
+            self.pods.pod_changed(obj)
+
+    def _pod_deleted(self, obj: Mapping[str, Any]) -> None:
+        self.view.delete_pod(obj)
+        if self.pods is not None:
+            self.pods.pod_deleted(obj)
 
     # NetworkTopology: the one named "default", else the only one; a bad one keeps the last
     # good topology in force and is reported.

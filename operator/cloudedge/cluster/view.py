@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from cloudedge import errors, inputs, model
 from cloudedge.cluster import reflector
 from cloudedge.inputs import pods as pod_inputs
+from cloudedge.inputs import volumes as volume_inputs
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,20 @@ class PodUsage:
     node: str
     pod: model.Pod
     """What the model places: requests, labels, host ports, required anti-affinity."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """The node a decision reserved, by name, with what the decision's events report.
+
+    Read under the view's lock at the moment of the decision: an index into the model state
+    would name another node once a watch rebuilt that state (a node added or removed sorts
+    the names anew), and the tier of that other node went into the metrics.
+    """
+
+    node: str
+    terms: model.NodeTerms
+    tier: model.Tier | None
 
 
 @dataclasses.dataclass
@@ -79,8 +94,19 @@ class ClusterView:
         topology: model.Topology | None = None,
         on_change: Callable[[str], None] | None = None,
         on_bad_node: Callable[[Mapping[str, Any], errors.InputError], None] | None = None,
+        kinds: Iterable[str] = ("nodes", "pods"),
     ) -> None:
         self._lock = threading.RLock()
+        self._kinds = frozenset(kinds)
+        """What must be listed before the view is synced (LiveView adds namespaces)."""
+        self._namespaces: Mapping[str, Mapping[str, str]] = {}
+        """Namespace -> labels; replaced, never changed in place (readers keep a snapshot)."""
+        self._storage: dict[str, dict[str, Mapping[str, Any]]] = {kind: {} for kind in STORAGE}
+        """PersistentVolumeClaims (by namespace/name), PersistentVolumes and StorageClasses
+        (by name): what a pod's claims mean (see :meth:`volumes_of`)."""
+        self._by_namespace_selector: dict[str, Mapping[str, Any]] = {}
+        """Placed pods whose (anti-)affinity selects namespaces by label, by UID: parsed again
+        when namespace labels change."""
         self._nodes: dict[str, model.Node] = {}
         self._node_objects: dict[str, Mapping[str, Any]] = {}
         self._pods: dict[str, PodUsage] = {}  # by uid
@@ -128,6 +154,74 @@ class ClusterView:
             self._state = None
         self._changed("node-deleted")
 
+    def replace_namespaces(self, objects: Iterable[Mapping[str, Any]]) -> None:
+        """A relist of namespaces."""
+        with self._lock:
+            self._namespaces = {_name(o): _labels(o) for o in objects}
+            self._namespaces_changed()
+            self._mark_synced("namespaces")
+        self._changed("namespaces-relisted")
+
+    def upsert_namespace(self, obj: Mapping[str, Any]) -> None:
+        """A namespace was added or changed (only its labels matter)."""
+        with self._lock:
+            name, labels = _name(obj), _labels(obj)
+            if self._namespaces.get(name) == labels:
+                return
+            self._namespaces = {**self._namespaces, name: labels}
+            self._namespaces_changed()
+        self._changed("namespace-labels")
+
+    def delete_namespace(self, obj: Mapping[str, Any]) -> None:
+        """A namespace is gone."""
+        with self._lock:
+            name = _name(obj)
+            if name not in self._namespaces:
+                return
+            self._namespaces = {k: v for k, v in self._namespaces.items() if k != name}
+            self._namespaces_changed()
+        self._changed("namespace-deleted")
+
+    def namespace_labels(self) -> Mapping[str, Mapping[str, str]]:
+        """Every namespace's labels (a snapshot: never changed once returned)."""
+        with self._lock:
+            return self._namespaces
+
+    def _namespaces_changed(self) -> None:
+        for obj in list(self._by_namespace_selector.values()):
+            self._put_pod(obj)
+
+    def replace_storage(self, kind: str, objects: Iterable[Mapping[str, Any]]) -> None:
+        """A relist of ``kind`` (one of :data:`STORAGE`)."""
+        with self._lock:
+            self._storage[kind] = {_storage_key(kind, o): o for o in objects}
+            self._mark_synced(kind)
+        self._changed(f"{kind}-relisted")
+
+    def upsert_storage(self, kind: str, obj: Mapping[str, Any]) -> None:
+        """A claim, volume or class was added or changed (a claim bound, say)."""
+        with self._lock:
+            self._storage[kind][_storage_key(kind, obj)] = obj
+        self._changed(f"{kind}-changed")
+
+    def delete_storage(self, kind: str, obj: Mapping[str, Any]) -> None:
+        """A claim, volume or class is gone."""
+        with self._lock:
+            self._storage[kind].pop(_storage_key(kind, obj), None)
+        self._changed(f"{kind}-deleted")
+
+    def volumes_of(self, obj: Mapping[str, Any]) -> volume_inputs.VolumeFacts:
+        """What the claims of ``obj`` (a v1 Pod) mean for its placement, now."""
+        if not volume_inputs.claim_names(obj):
+            return volume_inputs.NO_VOLUMES
+        with self._lock:
+            return volume_inputs.pod_volumes(
+                obj,
+                claims=self._storage["persistentvolumeclaims"],
+                volumes=self._storage["persistentvolumes"],
+                classes=self._storage["storageclasses"],
+            )
+
     def pods_listing(self) -> None:
         """A list of pods is about to be requested (see :meth:`replace_pods`)."""
         with self._lock:
@@ -143,6 +237,7 @@ class ClusterView:
         """
         with self._lock:
             self._pods.clear()
+            self._by_namespace_selector.clear()
             listed = set()
             for obj in objects:
                 listed.add(_uid(obj))
@@ -169,6 +264,7 @@ class ClusterView:
         uid = _uid(obj)
         with self._lock:
             usage = self._pods.pop(uid, None)
+            self._by_namespace_selector.pop(uid, None)
             if usage is not None:
                 self._release(usage.node, usage.pod)
             self._drop_reservation(uid)
@@ -178,20 +274,23 @@ class ClusterView:
 
     def decide(
         self, pod: model.Pod, config: model.ModelConfig
-    ) -> tuple[model.Evaluation, int | None]:
+    ) -> tuple[model.Evaluation, Choice | None]:
         """Evaluate ``pod`` on the current state and reserve the best node, atomically."""
         with self._lock:
             self._expire_reservations()
             state = self.state()
             ev = model.evaluate(pod, state, config)
             best = ev.best()
-            if best is not None and pod.uid:
-                node = state.names[best]
+            if best is None:
+                return ev, None
+            node = state.names[best]
+            choice = Choice(node=node, terms=ev.node_terms(best), tier=state.nodes[best].tier)
+            if pod.uid:
                 self._reservations[pod.uid] = Reservation(
                     key=pod.key, node=node, pod=pod, created_at=time.monotonic()
                 )
                 state.assign(pod, best)
-            return ev, best
+            return ev, choice
 
     def reserve(self, pod: model.Pod, node: str) -> None:
         """Count ``pod`` on ``node`` from now on, decided elsewhere (kube-scheduler, through the
@@ -240,7 +339,8 @@ class ClusterView:
                 self._drop_reservation(uid)
 
     def unreserve(self, uid: str) -> None:
-        """The Binding failed or was abandoned: give the capacity back."""
+        """The Binding failed or was abandoned: give the capacity back (kube-scheduler's
+        ``ForgetPod``)."""
         with self._lock:
             self._drop_reservation(uid)
         self._changed("reservation-dropped")
@@ -319,7 +419,7 @@ class ClusterView:
     def _mark_synced(self, kind: str) -> None:
         self._stale.discard(kind)
         self._synced_kinds.add(kind)
-        if {"nodes", "pods"} <= self._synced_kinds:
+        if self._kinds <= self._synced_kinds:
             self.synced.set()
 
     def _changed(self, why: str) -> None:
@@ -346,6 +446,7 @@ class ClusterView:
     def _put_pod(self, obj: Mapping[str, Any]) -> None:
         uid = _uid(obj)
         old = self._pods.pop(uid, None)
+        self._by_namespace_selector.pop(uid, None)
         if old is not None:
             self._release(old.node, old.pod)
         spec = obj.get("spec") or {}
@@ -358,8 +459,10 @@ class ClusterView:
             return
         meta = obj.get("metadata") or {}
         key = f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"
+        if _selects_namespaces_by_label(obj):
+            self._by_namespace_selector[uid] = obj
         try:
-            placed = pod_inputs.parse_placed(obj)
+            placed = pod_inputs.parse_placed(obj, namespace_labels=self._namespaces)
         except errors.InputError as err:
             # The API server validated this pod; count what we can rather than nothing.
             log.warning("pod %s unreadable, counted by its requests only: %s", key, err)
@@ -410,6 +513,43 @@ class ClusterView:
             for name, node in sorted(self._nodes.items())
         ]
         return model.ClusterState(nodes, topology=self._topology, placed=placed)
+
+
+STORAGE = ("persistentvolumeclaims", "persistentvolumes", "storageclasses")
+"""The storage kinds the view keeps, as their reflectors are named."""
+
+
+def _storage_key(kind: str, obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    if kind == "persistentvolumeclaims":
+        return f"{meta.get('namespace')}/{meta.get('name')}"
+    return str(meta.get("name") or "")
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+
+
+def _selects_namespaces_by_label(obj: Mapping[str, Any]) -> bool:
+    """Whether a pod has a required (anti-)affinity term with a non-empty namespaceSelector."""
+    affinity = (obj.get("spec") or {}).get("affinity") or {}
+    if not isinstance(affinity, Mapping):
+        return False
+    for kind in ("podAffinity", "podAntiAffinity"):
+        section = affinity.get(kind)
+        if not isinstance(section, Mapping):
+            continue
+        terms = section.get("requiredDuringSchedulingIgnoredDuringExecution")
+        for term in terms if isinstance(terms, list) else []:
+            selector = term.get("namespaceSelector") if isinstance(term, Mapping) else None
+            if isinstance(selector, Mapping) and any(selector.values()):
+                return True
+    return False
 
 
 def _uid(obj: Mapping[str, Any]) -> str:

@@ -46,17 +46,12 @@ def _containers(obj: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
 
 
 def _pod_affinity(obj: Mapping[str, Any]) -> Iterator[str]:
-    """Preferred terms (scores) are not honoured; required terms are, unless they select
-    namespaces by label: the model does not watch Namespaces."""
+    """Preferred terms (scores) are not honoured; required terms are, ``namespaces`` and
+    ``namespaceSelector`` included (the view watches Namespaces for their labels)."""
     for kind in ("podAffinity", "podAntiAffinity"):
-        affinity = _affinity(obj, kind)
         mode = "preferredDuringSchedulingIgnoredDuringExecution"
-        if _list(affinity.get(mode)):
+        if _list(_affinity(obj, kind).get(mode)):
             yield f"spec.affinity.{kind}.{mode}"
-        mode = "requiredDuringSchedulingIgnoredDuringExecution"
-        for k, term in enumerate(_list(affinity.get(mode))):
-            if any(_mapping(_mapping(term).get("namespaceSelector")).values()):
-                yield f"spec.affinity.{kind}.{mode}[{k}].namespaceSelector"
 
 
 def _preferred_node_affinity(obj: Mapping[str, Any]) -> Iterator[str]:
@@ -73,11 +68,12 @@ def _topology_spread(obj: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _volumes(obj: Mapping[str, Any]) -> Iterator[str]:
+    """Generic ephemeral volumes: their claim is made by a controller and bound as the pod is
+    placed, which the binder does not do. PersistentVolumeClaims are honoured (their volume's
+    node affinity; see :mod:`cloudedge.inputs.volumes`, which refuses late-binding classes)."""
     for i, volume in enumerate(_list(_spec(obj).get("volumes"))):
-        volume = _mapping(volume)
-        for kind in ("persistentVolumeClaim", "ephemeral"):
-            if kind in volume:
-                yield f"spec.volumes[{i}].{kind}"
+        if "ephemeral" in _mapping(volume):
+            yield f"spec.volumes[{i}].ephemeral"
 
 
 def _resource_claims(obj: Mapping[str, Any]) -> Iterator[str]:

@@ -21,8 +21,18 @@ def has_cloudedge_annotations(obj: Mapping[str, Any]) -> bool:
     return any(str(k).startswith(keys.PREFIX) for k in annotations)
 
 
-def parse_pod(obj: Mapping[str, Any]) -> types.Pod:
-    """Build the model's view of a Pod object, raising InputError on any bad value."""
+NamespaceLabels = Mapping[str, Mapping[str, str]]
+"""Namespace name -> its labels: what a ``namespaceSelector`` is matched against."""
+
+
+def parse_pod(
+    obj: Mapping[str, Any], *, namespace_labels: NamespaceLabels | None = None
+) -> types.Pod:
+    """Build the model's view of a Pod object, raising InputError on any bad value.
+
+    ``namespace_labels``: every namespace's labels, to resolve the pod's ``namespaceSelector``
+    terms (see :func:`_pod_terms`); None leaves such terms out.
+    """
     obj = {"kind": "Pod", **obj}
     who = objects.describe(obj)
     meta = objects.mapping(obj, "metadata")
@@ -58,11 +68,15 @@ def parse_pod(obj: Mapping[str, Any]) -> types.Pod:
         affinity_terms=_affinity_terms(obj, who=who),
         tolerations=_tolerations(obj),
         annotated=any(k.startswith(keys.PREFIX) for k in annotations),
-        **_placement_constraints(obj, who=who, namespace=str(namespace)),
+        **_placement_constraints(
+            obj, who=who, namespace=str(namespace), namespace_labels=namespace_labels
+        ),
     )
 
 
-def parse_placed(obj: Mapping[str, Any]) -> types.Pod:
+def parse_placed(
+    obj: Mapping[str, Any], *, namespace_labels: NamespaceLabels | None = None
+) -> types.Pod:
     """A pod already on a node (anyone's) as the inter-pod filters see it: requests, labels,
     host ports and required (anti-)affinity; its cloudedge annotations do not matter here.
 
@@ -78,20 +92,33 @@ def parse_placed(obj: Mapping[str, Any]) -> types.Pod:
         namespace=namespace,
         uid=str(meta.get("uid") or ""),
         requests=pod_requests(obj, who=who),
-        **_placement_constraints(obj, who=who, namespace=namespace),
+        **_placement_constraints(
+            obj, who=who, namespace=namespace, namespace_labels=namespace_labels
+        ),
     )
 
 
-def _placement_constraints(obj: Mapping[str, Any], *, who: str, namespace: str) -> dict[str, Any]:
+def _placement_constraints(
+    obj: Mapping[str, Any], *, who: str, namespace: str, namespace_labels: NamespaceLabels | None
+) -> dict[str, Any]:
     """labels, host_ports, affinity, anti_affinity and spread of a Pod object."""
     labels = objects.string_map(obj, "metadata", "labels")
+
+    def terms(kind: str) -> tuple[types.PodAffinityTerm, ...]:
+        return _pod_terms(
+            obj,
+            kind,
+            who=who,
+            namespace=namespace,
+            labels=labels,
+            namespace_labels=namespace_labels,
+        )
+
     return {
         "labels": labels,
         "host_ports": _host_ports(obj, who=who),
-        "affinity": _pod_terms(obj, "podAffinity", who=who, namespace=namespace, labels=labels),
-        "anti_affinity": _pod_terms(
-            obj, "podAntiAffinity", who=who, namespace=namespace, labels=labels
-        ),
+        "affinity": terms("podAffinity"),
+        "anti_affinity": terms("podAntiAffinity"),
         "spread": _spread(obj, who=who, labels=labels),
     }
 
@@ -153,15 +180,22 @@ def _label_selector(
 
 
 def _pod_terms(
-    obj: Mapping[str, Any], kind: str, *, who: str, namespace: str, labels: Mapping[str, str]
+    obj: Mapping[str, Any],
+    kind: str,
+    *,
+    who: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    namespace_labels: NamespaceLabels | None,
 ) -> tuple[types.PodAffinityTerm, ...]:
     """The required terms of ``spec.affinity.<kind>``, namespaces resolved.
 
-    An empty ``namespaceSelector`` selects every namespace. A non-empty one needs the
-    namespaces' labels, which the model does not have: such a term is left out here. The
-    binder refuses such pods (:mod:`cloudedge.inputs.constraints`); in the extender mode,
-    kube-scheduler enforces the term, and guessing it here would only filter out nodes
-    kube-scheduler rightly keeps.
+    As kube-scheduler's InterPodAffinity resolves them: an empty ``namespaceSelector`` selects
+    every namespace; a non-empty one selects the namespaces whose labels it matches, added to
+    ``namespaces``; neither means the pod's own namespace. A non-empty selector that matches
+    no namespace (and no names) speaks of no pod at all: it does not fall back to the pod's
+    own namespace. Without ``namespace_labels`` (the extender, where kube-scheduler has
+    enforced the term already) such a term is left out rather than guessed.
     """
     where = f"spec.affinity.{kind}.requiredDuringSchedulingIgnoredDuringExecution"
     section = objects.mapping(obj, "spec", "affinity", kind)
@@ -177,11 +211,21 @@ def _pod_terms(
         if not isinstance(names, list):
             raise errors.InputError(who, f"{at}.namespaces", names, "a list of namespaces")
         ns_selector = term.get("namespaceSelector")
-        if isinstance(ns_selector, Mapping) and any(ns_selector.values()):
-            continue
-        all_namespaces = isinstance(ns_selector, Mapping)
         resolved = frozenset(str(n) for n in names)
-        if not resolved and ns_selector is None:
+        all_namespaces = False
+        if isinstance(ns_selector, Mapping) and any(ns_selector.values()):
+            if namespace_labels is None:
+                continue
+            chosen = _label_selector(
+                ns_selector, who=who, where=f"{at}.namespaceSelector", labels={}
+            )
+            assert chosen is not None  # a mapping, checked above
+            resolved |= {
+                ns for ns, ns_labels in namespace_labels.items() if chosen.matches(ns_labels)
+            }
+        elif isinstance(ns_selector, Mapping):
+            all_namespaces = True
+        elif not resolved:
             resolved = frozenset({namespace})
         selector = _label_selector(
             term.get("labelSelector"),

@@ -25,6 +25,7 @@ REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 REASON_NOT_READY = "node(s) were not ready"
 REASON_TAINT = "node(s) had untolerated taint(s)"
 REASON_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
+REASON_VOLUME = "node(s) had volume node affinity conflict"
 
 # A float tolerance for "fits": requests are sums of parsed quantities, and 0.1+0.2 must not
 # overcommit or reject by a rounding error. Far below one millicore or one byte.
@@ -47,8 +48,8 @@ PASS = 0
 """Failure codes, in filter order; a node's code is the first filter it failed."""
 NO_TIER, UNSCHEDULABLE, NOT_READY, TAINT, AFFINITY, TIER, RESOURCES, DEADLINE = range(1, 9)
 PORTS, POD_AFFINITY, POD_ANTI_AFFINITY, EXISTING_ANTI_AFFINITY = range(9, 13)
-SPREAD, SPREAD_LABEL = range(13, 15)
-LAST_CODE = SPREAD_LABEL
+SPREAD, SPREAD_LABEL, VOLUME = range(13, 16)
+LAST_CODE = VOLUME
 """Codes stay below 16: ``reason_texts`` encodes short resources as 16 + bits."""
 _FIXED_REASONS: Mapping[int, str] = types_mod.MappingProxyType(
     {
@@ -63,6 +64,7 @@ _FIXED_REASONS: Mapping[int, str] = types_mod.MappingProxyType(
         EXISTING_ANTI_AFFINITY: interpod.REASON_EXISTING_ANTI_AFFINITY,
         SPREAD: interpod.REASON_SPREAD,
         SPREAD_LABEL: interpod.REASON_SPREAD_LABEL,
+        VOLUME: REASON_VOLUME,
     }
 )
 
@@ -240,6 +242,8 @@ def static_filters(pod: types.Pod, cluster: state_mod.ClusterState) -> FilterRes
         result.fail(_untolerated(pod, cluster), TAINT, unresolvable=True)
     if pod.node_selector or pod.affinity_terms:
         result.fail(~_affinity_match(pod, cluster), AFFINITY, unresolvable=True)
+    if pod.volume_node_terms:
+        result.fail(~_volume_match(pod, cluster), VOLUME, unresolvable=True)
     if pod.tier is not None:
         result.fail(cluster.outside_tier(pod.tier), TIER, unresolvable=True)
     return result
@@ -309,6 +313,17 @@ def _untolerated(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.B
                 mask[i] = True
                 break
     return mask
+
+
+def _volume_match(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.BoolArray:
+    """Nodes that match one term of every bound volume's node affinity."""
+    ok = np.ones(len(cluster), dtype=bool)
+    for terms in pod.volume_node_terms:
+        for i in np.flatnonzero(ok):
+            node = cluster.nodes[i]
+            if not any(t.matches(node.labels, node_name=node.name) for t in terms):
+                ok[i] = False
+    return ok
 
 
 def _affinity_match(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.BoolArray:

@@ -362,6 +362,9 @@ class Pod:
     anti_affinity: tuple[PodAffinityTerm, ...] = ()
     """Required podAntiAffinity terms (they also keep later pods away from this one)."""
     spread: tuple[SpreadConstraint, ...] = ()
+    volume_node_terms: tuple[tuple[SelectorTerm, ...], ...] = ()
+    """The required node affinity of each bound PersistentVolume the pod mounts: a node must
+    match one term of every volume (VolumeBinding)."""
     annotated: bool = True
     """False for a pod without any ``cloudedge.io/`` annotation (extender pass-through)."""
 

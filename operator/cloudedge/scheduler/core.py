@@ -1,16 +1,24 @@
-"""The scheduling cycle: pop a pod, decide with the model, reserve, bind in the background.
+"""The scheduling and binding cycles: pop a pod, decide, reserve, bind in the background.
 
 Decisions are sequential, in arrival order, exactly as ``simulate --strategy score`` places a
 batch, so both agree on the same input. Binds run concurrently in a thread pool (each is one
 API round trip); the view's reservations make that safe: a pod being bound already counts on
 its node, so the next decision cannot overcommit it. Only the leader binds, and leadership is
 checked again right before each Binding is sent.
+
+As in kube-scheduler's ``schedule_one.go``, the scheduling cycle returns a :class:`Decision`
+that names its node (never an index into a state a watch may have rebuilt since), the binding
+cycle turns the Binding's outcome into a :class:`Result`, and every attempt ends in
+:meth:`Scheduler._settle`: the one place that keeps or forgets the reservation, tells the
+queue, and frees the bind slot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
+import enum
 import logging
 import time
 from typing import Any
@@ -33,6 +41,47 @@ LOST_REPLY = "bound by an earlier attempt whose reply was lost"
 FRESH_VIEW_WAIT_S = 30.0
 """How often the wait for a broken watch to relist is logged (its backoff tops out at 10 s);
 nothing is decided on a view that is partly out of date."""
+
+
+class Result(enum.Enum):
+    """How one attempt at a pod ended; :meth:`Scheduler._settle` acts on it."""
+
+    SCHEDULED = "scheduled"
+    """Bound by this attempt: the reservation stays until the watch shows the pod bound."""
+    BOUND_BY_OTHER = "bound-by-other"
+    """Bound to the chosen node by someone else: it is there, so the reservation stays."""
+    BOUND_ELSEWHERE = "bound-elsewhere"
+    """Bound to another node (a conflict, or an earlier attempt whose reply was lost)."""
+    GONE = "gone"
+    """Deleted, recreated or gated: nothing to do until the pod stream says otherwise."""
+    ALREADY_PLACED = "already-placed"
+    """Bound or reserved before this attempt started: the reservation is someone else's."""
+    NOT_SENT = "not-sent"
+    """Leadership was lost before the Binding was sent: put back, not counted."""
+    RETRY = "retry"
+    """The API refused or failed for now: back off, do not wait for a cluster change."""
+    UNSCHEDULABLE = "unschedulable"
+    """No node fits: back off and park until the cluster changes."""
+    INVALID = "invalid"
+    """A bad annotation: parked until the pod changes (or the cluster does)."""
+    REFUSED = "refused"
+    """A field the binder does not honour: held until the pod's spec changes."""
+
+
+KEEPS_RESERVATION = frozenset({Result.SCHEDULED, Result.BOUND_BY_OTHER, Result.ALREADY_PLACED})
+"""Results after which the pod counts on its node until the watch confirms it; every other
+result forgets the decision's reservation."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """What the scheduling cycle chose for a pod: its node by name, and the reserved room."""
+
+    queued: queue_mod.QueuedPod
+    pod: model.Pod
+    node: str
+    terms: model.NodeTerms
+    tier: model.Tier | None
 
 
 class Scheduler:
@@ -80,6 +129,11 @@ class Scheduler:
         """Remember the loop so watch threads can hand events to it."""
         self._loop = loop
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop that owns the queue (see :meth:`attach`)."""
+        return self._loop
+
     def cluster_changed(self, why: str) -> None:
         """Called by the view (from watch threads): parked pods may fit now."""
         if self._loop is not None:
@@ -102,6 +156,21 @@ class Scheduler:
         self.queue.add(obj)
         self.metrics.pending_pods.set(len(self.queue))
 
+    def pods_relisted(self, pending: list[dict[str, Any]], placed: dict[str, str]) -> None:
+        """The pod stream relisted (event loop): the queue keeps exactly ``pending``.
+
+        ``placed``: node of every listed pod of ours that is bound, by UID; a queued pod
+        absent from ``pending`` was bound there (or deleted, when it is not in ``placed``)
+        while the watch was down.
+        """
+        listed = {str((obj.get("metadata") or {}).get("uid") or "") for obj in pending}
+        for uid in self.queue.uids():
+            if uid not in listed:
+                self.pod_gone(uid, node=placed.get(uid))
+        for obj in pending:
+            self.queue.add(obj)
+        self.metrics.pending_pods.set(len(self.queue))
+
     def pod_gone(self, uid: str, *, node: str | None = None) -> None:
         """A pod left the pending set: bound (to ``node``, by anyone) or deleted (event loop).
 
@@ -114,7 +183,7 @@ class Scheduler:
         if uid not in self._binding:
             tried = self._unconfirmed.pop(uid, set())
             if qp is not None and node is not None and node in tried:
-                self._succeeded(qp, node=node, message=LOST_REPLY, started=None, ect=None)
+                self._report_scheduled(qp, node=node, message=LOST_REPLY, started=None)
         self.queue.remove(uid)
         self.metrics.pending_pods.set(len(self.queue))
 
@@ -143,12 +212,17 @@ class Scheduler:
                 continue
             await self._slots.acquire()
             try:
-                self._schedule_one(qp)
+                decided = self._scheduling_cycle(qp)
             except Exception:
-                self._slots.release()
                 log.exception("scheduling %s failed unexpectedly; will retry", qp.key)
                 self.metrics.schedule_attempts.labels("error").inc()
-                self.queue.failed(qp.uid, wait_for_change=False)
+                decided = Result.RETRY
+            if isinstance(decided, Decision):
+                task = asyncio.ensure_future(self._binding_cycle(decided))
+                self._binds.add(task)
+                task.add_done_callback(self._binds.discard)
+            else:
+                self._settle(qp, decided)
 
     async def _await_fresh_view(self) -> None:
         for _ in range(int(FRESH_VIEW_WAIT_S / 0.2)):
@@ -166,39 +240,71 @@ class Scheduler:
             except TimeoutError:
                 continue
 
-    def _schedule_one(self, qp: queue_mod.QueuedPod) -> None:
-        """Decide one pod; on success start its bind (holding one slot until it ends)."""
+    def _scheduling_cycle(self, qp: queue_mod.QueuedPod) -> Decision | Result:
+        """Decide one pod: a Decision (its node reserved) or why there is none (reported)."""
         if self.cluster.is_bound_or_reserved(qp.uid) is not None:
-            self._slots.release()
-            self.queue.done(qp.uid)
-            return
-        unhonoured = inputs.unhonoured_fields(qp.obj)
-        if unhonoured:
-            self._not_placed(qp, "unschedulable", inputs.refusal(unhonoured), hold=True)
-            return
+            return Result.ALREADY_PLACED
         try:
-            pod = inputs.parse_pod(qp.obj)
+            claims = self.cluster.volumes_of(qp.obj)
+        except errors.InputError as err:
+            self._report_not_placed(qp, "invalid", f"invalid volume: {err}")
+            return Result.INVALID
+        unhonoured = inputs.unhonoured_fields(qp.obj) + claims.refused
+        if unhonoured:
+            self._report_not_placed(qp, "unschedulable", inputs.refusal(unhonoured))
+            return Result.REFUSED
+        if claims.pending:
+            # As kube-scheduler's VolumeBinding PreFilter: no node can help until a claim
+            # changes, and the view's storage watches report that as a cluster change.
+            message = f"0/{len(self.cluster.node_names())} nodes are available: "
+            self._report_not_placed(qp, "unschedulable", message + ", ".join(claims.pending) + ".")
+            return Result.UNSCHEDULABLE
+        try:
+            pod = inputs.parse_pod(qp.obj, namespace_labels=self.cluster.namespace_labels())
+            if claims.node_terms:
+                pod = dataclasses.replace(pod, volume_node_terms=claims.node_terms)
         except errors.InputError as err:
             # A changed annotation brings the pod back at once (see SchedulingQueue.add).
-            self._not_placed(qp, "invalid", f"invalid scheduling input: {err}")
-            return
-        evaluation, best = self.cluster.decide(pod, self.config)
-        if best is None:
+            self._report_not_placed(qp, "invalid", f"invalid scheduling input: {err}")
+            return Result.INVALID
+        evaluation, choice = self.cluster.decide(pod, self.config)
+        if choice is None:
             message = evaluation.failure_summary() + inputs.preemption_note(qp.obj)
-            self._not_placed(qp, "unschedulable", message)
-            return
-        terms = evaluation.node_terms(best)
-        tier = self.cluster.state().nodes[best].tier
-        task = asyncio.ensure_future(self._bind(qp, pod, terms, tier))
-        self._binds.add(task)
-        task.add_done_callback(self._binds.discard)
+            self._report_not_placed(qp, "unschedulable", message)
+            return Result.UNSCHEDULABLE
+        return Decision(qp, pod, choice.node, choice.terms, choice.tier)
 
-    def _not_placed(
-        self, qp: queue_mod.QueuedPod, result: str, message: str, *, hold: bool = False
-    ) -> None:
-        """Report a pod that gets no node, as kube-scheduler does, and park it (``hold``: until
-        its spec changes)."""
-        self._slots.release()
+    def _settle(self, qp: queue_mod.QueuedPod, result: Result, *, decided: bool = False) -> None:
+        """End one attempt: the only place that forgets a reservation and frees a bind slot.
+
+        ``decided``: the attempt reserved a node (a Decision was made). Forgetting is limited
+        to those: dropping a reservation tells the queue the cluster changed, and a pod that
+        merely did not fit must not wake every parked pod, itself included.
+        """
+        try:
+            if decided:
+                if result in KEEPS_RESERVATION:
+                    self.cluster.bound(qp.uid)
+                else:
+                    self.cluster.unreserve(qp.uid)
+            if result is Result.NOT_SENT:
+                self.queue.requeue(qp.uid)
+            elif result is Result.RETRY:
+                self.queue.failed(qp.uid, wait_for_change=False)
+            elif result in (Result.UNSCHEDULABLE, Result.INVALID):
+                self.queue.failed(qp.uid)
+            elif result is Result.REFUSED:
+                self.queue.hold(qp.uid)
+            else:
+                self.queue.done(qp.uid)
+            if self.queue.get(qp.uid) is None:
+                self._unconfirmed.pop(qp.uid, None)
+            self.metrics.pending_pods.set(len(self.queue))
+        finally:
+            self._slots.release()
+
+    def _report_not_placed(self, qp: queue_mod.QueuedPod, result: str, message: str) -> None:
+        """Report a pod that gets no node, as kube-scheduler does."""
         self.metrics.schedule_attempts.labels(result).inc()
         log.info("%s %s: %s", qp.key, result, message)
         self._side(
@@ -209,109 +315,100 @@ class Scheduler:
             warning=True,
         )
         self._side(self._mark_unschedulable, qp.uid, qp.obj, message)
-        if hold:
-            self.queue.hold(qp.uid)
-        else:
-            self.queue.failed(qp.uid)
-        self.metrics.pending_pods.set(len(self.queue))
 
     def _mark_unschedulable(self, uid: str, obj: dict[str, Any], message: str) -> None:
         """Set ``PodScheduled=False`` (events thread); forget the pod if it no longer exists.
 
-        kopf relists after a watch expired (410 Gone) without reporting the pods deleted in
-        the gap, so such a pod that did not fit stayed queued for ever, counted in
-        ``cloudedge_pending_pods`` (tests/faults, the watch-cut test). This patch, sent after
-        every failed attempt anyway, is what finds out.
+        The pod stream normally says so first; a pod deleted while this patch was on its
+        way is found out here rather than retried until the next relist.
         """
         if not self.recorder.unschedulable(obj, message=message) and self._loop is not None:
             self._loop.call_soon_threadsafe(self.pod_gone, uid)
 
-    async def _bind(
-        self,
-        qp: queue_mod.QueuedPod,
-        pod: model.Pod,
-        terms: model.NodeTerms,
-        tier: model.Tier | None,
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        node = terms.node
-        self._binding.add(qp.uid)
+    async def _binding_cycle(self, decision: Decision) -> None:
+        """Bind one decided pod, then settle the attempt whatever happened (even a bug)."""
+        uid = decision.queued.uid
+        self._binding.add(uid)
+        result = Result.RETRY
         try:
-            if not self.gate.is_leader():
-                self.cluster.unreserve(qp.uid)
-                self.queue.requeue(qp.uid)
-                return
-            started = time.monotonic()
-
-            def send() -> str | None:
-                # Fenced again in the bind thread, right before the request: a process stopped
-                # between the check above and this thread's turn (SIGSTOP, a long pause) sent,
-                # once resumed, Bindings decided under a lease another replica held by then
-                # (tests/faults, the stalled-leader test). None: not sent.
-                if not self.gate.is_leader():
-                    return None
-                return binding.bind(
-                    self.core, namespace=pod.namespace, name=pod.name, uid=pod.uid, node=node
-                )
-
-            try:
-                outcome = await loop.run_in_executor(self._pool, send)
-            except errors.BindError as err:
-                self.cluster.unreserve(qp.uid)
-                tried = self._unconfirmed.setdefault(qp.uid, set())
-                if err.reason == "conflict" and err.node in tried:
-                    # Bound where an earlier attempt of ours sent it, its reply lost.
-                    self._succeeded(qp, node=str(err.node), message=LOST_REPLY, started=None)
-                    return
-                if err.reason == "retry":
-                    # The Binding may have been made with its reply lost: a 409 naming this
-                    # node later is then this process's own success, not someone else's.
-                    tried.add(node)
-                if err.reason in ("conflict", "gone"):
-                    self.metrics.binding_conflicts.inc()
-                    log.info("%s not bound: %s", qp.key, err)
-                    self.queue.done(qp.uid)
-                else:
-                    self.metrics.schedule_attempts.labels("error").inc()
-                    log.warning("%s bind failed, will retry: %s", qp.key, err)
-                    self._side(
-                        self.recorder.pod_event,
-                        qp.obj,
-                        reason="FailedScheduling",
-                        message=f"Binding rejected: {err}",
-                        warning=True,
-                    )
-                    self.queue.failed(qp.uid, wait_for_change=False)
-                return
-            if outcome is None:
-                self.cluster.unreserve(qp.uid)
-                self.queue.requeue(qp.uid)
-                return
-            if outcome == binding.ALREADY_BOUND_SAME_NODE and node not in self._unconfirmed.get(
-                qp.uid, ()
-            ):
-                # Bound to this node, but not by an attempt of ours: another replica (or
-                # client) got there first with the same choice. Its Scheduled event and count
-                # are its own; this one must not add a second (tests/faults, stalled leader).
-                self.cluster.bound(qp.uid)  # it is on that node: keep counting it there
-                self.metrics.binding_conflicts.inc()
-                log.info("%s was bound to %s by someone else", qp.key, node)
-                self.queue.done(qp.uid)
-                self._unconfirmed.pop(qp.uid, None)
-                return
-            message = terms.describe()
-            if outcome == binding.ALREADY_BOUND_SAME_NODE:
-                message += " (already bound by an earlier attempt)"
-            ect = (tier.value if tier else "none", terms.ect_s)
-            self._succeeded(qp, node=node, message=message, started=started, ect=ect)
+            result = await self._bind(decision)
+        except Exception:
+            log.exception("binding %s failed unexpectedly; will retry", decision.queued.key)
+            self.metrics.schedule_attempts.labels("error").inc()
         finally:
-            self._binding.discard(qp.uid)
-            if self.queue.get(qp.uid) is None:
-                self._unconfirmed.pop(qp.uid, None)
-            self._slots.release()
-            self.metrics.pending_pods.set(len(self.queue))
+            self._binding.discard(uid)
+            self._settle(decision.queued, result, decided=True)
 
-    def _succeeded(
+    async def _bind(self, decision: Decision) -> Result:
+        """Send the Binding (fenced by leadership) and say what came of it."""
+        qp, pod, node = decision.queued, decision.pod, decision.node
+        if not self.gate.is_leader():
+            return Result.NOT_SENT
+        started = time.monotonic()
+
+        def send() -> binding.Outcome | None:
+            # Fenced again in the bind thread, right before the request: a process stopped
+            # between the check above and this thread's turn (SIGSTOP, a long pause) sent,
+            # once resumed, Bindings decided under a lease another replica held by then
+            # (tests/faults, the stalled-leader test). None: not sent.
+            if not self.gate.is_leader():
+                return None
+            return binding.bind(
+                self.core, namespace=pod.namespace, name=pod.name, uid=pod.uid, node=node
+            )
+
+        loop = asyncio.get_running_loop()
+        try:
+            outcome = await loop.run_in_executor(self._pool, send)
+        except errors.BindError as err:
+            return self._bind_failed(qp, node, err)
+        if outcome is None:
+            return Result.NOT_SENT
+        ours = node in self._unconfirmed.get(qp.uid, ())
+        if outcome is binding.Outcome.ALREADY_BOUND_SAME_NODE and not ours:
+            # Bound to this node, but not by an attempt of ours: another replica (or client)
+            # got there first with the same choice. Its Scheduled event and count are its
+            # own; this one must not add a second (tests/faults, stalled leader).
+            self.metrics.binding_conflicts.inc()
+            log.info("%s was bound to %s by someone else", qp.key, node)
+            return Result.BOUND_BY_OTHER
+        message = decision.terms.describe()
+        if outcome is binding.Outcome.ALREADY_BOUND_SAME_NODE:
+            message += " (already bound by an earlier attempt)"
+        tier = decision.tier.value if decision.tier else "none"
+        self._report_scheduled(
+            qp, node=node, message=message, started=started, ect=(tier, decision.terms.ect_s)
+        )
+        return Result.SCHEDULED
+
+    def _bind_failed(self, qp: queue_mod.QueuedPod, node: str, err: errors.BindError) -> Result:
+        """Classify a refused Binding by its class, and report it."""
+        tried = self._unconfirmed.setdefault(qp.uid, set())
+        if isinstance(err, binding.BindConflict) and err.node in tried:
+            # Bound where an earlier attempt of ours sent it, its reply lost.
+            self._report_scheduled(qp, node=str(err.node), message=LOST_REPLY, started=None)
+            return Result.BOUND_ELSEWHERE
+        if isinstance(err, binding.BindRetry):
+            # The Binding may have been made with its reply lost: a 409 naming this node
+            # later is then this process's own success, not someone else's.
+            tried.add(node)
+        if isinstance(err, binding.BindConflict | binding.BindGone | binding.BindGated):
+            self.metrics.binding_conflicts.inc()
+            log.info("%s not bound: %s", qp.key, err)
+            return Result.BOUND_ELSEWHERE if isinstance(err, binding.BindConflict) else Result.GONE
+        # BindForbidden, BindRetry: worth a Warning, retried with backoff.
+        self.metrics.schedule_attempts.labels("error").inc()
+        log.warning("%s bind failed, will retry: %s", qp.key, err)
+        self._side(
+            self.recorder.pod_event,
+            qp.obj,
+            reason="FailedScheduling",
+            message=f"Binding rejected: {err}",
+            warning=True,
+        )
+        return Result.RETRY
+
+    def _report_scheduled(
         self,
         qp: queue_mod.QueuedPod,
         *,
@@ -323,8 +420,6 @@ class Scheduler:
         """Count a pod bound by us, once, and write its Scheduled event."""
         now = time.monotonic()
         self._unconfirmed.pop(qp.uid, None)
-        self.cluster.bound(qp.uid)
-        self.queue.done(qp.uid)
         if started is not None:
             self.metrics.binding_duration.observe(now - started)
         self.metrics.scheduling_duration.observe(now - qp.first_seen)

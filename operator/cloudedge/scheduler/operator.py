@@ -1,11 +1,15 @@
-"""kopf wiring: which pods kopf watches and what it does with them.
+"""kopf wiring: the NetworkTopology custom resource's own status.
 
-kopf watches only the pods this scheduler must place, filtered by the API server
-(``spec.schedulerName=cloud-edge-scheduler,spec.nodeName=``): kopf's own handler filters run
-client-side after every pod of the cluster has been sent. Only ``on.event`` is used: kopf's
-create/update handlers store progress by patching every object they see, and a scheduler must
-not write to pods it merely looks at. When a pod is bound it stops matching the selector and
-the API server sends DELETED, which removes it from the queue.
+Pods are not kopf's: one reflector watches them for the view and the queue together
+(:mod:`cloudedge.scheduler.stream`), because kopf's watch could not say which pods were
+deleted while it was down, and measured slower on the same stream (docs/benchmarks.md, pod
+stream). What kopf does well is operate on a custom resource: it writes ``status.sites`` of
+every NetworkTopology, the count its ``kubectl get networktopologies -o wide`` column shows,
+through the status subresource, only when the count changed (a status write is itself an
+event, which must not cause another write).
+
+Only ``on.event`` is used: kopf's create/update handlers keep their progress in annotations,
+and the scheduler's role must not update the objects it reads.
 """
 
 from __future__ import annotations
@@ -15,21 +19,19 @@ from typing import Any
 
 import kopf
 
-from cloudedge import SCHEDULER_NAME
-from cloudedge.scheduler import core
+from cloudedge import errors, inputs
 
 log = logging.getLogger(__name__)
 
-PENDING_SELECTOR = f"spec.schedulerName={SCHEDULER_NAME},spec.nodeName="
+TOPOLOGY = ("cloudedge.io", "v1alpha1", "networktopologies")
 
 
 def settings() -> kopf.OperatorSettings:
-    """kopf settings: server-side selector, no peering (the Lease decides), quiet posting."""
+    """kopf settings: no peering (the Lease decides), no CRD scanning, quiet posting."""
     s = kopf.OperatorSettings()
-    s.watching.field_selectors["", "v1", "pods"] = PENDING_SELECTOR
     s.peering.standalone = True
-    # kopf lists CustomResourceDefinitions to notice new kinds; we watch one built-in kind and
-    # our least-privilege role (rightly) cannot list CRDs.
+    # kopf lists CustomResourceDefinitions to notice new kinds; we handle one kind, which it
+    # discovers through its API group, and our least-privilege role cannot list CRDs.
     s.scanning.disabled = True
     s.posting.enabled = False  # our events are written by cluster.events, not by kopf
     s.watching.server_timeout = 300
@@ -38,30 +40,31 @@ def settings() -> kopf.OperatorSettings:
     return s
 
 
-def registry(scheduler: core.Scheduler) -> kopf.OperatorRegistry:
-    """Handlers feeding ``scheduler``'s queue from the pending-pod watch."""
+def sites(body: Any) -> int | None:
+    """How many sites a NetworkTopology names (``spec.sites`` and both ends of every link);
+    None when the scheduler refuses it (its InvalidTopology event says why)."""
+    try:
+        topology = inputs.parse_topology(body)
+    except errors.InputError:
+        return None
+    named = set(topology.site_tiers) | {s for link in topology.links for s in (link.a, link.b)}
+    return len(named)
+
+
+def registry() -> kopf.OperatorRegistry:
+    """The handlers: NetworkTopology ``status.sites``."""
     reg = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=reg)
     def login(**kwargs: Any) -> Any:
         return kopf.login_with_kubeconfig(**kwargs) or kopf.login_with_service_account(**kwargs)
 
-    @kopf.on.event("", "v1", "pods", registry=reg)  # type: ignore[arg-type]
-    def pending_pod(event: dict[str, Any], body: Any, **_: Any) -> None:
-        raw = event.get("object") or {}
-        uid = str((raw.get("metadata") or {}).get("uid") or "")
+    @kopf.on.event(*TOPOLOGY, registry=reg)  # type: ignore[arg-type]
+    def topology_status(event: dict[str, Any], body: Any, patch: Any, **_: Any) -> None:
         if event.get("type") == "DELETED":
-            scheduler.pod_gone(uid, node=(raw.get("spec") or {}).get("nodeName") or None)
             return
-        spec = raw.get("spec") or {}
-        if spec.get("nodeName") or spec.get("schedulerName") != SCHEDULER_NAME:
-            return  # never ours, whatever a misconfigured selector lets through
-        if spec.get("schedulingGates"):
-            # Not ready for scheduling: not queued and no events until the last gate is lifted,
-            # as kube-scheduler's PreEnqueue (SchedulingGates plugin); lifting the gates is an
-            # update, which queues the pod then.
-            scheduler.pod_gone(uid)
-            return
-        scheduler.pod_pending(raw)
+        count = sites(body)
+        if count is not None and (body.get("status") or {}).get("sites") != count:
+            patch.status["sites"] = count
 
     return reg

@@ -124,6 +124,10 @@ class SchedulingQueue:
                 self._held.discard(uid)
                 self._push_active(qp)
 
+    def uids(self) -> list[str]:
+        """Every queued pod's UID (a relist keeps only the listed ones)."""
+        return list(self._pods)
+
     def get(self, uid: str) -> QueuedPod | None:
         """The queued pod of ``uid``, if it is queued."""
         return self._pods.get(uid)

@@ -1,0 +1,165 @@
+"""A pod's claims, as kube-scheduler's VolumeBinding plugin reads them: a bound volume's node
+affinity limits the nodes; unbound, missing or late-binding claims keep the pod off every node.
+
+The same objects on a real API server: tests/e2e/test_constraints.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from cloudedge import errors, model
+from cloudedge.inputs import parse_node, parse_pod
+from cloudedge.inputs import volumes as volume_inputs
+from cloudedge.model import filters
+
+HOST = "kubernetes.io/hostname"
+
+
+def pod(*claims: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "p"},
+        "spec": {
+            "containers": [{"name": "c"}],
+            "volumes": [
+                {"name": f"v{i}", "persistentVolumeClaim": {"claimName": c}}
+                for i, c in enumerate(claims)
+            ],
+        },
+    }
+
+
+def claim(name: str, *, volume: str = "", cls: str | None = None, deleting: bool = False) -> Any:
+    meta: dict[str, Any] = {"name": name, "namespace": "ns"}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-11-29T00:00:00Z"
+    spec: dict[str, Any] = {"volumeName": volume} if volume else {}
+    if cls is not None:
+        spec["storageClassName"] = cls
+    return {"metadata": meta, "spec": spec}
+
+
+def volume(name: str, *hosts: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    if hosts:
+        expression = {"key": HOST, "operator": "In", "values": list(hosts)}
+        spec["nodeAffinity"] = {
+            "required": {"nodeSelectorTerms": [{"matchExpressions": [expression]}]}
+        }
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def storage_class(name: str, mode: str = "Immediate") -> dict[str, Any]:
+    return {"metadata": {"name": name}, "volumeBindingMode": mode}
+
+
+CLAIMS = {
+    f"ns/{c['metadata']['name']}": c
+    for c in [
+        claim("on-a", volume="pv-a"),
+        claim("on-ab", volume="pv-ab"),
+        claim("anywhere", volume="pv-any"),
+        claim("lost", volume="pv-gone"),
+        claim("waiting", cls="fast"),
+        claim("classless"),
+        claim("late", cls="local"),
+        claim("unknown-class", cls="nope"),
+        claim("going", volume="pv-a", deleting=True),
+    ]
+}
+VOLUMES = {
+    v["metadata"]["name"]: v
+    for v in [volume("pv-a", "a"), volume("pv-ab", "a", "b"), volume("pv-any")]
+}
+CLASSES = {
+    c["metadata"]["name"]: c
+    for c in [storage_class("fast"), storage_class("local", "WaitForFirstConsumer")]
+}
+
+
+def facts(*claims: str) -> volume_inputs.VolumeFacts:
+    return volume_inputs.pod_volumes(pod(*claims), claims=CLAIMS, volumes=VOLUMES, classes=CLASSES)
+
+
+@pytest.mark.parametrize(
+    ("claims", "pending"),
+    [
+        pytest.param(("missing",), 'persistentvolumeclaim "missing" not found', id="no-such-claim"),
+        pytest.param(("going",), 'persistentvolumeclaim "going" is being deleted', id="deleting"),
+        pytest.param(("lost",), volume_inputs.PV_MISSING, id="bound-to-a-missing-volume"),
+        pytest.param(("waiting",), volume_inputs.UNBOUND_IMMEDIATE, id="unbound-immediate"),
+        pytest.param(("classless",), volume_inputs.UNBOUND_IMMEDIATE, id="unbound-without-class"),
+        pytest.param(
+            ("unknown-class",), 'storageclass.storage.k8s.io "nope" not found', id="unknown-class"
+        ),
+    ],
+)
+def test_a_claim_no_node_can_help_keeps_the_pod_pending_with_kube_schedulers_words(
+    claims: tuple[str, ...], pending: str
+) -> None:
+    found = facts(*claims)
+    assert found.pending == (pending,)
+    assert found.refused == ()
+
+
+def test_a_late_binding_claim_is_refused_by_field_and_class() -> None:
+    found = facts("on-a", "late")
+    assert len(found.refused) == 1
+    assert found.refused[0].startswith("spec.volumes[1].persistentVolumeClaim")
+    assert "WaitForFirstConsumer" in found.refused[0]
+
+
+def test_a_pod_without_claims_has_no_volume_facts() -> None:
+    assert (
+        volume_inputs.pod_volumes(pod(), claims={}, volumes={}, classes={})
+        is volume_inputs.NO_VOLUMES
+    )
+
+
+def three_nodes() -> model.ClusterState:
+    def node(name: str) -> model.Node:
+        return parse_node(
+            {
+                "metadata": {"name": name, "labels": {"cloudedge.io/tier": "edge", HOST: name}},
+                "status": {"allocatable": {"cpu": "1", "memory": "1Gi", "pods": "10"}},
+            }
+        )
+
+    return model.ClusterState([node("a"), node("b"), node("c")])
+
+
+def feasible(*claims: str) -> dict[str, bool]:
+    p = dataclasses.replace(parse_pod(pod(*claims)), volume_node_terms=facts(*claims).node_terms)
+    ev = model.evaluate(p, three_nodes(), model.ModelConfig())
+    return dict(zip(ev.node_names, ev.feasible.tolist(), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("claims", "nodes"),
+    [
+        pytest.param(("on-a",), {"a"}, id="one-volume"),
+        pytest.param(("on-ab",), {"a", "b"}, id="one-of-its-terms"),
+        pytest.param(("on-a", "on-ab"), {"a"}, id="every-volume"),
+        pytest.param(("anywhere",), {"a", "b", "c"}, id="volume-without-affinity"),
+    ],
+)
+def test_a_bound_volume_keeps_the_pod_to_the_nodes_its_affinity_names(
+    claims: tuple[str, ...], nodes: set[str]
+) -> None:
+    assert {n for n, ok in feasible(*claims).items() if ok} == nodes
+
+
+def test_nodes_a_volume_excludes_are_counted_with_kube_schedulers_reason() -> None:
+    p = model.Pod(name="p", namespace="ns", volume_node_terms=facts("on-a").node_terms)
+    ev = model.evaluate(p, three_nodes(), model.ModelConfig())
+    assert f"2 {filters.REASON_VOLUME}" in ev.failure_summary()
+
+
+def test_an_unreadable_volume_affinity_is_an_input_error_naming_the_volume() -> None:
+    affinity = {"required": {"nodeSelectorTerms": "a"}}
+    bad = {"pv-a": {"metadata": {"name": "pv-a"}, "spec": {"nodeAffinity": affinity}}}
+    with pytest.raises(errors.InputError, match="PersistentVolume pv-a"):
+        volume_inputs.pod_volumes(pod("on-a"), claims=CLAIMS, volumes=bad, classes={})
