@@ -46,30 +46,20 @@ def _containers(obj: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
 
 
 def _pod_affinity(obj: Mapping[str, Any]) -> Iterator[str]:
-    """Preferred terms (scores) are not honoured; required terms are, unless they select
-    namespaces by label: the model does not watch Namespaces."""
+    """Required terms are honoured (filters) and preferred ones too (the inter-pod-affinity
+    score term), unless they select namespaces by label: the model does not watch
+    Namespaces."""
     for kind in ("podAffinity", "podAntiAffinity"):
         affinity = _affinity(obj, kind)
-        mode = "preferredDuringSchedulingIgnoredDuringExecution"
-        if _list(affinity.get(mode)):
-            yield f"spec.affinity.{kind}.{mode}"
         mode = "requiredDuringSchedulingIgnoredDuringExecution"
         for k, term in enumerate(_list(affinity.get(mode))):
             if any(_mapping(_mapping(term).get("namespaceSelector")).values()):
                 yield f"spec.affinity.{kind}.{mode}[{k}].namespaceSelector"
-
-
-def _preferred_node_affinity(obj: Mapping[str, Any]) -> Iterator[str]:
-    mode = "preferredDuringSchedulingIgnoredDuringExecution"
-    if _list(_affinity(obj, "nodeAffinity").get(mode)):
-        yield f"spec.affinity.nodeAffinity.{mode}"
-
-
-def _topology_spread(obj: Mapping[str, Any]) -> Iterator[str]:
-    """DoNotSchedule constraints are honoured; ScheduleAnyway ones only score."""
-    for k, constraint in enumerate(_list(_spec(obj).get("topologySpreadConstraints"))):
-        if _mapping(constraint).get("whenUnsatisfiable") == "ScheduleAnyway":
-            yield f"spec.topologySpreadConstraints[{k}].whenUnsatisfiable=ScheduleAnyway"
+        mode = "preferredDuringSchedulingIgnoredDuringExecution"
+        for k, entry in enumerate(_list(affinity.get(mode))):
+            term = _mapping(_mapping(entry).get("podAffinityTerm"))
+            if any(_mapping(term.get("namespaceSelector")).values()):
+                yield f"spec.affinity.{kind}.{mode}[{k}].podAffinityTerm.namespaceSelector"
 
 
 def _volumes(obj: Mapping[str, Any]) -> Iterator[str]:
@@ -87,8 +77,6 @@ def _resource_claims(obj: Mapping[str, Any]) -> Iterator[str]:
 
 CHECKS: tuple[Callable[[Mapping[str, Any]], Iterator[str]], ...] = (
     _pod_affinity,
-    _preferred_node_affinity,
-    _topology_spread,
     _volumes,
     _resource_claims,
 )
