@@ -10,6 +10,7 @@ cluster's other nodes and tests do not matter.
 from __future__ import annotations
 
 import collections
+import copy
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -272,9 +273,38 @@ def test_a_field_the_binder_does_not_honour_keeps_the_pod_pending_with_a_warning
 # Preferences: scores as kube-scheduler's plugins compute them. Each test makes nodes that the
 # model's own terms cannot tell apart (same size, same zone latency, pods without CPU or memory
 # requests where they would load one node), so that with no preference the first node wins the
-# tie, and each puts the preferred node last: landing there is the preference's doing.
+# tie, and each puts the preferred node last: landing there is the preference's doing. Then the
+# same pod, in the same state, goes to kube-scheduler, which must choose the same node.
 
-NO_LOAD = {"cpu": "0"}
+NO_LOAD = {"cpu": "0", "memory": "0"}
+"""Explicit zeros: kube-scheduler's scoring counts a missing request as 100m / 200Mi."""
+KUBE_SCHEDULER = "default-scheduler"
+
+
+def kube_scheduler_choice(kube: Cluster, namespace: str, body: dict[str, Any]) -> str | None:
+    """Where kube-scheduler puts the same pod in the same state: ours (``body``) is deleted,
+    its twin goes to kube-scheduler, and the twin is deleted again once bound."""
+    name = body["metadata"]["name"]
+    kube.core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+
+    def gone() -> bool:
+        return not [
+            p for p in kube.core.list_namespaced_pod(namespace).items if p.metadata.name == name
+        ]
+
+    wait_until(f"pod {name} deleted", gone, timeout=60)
+    twin = copy.deepcopy(body)
+    twin["metadata"]["name"] = f"{name}-kube"
+    twin["spec"]["schedulerName"] = KUBE_SCHEDULER
+    kube.core.create_namespaced_pod(namespace, twin)
+
+    def bound() -> str | None:
+        node = kube.core.read_namespaced_pod(f"{name}-kube", namespace).spec.node_name
+        return str(node) if node else None
+
+    node = wait_until(f"kube-scheduler binds {name}-kube", bound, timeout=60)
+    kube.core.delete_namespaced_pod(f"{name}-kube", namespace, grace_period_seconds=0)
+    return node
 
 
 def test_preferred_node_affinity_puts_the_pod_on_the_node_kube_scheduler_would_prefer(
@@ -287,11 +317,12 @@ def test_preferred_node_affinity_puts_the_pod_on_the_node_kube_scheduler_would_p
         {"weight": 1, "preference": {"matchExpressions": [_in(ZONE, "zx")]}},
         {"weight": 50, "preference": {"matchExpressions": [_in(ZONE, "zb")]}},
     ]
-    spec = {"affinity": {"nodeAffinity": {PREFERRED: preferred}}}
-    names = create(kube, namespace, pod("prefers-zb", group, **spec))
+    body = pod("prefers-zb", group, affinity={"nodeAffinity": {PREFERRED: preferred}})
+    names = create(kube, namespace, body)
     assert outcome(kube, namespace, names)["prefers-zb"] == (wanted, "")
     explained = explain.explain("prefers-zb", namespace, kubeconfig=kube.kubeconfig)
     assert "NODE-AFFINITY" in explained
+    assert kube_scheduler_choice(kube, namespace, body) == wanted
 
 
 def test_a_prefer_no_schedule_taint_steers_the_pod_to_an_untainted_node(
@@ -303,8 +334,10 @@ def test_a_prefer_no_schedule_taint_steers_the_pod_to_an_untainted_node(
     taint = {"key": "maintenance", "value": "soon", "effect": "PreferNoSchedule"}
     kube.core.patch_node(tainted, {"spec": {"taints": [taint]}})
     wait_until("the taint is seen", lambda: _ready(kube, tainted, taints=1), timeout=30)
-    names = create(kube, namespace, pod("avoids-taint", group))
+    body = pod("avoids-taint", group)
+    names = create(kube, namespace, body)
     assert outcome(kube, namespace, names)["avoids-taint"] == (wanted, "")
+    assert kube_scheduler_choice(kube, namespace, body) == wanted
 
 
 def test_preferred_pod_anti_affinity_puts_the_pod_away_from_the_pods_it_avoids(
@@ -320,8 +353,10 @@ def test_preferred_pod_anti_affinity_puts_the_pod_away_from_the_pods_it_avoids(
     spec = {
         "affinity": {"podAntiAffinity": {PREFERRED: [{"weight": 100, "podAffinityTerm": term}]}}
     }
-    names = create(kube, namespace, pod("not-with-db", group, requests=NO_LOAD, **spec))
+    body = pod("not-with-db", group, requests=NO_LOAD, **spec)
+    names = create(kube, namespace, body)
     assert outcome(kube, namespace, names)["not-with-db"] == (wanted, "")
+    assert kube_scheduler_choice(kube, namespace, body) == wanted
 
 
 def test_schedule_anyway_spread_puts_the_pod_in_the_emptier_zone(
@@ -347,6 +382,7 @@ def test_schedule_anyway_spread_puts_the_pod_in_the_emptier_zone(
         topologySpreadConstraints=[constraint],
     )
     assert outcome(kube, namespace, create(kube, namespace, spread))["web-1"] == (wanted, "")
+    assert kube_scheduler_choice(kube, namespace, spread) == wanted
 
 
 def _in(key: str, value: str) -> dict[str, Any]:

@@ -161,3 +161,24 @@ def test_the_committed_chart_schema_is_generated_from_the_registry() -> None:
 def test_the_committed_chart_values_carry_every_terms_built_in_weight() -> None:
     values = SCHEMA.with_name("values.yaml").read_text(encoding="utf-8")
     assert values == config_mod.with_profiles_values(values), "stale: run make chart-schema"
+
+
+def test_the_terms_kube_scheduler_scores_itself_are_the_preferences() -> None:
+    assert model.kube_scored_terms() == (
+        "node-affinity",
+        "taint-toleration",
+        "inter-pod-affinity",
+        "topology-spread",
+    )
+
+
+def test_without_terms_zeroes_them_but_keeps_a_profile_that_weighs_only_them() -> None:
+    only_prefs = types.Weights({"node-affinity": 1.0})
+    cfg = model.ModelConfig(profiles={types.Workload.BATCH: only_prefs})
+    out = cfg.without_terms(model.kube_scored_terms())
+    assert out.weights(types.Workload.BATCH) == only_prefs
+    latency = out.weights(types.Workload.LATENCY_SENSITIVE)
+    assert latency["node-affinity"] == 0.0
+    assert (
+        latency["transfer"] == types.default_weights(types.Workload.LATENCY_SENSITIVE)["transfer"]
+    )

@@ -7,6 +7,7 @@ Section 4 of the seed article made concrete: filters (:mod:`.filters`), the four
 """
 
 from cloudedge.model.registry import Kind as TermKind
+from cloudedge.model.registry import kube_scored_terms
 from cloudedge.model.scoring import Evaluation, NodeTerms, evaluate
 from cloudedge.model.state import ClusterState
 from cloudedge.model.strategies import Placement, PlacementResult, Strategy, place
@@ -60,5 +61,6 @@ __all__ = [
     "Weights",
     "Workload",
     "evaluate",
+    "kube_scored_terms",
     "place",
 ]

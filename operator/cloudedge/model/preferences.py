@@ -12,10 +12,11 @@ returns None for a pod it has nothing to say about (no preferred terms, no Prefe
 taint in the cluster, ...), which leaves it out of the pod's score and costs nothing.
 
 Default weights follow kube's default plugin weights relative to each other (NodeAffinity 2,
-TaintToleration 3, InterPodAffinity 2, PodTopologySpread 2) at 0.2 per kube weight point,
-against the time and capacity terms whose weights sum to 1 in every built-in profile: a
-preference wins between nodes whose completion times are close, and yields to a node about
-1.7 times faster (docs/model.md, "Preferences").
+TaintToleration 3, InterPodAffinity 2, PodTopologySpread 2) at 0.2 per kube weight point
+(0.4, 0.6, 0.4, 0.4), against the time and capacity terms whose weights sum to 1 in every
+built-in profile: a preference decides between nodes whose completion times are close, and
+yields to a node 1.7 (latency-sensitive) to 3 (batch) times faster (docs/model.md,
+"Preferences").
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ import numpy as np
 
 from cloudedge.model import filters, interpod, terms, types
 from cloudedge.model import state as state_mod
-
-KUBE_WEIGHT_UNIT = 0.2
-"""The weight of one point of kube-scheduler's plugin weights, next to the model's terms."""
 
 HARD_POD_AFFINITY_WEIGHT = 1
 """kube-scheduler's ``hardPodAffinityWeight`` default: a placed pod's *required* podAffinity
@@ -74,6 +72,7 @@ def _selector_term_mask(
 @terms.register(
     summary="preferred node affinity: kube's NodeAffinity score (sum of matching term weights)",
     default=0.4,  # 2 kube weight points
+    kube_plugin="NodeAffinity",
 )
 class NodeAffinityPreference(terms.Term):
     """kube's NodeAffinity score: the sum of the weights of the pod's
@@ -119,6 +118,7 @@ def _soft_tainted(
 @terms.register(
     summary="PreferNoSchedule taints: kube's TaintToleration score (fewer intolerable is better)",
     default=0.6,  # 3 kube weight points
+    kube_plugin="TaintToleration",
 )
 class TaintPreference(terms.Term):
     """kube's TaintToleration score: how many ``PreferNoSchedule`` taints of the node the pod
@@ -165,6 +165,7 @@ def _add_to_domain(
 @terms.register(
     summary="preferred pod (anti-)affinity: kube's InterPodAffinity score, both directions",
     default=0.4,  # 2 kube weight points
+    kube_plugin="InterPodAffinity",
 )
 class InterPodAffinityPreference(terms.Term):
     """kube's InterPodAffinity score, symmetric as kube computes it.
@@ -245,6 +246,7 @@ INVALID = -1.0
 @terms.register(
     summary="ScheduleAnyway topology spread: kube's PodTopologySpread score (less skew is better)",
     default=0.4,  # 2 kube weight points
+    kube_plugin="PodTopologySpread",
 )
 class SpreadPreference(terms.Term):
     """kube's PodTopologySpread score for the pod's ``whenUnsatisfiable: ScheduleAnyway``
@@ -269,6 +271,8 @@ class SpreadPreference(terms.Term):
         *,
         feasible: state_mod.BoolArray | None = None,
     ) -> state_mod.FloatArray | None:
+        if not pod.spread:
+            return None
         soft = [c for c in pod.spread if not c.hard]
         if not soft:
             return None

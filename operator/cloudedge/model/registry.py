@@ -48,6 +48,9 @@ class Entry:
     summary: str
     default: float = 0.0
     defaults: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    kube_plugin: str | None = None
+    """The kube-scheduler score plugin that computes the same score, if any: in the extender
+    mode kube-scheduler scores it itself, so the extender leaves such a term out."""
 
     def weight_for(self, workload: str) -> float:
         """The term's built-in weight in ``workload``'s profile."""
@@ -96,6 +99,12 @@ def get(name: str) -> Entry:
         return _ENTRIES[name]
     except KeyError:
         raise KeyError(unknown_message(name)) from None
+
+
+def kube_scored_terms() -> tuple[str, ...]:
+    """The terms that reproduce a kube-scheduler score plugin (left to kube-scheduler in the
+    extender mode)."""
+    return tuple(e.name for e in _ENTRIES.values() if e.kube_plugin)
 
 
 def version() -> int:

@@ -141,6 +141,13 @@ class Evaluation:
         return self.result.summary()
 
 
+def _applied(plan: _Plan, values: Mapping[str, object]) -> tuple[terms.Term, ...]:
+    """The terms of ``plan`` that gave ``values``, in registry order."""
+    if plan.in_order and len(values) == len(plan.active):
+        return plan.active
+    return tuple(t for t in plan.active if t.name in values)
+
+
 def room_taken(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
     """Per node: the share (0..1) of its free CPU ``pod`` would take, on edge nodes whose
     site does not hold the pod's data; 0 elsewhere.
@@ -176,20 +183,46 @@ def _site_names(cluster: state_mod.ClusterState, _key: str) -> npt.NDArray[np.st
     return names
 
 
-_TERMS: dict[int, tuple[types.ModelConfig, int, tuple[terms.Term, ...]]] = {}
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """The configured terms split by kind, with each workload's weights in the same order:
+    what ``evaluate`` needs, prepared once per configuration and registry version."""
+
+    active: tuple[terms.Term, ...]
+    time: tuple[terms.Term, ...]
+    fractions: tuple[terms.Term, ...]
+    in_order: bool
+    """Whether the time terms then the fraction terms is the registry order."""
+    weights: Mapping[types.Workload, tuple[tuple[float, ...], tuple[float, ...]]]
 
 
-def _terms_of(config: types.ModelConfig) -> tuple[terms.Term, ...]:
-    """The registered terms configured from ``config``, built once per configuration object
-    and registry version (a decision is ~100 us: validating and building the terms each time
-    would be a visible share of it)."""
-    entry = _TERMS.get(id(config))
+def _plan(config: types.ModelConfig, active: tuple[terms.Term, ...]) -> _Plan:
+    time = tuple(t for t in active if t.kind is terms.TIME)
+    fractions = tuple(t for t in active if t.kind is not terms.TIME)
+    weights = {}
+    for workload in types.Workload:
+        profile = config.weights(workload)
+        weights[workload] = (
+            tuple(profile.weight(t.name) for t in time),
+            tuple(profile.weight(t.name) for t in fractions),
+        )
+    return _Plan(active, time, fractions, time + fractions == active, weights)
+
+
+_PLANS: dict[int, tuple[types.ModelConfig, int, _Plan]] = {}
+
+
+def _plan_of(config: types.ModelConfig) -> _Plan:
+    """The plan of ``config``, built once per configuration object and registry version (a
+    decision is ~100 us: validating and building the terms each time would be a visible
+    share of it)."""
+    entry = _PLANS.get(id(config))
     version = registry.version()
     if entry is None or entry[0] is not config or entry[1] != version:
-        if len(_TERMS) > 64:  # configurations are few and long-lived; bound it anyway
-            _TERMS.clear()
-        entry = (config, version, terms.build_terms(config))
-        _TERMS[id(config)] = entry
+        if len(_PLANS) > 64:  # configurations are few and long-lived; bound it anyway
+            _PLANS.clear()
+        entry = (config, version, _plan(config, terms.build_terms(config)))
+        _PLANS[id(config)] = entry
     return entry[2]
 
 
@@ -205,26 +238,23 @@ def evaluate(
     The time terms add up to the ECT, which the deadline filter reads; the fraction terms
     are computed after every filter, on the nodes left. The score (0..100) is the weighted
     mean of the time goodness (weight: the sum of the time terms' weights) and each fraction
-    term's goodness, over the terms that applied to the pod.
+    term's goodness, over the terms that applied to the pod. ``term_set`` replaces the
+    registered terms (tests and benchmarks).
     """
     result = filters.static_filters(pod, cluster)
     filters.resource_filter(pod, cluster, result)
-    active = term_set or _terms_of(config)
-    profile = config.weights(pod.workload)
+    plan = _plan_of(config) if term_set is None else _plan(config, term_set)
+    time_weights, fraction_weights = plan.weights[pod.workload]
     values: dict[str, state_mod.FloatArray] = {}
     timed: list[tuple[float, state_mod.FloatArray]] = []
-    fractions: list[terms.Term] = []
     ect: state_mod.FloatArray | None = None
     fixed: state_mod.FloatArray | None = None
-    for term in active:
-        if term.kind is not terms.TIME:
-            fractions.append(term)
-            continue
+    for term, w in zip(plan.time, time_weights, strict=True):
         seconds = term.compute(pod, cluster)
         if seconds is None:
             continue
         values[term.name] = seconds
-        timed.append((profile.weight(term.name), seconds))
+        timed.append((w, seconds))
         ect = seconds if ect is None else ect + seconds
         if not term.grows_with_load:
             fixed = seconds if fixed is None else fixed + seconds
@@ -249,13 +279,12 @@ def evaluate(
     goodness: dict[str, state_mod.FloatArray] = {}
     weighted: list[tuple[float, state_mod.FloatArray]] = []
     total = time_weight
-    for term in fractions:
+    for term, w in zip(plan.fractions, fraction_weights, strict=True):
         raw = term.compute(pod, cluster, feasible=feasible)
         if raw is None:
             continue
         values[term.name] = raw
         good = goodness[term.name] = term.goodness(raw, feasible)
-        w = profile.weight(term.name)
         if w:
             weighted.append((w, good))
             total += w
@@ -273,7 +302,7 @@ def evaluate(
         pod=pod,
         node_names=cluster.names,
         result=result,
-        terms=tuple(t for t in active if t.name in values),
+        terms=_applied(plan, values),
         values=values,
         goodness=goodness,
         ect=ect,

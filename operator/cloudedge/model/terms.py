@@ -92,11 +92,16 @@ T = TypeVar("T", bound=type[Term])
 
 
 def register(
-    *, summary: str, default: float = 0.0, defaults: Mapping[types.Workload, float] | None = None
+    *,
+    summary: str,
+    default: float = 0.0,
+    defaults: Mapping[types.Workload, float] | None = None,
+    kube_plugin: str | None = None,
 ) -> Callable[[T], T]:
     """Class decorator adding a term to the registry, with its built-in weights: ``default``
     in every profile, ``defaults`` per workload where they differ. ``summary`` is the one-line
-    description the chart schema and the docs show."""
+    description the chart schema and the docs show; ``kube_plugin`` names the kube-scheduler
+    score plugin the term reproduces (the extender leaves such terms to kube-scheduler)."""
 
     def add(cls: T) -> T:
         registry.add(
@@ -107,6 +112,7 @@ def register(
                 summary=summary,
                 default=default,
                 defaults={w.value: v for w, v in (defaults or {}).items()},
+                kube_plugin=kube_plugin,
             )
         )
         return cls

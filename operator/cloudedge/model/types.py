@@ -12,7 +12,7 @@ import dataclasses
 import enum
 import functools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -568,6 +568,16 @@ class ModelConfig:
             if not isinstance(weights, Weights):
                 given[workload] = Weights(weights)
         object.__setattr__(self, "profiles", {**default_profiles(), **given})
+
+    def without_terms(self, names: Iterable[str]) -> ModelConfig:
+        """A copy in which the terms ``names`` weigh 0 in every profile; a profile that would
+        then weigh nothing at all is kept as it is (it only weighs those terms on purpose)."""
+        drop = dict.fromkeys(names, 0.0)
+        profiles: dict[Workload, Weights] = {}
+        for workload, weights in self.profiles.items():
+            rest = sum(w for name, w in weights.items() if name not in drop)
+            profiles[workload] = weights.with_(drop) if rest > 0 else weights
+        return dataclasses.replace(self, profiles=profiles)
 
     def weights(self, workload: Workload) -> Weights:
         """The weights of ``workload``'s profile, falling back to the default profile."""
