@@ -58,6 +58,11 @@ bench: venv ## benchmarks side by side with kube-scheduler -> docs/benchmarks.md
 testbed: venv ## measured completion on kind per scheduler -> docs/testbed.md (TESTBED_ARGS=--smoke)
 	$(BIN)/python -m bench.testbed.runner $(TESTBED_ARGS)
 
+.PHONY: chart-schema
+chart-schema: venv ## write the chart's weights (schema, values, manifests) from the term registry
+	$(BIN)/python hack/gen-chart-schema.py
+	$(MAKE) manifests
+
 simulate: venv ## the seed case, offline
 	$(BIN)/cloudedge simulate --scenario seed
 

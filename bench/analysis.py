@@ -37,8 +37,8 @@ STAGE_CAUSES = {
         "`CapacityFit`): four operations for CPU and memory utilization, then `maximum`, "
         "`minimum`, `1 - rho`, a division and the product with the service time"
     ),
-    "terms.normalize_columns": (
-        "`terms.normalize_columns`: the weighted time (three products, two sums), the best "
+    "terms.time_goodness": (
+        "`terms.time_goodness`: the weighted time (three products, two sums), the best "
         "feasible time (a mask gather and `min`), then three in-place operations for the "
         "ratio and `1 - leftover`"
     ),

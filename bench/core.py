@@ -65,7 +65,10 @@ def kernel_input(
         link_bw=view.link_bw if view else None,
         on_node=view.on_node if view else None,
         source_bw=view.source_bw if view else math.nan,
-        weights=cfg.weights(pod.workload).as_array(),
+        weights=tuple(  # type: ignore[arg-type]
+            cfg.weights(pod.workload)[name]
+            for name in ("transfer", "waiting", "processing", "capacity")
+        ),
     )
 
 
@@ -192,7 +195,7 @@ STAGES = (
     "WaitingTime.compute",
     "ProcessingTime.compute",
     "CapacityFit.compute",
-    "terms.normalize_columns",
+    "terms.time_goodness",
     "Evaluation.best",
 )
 
@@ -226,14 +229,18 @@ def stage_breakdown(n_nodes: int, reps: int) -> dict[str, Any]:
         t.append(clock())
         filters.resource_filter(pod, state, result)
         t.append(clock())
-        columns = []
+        columns: list[Any] = []
         t.append(clock())
-        for term in term_set:
-            columns.append(term.compute(pod, state))
+        for term in term_set[:4]:  # the seed's four terms, in evaluate's order
+            columns.append(term.compute(pod, state, feasible=result.feasible))
             t.append(clock())
-        profile = cfg.weights(pod.workload).as_array()
+        profile = cfg.weights(pod.workload)
         t0 = clock()
-        terms.normalize_columns(tuple(columns), result.feasible, profile)
+        terms.time_goodness(
+            [(profile[t.name], c) for t, c in zip(term_set[:3], columns, strict=False)],
+            result.feasible,
+            len(state),
+        )
         t.extend([t0, clock()])
         state.version += 1
         t1 = clock()

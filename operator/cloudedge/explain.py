@@ -99,8 +99,14 @@ def explain(
 
 
 def format_evaluation(ev: model.Evaluation) -> list[str]:
-    """The per-node table, best first, filtered nodes last with their reasons."""
+    """The per-node table, best first, filtered nodes last with their reasons.
+
+    One column per term that applied to the pod, in registry order: time terms in seconds,
+    the capacity term as the leftover share, preference terms as their 0..1 goodness.
+    """
     best = ev.best()
+    titles = [t.label for t in ev.terms]
+    widths = [max(9, len(title)) for title in titles]
     lines = [
         f"workload {ev.pod.workload.value}; "
         + (
@@ -109,15 +115,22 @@ def format_evaluation(ev: model.Evaluation) -> list[str]:
             else ev.failure_summary()
         ),
         "",
-        f"{'NODE':<20} {'SCORE':>6} {'ECT(s)':>9} {'TRANSFER':>9} {'WAITING':>9} "
-        f"{'PROCESS':>9} {'LEFTOVER':>8}  FILTERED BY",
+        f"{'NODE':<20} {'SCORE':>6} {'ECT(s)':>9} "
+        + "".join(f"{title:>{w}} " for title, w in zip(titles, widths, strict=True))
+        + " FILTERED BY",
     ]
     order = sorted(range(len(ev.node_names)), key=lambda i: (not ev.feasible[i], -ev.scores[i]))
     for i in order:
         t = ev.node_terms(i)
+        cells = []
+        for term, w in zip(ev.terms, widths, strict=True):
+            value = term.shown_value(t.values[term.name], t.goodness.get(term.name, 0.0))
+            digits = 4 if term.kind is model.TermKind.TIME else 3
+            cells.append(f"{value:>{w}.{digits}f} ")
         lines.append(
-            f"{t.node:<20} {t.score:>6.1f} {t.ect_s:>9.4f} {t.transfer_s:>9.4f} "
-            f"{t.waiting_s:>9.4f} {t.processing_s:>9.4f} {t.leftover_ratio:>8.3f}  "
+            f"{t.node:<20} {t.score:>6.1f} {t.ect_s:>9.4f} "
+            + "".join(cells)
+            + " "
             + ("" if t.feasible else ", ".join(t.reasons))
         )
     return lines

@@ -10,6 +10,7 @@ cluster's other nodes and tests do not matter.
 from __future__ import annotations
 
 import collections
+import copy
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ ZONE = "topology.kubernetes.io/zone"
 HOST = "kubernetes.io/hostname"
 GPU = "nvidia.com/gpu"
 REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 
 
 @pytest.fixture
@@ -390,23 +392,142 @@ def test_a_field_the_binder_does_not_honour_keeps_the_pod_pending_with_a_warning
 ) -> None:
     group, make = nodes
     make("za")
-    preferred = [
-        {
-            "weight": 10,
-            "preference": {"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["za"]}]},
-        }
-    ]
-    spec = {
-        "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": preferred}}
+    # Namespaces selected by their labels: the model does not watch Namespaces.
+    term = {
+        "labelSelector": {"matchLabels": {"app": "db"}},
+        "topologyKey": HOST,
+        "namespaceSelector": {"matchLabels": {"team": "data"}},
     }
+    preferred = [{"weight": 10, "podAffinityTerm": term}]
+    spec = {"affinity": {"podAffinity": {PREFERRED: preferred}}}
     names = create(kube, namespace, pod("soft", group, **spec))
     node, message = outcome(kube, namespace, names)["soft"]
+    field = f"spec.affinity.podAffinity.{PREFERRED}[0].podAffinityTerm.namespaceSelector"
     assert node is None
-    assert "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution" in message
+    assert field in message
     assert "extender" in message
     explained = explain.explain("soft", namespace, kubeconfig=kube.kubeconfig)
     assert "refused by the binder" in explained
-    assert "preferredDuringSchedulingIgnoredDuringExecution" in explained
+    assert field in explained
+
+
+# Preferences: scores as kube-scheduler's plugins compute them. Each test makes nodes that the
+# model's own terms cannot tell apart (same size, same zone latency, pods without CPU or memory
+# requests where they would load one node), so that with no preference the first node wins the
+# tie, and each puts the preferred node last: landing there is the preference's doing. Then the
+# same pod, in the same state, goes to kube-scheduler, which must choose the same node.
+
+NO_LOAD = {"cpu": "0", "memory": "0"}
+"""Explicit zeros: kube-scheduler's scoring counts a missing request as 100m / 200Mi."""
+KUBE_SCHEDULER = "default-scheduler"
+
+
+def kube_scheduler_choice(kube: Cluster, namespace: str, body: dict[str, Any]) -> str | None:
+    """Where kube-scheduler puts the same pod in the same state: ours (``body``) is deleted,
+    its twin goes to kube-scheduler, and the twin is deleted again once bound."""
+    name = body["metadata"]["name"]
+    kube.core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+
+    def gone() -> bool:
+        return not [
+            p for p in kube.core.list_namespaced_pod(namespace).items if p.metadata.name == name
+        ]
+
+    wait_until(f"pod {name} deleted", gone, timeout=60)
+    twin = copy.deepcopy(body)
+    twin["metadata"]["name"] = f"{name}-kube"
+    twin["spec"]["schedulerName"] = KUBE_SCHEDULER
+    kube.core.create_namespaced_pod(namespace, twin)
+
+    def bound() -> str | None:
+        node = kube.core.read_namespaced_pod(f"{name}-kube", namespace).spec.node_name
+        return str(node) if node else None
+
+    node = wait_until(f"kube-scheduler binds {name}-kube", bound, timeout=60)
+    kube.core.delete_namespaced_pod(f"{name}-kube", namespace, grace_period_seconds=0)
+    return node
+
+
+def test_preferred_node_affinity_puts_the_pod_on_the_node_kube_scheduler_would_prefer(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    make("za")
+    wanted = make("zb")
+    preferred = [
+        {"weight": 1, "preference": {"matchExpressions": [_in(ZONE, "zx")]}},
+        {"weight": 50, "preference": {"matchExpressions": [_in(ZONE, "zb")]}},
+    ]
+    body = pod("prefers-zb", group, affinity={"nodeAffinity": {PREFERRED: preferred}})
+    names = create(kube, namespace, body)
+    assert outcome(kube, namespace, names)["prefers-zb"] == (wanted, "")
+    explained = explain.explain("prefers-zb", namespace, kubeconfig=kube.kubeconfig)
+    assert "NODE-AFFINITY" in explained
+    assert kube_scheduler_choice(kube, namespace, body) == wanted
+
+
+def test_a_prefer_no_schedule_taint_steers_the_pod_to_an_untainted_node(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    tainted = make("za")
+    wanted = make("za")
+    taint = {"key": "maintenance", "value": "soon", "effect": "PreferNoSchedule"}
+    kube.core.patch_node(tainted, {"spec": {"taints": [taint]}})
+    wait_until("the taint is seen", lambda: _ready(kube, tainted, taints=1), timeout=30)
+    body = pod("avoids-taint", group)
+    names = create(kube, namespace, body)
+    assert outcome(kube, namespace, names)["avoids-taint"] == (wanted, "")
+    assert kube_scheduler_choice(kube, namespace, body) == wanted
+
+
+def test_preferred_pod_anti_affinity_puts_the_pod_away_from_the_pods_it_avoids(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    first = make("za")
+    wanted = make("za")
+    db = pod("db", group, labels={"app": "db"}, requests=NO_LOAD)
+    db["spec"]["nodeSelector"][HOST] = first
+    assert outcome(kube, namespace, create(kube, namespace, db))["db"] == (first, "")
+    term = {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": HOST}
+    spec = {
+        "affinity": {"podAntiAffinity": {PREFERRED: [{"weight": 100, "podAffinityTerm": term}]}}
+    }
+    body = pod("not-with-db", group, requests=NO_LOAD, **spec)
+    names = create(kube, namespace, body)
+    assert outcome(kube, namespace, names)["not-with-db"] == (wanted, "")
+    assert kube_scheduler_choice(kube, namespace, body) == wanted
+
+
+def test_schedule_anyway_spread_puts_the_pod_in_the_emptier_zone(
+    kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
+) -> None:
+    group, make = nodes
+    first = make("za")
+    wanted = make("zb")
+    web = pod("web-0", group, labels={"app": "web"}, requests=NO_LOAD)
+    web["spec"]["nodeSelector"][HOST] = first
+    assert outcome(kube, namespace, create(kube, namespace, web))["web-0"] == (first, "")
+    constraint = {
+        "maxSkew": 1,
+        "topologyKey": ZONE,
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": {"app": "web"}},
+    }
+    spread = pod(
+        "web-1",
+        group,
+        labels={"app": "web"},
+        requests=NO_LOAD,
+        topologySpreadConstraints=[constraint],
+    )
+    assert outcome(kube, namespace, create(kube, namespace, spread))["web-1"] == (wanted, "")
+    assert kube_scheduler_choice(kube, namespace, spread) == wanted
+
+
+def _in(key: str, value: str) -> dict[str, Any]:
+    return {"key": key, "operator": "In", "values": [value]}
 
 
 def test_a_gated_pod_gets_no_event_until_its_gate_is_lifted_then_binds_within_5s(

@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from cloudedge import errors, inputs, metrics
+from cloudedge.model import registry as model_registry
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "cloud-edge-scheduler"
@@ -350,7 +351,7 @@ def test_model_values_reach_the_operator_as_given() -> None:
     assert config.bandwidth_model.value == "seed-sum"
     assert config.max_utilization == 0.9
     batch = config.weights(next(w for w in config.profiles if w.value == "batch"))
-    assert (batch.transfer, batch.waiting, batch.processing, batch.capacity) == (
+    assert (batch["transfer"], batch["waiting"], batch["processing"], batch["capacity"]) == (
         0.2,
         0.1,
         0.2,
@@ -360,7 +361,7 @@ def test_model_values_reach_the_operator_as_given() -> None:
 
 def test_weights_the_schema_lets_through_but_the_operator_refuses_are_caught_early() -> None:
     # All-zero weights pass the schema (each >= 0); the operator's parser names them.
-    zero = {"transfer": 0, "waiting": 0, "processing": 0, "capacity": 0}
+    zero = dict.fromkeys(model_registry.names(), 0)
     with pytest.raises(errors.ConfigError, match=r"profiles\.batch"):
         model_config_of({"config": {"profiles": {"batch": zero}}})
 

@@ -187,3 +187,27 @@ def test_prioritize_after_filter_follows_a_node_list_that_changed_in_between() -
         view.replace_nodes([node("edge-0", labels={"cloudedge.io/bandwidth-mbps": "100"}), *nodes])
         reply = srv.post("/prioritize", cache_args(the_pod, passed)).doc
     assert reply == expected_priorities(view, the_pod, passed)
+
+
+def test_preferences_are_left_to_kube_schedulers_own_score_plugins() -> None:
+    # Two identical edge nodes; the pod prefers edge-b. kube-scheduler's NodeAffinity plugin
+    # scores that preference before it calls us: the extender must not count it a second time.
+    nodes = [node("edge-a"), node("edge-b")]
+    the_pod = pod("p", annotations={"cloudedge.io/workload": "batch"})
+    host_is_b = {"key": "kubernetes.io/hostname", "operator": "In", "values": ["edge-b"]}
+    preference = {"matchExpressions": [host_is_b]}
+    the_pod["spec"]["affinity"] = {
+        "nodeAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "preference": preference}
+            ]
+        }
+    }
+    view = make_view(nodes, [])
+    with served(view) as srv:
+        reply = srv.post("/prioritize", cache_args(the_pod, ["edge-a", "edge-b"]))
+    scores = {h["Host"]: h["Score"] for h in reply.doc}
+    assert scores["edge-a"] == scores["edge-b"] > 0
+    # The binder, which has no kube-scheduler in front of it, does count it.
+    ev = view.evaluate(inputs.parse_pod(the_pod), model.ModelConfig())
+    assert ev.best() == 1

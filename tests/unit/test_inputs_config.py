@@ -9,7 +9,7 @@ import pytest
 
 from cloudedge import errors
 from cloudedge.inputs import load_config, parse_config
-from cloudedge.model import types
+from cloudedge.model import registry, types
 
 BATCH = types.Workload.BATCH
 LATENCY = types.Workload.LATENCY_SENSITIVE
@@ -35,7 +35,7 @@ def test_configuration_without_settings_is_the_documented_defaults(raw: Any) -> 
     assert config.bandwidth_model is types.BandwidthModel.BOTTLENECK
     assert config.default_service_seconds == 0.1
     assert config.max_utilization == 0.99
-    assert dict(config.profiles) == dict(types.DEFAULT_PROFILES)
+    assert dict(config.profiles) == types.default_profiles()
 
 
 def test_every_documented_key_is_read() -> None:
@@ -55,45 +55,38 @@ def test_every_documented_key_is_read() -> None:
     assert config.bandwidth_model is types.BandwidthModel.SEED_SUM
     assert config.default_service_seconds == 0.25
     assert config.max_utilization == 0.9
-    assert config.weights(LATENCY) == types.Weights(0.5, 0.3, 0.2, 0.0)
+    assert config.weights(LATENCY) == types.default_weights(LATENCY).with_(
+        {"transfer": 0.5, "waiting": 0.3, "processing": 0.2, "capacity": 0.0}
+    )
 
 
 def test_partial_profile_override_keeps_the_other_weights_and_profiles() -> None:
     config = parse_config({"profiles": {"batch": {"capacity": 0.8}}})
 
-    default = types.DEFAULT_PROFILES[BATCH]
-    assert config.weights(BATCH) == types.Weights(
-        transfer=default.transfer,
-        waiting=default.waiting,
-        processing=default.processing,
-        capacity=0.8,
-    )
+    assert config.weights(BATCH) == types.default_weights(BATCH).with_({"capacity": 0.8})
     for workload in types.Workload:
         if workload is not BATCH:
-            assert config.weights(workload) == types.DEFAULT_PROFILES[workload]
+            assert config.weights(workload) == types.default_weights(workload)
 
 
 def test_integer_weights_are_accepted_as_numbers() -> None:
     config = parse_config({"profiles": {"batch": {"transfer": 1, "capacity": 0}}})
 
-    assert config.weights(BATCH).transfer == 1.0
-    assert config.weights(BATCH).capacity == 0.0
+    assert config.weights(BATCH)["transfer"] == 1.0
+    assert config.weights(BATCH)["capacity"] == 0.0
 
 
 def test_a_weight_of_zero_is_allowed_while_others_are_not() -> None:
     weights = {"transfer": 1, "waiting": 0, "processing": 0, "capacity": 0}
 
-    assert parse_config({"profiles": {"batch": weights}}).weights(BATCH).as_array() == (
-        1.0,
-        0.0,
-        0.0,
-        0.0,
-    )
+    got = parse_config({"profiles": {"batch": weights}}).weights(BATCH)
+
+    assert [got[name] for name in weights] == [1.0, 0.0, 0.0, 0.0]
 
 
 # Bad configuration: one case per key and kind of mistake.
 
-ALL_WEIGHTS = "transfer, waiting, processing, capacity"
+ALL_WEIGHTS = "a registered term: one of transfer, waiting, processing, capacity, node-affinity"
 
 
 @pytest.mark.parametrize(
@@ -114,7 +107,7 @@ ALL_WEIGHTS = "transfer, waiting, processing, capacity"
         ),
         pytest.param(
             {"profiles": {"batch": {"latency": 1}}},
-            "profiles.batch",
+            "profiles.batch.latency",
             ALL_WEIGHTS,
             id="unknown-weight-key",
         ),
@@ -125,11 +118,7 @@ ALL_WEIGHTS = "transfer, waiting, processing, capacity"
             id="negative-weight",
         ),
         pytest.param(
-            {
-                "profiles": {
-                    "batch": dict.fromkeys(("transfer", "waiting", "processing", "capacity"), 0)
-                }
-            },
+            {"profiles": {"batch": dict.fromkeys(registry.names(), 0)}},
             "profiles.batch",
             "not all zero",
             id="all-zero-weights",
@@ -161,7 +150,7 @@ ALL_WEIGHTS = "transfer, waiting, processing, capacity"
         pytest.param(
             {"profiles": {"batch": [0.1, 0.2]}},
             "profiles.batch",
-            ALL_WEIGHTS,
+            "a mapping of term -> weight",
             id="weights-not-a-mapping",
         ),
         pytest.param(
@@ -289,8 +278,8 @@ def test_load_config_reads_a_yaml_file(tmp_path: pathlib.Path, as_string: bool) 
     config = load_config(str(path) if as_string else path)
 
     assert config.bandwidth_model is types.BandwidthModel.SEED_SUM
-    assert config.weights(BATCH).capacity == 0.7
-    assert config.weights(BATCH).transfer == types.DEFAULT_PROFILES[BATCH].transfer
+    assert config.weights(BATCH)["capacity"] == 0.7
+    assert config.weights(BATCH)["transfer"] == types.default_weights(BATCH)["transfer"]
 
 
 def test_load_config_of_an_empty_file_is_the_defaults(tmp_path: pathlib.Path) -> None:

@@ -27,26 +27,16 @@ NS_SEL = {"matchLabels": {"team": "data"}}
         pytest.param(
             {
                 "affinity": {
-                    "podAntiAffinity": {PREFERRED: [{"weight": 1, "podAffinityTerm": TERM}]}
+                    "podAntiAffinity": {
+                        PREFERRED: [
+                            {"weight": 1, "podAffinityTerm": TERM},
+                            {"weight": 2, "podAffinityTerm": {**TERM, "namespaceSelector": NS_SEL}},
+                        ]
+                    }
                 }
             },
-            [f"spec.affinity.podAntiAffinity.{PREFERRED}"],
-            id="preferred-pod-anti-affinity",
-        ),
-        pytest.param(
-            {"affinity": {"nodeAffinity": {PREFERRED: [{"weight": 1, "preference": {}}]}}},
-            [f"spec.affinity.nodeAffinity.{PREFERRED}"],
-            id="preferred-node-affinity",
-        ),
-        pytest.param(
-            {
-                "topologySpreadConstraints": [
-                    {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"},
-                    {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"},
-                ]
-            },
-            ["spec.topologySpreadConstraints[1].whenUnsatisfiable=ScheduleAnyway"],
-            id="soft-topology-spread",
+            [f"spec.affinity.podAntiAffinity.{PREFERRED}[1].podAffinityTerm.namespaceSelector"],
+            id="preferred-namespace-selector-by-label",
         ),
         pytest.param(
             {"volumes": [{"name": "v", "ephemeral": {"volumeClaimTemplate": {}}}]},
@@ -69,9 +59,18 @@ def test_a_pod_with_only_honoured_constraints_is_not_refused() -> None:
         nodeSelector={"disk": "ssd"},
         tolerations=[{"key": "k", "operator": "Exists"}],
         affinity={
-            "nodeAffinity": {REQUIRED: {"nodeSelectorTerms": []}},
-            "podAffinity": {REQUIRED: [TERM, {**TERM, "namespaceSelector": NS_SEL}]},
-            "podAntiAffinity": {REQUIRED: [{**TERM, "namespaceSelector": {}}]},
+            "nodeAffinity": {
+                REQUIRED: {"nodeSelectorTerms": []},
+                PREFERRED: [{"weight": 1, "preference": {}}],
+            },
+            "podAffinity": {
+                REQUIRED: [TERM, {**TERM, "namespaceSelector": NS_SEL}],
+                PREFERRED: [{"weight": 5, "podAffinityTerm": TERM}],
+            },
+            "podAntiAffinity": {
+                REQUIRED: [{**TERM, "namespaceSelector": {}}],
+                PREFERRED: [{"weight": 1, "podAffinityTerm": TERM}],
+            },
         },
         containers=[
             {
@@ -86,7 +85,8 @@ def test_a_pod_with_only_honoured_constraints_is_not_refused() -> None:
         ],
         initContainers=[{"name": "proxy", "restartPolicy": "Always"}],
         topologySpreadConstraints=[
-            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}
+            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"},
+            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"},
         ],
         overhead={"cpu": "100m"},
     )

@@ -56,10 +56,11 @@ def _evaluation(scores: list[float], ects: list[float], feasible: list[bool]) ->
         pod=pod("p"),
         node_names=[f"n{i}" for i in range(n)],
         result=result,
-        columns=(ect, zeros, zeros, zeros),
+        terms=(),
+        values={"transfer": ect},
+        goodness={},
         ect=ect,
         time_good=zeros,
-        capacity_good=zeros,
         scores=np.where(feasible, scores, 0.0),
     )
 

@@ -121,42 +121,56 @@ class TestCapacityFit:
         assert float(got[0]) == pytest.approx(0.625)
 
 
-EQUAL = (0.25, 0.25, 0.25, 0.25)
+EQUAL = (0.25, 0.25, 0.25)
 
 
-class TestNormalization:
+def time_good(raw: np.ndarray, feasible: list[bool], weights: tuple[float, ...]) -> list[float]:
+    """Time goodness of rows (transfer, waiting, processing) with these weights."""
+    parts = [(w, raw[:, k].astype(float)) for k, w in enumerate(weights)]
+    got = terms.time_goodness(parts, np.array(feasible), len(raw))
+    return [float(v) for v in got]
+
+
+class TestTimeGoodness:
     def test_identical_nodes_get_identical_values(self) -> None:
-        raw = np.array([[1.0, 0.0, 0.0, 0.5], [1.0, 0.0, 0.0, 0.5]])
-        got = terms.normalize(raw, np.array([True, True]), EQUAL)
-        assert got.tolist() == [[1.0, 0.5]] * 2
+        raw = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+        assert time_good(raw, [True, True], EQUAL) == [1.0, 1.0]
 
     def test_zero_times_everywhere_are_all_best(self) -> None:
-        got = terms.normalize(np.zeros((2, 4)), np.array([True, True]), EQUAL)
-        assert got.tolist() == [[1.0, 1.0]] * 2
+        assert time_good(np.zeros((2, 3)), [True, True], EQUAL) == [1.0, 1.0]
 
     def test_time_is_the_ratio_of_the_best_weighted_time_to_the_nodes(self) -> None:
         # Weighted times (equal weights): 1/3 s and 2/3 s; the floor is 1 ms.
-        raw = np.array([[0.5, 0.5, 0.0, 0.0], [1.0, 0.0, 1.0, 1.0]])
-        got = terms.normalize(raw, np.array([True, True]), EQUAL)
+        raw = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 1.0]])
         best = 1 / 3 + terms.TIME_FLOOR_S
-        assert got[:, 0].tolist() == pytest.approx([1.0, best / (2 / 3 + terms.TIME_FLOOR_S)])
-        assert got[:, 1].tolist() == [1.0, 0.0]
+        got = time_good(raw, [True, True], EQUAL)
+        assert got == pytest.approx([1.0, best / (2 / 3 + terms.TIME_FLOOR_S)])
 
     def test_a_slow_outlier_does_not_squeeze_the_good_nodes(self) -> None:
-        raw = np.array([[1.0, 0, 0, 0], [2.0, 0, 0, 0], [5000.0, 0, 0, 0]])
-        got = terms.normalize(raw, np.array([True, True, True]), (1.0, 0, 0, 0))
-        assert got[1, 0] == pytest.approx(1.001 / 2.001)
+        raw = np.array([[1.0, 0, 0], [2.0, 0, 0], [5000.0, 0, 0]])
+        got = time_good(raw, [True, True, True], (1.0, 0, 0))
+        assert got[1] == pytest.approx(1.001 / 2.001)
 
     def test_infeasible_nodes_do_not_set_the_best_time(self) -> None:
-        raw = np.array([[2.0, 0, 0, 0], [0.0, 0, 0, 0]])
-        got = terms.normalize(raw, np.array([True, False]), (1.0, 0, 0, 0))
-        assert got[0, 0] == 1.0
+        raw = np.array([[2.0, 0, 0], [0.0, 0, 0]])
+        assert time_good(raw, [True, False], (1.0, 0, 0))[0] == 1.0
 
     def test_weights_choose_which_delays_count(self) -> None:
         # Node 0 is slow to reach, node 1 slow to compute: a transfer-only profile prefers 1.
-        raw = np.array([[1.0, 0, 0.0, 0], [0.0, 0, 1.0, 0]])
-        got = terms.normalize(raw, np.array([True, True]), (1.0, 0, 0, 0))
-        assert got[:, 0].tolist() == pytest.approx([0.001 / 1.001, 1.0])
+        raw = np.array([[1.0, 0, 0.0], [0.0, 0, 1.0]])
+        got = time_good(raw, [True, True], (1.0, 0, 0))
+        assert got == pytest.approx([0.001 / 1.001, 1.0])
+
+    def test_no_time_weight_at_all_scores_every_node_the_same(self) -> None:
+        raw = np.array([[1.0, 0, 0.0], [0.0, 0, 1.0]])
+        assert time_good(raw, [True, True], (0.0, 0.0, 0.0)) == [1.0, 1.0]
+
+
+class TestCapacityGoodness:
+    def test_is_one_minus_the_leftover_share_absolute_not_relative(self) -> None:
+        leftover = np.array([0.5, 0.0, 1.0])
+        got = terms.CapacityFit().goodness(leftover, np.array([True, True, False]))
+        assert got.tolist() == [0.5, 1.0, 0.0]
 
 
 class TestScore:

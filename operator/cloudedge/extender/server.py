@@ -142,7 +142,9 @@ class _Extender:
         bad_nodes: Mapping[str, str],
     ) -> None:
         self.view = view
-        self.config = config
+        # kube-scheduler runs its own score plugins before calling us: terms that reproduce
+        # one (preferred affinity, PreferNoSchedule taints, ...) would count twice.
+        self.config = config.without_terms(model.kube_scored_terms())
         self.metrics = metrics
         self.core = core
         self.max_body_bytes = max_body_bytes

@@ -10,12 +10,14 @@ Example (every key optional; the values shown are the defaults)::
     profiles:
       latency-sensitive: {transfer: 0.45, waiting: 0.3, processing: 0.25, capacity: 0}
 
-Unknown keys are errors: a typo must not silently leave a default in force.
+A profile names the weights it changes; the registered terms it leaves out keep their built-in
+weights (``cloudedge.model.registry`` lists the terms). Unknown keys are errors: a typo must not
+silently leave a default in force.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import math
 import pathlib
 from collections.abc import Mapping
@@ -24,6 +26,7 @@ from typing import Any
 import yaml
 
 from cloudedge import errors
+from cloudedge.model import registry as model_registry
 from cloudedge.model import types
 
 _TOP_KEYS = {
@@ -34,7 +37,6 @@ _TOP_KEYS = {
     "maxUtilization",
     "profiles",
 }
-_WEIGHT_KEYS = ("transfer", "waiting", "processing", "capacity")
 
 
 def _fail(key: str, value: object, allowed: str) -> errors.ConfigError:
@@ -68,7 +70,7 @@ def parse_config(raw: Any) -> types.ModelConfig:
     except ValueError as err:
         allowed = "one of " + ", ".join(m.value for m in types.BandwidthModel)
         raise _fail("bandwidthModel", raw.get("bandwidthModel"), allowed) from err
-    profiles = dict(base.profiles)
+    profiles: dict[types.Workload, types.Weights] = {}
     given = raw.get("profiles") or {}
     if not isinstance(given, Mapping):
         raise _fail("profiles", given, "a mapping of workload -> weights")
@@ -78,15 +80,23 @@ def parse_config(raw: Any) -> types.ModelConfig:
         except ValueError as err:
             allowed = "one of " + ", ".join(w.value for w in types.Workload)
             raise _fail("profiles", name, allowed) from err
-        if not isinstance(weights, Mapping) or set(map(str, weights)) - set(_WEIGHT_KEYS):
-            raise _fail(f"profiles.{name}", weights, "a mapping of " + ", ".join(_WEIGHT_KEYS))
-        current = dataclasses.asdict(profiles[workload])
+        names = model_registry.names()
+        if not isinstance(weights, Mapping):
+            raise _fail(f"profiles.{name}", weights, "a mapping of term -> weight")
+        unknown_terms = [str(k) for k in weights if str(k) not in names]
+        if unknown_terms:
+            raise _fail(
+                f"profiles.{name}.{unknown_terms[0]}",
+                weights[unknown_terms[0]],
+                "a registered term: one of " + ", ".join(names),
+            )
+        current = dict(types.default_weights(workload))
         for key, value in weights.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise _fail(f"profiles.{name}.{key}", value, "a number >= 0")
             current[str(key)] = float(value)
         try:
-            profiles[workload] = types.Weights(**current)
+            profiles[workload] = types.Weights(current)
         except ValueError as err:
             raise _fail(f"profiles.{name}", weights, str(err)) from err
     return types.ModelConfig(
@@ -97,6 +107,71 @@ def parse_config(raw: Any) -> types.ModelConfig:
         ),
         max_utilization=_positive(raw, "maxUtilization", base.max_utilization, below=1),
     )
+
+
+SCHEMA_PATH = ("properties", "config", "properties", "profiles")
+"""Where :func:`profiles_schema` sits in the chart's ``values.schema.json``."""
+
+
+def profiles_schema() -> dict[str, Any]:
+    """The JSON schema of ``profiles``, generated from the term registry: one object per
+    workload, one ``number >= 0`` per registered term, nothing else.
+
+    The chart's ``values.schema.json`` embeds it (``make chart-schema`` writes it, a unit test
+    keeps it current), so that a term added to the model is a key the chart accepts, and a
+    misspelt one fails at ``helm install`` rather than at the operator's start.
+    """
+    weights = {
+        entry.name: {
+            "type": "number",
+            "minimum": 0,
+            "description": f"{entry.summary} ({entry.kind.value} term)",
+        }
+        for entry in model_registry.entries()
+    }
+    per_workload = {
+        workload.value: {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": weights,
+            "description": (
+                "Weights of the registered terms; >= 0, not all zero (the operator checks the "
+                "sum). A term left out keeps its built-in weight."
+            ),
+        }
+        for workload in types.Workload
+    }
+    return {"type": "object", "additionalProperties": False, "properties": per_workload}
+
+
+def with_profiles_schema(chart_schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the chart's ``values.schema.json`` document with :func:`profiles_schema`
+    in its place (the rest untouched)."""
+    out: dict[str, Any] = json.loads(json.dumps(chart_schema))
+    node = out
+    for key in SCHEMA_PATH[:-1]:
+        node = node[key]
+    node[SCHEMA_PATH[-1]] = profiles_schema()
+    return out
+
+
+def with_profiles_values(values_yaml: str) -> str:
+    """The chart's ``values.yaml`` text with each ``config.profiles`` line (``    batch: {...}``)
+    rewritten to the built-in weights of every registered term, comments left as they are."""
+    out = []
+    for line in values_yaml.splitlines(keepends=True):
+        stripped = line.strip()
+        for workload in types.Workload:
+            if line.startswith("    ") and stripped.startswith(f"{workload.value}: {{"):
+                weights = types.default_weights(workload)
+                body = ", ".join(f"{name}: {_number(w)}" for name, w in weights.items())
+                line = f"    {workload.value}: {{{body}}}\n"
+        out.append(line)
+    return "".join(out)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
 
 
 def load_config(path: str | pathlib.Path | None) -> types.ModelConfig:

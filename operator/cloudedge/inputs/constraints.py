@@ -46,25 +46,16 @@ def _containers(obj: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
 
 
 def _pod_affinity(obj: Mapping[str, Any]) -> Iterator[str]:
-    """Preferred terms (scores) are not honoured; required terms are, ``namespaces`` and
-    ``namespaceSelector`` included (the view watches Namespaces for their labels)."""
+    """Required terms are honoured (filters), ``namespaces`` and ``namespaceSelector``
+    included (the view watches Namespaces for their labels), and preferred ones too (the
+    inter-pod-affinity score term), unless they select namespaces by label: the score term
+    does not resolve label selectors."""
     for kind in ("podAffinity", "podAntiAffinity"):
         mode = "preferredDuringSchedulingIgnoredDuringExecution"
-        if _list(_affinity(obj, kind).get(mode)):
-            yield f"spec.affinity.{kind}.{mode}"
-
-
-def _preferred_node_affinity(obj: Mapping[str, Any]) -> Iterator[str]:
-    mode = "preferredDuringSchedulingIgnoredDuringExecution"
-    if _list(_affinity(obj, "nodeAffinity").get(mode)):
-        yield f"spec.affinity.nodeAffinity.{mode}"
-
-
-def _topology_spread(obj: Mapping[str, Any]) -> Iterator[str]:
-    """DoNotSchedule constraints are honoured; ScheduleAnyway ones only score."""
-    for k, constraint in enumerate(_list(_spec(obj).get("topologySpreadConstraints"))):
-        if _mapping(constraint).get("whenUnsatisfiable") == "ScheduleAnyway":
-            yield f"spec.topologySpreadConstraints[{k}].whenUnsatisfiable=ScheduleAnyway"
+        for k, entry in enumerate(_list(_affinity(obj, kind).get(mode))):
+            term = _mapping(_mapping(entry).get("podAffinityTerm"))
+            if any(_mapping(term.get("namespaceSelector")).values()):
+                yield f"spec.affinity.{kind}.{mode}[{k}].podAffinityTerm.namespaceSelector"
 
 
 def _volumes(obj: Mapping[str, Any]) -> Iterator[str]:
@@ -83,8 +74,6 @@ def _resource_claims(obj: Mapping[str, Any]) -> Iterator[str]:
 
 CHECKS: tuple[Callable[[Mapping[str, Any]], Iterator[str]], ...] = (
     _pod_affinity,
-    _preferred_node_affinity,
-    _topology_spread,
     _volumes,
     _resource_claims,
 )

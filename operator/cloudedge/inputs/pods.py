@@ -66,6 +66,7 @@ def parse_pod(
         tier=tier,
         node_selector=node_selector,
         affinity_terms=_affinity_terms(obj, who=who),
+        preferred_node_affinity=_preferred_node_terms(obj, who=who),
         tolerations=_tolerations(obj),
         annotated=any(k.startswith(keys.PREFIX) for k in annotations),
         **_placement_constraints(
@@ -120,6 +121,12 @@ def _placement_constraints(
         "affinity": terms("podAffinity"),
         "anti_affinity": terms("podAntiAffinity"),
         "spread": _spread(obj, who=who, labels=labels),
+        "preferred_affinity": _preferred_pod_terms(
+            obj, "podAffinity", who=who, namespace=namespace, labels=labels
+        ),
+        "preferred_anti_affinity": _preferred_pod_terms(
+            obj, "podAntiAffinity", who=who, namespace=namespace, labels=labels
+        ),
     }
 
 
@@ -240,6 +247,107 @@ def _pod_terms(
                 selector=selector,
                 namespaces=resolved,
                 all_namespaces=all_namespaces,
+            )
+        )
+    return tuple(out)
+
+
+def _weight(entry: Mapping[str, Any], *, who: str, at: str) -> int:
+    """A preferred term's ``weight``: an integer 1..100, as the API server validates it."""
+    weight = entry.get("weight")
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 100:
+        raise errors.InputError(who, f"{at}.weight", weight, "an integer in 1..100")
+    return weight
+
+
+def _preferred_pod_terms(
+    obj: Mapping[str, Any], kind: str, *, who: str, namespace: str, labels: Mapping[str, str]
+) -> tuple[types.WeightedPodTerm, ...]:
+    """The preferred terms of ``spec.affinity.<kind>`` with their weights, namespaces
+    resolved as for the required ones. A term with a non-empty ``namespaceSelector`` is left
+    out, as :func:`_pod_terms` leaves it out (the binder refuses such pods)."""
+    where = f"spec.affinity.{kind}.preferredDuringSchedulingIgnoredDuringExecution"
+    raw_terms = objects.mapping(obj, "spec", "affinity", kind).get(
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    )
+    if raw_terms is None:
+        return ()
+    if not isinstance(raw_terms, list):
+        raise errors.InputError(who, where, raw_terms, "a list of weighted pod affinity terms")
+    out = []
+    for k, entry in enumerate(raw_terms):
+        at = f"{where}[{k}]"
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("podAffinityTerm"), Mapping):
+            raise errors.InputError(who, at, entry, "{weight, podAffinityTerm}")
+        weight = _weight(entry, who=who, at=at)
+        term = entry["podAffinityTerm"]
+        at = f"{at}.podAffinityTerm"
+        if not isinstance(term.get("topologyKey"), str) or not term["topologyKey"]:
+            raise errors.InputError(
+                who, f"{at}.topologyKey", term.get("topologyKey"), "a label key"
+            )
+        names = term.get("namespaces") or []
+        if not isinstance(names, list):
+            raise errors.InputError(who, f"{at}.namespaces", names, "a list of namespaces")
+        ns_selector = term.get("namespaceSelector")
+        if isinstance(ns_selector, Mapping) and any(ns_selector.values()):
+            continue
+        resolved = frozenset(str(n) for n in names)
+        if not resolved and ns_selector is None:
+            resolved = frozenset({namespace})
+        selector = _label_selector(
+            term.get("labelSelector"),
+            who=who,
+            where=f"{at}.labelSelector",
+            match_label_keys=term.get("matchLabelKeys"),
+            labels=labels,
+        )
+        out.append(
+            types.WeightedPodTerm(
+                weight=weight,
+                term=types.PodAffinityTerm(
+                    topology_key=term["topologyKey"],
+                    selector=selector,
+                    namespaces=resolved,
+                    all_namespaces=isinstance(ns_selector, Mapping),
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def _preferred_node_terms(
+    obj: Mapping[str, Any], *, who: str
+) -> tuple[types.PreferredNodeTerm, ...]:
+    """``spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution``."""
+    where = "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution"
+    raw_terms = objects.mapping(obj, "spec", "affinity", "nodeAffinity").get(
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    )
+    if raw_terms is None:
+        return ()
+    if not isinstance(raw_terms, list):
+        raise errors.InputError(who, where, raw_terms, "a list of {weight, preference}")
+    out = []
+    for k, entry in enumerate(raw_terms):
+        at = f"{where}[{k}]"
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("preference"), Mapping):
+            raise errors.InputError(who, at, entry, "{weight, preference}")
+        weight = _weight(entry, who=who, at=at)
+        pref = entry["preference"]
+        out.append(
+            types.PreferredNodeTerm(
+                weight=weight,
+                term=types.SelectorTerm(
+                    match_expressions=_requirements(
+                        pref.get("matchExpressions"),
+                        who=who,
+                        where=f"{at}.preference.matchExpressions",
+                    ),
+                    match_fields=_requirements(
+                        pref.get("matchFields"), who=who, where=f"{at}.preference.matchFields"
+                    ),
+                ),
             )
         )
     return tuple(out)

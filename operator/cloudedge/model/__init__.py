@@ -6,6 +6,8 @@ Section 4 of the seed article made concrete: filters (:mod:`.filters`), the four
 (:mod:`.state`), every placement graded on its final state by :mod:`.evaluator`.
 """
 
+from cloudedge.model.registry import Kind as TermKind
+from cloudedge.model.registry import kube_scored_terms
 from cloudedge.model.scoring import Evaluation, NodeTerms, evaluate
 from cloudedge.model.state import ClusterState
 from cloudedge.model.strategies import Placement, PlacementResult, Strategy, place
@@ -52,11 +54,13 @@ __all__ = [
     "SpreadConstraint",
     "Strategy",
     "Taint",
+    "TermKind",
     "Tier",
     "Toleration",
     "Topology",
     "Weights",
     "Workload",
     "evaluate",
+    "kube_scored_terms",
     "place",
 ]

@@ -96,14 +96,29 @@ class Problem:
         cap2 = self.capacity[:, :2]
         self.inv_capacity = np.where(cap2 > 0, 1.0 / np.where(cap2 > 0, cap2, 1.0), np.inf)
         """Nodes x 2: 1 / CPU and memory capacity; inf where there is none (full at once)."""
-        transfer_term = terms.TransferTime(model=config.bandwidth_model)
+        time_terms = [t for t in terms.build_terms(config) if t.kind is terms.TIME]
+        queued = [t.name for t in time_terms if t.grows_with_load]
+        if queued != [terms.WaitingTime.name]:
+            # The final-state wait is modelled here (below); another load-dependent time term
+            # needs its final-state form here too before it can be graded.
+            raise ValueError(f"the evaluator models the waiting term only, not {queued}")
+        fixed_terms = [t for t in time_terms if not t.grows_with_load]
+        self.fixed = np.zeros((n_pods, n_nodes))
+        """Pods x nodes: the time terms that do not depend on load (transfer, processing and
+        any other registered one), seconds."""
         self.transfer = np.zeros((n_pods, n_nodes))
         self.processing = np.zeros((n_pods, n_nodes))
         self.service = np.zeros((n_pods, n_nodes))
         self.allowed = np.zeros((n_pods, n_nodes), dtype=bool)
         self.limit = np.full(n_pods, math.inf)
         for p, pod in enumerate(self.pods):
-            self.transfer[p] = transfer_term.compute(pod, base)
+            for term in fixed_terms:
+                seconds = term.compute(pod, base)
+                if seconds is None:
+                    continue
+                self.fixed[p] += seconds
+                if term.name == terms.TransferTime.name:
+                    self.transfer[p] = seconds
             self.processing[p] = terms.processing_seconds(pod, base)
             self.service[p] = (
                 self.processing[p] if pod.compute_cost > 0 else config.default_service_seconds
@@ -113,7 +128,6 @@ class Problem:
             self.allowed[p] = result.feasible
             if pod.max_latency_ms is not None:
                 self.limit[p] = pod.max_latency_ms / 1000.0 * (1 + DEADLINE_SLACK)
-        self.fixed = self.transfer + self.processing
         # A zero request on an axis adds nothing to it (0 * inf would be nan).
         req2 = self.requests[:, :2]
         with np.errstate(invalid="ignore"):

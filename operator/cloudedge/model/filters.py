@@ -303,6 +303,16 @@ def _fit(pod: types.Pod, cluster: state_mod.ClusterState, result: FilterResult) 
     result.fail(lacking, RESOURCES, unresolvable=False)
 
 
+def node_affinity_match(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.BoolArray:
+    """Nodes matching the pod's nodeSelector and required node affinity (for the scores)."""
+    return _affinity_match(pod, cluster)
+
+
+def untolerated_taints(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.BoolArray:
+    """Nodes with a NoSchedule/NoExecute taint the pod does not tolerate (for the scores)."""
+    return _untolerated(pod, cluster)
+
+
 def _untolerated(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.BoolArray:
     mask = np.zeros(len(cluster), dtype=bool)
     for i in np.flatnonzero(cluster.hard_tainted):

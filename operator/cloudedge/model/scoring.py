@@ -8,11 +8,18 @@ per node) and to report failures (counted reasons).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
 
-from cloudedge.model import filters, terms, types
+from cloudedge.model import (
+    filters,
+    preferences,  # noqa: F401  (registers kube's preference terms)
+    registry,
+    terms,
+    types,
+)
 from cloudedge.model import state as state_mod
 
 # Ties between equal scores are broken by completion time, then by node order; a score
@@ -22,32 +29,53 @@ SCORE_TIE = 1e-9
 
 @dataclasses.dataclass(frozen=True)
 class NodeTerms:
-    """One node's breakdown for one pod, as events and ``cloudedge explain`` show it."""
+    """One node's breakdown for one pod, as events and ``cloudedge explain`` show it.
+
+    ``values`` holds every term that applied to the pod, by name, in registry order: seconds
+    for time terms, the term's own value for fraction terms; ``goodness`` the fraction terms'
+    0..1 goodness; ``shown`` each term as ``name=value`` text. A term that did not apply to the
+    pod (a preference term of a pod without preferences) is absent.
+    """
 
     node: str
     feasible: bool
     reasons: tuple[str, ...]
-    transfer_s: float
-    waiting_s: float
-    processing_s: float
-    leftover_ratio: float
+    values: Mapping[str, float]
+    goodness: Mapping[str, float]
+    shown: tuple[str, ...]
     ect_s: float
     score: float
 
+    @property
+    def transfer_s(self) -> float:
+        """The transfer term, seconds (0 when it did not apply)."""
+        return self.values.get("transfer", 0.0)
+
+    @property
+    def waiting_s(self) -> float:
+        """The waiting term, seconds (0 when it did not apply)."""
+        return self.values.get("waiting", 0.0)
+
+    @property
+    def processing_s(self) -> float:
+        """The processing term, seconds (0 when it did not apply)."""
+        return self.values.get("processing", 0.0)
+
+    @property
+    def leftover_ratio(self) -> float:
+        """The capacity term's leftover share (0 when it did not apply)."""
+        return self.values.get("capacity", 0.0)
+
     def describe(self) -> str:
-        """``transfer=…s waiting=…s processing=…s leftover=… ect=…s score=…``."""
-        return (
-            f"transfer={self.transfer_s:.4g}s waiting={self.waiting_s:.4g}s "
-            f"processing={self.processing_s:.4g}s leftover={self.leftover_ratio:.3f} "
-            f"ect={self.ect_s:.4g}s score={self.score:.1f}"
-        )
+        """``transfer=…s waiting=…s processing=…s leftover=… [preferences] ect=…s score=…``."""
+        return " ".join((*self.shown, f"ect={self.ect_s:.4g}s", f"score={self.score:.1f}"))
 
 
 @dataclasses.dataclass(frozen=True)
 class Evaluation:
     """The model's verdict on every node for one pod.
 
-    The terms are kept as one array each (not an n x 4 matrix): every operation on them is
+    The terms are kept as one array each (not an n x k matrix): every operation on them is
     then over one contiguous row, several times faster in numpy than a column of a matrix
     (docs/benchmarks.md, scoring core).
     """
@@ -55,16 +83,16 @@ class Evaluation:
     pod: types.Pod
     node_names: list[str]
     result: filters.FilterResult
-    columns: tuple[
-        state_mod.FloatArray, state_mod.FloatArray, state_mod.FloatArray, state_mod.FloatArray
-    ]
-    """Per node: transfer s, waiting s, processing s, leftover ratio."""
+    terms: tuple[terms.Term, ...]
+    """The terms that applied to the pod, in registry order."""
+    values: Mapping[str, state_mod.FloatArray]
+    """Per term name, one value per node (seconds for time terms)."""
+    goodness: Mapping[str, state_mod.FloatArray]
+    """Per fraction term name, its 0..1 goodness per node."""
     ect: state_mod.FloatArray
-    """Estimated completion time (transfer + waiting + processing) per node, seconds."""
+    """Estimated completion time (the sum of the time terms) per node, seconds."""
     time_good: state_mod.FloatArray
     """Time goodness (relative to the best node), 0..1."""
-    capacity_good: state_mod.FloatArray
-    """Capacity goodness (1 - leftover), 0..1."""
     scores: state_mod.FloatArray
     """0..100 on feasible nodes, 0 on the others."""
 
@@ -72,16 +100,6 @@ class Evaluation:
     def feasible(self) -> state_mod.BoolArray:
         """Mask of nodes that passed every filter."""
         return self.result.feasible
-
-    @property
-    def raw(self) -> state_mod.FloatArray:
-        """n x 4: transfer s, waiting s, processing s, leftover ratio (built on demand)."""
-        return np.column_stack(self.columns)
-
-    @property
-    def normalized(self) -> state_mod.FloatArray:
-        """n x 2: time goodness and capacity goodness (built on demand)."""
-        return np.column_stack((self.time_good, self.capacity_good))
 
     def best(self) -> int | None:
         """Index of the chosen node: highest score, then lowest completion time, then first."""
@@ -102,15 +120,18 @@ class Evaluation:
 
     def node_terms(self, i: int) -> NodeTerms:
         """The breakdown for node ``i``."""
-        transfer, waiting, processing, leftover = self.columns
+        values = {name: float(v[i]) for name, v in self.values.items()}
+        goodness = {name: float(g[i]) for name, g in self.goodness.items()}
+        shown = tuple(
+            t.show(values[t.name], goodness.get(t.name, values[t.name])) for t in self.terms
+        )
         return NodeTerms(
             node=self.node_names[i],
             feasible=bool(self.result.feasible[i]),
             reasons=self.result.reason(i),
-            transfer_s=float(transfer[i]),
-            waiting_s=float(waiting[i]),
-            processing_s=float(processing[i]),
-            leftover_ratio=float(leftover[i]),
+            values=values,
+            goodness=goodness,
+            shown=shown,
             ect_s=float(self.ect[i]),
             score=float(self.scores[i]),
         )
@@ -118,6 +139,13 @@ class Evaluation:
     def failure_summary(self) -> str:
         """The ``FailedScheduling`` message with per-reason node counts."""
         return self.result.summary()
+
+
+def _applied(plan: _Plan, values: Mapping[str, object]) -> tuple[terms.Term, ...]:
+    """The terms of ``plan`` that gave ``values``, in registry order."""
+    if plan.in_order and len(values) == len(plan.active):
+        return plan.active
+    return tuple(t for t in plan.active if t.name in values)
 
 
 def room_taken(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
@@ -155,19 +183,47 @@ def _site_names(cluster: state_mod.ClusterState, _key: str) -> npt.NDArray[np.st
     return names
 
 
-_TERMS: dict[int, tuple[types.ModelConfig, tuple[terms.Term, ...]]] = {}
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """The configured terms split by kind, with each workload's weights in the same order:
+    what ``evaluate`` needs, prepared once per configuration and registry version."""
+
+    active: tuple[terms.Term, ...]
+    time: tuple[terms.Term, ...]
+    fractions: tuple[terms.Term, ...]
+    in_order: bool
+    """Whether the time terms then the fraction terms is the registry order."""
+    weights: Mapping[types.Workload, tuple[tuple[float, ...], tuple[float, ...]]]
 
 
-def _terms_of(config: types.ModelConfig) -> tuple[terms.Term, ...]:
-    """The configured terms, built once per configuration object (a decision is ~100 us:
-    validating and building four terms each time would be a visible share of it)."""
-    entry = _TERMS.get(id(config))
-    if entry is None or entry[0] is not config:
-        if len(_TERMS) > 64:  # configurations are few and long-lived; bound it anyway
-            _TERMS.clear()
-        entry = (config, terms.build_terms(config))
-        _TERMS[id(config)] = entry
-    return entry[1]
+def _plan(config: types.ModelConfig, active: tuple[terms.Term, ...]) -> _Plan:
+    time = tuple(t for t in active if t.kind is terms.TIME)
+    fractions = tuple(t for t in active if t.kind is not terms.TIME)
+    weights = {}
+    for workload in types.Workload:
+        profile = config.weights(workload)
+        weights[workload] = (
+            tuple(profile.weight(t.name) for t in time),
+            tuple(profile.weight(t.name) for t in fractions),
+        )
+    return _Plan(active, time, fractions, time + fractions == active, weights)
+
+
+_PLANS: dict[int, tuple[types.ModelConfig, int, _Plan]] = {}
+
+
+def _plan_of(config: types.ModelConfig) -> _Plan:
+    """The plan of ``config``, built once per configuration object and registry version (a
+    decision is ~100 us: validating and building the terms each time would be a visible
+    share of it)."""
+    entry = _PLANS.get(id(config))
+    version = registry.version()
+    if entry is None or entry[0] is not config or entry[1] != version:
+        if len(_PLANS) > 64:  # configurations are few and long-lived; bound it anyway
+            _PLANS.clear()
+        entry = (config, version, _plan(config, terms.build_terms(config)))
+        _PLANS[id(config)] = entry
+    return entry[2]
 
 
 def evaluate(
@@ -177,39 +233,79 @@ def evaluate(
     *,
     term_set: tuple[terms.Term, ...] | None = None,
 ) -> Evaluation:
-    """Filter and score ``pod`` on every node of ``cluster`` as it is now."""
+    """Filter and score ``pod`` on every node of ``cluster`` as it is now.
+
+    The time terms add up to the ECT, which the deadline filter reads; the fraction terms
+    are computed after every filter, on the nodes left. The score (0..100) is the weighted
+    mean of the time goodness (weight: the sum of the time terms' weights) and each fraction
+    term's goodness, over the terms that applied to the pod. ``term_set`` replaces the
+    registered terms (tests and benchmarks).
+    """
     result = filters.static_filters(pod, cluster)
     filters.resource_filter(pod, cluster, result)
-    active = term_set or _terms_of(config)
-    transfer, waiting, processing, leftover = (term.compute(pod, cluster) for term in active)
-    ect = transfer + waiting + processing
+    plan = _plan_of(config) if term_set is None else _plan(config, term_set)
+    time_weights, fraction_weights = plan.weights[pod.workload]
+    values: dict[str, state_mod.FloatArray] = {}
+    timed: list[tuple[float, state_mod.FloatArray]] = []
+    ect: state_mod.FloatArray | None = None
+    fixed: state_mod.FloatArray | None = None
+    for term, w in zip(plan.time, time_weights, strict=True):
+        seconds = term.compute(pod, cluster)
+        if seconds is None:
+            continue
+        values[term.name] = seconds
+        timed.append((w, seconds))
+        ect = seconds if ect is None else ect + seconds
+        if not term.grows_with_load:
+            fixed = seconds if fixed is None else fixed + seconds
+    if ect is None:
+        ect = cluster.zeros
     if pod.max_latency_ms is not None:
         limit = pod.max_latency_ms / 1000.0 * (1 + 1e-12)
         late = (ect > limit) & result.feasible
         if late.any():
             result.fail(late, filters.DEADLINE, unresolvable=False)
-            # Transfer and processing do not shrink by evicting anybody: missing the deadline
-            # on them alone is unresolvable; missing it only through queueing is not.
-            result.add_unresolvable(late & (transfer + processing > limit))
-    profile = config.weights(pod.workload).as_array()
-    columns = (transfer, waiting, processing, leftover)
-    time_good, capacity_good = terms.normalize_columns(columns, result.feasible, profile)
-    time_weight, capacity_weight = sum(profile[:3]), profile[3]
-    total = time_weight + capacity_weight
-    scores = time_good * (100.0 * time_weight / total)
-    if capacity_weight:
-        scores += capacity_good * (100.0 * capacity_weight / total)
+            # Fixed times (transfer, processing) do not shrink by evicting anybody: missing
+            # the deadline on them alone is unresolvable; missing it only through queueing is
+            # not.
+            if fixed is not None:
+                result.add_unresolvable(late & (fixed > limit))
+    feasible = result.feasible
+    n = len(ect)
+    time_good = terms.time_goodness(timed, feasible, n)
+    time_weight = 0.0
+    for w, _ in timed:
+        time_weight += w
+    goodness: dict[str, state_mod.FloatArray] = {}
+    weighted: list[tuple[float, state_mod.FloatArray]] = []
+    total = time_weight
+    for term, w in zip(plan.fractions, fraction_weights, strict=True):
+        raw = term.compute(pod, cluster, feasible=feasible)
+        if raw is None:
+            continue
+        values[term.name] = raw
+        good = goodness[term.name] = term.goodness(raw, feasible)
+        if w:
+            weighted.append((w, good))
+            total += w
+    if total > 0:
+        scores = time_good * (100.0 * time_weight / total)
+        for w, good in weighted:
+            scores += good * (100.0 * w / total)
+    else:  # only terms that did not apply carry weight: every feasible node is as good
+        scores = np.full(n, 100.0)
     if config.locality_reserve > 0 and pod.max_latency_ms is None and pod.requests.cpu > 0:
         scores *= 1.0 - config.locality_reserve * room_taken(pod, cluster)
-    # Both goodness values are in 0..1, so the score is in 0..100 up to rounding: cap it.
-    scores = np.where(result.feasible, np.minimum(scores, 100.0, out=scores), 0.0)
+    # Every goodness is in 0..1, so the score is in 0..100 up to rounding: cap it.
+    scores = np.where(feasible, np.minimum(scores, 100.0, out=scores), 0.0)
     return Evaluation(
         pod=pod,
         node_names=cluster.names,
         result=result,
-        columns=columns,
+        terms=_applied(plan, values),
+        values=values,
+        goodness=goodness,
         ect=ect,
         time_good=time_good,
-        capacity_good=capacity_good,
         scores=scores,
     )

@@ -149,6 +149,9 @@ class ClusterState:
         self.with_anti_affinity: dict[str, tuple[int, types.Pod]] = {}
         """Placed pods with host ports / required anti-affinity: the filters every pod must
         pass because of them, and nothing to do while both are empty."""
+        self.scoring_later: dict[str, tuple[int, types.Pod]] = {}
+        """Placed pods whose affinity terms score the pods after them (InterPodAffinity's
+        symmetric part, ``types.Pod.scores_later_pods``): nothing to score while empty."""
         self.label_index: dict[tuple[str, str, str], dict[int, int]] = {}
         """(namespace, label key, value) -> node index -> how many placed pods carry it; the
         namespace ``""`` (never a real one) counts every namespace. Affinity terms and spread
@@ -175,6 +178,7 @@ class ClusterState:
         clone.placed = {node: dict(pods) for node, pods in self.placed.items()}
         clone.with_host_ports = dict(self.with_host_ports)
         clone.with_anti_affinity = dict(self.with_anti_affinity)
+        clone.scoring_later = dict(self.scoring_later)
         clone.label_index = {key: dict(nodes) for key, nodes in self.label_index.items()}
         return clone
 
@@ -193,6 +197,8 @@ class ClusterState:
             self.with_host_ports[pid] = (node, pod)
         if pod.anti_affinity:
             self.with_anti_affinity[pid] = (node, pod)
+        if pod.scores_later_pods:
+            self.scoring_later[pid] = (node, pod)
 
     def _unplace(self, pod: types.Pod, node: int) -> None:
         pid = pod.placement_id
@@ -216,6 +222,7 @@ class ClusterState:
                         del self.label_index[(namespace, key, value)]
         self.with_host_ports.pop(pid, None)
         self.with_anti_affinity.pop(pid, None)
+        self.scoring_later.pop(pid, None)
 
     def domain_codes(self, key: str) -> tuple[IntArray, int]:
         """Per node, a code for its value of label ``key`` (-1 without it), and how many

@@ -166,10 +166,11 @@ def place_batch(
     """Joint placement (:mod:`.batch`): most pods on time, then least total completion time
     on the final state; never worse than greedy's placement (or any of ``extra_starts``)
     under :func:`grade`."""
-    if any(pod.constrained_by_others for pod in pods):
+    if any(pod.constrained_by_others or pod.has_preferences for pod in pods):
         # The joint solver sees the pods of a batch meet only through capacity and the final
         # state's queues; host ports, pod (anti-)affinity and topology spread between them are
-        # checked pod by pod. Such a batch is placed greedily, which honours them, and says so.
+        # checked pod by pod, and preferences are scores it does not weigh. Such a batch is
+        # placed greedily, which honours them, and says so.
         greedy = place_greedy(pods, cluster, config)
         return dataclasses.replace(greedy, strategy=strategy, solver_status=GREEDY_CONSTRAINED)
     base = cluster.copy()

@@ -1,36 +1,151 @@
-"""The four terms of the seed's section 4, one class each, vectorized over nodes.
+"""The scoring terms, one class each, vectorized over nodes, and how they are registered.
 
-Each term reads like a scheduler-framework score plugin: a name, validated arguments, and a
-``compute`` that returns one value per node. Three terms are times in seconds (transfer,
-waiting, processing) and add up to the estimated completion time; the fourth is the fraction
-of capacity left over after placement. ``normalize`` turns them into 0..1 "goodness" values:
-one for time (relative to the best node), one for capacity.
+Each term reads like a scheduler-framework score plugin: a name, a kind, validated arguments,
+and a ``compute`` that returns one value per node (or ``None``: nothing to say about this
+pod). The seed's four terms of section 4 are here: three are times in seconds (transfer,
+waiting, processing) that add up to the estimated completion time, the fourth is the
+fraction of capacity left over after placement. kube-scheduler's preference scores are in
+:mod:`cloudedge.model.preferences`.
+
+A term joins the model with :func:`register`: its name, kind and default weights go into
+:mod:`cloudedge.model.registry`, which the weight profiles, the configuration file, the chart
+schema, the score, events and ``explain`` all read. ``time_goodness`` turns the time terms into
+one 0..1 goodness (relative to the best node); a fraction term brings its own ``goodness``.
 """
 
 from __future__ import annotations
 
 import abc
 import math
-from typing import ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import ClassVar, TypeVar
 
 import numpy as np
 
+from cloudedge.model import registry, types
 from cloudedge.model import state as state_mod
-from cloudedge.model import types
 
 MEGABITS_PER_MEGABYTE = 8.0
 
+Kind = registry.Kind
+TIME = registry.Kind.TIME
+FRACTION = registry.Kind.FRACTION
+
 
 class Term(abc.ABC):
-    """A scoring term: one value per node for one pod."""
+    """A scoring term: one value per node for one pod.
+
+    ``kind`` says how the value enters the score (:class:`cloudedge.model.registry.Kind`).
+    A time term with ``grows_with_load`` depends on the node's usage (queueing): the deadline
+    filter and the final-state evaluator treat it apart from the fixed times.
+    """
 
     name: ClassVar[str]
+    kind: ClassVar[registry.Kind]
+    grows_with_load: ClassVar[bool] = False
+
+    @classmethod
+    def from_config(cls, config: types.ModelConfig) -> Term:
+        """The term configured from ``config`` (terms without arguments ignore it)."""
+        return cls()
 
     @abc.abstractmethod
-    def compute(self, pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
-        """The term's value on every node of ``cluster`` for ``pod`` placed there."""
+    def compute(
+        self,
+        pod: types.Pod,
+        cluster: state_mod.ClusterState,
+        *,
+        feasible: state_mod.BoolArray | None = None,
+    ) -> state_mod.FloatArray | None:
+        """The term's value on every node of ``cluster`` for ``pod`` placed there, or None
+        when the term does not apply to ``pod`` (it is then left out of the pod's score).
+
+        ``feasible`` is the mask of nodes that passed the filters, for terms that, like
+        kube-scheduler's, look only at those (None: every node). Time terms are computed
+        before the deadline filter and do not read it.
+        """
+
+    def goodness(
+        self, values: state_mod.FloatArray, feasible: state_mod.BoolArray
+    ) -> state_mod.FloatArray:
+        """A fraction term's 0..1 goodness from its values (the values themselves by default)."""
+        return values
+
+    def shown_value(self, value: float, goodness: float) -> float:
+        """The number events and explain print: seconds for a time term, the goodness of a
+        fraction term."""
+        return value if self.kind is TIME else goodness
+
+    def show(self, value: float, goodness: float) -> str:
+        """``name=value`` as events print it."""
+        if self.kind is TIME:
+            return f"{self.name}={value:.4g}s"
+        return f"{self.name}={self.shown_value(value, goodness):.3f}"
+
+    @property
+    def label(self) -> str:
+        """The column title in ``explain``'s table."""
+        return self.name.upper()
 
 
+T = TypeVar("T", bound=type[Term])
+
+
+def register(
+    *,
+    summary: str,
+    default: float = 0.0,
+    defaults: Mapping[types.Workload, float] | None = None,
+    kube_plugin: str | None = None,
+) -> Callable[[T], T]:
+    """Class decorator adding a term to the registry, with its built-in weights: ``default``
+    in every profile, ``defaults`` per workload where they differ. ``summary`` is the one-line
+    description the chart schema and the docs show; ``kube_plugin`` names the kube-scheduler
+    score plugin the term reproduces (the extender leaves such terms to kube-scheduler)."""
+
+    def add(cls: T) -> T:
+        registry.add(
+            registry.Entry(
+                name=cls.name,
+                kind=cls.kind,
+                build=cls.from_config,
+                summary=summary,
+                default=default,
+                defaults={w.value: v for w, v in (defaults or {}).items()},
+                kube_plugin=kube_plugin,
+            )
+        )
+        return cls
+
+    return add
+
+
+def unregister(name: str) -> None:
+    """Remove a registered term (tests that register a toy term clean up with it)."""
+    registry.remove(name)
+
+
+def build_terms(config: types.ModelConfig) -> tuple[Term, ...]:
+    """Every registered term, in registry order, configured from ``config``."""
+    built: list[Term] = []
+    for entry in registry.entries():
+        term = entry.build(config)
+        if not isinstance(term, Term):
+            raise TypeError(f"term {entry.name}: build returned {term!r}, not a Term")
+        built.append(term)
+    return tuple(built)
+
+
+_LATENCY = types.Workload.LATENCY_SENSITIVE
+_COMPUTE = types.Workload.COMPUTE_INTENSIVE
+_DATA = types.Workload.DATA_INTENSIVE
+_BATCH = types.Workload.BATCH
+
+
+@register(
+    summary="seconds to move the pod's input data to the node (site latency plus size over rate)",
+    defaults={_LATENCY: 0.45, _COMPUTE: 0.1, _DATA: 0.6, _BATCH: 0.2},
+)
 class TransferTime(Term):
     """Seed 4.1.3, ``D_t = f(D_s, R_s, R_d)``: latency plus data size over the link's rate.
 
@@ -41,11 +156,22 @@ class TransferTime(Term):
     """
 
     name = "transfer"
+    kind = TIME
 
     def __init__(self, *, model: types.BandwidthModel = types.BandwidthModel.BOTTLENECK) -> None:
         self.model = types.BandwidthModel(model)
 
-    def compute(self, pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
+    @classmethod
+    def from_config(cls, config: types.ModelConfig) -> Term:
+        return cls(model=config.bandwidth_model)
+
+    def compute(
+        self,
+        pod: types.Pod,
+        cluster: state_mod.ClusterState,
+        *,
+        feasible: state_mod.BoolArray | None = None,
+    ) -> state_mod.FloatArray:
         if pod.data_source is None:
             return cluster.zeros
         latency, per_mb = cluster.cached(
@@ -76,15 +202,6 @@ class TransferTime(Term):
         latency.flags.writeable = False
         per_mb.flags.writeable = False
         return latency, per_mb
-
-
-class ProcessingTime(Term):
-    """Seed 4.1.4, ``E_p = A_p / R_p``: the pod's work over the node's compute rate."""
-
-    name = "processing"
-
-    def compute(self, pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
-        return processing_seconds(pod, cluster)
 
 
 def utilization_after(
@@ -126,6 +243,10 @@ def processing_seconds(pod: types.Pod, cluster: state_mod.ClusterState) -> state
     return seconds
 
 
+@register(
+    summary="seconds of queueing: M/M/1 wait from the node's utilization after placement",
+    defaults={_LATENCY: 0.3, _COMPUTE: 0.2, _DATA: 0.15, _BATCH: 0.2},
+)
 class WaitingTime(Term):
     """Seed 4.1.2 (``W_i`` from ``L_i`` and ``P_i``) made concrete with an M/M/1 queue.
 
@@ -137,6 +258,8 @@ class WaitingTime(Term):
     """
 
     name = "waiting"
+    kind = TIME
+    grows_with_load = True
 
     def __init__(
         self, *, default_service_seconds: float = 0.1, max_utilization: float = 0.99
@@ -148,7 +271,20 @@ class WaitingTime(Term):
         self.default_service_seconds = default_service_seconds
         self.max_utilization = max_utilization
 
-    def compute(self, pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
+    @classmethod
+    def from_config(cls, config: types.ModelConfig) -> Term:
+        return cls(
+            default_service_seconds=config.default_service_seconds,
+            max_utilization=config.max_utilization,
+        )
+
+    def compute(
+        self,
+        pod: types.Pod,
+        cluster: state_mod.ClusterState,
+        *,
+        feasible: state_mod.BoolArray | None = None,
+    ) -> state_mod.FloatArray:
         cpu, mem = utilization_after(pod, cluster)
         rho = np.minimum(np.maximum(cpu, mem), self.max_utilization)
         queued = rho / (1.0 - rho)
@@ -159,35 +295,67 @@ class WaitingTime(Term):
         return queued
 
 
+@register(
+    summary="seconds of processing: the pod's compute cost over the node's compute rate",
+    defaults={_LATENCY: 0.25, _COMPUTE: 0.6, _DATA: 0.15, _BATCH: 0.2},
+)
+class ProcessingTime(Term):
+    """Seed 4.1.4, ``E_p = A_p / R_p``: the pod's work over the node's compute rate."""
+
+    name = "processing"
+    kind = TIME
+
+    def compute(
+        self,
+        pod: types.Pod,
+        cluster: state_mod.ClusterState,
+        *,
+        feasible: state_mod.BoolArray | None = None,
+    ) -> state_mod.FloatArray:
+        return processing_seconds(pod, cluster)
+
+
+@register(
+    summary="capacity fit: the share of CPU and memory the node has in use after placement",
+    defaults={_LATENCY: 0.0, _COMPUTE: 0.1, _DATA: 0.1, _BATCH: 0.4},
+)
 class CapacityFit(Term):
     """Seed 4.1.1, ``min sum(C_i - U_i)``: the share of CPU and memory left after placement.
 
     The seed minimizes leftover capacity (pack nodes tightly); the value here is the leftover
-    fraction (mean of CPU and memory, 0..1), and normalization rewards a small one.
+    fraction (mean of CPU and memory, 0..1), and its goodness, ``1 - leftover``, rewards a
+    small one (absolute, not relative to other nodes: a node left full scores 1, an idle one 0).
     """
 
     name = "capacity"
+    kind = FRACTION
 
-    def compute(self, pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
+    def compute(
+        self,
+        pod: types.Pod,
+        cluster: state_mod.ClusterState,
+        *,
+        feasible: state_mod.BoolArray | None = None,
+    ) -> state_mod.FloatArray:
         cpu, mem = utilization_after(pod, cluster)
         leftover: state_mod.FloatArray = np.maximum(1.0 - (cpu + mem) * 0.5, 0.0)
         return leftover
 
+    def goodness(
+        self, values: state_mod.FloatArray, feasible: state_mod.BoolArray
+    ) -> state_mod.FloatArray:
+        good: state_mod.FloatArray = 1.0 - values
+        return good
 
-TERM_NAMES: tuple[str, ...] = ("transfer", "waiting", "processing", "capacity")
+    def shown_value(self, value: float, goodness: float) -> float:
+        return value  # the leftover share, as the seed's C_i - U_i reads
 
+    def show(self, value: float, goodness: float) -> str:
+        return f"leftover={value:.3f}"
 
-def build_terms(config: types.ModelConfig) -> tuple[Term, Term, Term, Term]:
-    """The four terms in :data:`TERM_NAMES` order, configured from ``config``."""
-    return (
-        TransferTime(model=config.bandwidth_model),
-        WaitingTime(
-            default_service_seconds=config.default_service_seconds,
-            max_utilization=config.max_utilization,
-        ),
-        ProcessingTime(),
-        CapacityFit(),
-    )
+    @property
+    def label(self) -> str:
+        return "LEFTOVER"
 
 
 TIME_FLOOR_S = 0.001
@@ -195,51 +363,37 @@ TIME_FLOOR_S = 0.001
 millisecond, differences are noise, and an all-zero node must not make every other node 0."""
 
 
-def normalize(
-    values: state_mod.FloatArray,
+def time_goodness(
+    parts: Sequence[tuple[float, state_mod.FloatArray]],
     feasible: state_mod.BoolArray,
-    weights: tuple[float, float, float, float],
+    n: int,
 ) -> state_mod.FloatArray:
-    """Turn raw terms (n x 4: three times, then leftover) into two 0..1 goodness columns.
+    """The time terms (``(weight, seconds per node)`` pairs) as one 0..1 goodness per node.
 
-    Column 0, time: the profile's weighted completion time ``T_w`` (the time terms averaged
-    with their weights) as a ratio to the best feasible node's, ``(T_w,best + f) / (T_w + f)``
-    with ``f`` = :data:`TIME_FLOOR_S`. The best node scores 1, a node twice as slow about 0.5:
-    the scale is the best node's time, so one slow outlier (a full node, a far site) cannot
-    squeeze the differences between good nodes, and when all nodes tie they all score 1.
-    Column 1, capacity: ``1 - leftover``, absolute (a node left full scores 1, an idle one 0).
+    The profile's weighted completion time ``T_w`` (the time terms averaged with their weights)
+    as a ratio to the best feasible node's, ``(T_w,best + f) / (T_w + f)`` with ``f`` =
+    :data:`TIME_FLOOR_S`. The best node scores 1, a node twice as slow about 0.5: the scale is
+    the best node's time, so one slow outlier (a full node, a far site) cannot squeeze the
+    differences between good nodes, and when all nodes tie they all score 1. No weighted time
+    (all weights 0) scores 1 everywhere.
     """
-    time_good, capacity_good = normalize_columns(
-        (values[:, 0], values[:, 1], values[:, 2], values[:, 3]), feasible, weights
-    )
-    return np.column_stack((time_good, capacity_good))
-
-
-def normalize_columns(
-    columns: tuple[state_mod.FloatArray, ...],
-    feasible: state_mod.BoolArray,
-    weights: tuple[float, float, float, float],
-) -> tuple[state_mod.FloatArray, state_mod.FloatArray]:
-    """:func:`normalize` on the four terms as separate arrays (the form ``evaluate`` has):
-    time goodness and capacity goodness, each one value per node."""
-    total = weights[0] + weights[1] + weights[2]
-    n = len(columns[3])
-    if total > 0:
-        weighted: state_mod.FloatArray | None = None
-        for w, col in zip(weights[:3], columns[:3], strict=True):
-            if w:
-                part = col * (w / total)
-                weighted = part if weighted is None else np.add(weighted, part, out=weighted)
-        assert weighted is not None
-        if np.count_nonzero(feasible):
-            best = float(weighted[feasible].min())
-        else:  # nothing feasible: relative to all nodes, so explain still ranks them
-            best = float(weighted.min()) if n else 0.0
-        # In place: ``weighted`` is this function's own temporary.
-        time_good = np.add(weighted, TIME_FLOOR_S, out=weighted)
-        np.divide(best + TIME_FLOOR_S, time_good, out=time_good)
-        np.minimum(time_good, 1.0, out=time_good)
-    else:
-        time_good = np.ones(n, dtype=np.float64)
-    capacity_good = 1.0 - columns[3]
-    return time_good, capacity_good
+    total = 0.0
+    for w, _ in parts:
+        total += w
+    if total <= 0:
+        return np.ones(n, dtype=np.float64)
+    weighted: state_mod.FloatArray | None = None
+    for w, col in parts:
+        if w:
+            part = col * (w / total)
+            weighted = part if weighted is None else np.add(weighted, part, out=weighted)
+    assert weighted is not None
+    if np.count_nonzero(feasible):
+        best = float(weighted[feasible].min())
+    else:  # nothing feasible: relative to all nodes, so explain still ranks them
+        best = float(weighted.min()) if n else 0.0
+    # In place: ``weighted`` is this function's own temporary.
+    time_good = np.add(weighted, TIME_FLOOR_S, out=weighted)
+    np.divide(best + TIME_FLOOR_S, time_good, out=time_good)
+    np.minimum(time_good, 1.0, out=time_good)
+    return time_good

@@ -12,10 +12,12 @@ import dataclasses
 import enum
 import functools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 import numpy.typing as npt
+
+from cloudedge.model import registry
 
 RESOURCES: tuple[str, ...] = ("cpu", "memory", "pods")
 """The resource axes every cluster state has, first and in this order (the terms read CPU and
@@ -270,6 +272,23 @@ class PodAffinityTerm:
 
 
 @dataclasses.dataclass(frozen=True)
+class PreferredNodeTerm:
+    """A ``preferredDuringSchedulingIgnoredDuringExecution`` node affinity entry: a node
+    matching ``term`` gains ``weight`` (1..100) in the NodeAffinity score."""
+
+    weight: int
+    term: SelectorTerm
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightedPodTerm:
+    """A preferred pod (anti-)affinity entry: ``term`` counted with ``weight`` (1..100)."""
+
+    weight: int
+    term: PodAffinityTerm
+
+
+@dataclasses.dataclass(frozen=True)
 class HostPort:
     """A container port bound on the node (``hostPort``), with NodePorts' conflict rules."""
 
@@ -365,6 +384,11 @@ class Pod:
     volume_node_terms: tuple[tuple[SelectorTerm, ...], ...] = ()
     """The required node affinity of each bound PersistentVolume the pod mounts: a node must
     match one term of every volume (VolumeBinding)."""
+    preferred_node_affinity: tuple[PreferredNodeTerm, ...] = ()
+    preferred_affinity: tuple[WeightedPodTerm, ...] = ()
+    preferred_anti_affinity: tuple[WeightedPodTerm, ...] = ()
+    """Preferred podAffinity / podAntiAffinity terms: scores, never filters (also read back
+    for the pods placed later, as kube-scheduler's InterPodAffinity scoring does)."""
     annotated: bool = True
     """False for a pod without any ``cloudedge.io/`` annotation (extender pass-through)."""
 
@@ -385,6 +409,22 @@ class Pod:
     def constrained_by_others(self) -> bool:
         """Whether placing this pod depends on the pods already placed (beyond their requests)."""
         return bool(self.host_ports or self.affinity or self.anti_affinity or self.spread)
+
+    @property
+    def has_preferences(self) -> bool:
+        """Whether the pod states preferences that the preference terms score."""
+        return bool(
+            self.preferred_node_affinity
+            or self.preferred_affinity
+            or self.preferred_anti_affinity
+            or any(not c.hard for c in self.spread)
+        )
+
+    @property
+    def scores_later_pods(self) -> bool:
+        """Whether, once placed, this pod moves the InterPodAffinity score of pods that come
+        after it: its preferred terms and its required affinity count for them, symmetrically."""
+        return bool(self.preferred_affinity or self.preferred_anti_affinity or self.affinity)
 
     @functools.cached_property
     def request_columns(
@@ -438,44 +478,83 @@ class Topology:
     site_tiers: Mapping[str, Tier] = dataclasses.field(default_factory=dict)
 
 
-@dataclasses.dataclass(frozen=True)
-class Weights:
-    """Relative weights of the four terms in a profile; non-negative, not all zero."""
+class Weights(Mapping[str, float]):
+    """A weight profile: term name -> weight, checked against the term registry.
 
-    transfer: float
-    waiting: float
-    processing: float
-    capacity: float
+    Every name must be a registered term (:mod:`cloudedge.model.registry`), every weight finite
+    and >= 0, and not all zero. A registered term left out weighs 0. Immutable and hashable.
+    """
 
-    def __post_init__(self) -> None:
-        values = dataclasses.astuple(self)
-        if any(not math.isfinite(v) or v < 0 for v in values) or sum(values) <= 0:
-            raise ValueError(f"weights must be finite, >= 0 and not all zero, got {values}")
+    __slots__ = ("_items",)
 
-    def as_array(self) -> tuple[float, float, float, float]:
-        """The weights in term order: transfer, waiting, processing, capacity."""
-        return (self.transfer, self.waiting, self.processing, self.capacity)
+    def __init__(self, items: Mapping[str, float] | None = None, /, **named: float) -> None:
+        merged = {**(items or {}), **named}
+        known = registry.names()
+        for name, value in merged.items():
+            if name not in known:
+                raise ValueError(registry.unknown_message(str(name)))
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"weight of {name}: a number >= 0, got {value!r}")
+        if any(not math.isfinite(v) or v < 0 for v in merged.values()) or sum(merged.values()) <= 0:
+            raise ValueError(f"weights must be finite, >= 0 and not all zero, got {merged}")
+        self._items: dict[str, float] = {k: float(v) for k, v in merged.items()}
+
+    def __getitem__(self, name: str) -> float:
+        return self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every registered term weighs the same (a missing name is 0)."""
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        names = set(self) | set(other)
+        return all(self.get(n, 0.0) == other.get(n, 0.0) for n in names)
+
+    def __hash__(self) -> int:
+        return hash(frozenset((k, v) for k, v in self._items.items() if v))
+
+    def __repr__(self) -> str:
+        return f"Weights({self._items!r})"
+
+    def weight(self, name: str) -> float:
+        """The weight of term ``name``, 0 when the profile leaves it out."""
+        return self._items.get(name, 0.0)
+
+    def with_(self, changes: Mapping[str, float]) -> Weights:
+        """A copy with ``changes`` applied (validated like a new profile)."""
+        return Weights({**self._items, **changes})
 
 
-DEFAULT_PROFILES: Mapping[Workload, Weights] = {
-    # Close to its data and to an idle queue: transfer and waiting dominate.
-    Workload.LATENCY_SENSITIVE: Weights(transfer=0.45, waiting=0.3, processing=0.25, capacity=0.0),
-    # Fast processors first; moving the input matters less than crunching it.
-    Workload.COMPUTE_INTENSIVE: Weights(transfer=0.1, waiting=0.2, processing=0.6, capacity=0.1),
-    # Moving the data is the cost: run next to it.
-    Workload.DATA_INTENSIVE: Weights(transfer=0.6, waiting=0.15, processing=0.15, capacity=0.1),
-    # No deadline: pack nodes (the seed's resource scheduling objective) and keep queues short.
-    Workload.BATCH: Weights(transfer=0.2, waiting=0.2, processing=0.2, capacity=0.4),
-}
+_DEFAULTS: dict[Workload, tuple[int, Weights]] = {}
+
+
+def default_weights(workload: Workload) -> Weights:
+    """The built-in profile of ``workload``: each registered term's default weight for it
+    (cached per version of the term registry)."""
+    cached = _DEFAULTS.get(workload)
+    if cached is None or cached[0] != registry.version():
+        profile = Weights({e.name: e.weight_for(workload.value) for e in registry.entries()})
+        cached = _DEFAULTS[workload] = (registry.version(), profile)
+    return cached[1]
+
+
+def default_profiles() -> dict[Workload, Weights]:
+    """Every workload's built-in profile (see :func:`default_weights`)."""
+    return {w: default_weights(w) for w in Workload}
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Every tunable of the model, with the documented defaults."""
 
-    profiles: Mapping[Workload, Weights] = dataclasses.field(
-        default_factory=lambda: dict(DEFAULT_PROFILES)
-    )
+    profiles: Mapping[Workload, Weights] = dataclasses.field(default_factory=dict)
+    """Workload -> weights; a workload left out gets its built-in profile (the registered
+    terms' defaults, :func:`default_weights`) when the configuration is made."""
     bandwidth_model: BandwidthModel = BandwidthModel.BOTTLENECK
     default_service_seconds: float = 0.1
     """Mean service time of the M/M/1 waiting term for pods without a compute cost."""
@@ -486,6 +565,24 @@ class ModelConfig:
     and no data at an edge node's site keeps ``1 - locality_reserve * taken`` of its score
     there, ``taken`` being the share of the node's free CPU it would use. 0 turns it off."""
 
+    def __post_init__(self) -> None:
+        given = dict(self.profiles)
+        for workload, weights in given.items():
+            if not isinstance(weights, Weights):
+                given[workload] = Weights(weights)
+        object.__setattr__(self, "profiles", {**default_profiles(), **given})
+
+    def without_terms(self, names: Iterable[str]) -> ModelConfig:
+        """A copy in which the terms ``names`` weigh 0 in every profile; a profile that would
+        then weigh nothing at all is kept as it is (it only weighs those terms on purpose)."""
+        drop = dict.fromkeys(names, 0.0)
+        profiles: dict[Workload, Weights] = {}
+        for workload, weights in self.profiles.items():
+            rest = sum(w for name, w in weights.items() if name not in drop)
+            profiles[workload] = weights.with_(drop) if rest > 0 else weights
+        return dataclasses.replace(self, profiles=profiles)
+
     def weights(self, workload: Workload) -> Weights:
         """The weights of ``workload``'s profile, falling back to the default profile."""
-        return self.profiles.get(workload, DEFAULT_PROFILES[workload])
+        found = self.profiles.get(workload)
+        return found if found is not None else default_weights(workload)
