@@ -27,7 +27,7 @@ from kubernetes import client as k8s
 from cloudedge import SCHEDULER_NAME, errors, inputs, model
 from cloudedge.cluster import client, events, live
 from cloudedge.metrics import Metrics
-from cloudedge.scheduler import core, leader, operator
+from cloudedge.scheduler import batching, core, leader, operator
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,9 @@ class RunOptions:
     lease_name: str = "cloud-edge-scheduler"
     bind_workers: int = core.BIND_WORKERS
     drain_s: float = 10.0
+    placement: str = batching.DEFAULT_PLACEMENT.value
+    batch_window_s: float = batching.DEFAULT_WINDOW_S
+    batch_max: int = batching.DEFAULT_MAX_PODS
     tls_cert_file: str | None = None
     tls_private_key_file: str | None = None
 
@@ -94,6 +97,11 @@ class App:
         if opts.kubeconfig:
             os.environ["KUBECONFIG"] = opts.kubeconfig  # kopf's login reads it
         self.config: model.ModelConfig = inputs.load_config(opts.config_path)
+        self.batch = batching.BatchOptions(
+            placement=opts.placement,
+            window_s=opts.batch_window_s,
+            max_pods=opts.batch_max,
+        )
         self.extender_ssl = extender_tls(opts)
         self.api = client.api_client(opts.kubeconfig)
         self.core = k8s.CoreV1Api(self.api)
@@ -132,6 +140,7 @@ class App:
                 gate=self.gate,
                 recorder=self.recorder,
                 bind_workers=opts.bind_workers,
+                batch=self.batch,
             )
         self._runners: list[web.AppRunner] = []
         self.bad_nodes: dict[str, str] = {}

@@ -193,6 +193,32 @@ class ClusterView:
                 state.assign(pod, best)
             return ev, best
 
+    def snapshot(self) -> model.ClusterState:
+        """A copy of the current state, reservations included, for a decision that takes
+        longer than a lock should be held (a batch solve); :meth:`decide_on` commits it."""
+        with self._lock:
+            self._expire_reservations()
+            return self.state().copy()
+
+    def decide_on(
+        self, pod: model.Pod, node: str, config: model.ModelConfig
+    ) -> tuple[model.Evaluation, int | None]:
+        """Reserve ``pod`` on ``node`` when every filter still passes there on the current
+        state, atomically (a batch decided on a :meth:`snapshot`); else the best node now,
+        as :meth:`decide` picks it, because the cluster changed under the solve."""
+        with self._lock:
+            self._expire_reservations()
+            state = self.state()
+            ev = model.evaluate(pod, state, config)
+            i = state.index.get(node)
+            best = i if i is not None and bool(ev.feasible[i]) else ev.best()
+            if best is not None and pod.uid:
+                self._reservations[pod.uid] = Reservation(
+                    key=pod.key, node=state.names[best], pod=pod, created_at=time.monotonic()
+                )
+                state.assign(pod, best)
+            return ev, best
+
     def reserve(self, pod: model.Pod, node: str) -> None:
         """Count ``pod`` on ``node`` from now on, decided elsewhere (kube-scheduler, through the
         extender's ``/bind``): the binder of the same process (``--mode both``) then sees

@@ -1,7 +1,9 @@
 """The scheduling cycle: pop a pod, decide with the model, reserve, bind in the background.
 
 Decisions are sequential, in arrival order, exactly as ``simulate --strategy score`` places a
-batch, so both agree on the same input. Binds run concurrently in a thread pool (each is one
+batch, so both agree on the same input. With ``--placement batch`` the pods of a window are
+placed together first (:mod:`.batching`, as ``simulate --strategy batch``), then reserved and
+bound one by one along the same path. Binds run concurrently in a thread pool (each is one
 API round trip); the view's reservations make that safe: a pod being bound already counts on
 its node, so the next decision cannot overcommit it. Only the leader binds, and leadership is
 checked again right before each Binding is sent.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import time
 from typing import Any
 
@@ -20,6 +23,7 @@ from kubernetes import client as k8s
 from cloudedge import errors, inputs, model
 from cloudedge.cluster import binding, events, view
 from cloudedge.metrics import Metrics
+from cloudedge.scheduler import batching
 from cloudedge.scheduler import leader as leader_mod
 from cloudedge.scheduler import queue as queue_mod
 
@@ -48,6 +52,7 @@ class Scheduler:
         gate: leader_mod.LeaderGate,
         recorder: events.EventRecorder | None = None,
         bind_workers: int = BIND_WORKERS,
+        batch: batching.BatchOptions | None = None,
     ) -> None:
         self.cluster = cluster
         self.core = core
@@ -55,6 +60,7 @@ class Scheduler:
         self.metrics = metrics
         self.gate = gate
         self.recorder = recorder or events.EventRecorder(core)
+        self.batch = batch or batching.BatchOptions()
         self.queue = queue_mod.SchedulingQueue()
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=bind_workers, thread_name_prefix="bind"
@@ -128,19 +134,28 @@ class Scheduler:
             self._set_leading(True)
         while not self._stopping:
             self.alive = time.monotonic()
-            qp = await self.queue.pop()
+            if self.batch.batched:
+                qps = await self.queue.pop_batch(
+                    max_pods=self.batch.max_pods, window_s=self.batch.window_s
+                )
+            else:
+                qps = [await self.queue.pop()]
             if self._stopping:
-                self.queue.requeue(qp.uid)
+                self._requeue(qps)
                 break
             if not self.gate.is_leader():
-                self.queue.requeue(qp.uid)
+                self._requeue(qps)
                 await self._await_leadership()
                 continue
             if not self.cluster.fresh():
                 # A watch broke: wait for every relist rather than decide on half a view.
-                self.queue.requeue(qp.uid)
+                self._requeue(qps)
                 await self._await_fresh_view()
                 continue
+            if self.batch.batched:
+                await self._schedule_batch(qps)
+                continue
+            qp = qps[0]
             await self._slots.acquire()
             try:
                 self._schedule_one(qp)
@@ -149,6 +164,66 @@ class Scheduler:
                 log.exception("scheduling %s failed unexpectedly; will retry", qp.key)
                 self.metrics.schedule_attempts.labels("error").inc()
                 self.queue.failed(qp.uid, wait_for_change=False)
+
+    def _requeue(self, qps: list[queue_mod.QueuedPod]) -> None:
+        for qp in qps:
+            self.queue.requeue(qp.uid)
+
+    async def _schedule_batch(self, qps: list[queue_mod.QueuedPod]) -> None:
+        """Place ``qps`` jointly on a snapshot (:mod:`.batching`), then reserve and bind each
+        as greedy does; the whole batch is decided pod by pod when the solver cannot take it."""
+        admitted: list[tuple[queue_mod.QueuedPod, model.Pod]] = []
+        for qp in qps:
+            try:
+                pod = self._admit(qp)
+            except Exception:
+                self._failed_unexpectedly(qp)
+                continue
+            if pod is not None:
+                admitted.append((qp, pod))
+        if not admitted:
+            return
+        pods = [pod for _, pod in admitted]
+        nodes: list[str | None] | None = None
+        reasons: list[str | None] = [None] * len(pods)
+        if not batching.needs_greedy(pods):
+            snapshot = self.cluster.snapshot()
+            started = time.monotonic()
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(
+                    None,
+                    lambda: batching.place(
+                        pods, snapshot, self.config, time_limit_s=self.batch.time_limit_s
+                    ),
+                )
+            except Exception:
+                log.exception("the batch solver failed; deciding %d pods one by one", len(pods))
+            else:
+                self.metrics.batch_size.observe(len(pods))
+                self.metrics.batch_solve_duration.observe(time.monotonic() - started)
+                if result.solve is not None and math.isfinite(result.solve.gap):
+                    self.metrics.batch_bound_gap.observe(max(result.solve.gap, 0.0))
+                nodes, reasons = result.nodes, result.reasons
+        for k, (qp, pod) in enumerate(admitted):
+            await self._slots.acquire()
+            try:
+                if nodes is None:
+                    evaluation, best = self.cluster.decide(pod, self.config)
+                elif nodes[k] is None:
+                    message = str(reasons[k]) + inputs.preemption_note(qp.obj)
+                    self._not_placed(qp, "unschedulable", message)
+                    continue
+                else:
+                    evaluation, best = self.cluster.decide_on(pod, str(nodes[k]), self.config)
+                self._commit(qp, pod, evaluation, best)
+            except Exception:
+                self._slots.release()
+                self._failed_unexpectedly(qp)
+
+    def _failed_unexpectedly(self, qp: queue_mod.QueuedPod) -> None:
+        log.exception("scheduling %s failed unexpectedly; will retry", qp.key)
+        self.metrics.schedule_attempts.labels("error").inc()
+        self.queue.failed(qp.uid, wait_for_change=False)
 
     async def _await_fresh_view(self) -> None:
         for _ in range(int(FRESH_VIEW_WAIT_S / 0.2)):
@@ -168,21 +243,39 @@ class Scheduler:
 
     def _schedule_one(self, qp: queue_mod.QueuedPod) -> None:
         """Decide one pod; on success start its bind (holding one slot until it ends)."""
-        if self.cluster.is_bound_or_reserved(qp.uid) is not None:
+        pod = self._admit(qp)
+        if pod is None:
             self._slots.release()
-            self.queue.done(qp.uid)
-            return
-        unhonoured = inputs.unhonoured_fields(qp.obj)
-        if unhonoured:
-            self._not_placed(qp, "unschedulable", inputs.refusal(unhonoured), hold=True)
-            return
-        try:
-            pod = inputs.parse_pod(qp.obj)
-        except errors.InputError as err:
-            # A changed annotation brings the pod back at once (see SchedulingQueue.add).
-            self._not_placed(qp, "invalid", f"invalid scheduling input: {err}")
             return
         evaluation, best = self.cluster.decide(pod, self.config)
+        self._commit(qp, pod, evaluation, best)
+
+    def _admit(self, qp: queue_mod.QueuedPod) -> model.Pod | None:
+        """The pod to decide; None (reported, and the queue told) when there is nothing to
+        decide: already bound or reserved, a field the binder refuses, or invalid input."""
+        if self.cluster.is_bound_or_reserved(qp.uid) is not None:
+            self.queue.done(qp.uid)
+            return None
+        unhonoured = inputs.unhonoured_fields(qp.obj)
+        if unhonoured:
+            self._report_not_placed(qp, "unschedulable", inputs.refusal(unhonoured), hold=True)
+            return None
+        try:
+            return inputs.parse_pod(qp.obj)
+        except errors.InputError as err:
+            # A changed annotation brings the pod back at once (see SchedulingQueue.add).
+            self._report_not_placed(qp, "invalid", f"invalid scheduling input: {err}")
+            return None
+
+    def _commit(
+        self,
+        qp: queue_mod.QueuedPod,
+        pod: model.Pod,
+        evaluation: model.Evaluation,
+        best: int | None,
+    ) -> None:
+        """Start the bind of a decided pod (holding one slot until it ends), or report it
+        unschedulable (releasing the slot)."""
         if best is None:
             message = evaluation.failure_summary() + inputs.preemption_note(qp.obj)
             self._not_placed(qp, "unschedulable", message)
@@ -196,9 +289,15 @@ class Scheduler:
     def _not_placed(
         self, qp: queue_mod.QueuedPod, result: str, message: str, *, hold: bool = False
     ) -> None:
+        """Release the attempt's slot and report the pod (:meth:`_report_not_placed`)."""
+        self._slots.release()
+        self._report_not_placed(qp, result, message, hold=hold)
+
+    def _report_not_placed(
+        self, qp: queue_mod.QueuedPod, result: str, message: str, *, hold: bool = False
+    ) -> None:
         """Report a pod that gets no node, as kube-scheduler does, and park it (``hold``: until
         its spec changes)."""
-        self._slots.release()
         self.metrics.schedule_attempts.labels(result).inc()
         log.info("%s %s: %s", qp.key, result, message)
         self._side(
