@@ -483,5 +483,6 @@ EXPLAIN = {
     "e2e": e2e,
     "quality": quality,
     "solve": solve,
+    "burst": lambda numbers, detail: "",
     "extender": extender,
 }

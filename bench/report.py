@@ -17,13 +17,14 @@ from typing import Any
 
 from bench import analysis, common, core
 
-SECTIONS = ("core", "e2e", "quality", "solve", "extender")
+SECTIONS = ("core", "e2e", "quality", "solve", "burst", "extender")
 TITLES = {
     "core": "1. Scoring core",
     "e2e": "2. End to end on a real control plane",
     "quality": "3. Placement quality",
     "solve": "4. Joint solve time",
-    "extender": "5. Extender latency",
+    "burst": "5. Live burst: greedy and batch placement",
+    "extender": "6. Extender latency",
 }
 
 
@@ -109,6 +110,24 @@ def targets(numbers: common.Numbers) -> str:
         "solve_500_pods_1000_nodes_p99_seconds",
         lambda v: v <= 0.2,
     )
+    bursts = sorted(
+        {
+            m.group(1)
+            for k in numbers
+            if (m := re.match(r"(burst_\d+_pods_batch_[0-9_]+s)_vs_greedy_throughput_ratio", k))
+        }
+    )
+    for key in bursts:
+        add(
+            f"live burst {key.split('_batch_')[1]} window: batch >= 0.9 x greedy throughput",
+            f"{key}_vs_greedy_throughput_ratio",
+            lambda v: v >= 0.9,
+        )
+        add(
+            "... batch pod latency p50 <= kube-scheduler's (ratio)",
+            f"{key}_vs_kube_scheduler_latency_p50_ratio",
+            lambda v: v <= 1.0,
+        )
     mems = sorted(
         int(m.group(1))
         for k in numbers
@@ -778,11 +797,53 @@ makes (cost matrices included); batch 0 is the first on the cluster.
 """
 
 
+def burst_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> str:
+    from bench import burst
+
+    rows = []
+    for label, r in detail["results"].items():
+        batch = r.get("batch") or {}
+        count = batch.get("cloudedge_batch_size_pods_count", 0.0)
+        rows.append(
+            [
+                label,
+                f"{r['bound']}/{r['pods']}",
+                fmt(r["pods_per_second"], 1),
+                fmt(r["latency_p50_s"]),
+                fmt(r["latency_p99_s"]),
+                str(int(count)) if count else "",
+                fmt(batch["cloudedge_batch_size_pods_sum"] / count, 1) if count else "",
+                fmt(batch["cloudedge_batch_solve_duration_seconds_sum"] / count) if count else "",
+                str(r["overcommitted_nodes"]),
+            ]
+        )
+    header = [
+        "binder",
+        "bound",
+        "pods/s",
+        "latency p50 s",
+        "latency p99 s",
+        "batches",
+        "mean batch",
+        "mean solve s",
+        "overcommitted nodes",
+    ]
+    return f"""{_stamp(facts, detail)}
+
+{(burst.__doc__ or "").strip()}
+
+{detail["pods"]} pods on {detail["nodes"]} kwok nodes:
+
+{table(header, rows)}
+"""
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any], Path], str]] = {
     "core": core_section,
     "e2e": e2e_section,
     "quality": quality_section,
     "solve": solve_section,
+    "burst": burst_section,
     "extender": extender_section,
 }
 
@@ -831,8 +892,8 @@ def write_page(
         "```",
         "",
         "Options: `--quick` (small scale: 100 kwok nodes, 200 pods, fewer repetitions), "
-        "`--only core|e2e|quality|solve|extender` (comma-separated; the other sections of this "
-        "page and of the JSON are kept as they were), `--out DIR` (default `docs/`), "
+        "`--only core|e2e|quality|solve|burst|extender` (comma-separated; the other sections "
+        "of this page and of the JSON are kept as they were), `--out DIR` (default `docs/`), "
         "`--keep-clusters` (debugging: leave `cloudedge-bench*` running), `--e2e-modes abcd` "
         "(a subset of the end-to-end binders), `--rerender` (rebuild this page from the "
         "`--details` file an earlier run saved, measuring nothing).",

@@ -1,6 +1,6 @@
 """``python -m bench`` (``make bench``): every benchmark, then docs/benchmarks.md, .json, .png.
 
-    python -m bench [--quick] [--only core,e2e,quality,solve,extender] [--out docs/]
+    python -m bench [--quick] [--only core,e2e,quality,solve,burst,extender] [--out docs/]
                     [--keep-clusters]
 
 Progress goes to stderr, one line per step with the time since the start. The end-to-end
@@ -24,7 +24,7 @@ from typing import Any
 
 from bench import common, report
 
-ORDER = ("core", "quality", "solve", "extender", "e2e")
+ORDER = ("core", "quality", "solve", "extender", "e2e", "burst")
 """Run order: the quick, cluster-free sections first."""
 
 
@@ -34,7 +34,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated sections to run: core, e2e, quality, solve, extender (default: all)",
+        help=(
+            "comma-separated sections to run: core, e2e, quality, solve, burst, extender "
+            "(default: all)"
+        ),
     )
     parser.add_argument("--out", default="docs", help="directory of benchmarks.md/.json/.png")
     parser.add_argument(
@@ -73,6 +76,10 @@ def run_section(name: str, args: argparse.Namespace, progress: common.Progress) 
         from bench import quality
 
         return quality.run(progress, quick=args.quick)
+    if name == "burst":
+        from bench import burst
+
+        return burst.run(progress, quick=args.quick, keep_clusters=args.keep_clusters)
     if name == "solve":
         from bench import solve
 
