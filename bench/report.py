@@ -768,6 +768,7 @@ def solve_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> s
         [
             str(r["batch"]),
             f"{r['seconds'] * 1000:.0f}",
+            f"{r.get('cpu_seconds', math.nan) * 1000:.0f}",
             r["status"],
             f"{r['on_time']} / {r['greedy_on_time']}",
             f"{r['total_ect_s']:.1f} / {r['greedy_total_ect_s']:.1f}",
@@ -787,6 +788,7 @@ makes (cost matrices included); batch 0 is the first on the cluster.
             [
                 "batch",
                 "solve ms",
+                "CPU ms",
                 "solver status",
                 "on time: batch / greedy",
                 "total ECT s: batch / greedy",

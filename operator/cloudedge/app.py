@@ -54,6 +54,7 @@ class RunOptions:
     placement: str = batching.DEFAULT_PLACEMENT.value
     batch_window_s: float = batching.DEFAULT_WINDOW_S
     batch_max: int = batching.DEFAULT_MAX_PODS
+    batch_time_limit_s: float = batching.DEFAULT_TIME_LIMIT_S
     tls_cert_file: str | None = None
     tls_private_key_file: str | None = None
 
@@ -101,6 +102,7 @@ class App:
             placement=opts.placement,
             window_s=opts.batch_window_s,
             max_pods=opts.batch_max,
+            time_limit_s=opts.batch_time_limit_s,
         )
         self.extender_ssl = extender_tls(opts)
         self.api = client.api_client(opts.kubeconfig)

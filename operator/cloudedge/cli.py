@@ -60,6 +60,7 @@ def _run(args: argparse.Namespace) -> int:
             placement=args.placement,
             batch_window_s=args.batch_window,
             batch_max=args.batch_max,
+            batch_time_limit_s=args.batch_time_limit,
             tls_cert_file=args.tls_cert_file,
             tls_private_key_file=args.tls_private_key_file,
         )
@@ -167,6 +168,16 @@ def parser() -> argparse.ArgumentParser:
         default=defaults.batch_max,
         metavar="PODS",
         help="with --placement batch: the most pods placed together",
+    )
+    run.add_argument(
+        "--batch-time-limit",
+        type=float,
+        default=defaults.batch_time_limit_s,
+        metavar="SECONDS",
+        help=(
+            "with --placement batch: the solver's budget per batch (small batches are solved "
+            "exactly, whatever it is)"
+        ),
     )
     run.add_argument(
         "--tls-cert-file",

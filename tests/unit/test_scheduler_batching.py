@@ -119,8 +119,16 @@ def test_a_batch_of_no_pods_is_refused() -> None:
         ({"window_s": float("nan")}, "--batch-window nan is invalid"),
         ({"window_s": 600.0}, "--batch-window 600.0 is invalid"),
         ({"max_pods": 0}, "--batch-max 0 is invalid: at least 1"),
+        ({"time_limit_s": 0.0}, "--batch-time-limit 0.0 is invalid: seconds above 0"),
     ],
-    ids=["unknown-placement", "negative-window", "nan-window", "hour-long-window", "empty-batch"],
+    ids=[
+        "unknown-placement",
+        "negative-window",
+        "nan-window",
+        "hour-long-window",
+        "empty-batch",
+        "no-solve-time",
+    ],
 )
 def test_a_bad_batch_flag_is_a_configuration_error_naming_it(
     kwargs: dict[str, Any], names: str

@@ -6,9 +6,10 @@ deadline-bound pod without a node. In batch mode (``--placement batch``) the bin
 pods that arrive within ``--batch-window`` seconds of the first one (at most ``--batch-max``),
 places them together with the joint solver of ``simulate --strategy batch``
 (:func:`cloudedge.model.strategies.place_batch`) on a snapshot of the live view, reservations
-included, and then reserves and binds each pod through the same path as greedy. A pod whose
-chosen node no longer passes the filters when it is reserved (the cluster changed during the
-solve) takes the best node at that moment instead.
+included, within ``--batch-time-limit`` seconds, and then reserves and binds each pod
+through the same path as greedy. A pod whose chosen node no longer passes the filters when it
+is reserved (the cluster changed during the solve) takes the best node at that moment
+instead.
 
 A batch in which some pod has inter-pod constraints (host ports, pod affinity or
 anti-affinity, topology spread) is decided pod by pod, exactly as ``simulate --strategy
@@ -42,6 +43,12 @@ burst of replicas (the ReplicaSet controller creates them within milliseconds of
 short against the binding round trip a pod waits anyway."""
 DEFAULT_MAX_PODS = 500
 """The largest batch: the size whose solve time the bench holds under 200 ms (p99)."""
+DEFAULT_TIME_LIMIT_S = 0.2
+"""The solver's budget per batch in the binder. A batch small enough to be solved exactly
+(the MILP's size) ignores it, so the binder and ``simulate --strategy batch`` agree there; a
+larger one keeps the best placement found when it ends. ``simulate``'s 2 s budget held every
+pod of a burst arriving during the solve for the next batch: on the bench's live burst the
+pods' latency p50 was 3.6-3.9 times greedy's with it (docs/benchmarks.md, "Live burst")."""
 MAX_WINDOW_S = 60.0
 """A longer window would hold a lone pod pending for longer than any user expects."""
 
@@ -54,8 +61,8 @@ class BatchOptions:
     """A :class:`Placement` or its value (a flag's string); a :class:`Placement` after init."""
     window_s: float = DEFAULT_WINDOW_S
     max_pods: int = DEFAULT_MAX_PODS
-    time_limit_s: float = strategies.BATCH_TIME_LIMIT_S
-    """The solver's budget: ``simulate --strategy batch``'s, so both give the same answer."""
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S
+    """The solver's budget per batch (``--batch-time-limit``, see :data:`DEFAULT_TIME_LIMIT_S`)."""
 
     def __post_init__(self) -> None:
         try:
@@ -74,6 +81,11 @@ class BatchOptions:
             raise errors.ConfigError(f"--batch-max {self.max_pods!r} is invalid: a whole number")
         if self.max_pods < 1:
             raise errors.ConfigError(f"--batch-max {self.max_pods} is invalid: at least 1")
+        if not (math.isfinite(self.time_limit_s) and 0.0 < self.time_limit_s <= MAX_WINDOW_S):
+            raise errors.ConfigError(
+                f"--batch-time-limit {self.time_limit_s!r} is invalid: seconds above 0, "
+                f"at most {MAX_WINDOW_S:g}"
+            )
 
     @property
     def batched(self) -> bool:
