@@ -222,8 +222,15 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def start_cloudedge(kubeconfig: str, mode: str, *, extender_port: int | None = None) -> Process:
-    """``cloudedge run`` in ``mode``, healthy (its view has listed nodes and pods)."""
+def start_cloudedge(
+    kubeconfig: str,
+    mode: str,
+    *,
+    extender_port: int | None = None,
+    extra_args: Sequence[str] = (),
+) -> Process:
+    """``cloudedge run`` in ``mode`` (and ``extra_args``), healthy (its view has listed nodes
+    and pods)."""
     metrics_port = free_port()
     proc = Process(
         f"cloudedge-{mode}",
@@ -245,6 +252,7 @@ def start_cloudedge(kubeconfig: str, mode: str, *, extender_port: int | None = N
             "--no-leader-elect",
             "--log-format",
             "text",
+            *extra_args,
         ],
     ).start()
     proc.metrics_port = metrics_port

@@ -17,13 +17,15 @@ from typing import Any
 
 from bench import analysis, common, core
 
-SECTIONS = ("core", "e2e", "quality", "extender", "stream")
+SECTIONS = ("core", "e2e", "quality", "solve", "burst", "extender", "stream")
 TITLES = {
     "core": "1. Scoring core",
     "e2e": "2. End to end on a real control plane",
     "quality": "3. Placement quality",
-    "extender": "4. Extender latency",
-    "stream": "5. Pod stream: kopf against the reflector",
+    "solve": "4. Joint solve time",
+    "burst": "5. Live burst: greedy and batch placement",
+    "extender": "6. Extender latency",
+    "stream": "7. Pod stream: kopf against the reflector",
 }
 
 
@@ -103,6 +105,29 @@ def targets(numbers: common.Numbers) -> str:
             f"(c) extender >= 50% of (b) kube-scheduler, {n} pods",
             f"e2e_{n}_pods_extender_vs_kube_scheduler_ratio",
             lambda v: v >= 0.5,
+        )
+    add(
+        "joint solve, 500 pods on 1,000 nodes, p99 <= 200 ms",
+        "solve_500_pods_1000_nodes_p99_seconds",
+        lambda v: v <= 0.2,
+    )
+    bursts = sorted(
+        {
+            m.group(1)
+            for k in numbers
+            if (m := re.match(r"(burst_\d+_pods_batch_[0-9_]+s)_vs_greedy_throughput_ratio", k))
+        }
+    )
+    for key in bursts:
+        add(
+            f"live burst {key.split('_batch_')[1]} window: batch >= 0.9 x greedy throughput",
+            f"{key}_vs_greedy_throughput_ratio",
+            lambda v: v >= 0.9,
+        )
+        add(
+            "... batch pod latency p50 <= kube-scheduler's (ratio)",
+            f"{key}_vs_kube_scheduler_latency_p50_ratio",
+            lambda v: v <= 1.0,
         )
     mems = sorted(
         int(m.group(1))
@@ -737,6 +762,85 @@ an error path of the bench's own timing code, so it is left out.) Each side is o
 """
 
 
+def solve_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> str:
+    from bench import solve
+
+    rows = [
+        [
+            str(r["batch"]),
+            f"{r['seconds'] * 1000:.0f}",
+            f"{r.get('cpu_seconds', math.nan) * 1000:.0f}",
+            r["status"],
+            f"{r['on_time']} / {r['greedy_on_time']}",
+            f"{r['total_ect_s']:.1f} / {r['greedy_total_ect_s']:.1f}",
+        ]
+        for r in detail["rows"]
+    ]
+    return f"""{_stamp(facts, detail)}
+
+{(solve.__doc__ or "").strip()}
+
+Each row is one batch of {detail["pods"]} pods on {detail["nodes"]} nodes; target: p99 at most
+{detail["target_p99_s"] * 1000:.0f} ms per batch. The time is the whole call the live binder
+makes (cost matrices included); batch 0 is the first on the cluster.
+
+{
+        table(
+            [
+                "batch",
+                "solve ms",
+                "CPU ms",
+                "solver status",
+                "on time: batch / greedy",
+                "total ECT s: batch / greedy",
+            ],
+            rows,
+        )
+    }
+"""
+
+
+def burst_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> str:
+    from bench import burst
+
+    rows = []
+    for label, r in detail["results"].items():
+        batch = r.get("batch") or {}
+        count = batch.get("cloudedge_batch_size_pods_count", 0.0)
+        rows.append(
+            [
+                label,
+                f"{r['bound']}/{r['pods']}",
+                fmt(r["pods_per_second"], 1),
+                fmt(r["latency_p50_s"]),
+                fmt(r["latency_p99_s"]),
+                str(int(count)) if count else "",
+                fmt(batch["cloudedge_batch_size_pods_sum"] / count, 1) if count else "",
+                fmt(batch["cloudedge_batch_solve_duration_seconds_sum"] / count) if count else "",
+                str(r["overcommitted_nodes"]),
+            ]
+        )
+    header = [
+        "binder",
+        "bound",
+        "pods/s",
+        "latency p50 s",
+        "latency p99 s",
+        "batches",
+        "mean batch",
+        "mean solve s",
+        "overcommitted nodes",
+    ]
+    return f"""{_stamp(facts, detail)}
+
+{(burst.__doc__ or "").strip()}
+
+{detail["pods"]} pods on {detail["nodes"]} kwok nodes:
+
+{table(header, rows)}
+"""
+
+
 def stream_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> str:
     rows = [
         [
@@ -779,10 +883,13 @@ STREAM_HEADER = [
 ]
 
 
+
 BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any], Path], str]] = {
     "core": core_section,
     "e2e": e2e_section,
     "quality": quality_section,
+    "solve": solve_section,
+    "burst": burst_section,
     "extender": extender_section,
     "stream": stream_section,
 }
@@ -832,8 +939,9 @@ def write_page(
         "```",
         "",
         "Options: `--quick` (small scale: 100 kwok nodes, 200 pods, fewer repetitions), "
-        "`--only core|e2e|quality|extender|stream` (comma-separated; the other sections of "
-        "this page and of the JSON are kept as they were), `--out DIR` (default `docs/`), "
+        "`--only core|e2e|quality|solve|burst|extender|stream` (comma-separated; the other "
+        "sections of this page and of the JSON are kept as they were), `--out DIR` (default "
+        "`docs/`), "
         "`--keep-clusters` (debugging: leave `cloudedge-bench*` running), `--e2e-modes abcd` "
         "(a subset of the end-to-end binders), `--rerender` (rebuild this page from the "
         "`--details` file an earlier run saved, measuring nothing).",

@@ -1,6 +1,7 @@
 """``python -m bench`` (``make bench``): every benchmark, then docs/benchmarks.md, .json, .png.
 
-    python -m bench [--quick] [--only core,e2e,quality,extender] [--out docs/] [--keep-clusters]
+    python -m bench [--quick] [--only core,e2e,quality,solve,burst,extender] [--out docs/]
+                    [--keep-clusters]
 
 Progress goes to stderr, one line per step with the time since the start. The end-to-end
 section starts (and stops) its own kwokctl clusters named ``cloudedge-bench*``; the others need
@@ -23,7 +24,7 @@ from typing import Any
 
 from bench import common, report
 
-ORDER = ("core", "quality", "extender", "e2e", "stream")
+ORDER = ("core", "quality", "solve", "extender", "e2e", "burst", "stream")
 """Run order: the quick, cluster-free sections first."""
 
 
@@ -33,7 +34,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated sections to run: core, e2e, quality, extender, stream (default: all)",
+        help=(
+            "comma-separated sections to run: core, e2e, quality, solve, burst, extender, stream "
+            "(default: all)"
+        ),
     )
     parser.add_argument("--out", default="docs", help="directory of benchmarks.md/.json/.png")
     parser.add_argument(
@@ -72,6 +76,14 @@ def run_section(name: str, args: argparse.Namespace, progress: common.Progress) 
         from bench import quality
 
         return quality.run(progress, quick=args.quick)
+    if name == "burst":
+        from bench import burst
+
+        return burst.run(progress, quick=args.quick, keep_clusters=args.keep_clusters)
+    if name == "solve":
+        from bench import solve
+
+        return solve.run(progress, quick=args.quick)
     if name == "extender":
         from bench import extender
 

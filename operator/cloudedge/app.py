@@ -27,7 +27,7 @@ from kubernetes import client as k8s
 from cloudedge import SCHEDULER_NAME, errors, inputs, model
 from cloudedge.cluster import client, events, live
 from cloudedge.metrics import Metrics
-from cloudedge.scheduler import core, leader, operator, ownership, stream
+from cloudedge.scheduler import batching, core, leader, operator, ownership, stream
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,10 @@ class RunOptions:
     """``LEASE[=DEPLOYMENT]``: Leases given an owner so that uninstalling removes them."""
     bind_workers: int = core.BIND_WORKERS
     drain_s: float = 10.0
+    placement: str = batching.DEFAULT_PLACEMENT.value
+    batch_window_s: float = batching.DEFAULT_WINDOW_S
+    batch_max: int = batching.DEFAULT_MAX_PODS
+    batch_time_limit_s: float = batching.DEFAULT_TIME_LIMIT_S
     tls_cert_file: str | None = None
     tls_private_key_file: str | None = None
 
@@ -100,6 +104,12 @@ class App:
             owned = [ownership.OwnedLease.parse(text) for text in opts.owned_leases]
         except ValueError as err:
             raise errors.ConfigError(str(err)) from err
+        self.batch = batching.BatchOptions(
+            placement=opts.placement,
+            window_s=opts.batch_window_s,
+            max_pods=opts.batch_max,
+            time_limit_s=opts.batch_time_limit_s,
+        )
         self.extender_ssl = extender_tls(opts)
         self.api = client.api_client(opts.kubeconfig)
         self.core = k8s.CoreV1Api(self.api)
@@ -146,6 +156,7 @@ class App:
                 gate=self.gate,
                 recorder=self.recorder,
                 bind_workers=opts.bind_workers,
+                batch=self.batch,
             )
             self.live.pods = stream.PodStream(self.scheduler)
         self._runners: list[web.AppRunner] = []

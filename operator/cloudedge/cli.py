@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from cloudedge import __version__, app, errors, explain, inputs, logs, plot, simulate
 from cloudedge.model import strategies
+from cloudedge.scheduler import batching
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -57,6 +58,10 @@ def _run(args: argparse.Namespace) -> int:
             lease_name=args.leader_elect_name,
             owned_leases=tuple(args.owned_lease),
             bind_workers=args.bind_workers,
+            placement=args.placement,
+            batch_window_s=args.batch_window,
+            batch_max=args.batch_max,
+            batch_time_limit_s=args.batch_time_limit,
             tls_cert_file=args.tls_cert_file,
             tls_private_key_file=args.tls_private_key_file,
         )
@@ -151,6 +156,39 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--bind-workers", type=int, default=defaults.bind_workers, help="concurrent Binding calls"
+    )
+    run.add_argument(
+        "--placement",
+        choices=[p.value for p in batching.Placement],
+        default=defaults.placement,
+        help=(
+            "greedy: one pod at a time, as simulate --strategy score; batch: the pods of a "
+            "--batch-window placed together, as simulate --strategy batch"
+        ),
+    )
+    run.add_argument(
+        "--batch-window",
+        type=float,
+        default=defaults.batch_window_s,
+        metavar="SECONDS",
+        help="with --placement batch: how long the first pod of a batch waits for others",
+    )
+    run.add_argument(
+        "--batch-max",
+        type=int,
+        default=defaults.batch_max,
+        metavar="PODS",
+        help="with --placement batch: the most pods placed together",
+    )
+    run.add_argument(
+        "--batch-time-limit",
+        type=float,
+        default=defaults.batch_time_limit_s,
+        metavar="SECONDS",
+        help=(
+            "with --placement batch: the solver's budget per batch (small batches are solved "
+            "exactly, whatever it is)"
+        ),
     )
     run.add_argument(
         "--tls-cert-file",

@@ -273,14 +273,18 @@ class ClusterView:
     # -- decisions --------------------------------------------------------------------------
 
     def decide(
-        self, pod: model.Pod, config: model.ModelConfig
+        self, pod: model.Pod, config: model.ModelConfig, *, on: str | None = None
     ) -> tuple[model.Evaluation, Choice | None]:
-        """Evaluate ``pod`` on the current state and reserve the best node, atomically."""
+        """Evaluate ``pod`` on the current state and reserve a node, atomically: the best one,
+        or ``on`` when every filter still passes there (a batch decided on a
+        :meth:`snapshot`); if the cluster changed under that solve so that ``on`` no longer
+        fits, the best node now."""
         with self._lock:
             self._expire_reservations()
             state = self.state()
             ev = model.evaluate(pod, state, config)
-            best = ev.best()
+            i = None if on is None else state.index.get(on)
+            best = i if i is not None and bool(ev.feasible[i]) else ev.best()
             if best is None:
                 return ev, None
             node = state.names[best]
@@ -291,6 +295,13 @@ class ClusterView:
                 )
                 state.assign(pod, best)
             return ev, choice
+
+    def snapshot(self) -> model.ClusterState:
+        """A copy of the current state, reservations included, for a decision that takes
+        longer than a lock should be held (a batch solve); ``decide(on=...)`` commits it."""
+        with self._lock:
+            self._expire_reservations()
+            return self.state().copy()
 
     def reserve(self, pod: model.Pod, node: str) -> None:
         """Count ``pod`` on ``node`` from now on, decided elsewhere (kube-scheduler, through the

@@ -37,6 +37,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -215,12 +217,23 @@ def _g(rho: float, max_utilization: float) -> float:
     return capped / (1.0 - capped)
 
 
-class Budget:
-    """A wall-clock budget: solvers check it between steps and keep the best so far."""
+EXACT_SAFETY_S = 30.0
+"""The wall-clock cap of an exact solve (:func:`solve` with ``exact``): a safety net for a
+pathological program, far above what a small batch takes (well under a second)."""
 
-    def __init__(self, seconds: float) -> None:
+
+class Budget:
+    """A wall-clock budget: solvers check it between steps and keep the best so far.
+
+    ``exact``: time does not cut the search, only convergence ends it (with
+    :data:`EXACT_SAFETY_S` as a safety net), so the answer does not depend on the machine's
+    speed or load: the live binder and ``simulate`` then agree on the same batch.
+    """
+
+    def __init__(self, seconds: float, *, exact: bool = False) -> None:
         self.start = time.monotonic()
-        self.end = self.start + max(seconds, 0.0)
+        self.exact = exact
+        self.end = self.start + (EXACT_SAFETY_S if exact else max(seconds, 0.0))
 
     def left(self) -> float:
         return max(self.end - time.monotonic(), 0.0)
@@ -318,7 +331,7 @@ def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
     """
     pr = a.problem
     placed_any = False
-    near = np.argsort(np.where(pr.allowed, pr.alone_ect, math.inf), axis=1)
+    near = np.argsort(np.where(pr.allowed, pr.alone_ect, math.inf), axis=1, kind="stable")
     for p in constrained_first(pr):
         if a.where[p] >= 0 or not pr.allowed[p].any():
             continue
@@ -376,7 +389,7 @@ def improve_chains(a: Assignment, budget: Budget, *, targets: int = 4) -> bool:
     free the room a data-heavy pod needs next to its data, while such a chain can."""
     pr = a.problem
     improved = False
-    near = np.argsort(pr.alone_ect, axis=1)
+    near = np.argsort(pr.alone_ect, axis=1, kind="stable")
     for p in np.flatnonzero(a.where >= 0).tolist():
         if budget.over():
             break
@@ -424,7 +437,7 @@ def improve_swaps(a: Assignment, budget: Budget, *, per_pod: int = 6) -> bool:
     was made."""
     pr = a.problem
     swapped = False
-    near = np.argsort(pr.alone_ect, axis=1)
+    near = np.argsort(pr.alone_ect, axis=1, kind="stable")
     for p in np.flatnonzero(a.where >= 0).tolist():
         if budget.over():
             break
@@ -455,7 +468,7 @@ def _try_swaps(a: Assignment, p: int, i: int, j: int) -> bool:
         return False
     if len(others) > SWAP_PARTNERS:
         gain = pr.fixed[others, j] - pr.fixed[others, i]
-        others = [others[k] for k in np.argsort(-gain)[:SWAP_PARTNERS].tolist()]
+        others = [others[k] for k in np.argsort(-gain, kind="stable")[:SWAP_PARTNERS].tolist()]
     gain_p = a.removal_gain(p)
     a.remove(p)
     for q in others:
@@ -488,7 +501,8 @@ def trade_for_count(a: Assignment, budget: Budget) -> Assignment:
     """
     pr = a.problem
     order = small_first(pr)
-    capped = [i for i in np.argsort(a.node_slack).tolist() if math.isfinite(a.node_slack[i])]
+    by_slack = np.argsort(a.node_slack, kind="stable").tolist()
+    capped = [i for i in by_slack if math.isfinite(a.node_slack[i])]
     for i in capped[:TRADE_NODES]:
         if budget.over():
             break
@@ -540,7 +554,7 @@ def solve_milp(
     if nvar_x == 0:
         info.count_proven = True
         return None
-    n_pods, n_nodes = len(problem), len(problem.base)
+    n_pods = len(problem)
     slack = incumbent.slack[pairs_p, pairs_i]
     g_max = float(evaluator.congestion(problem.max_utilization, problem.max_utilization))
     dl = np.flatnonzero(slack < g_max)
@@ -555,7 +569,11 @@ def solve_milp(
     rows.append(sparse.coo_array((np.ones(nvar_x), (pairs_p, xs)), shape=(n_pods, ncol)))
     lower.append(np.full(n_pods, -math.inf))
     upper.append(np.ones(n_pods))
-    # Capacity on every resource.
+    # Capacity on every resource, one row per node some pod may use: a node no pod of the
+    # batch may use (cordoned, full, filtered out) adds no row, so the program, and the
+    # answer HiGHS picks among equal optima, is the same with or without such nodes.
+    cap_nodes = np.unique(pairs_i)
+    cap_row = np.searchsorted(cap_nodes, pairs_i)
     for r in range(problem.requests.shape[1]):
         coeff = problem.requests[pairs_p, r]
         keep = coeff > 0
@@ -566,12 +584,12 @@ def solve_milp(
         scale = 1.0 / np.maximum(problem.capacity[:, r], 1.0)
         rows.append(
             sparse.coo_array(
-                (coeff[keep] * scale[pairs_i[keep]], (pairs_i[keep], xs[keep])),
-                shape=(n_nodes, ncol),
+                (coeff[keep] * scale[pairs_i[keep]], (cap_row[keep], xs[keep])),
+                shape=(len(cap_nodes), ncol),
             )
         )
-        lower.append(np.full(n_nodes, -math.inf))
-        upper.append(problem.free[:, r] * scale + 1e-9)
+        lower.append(np.full(len(cap_nodes), -math.inf))
+        upper.append((problem.free[:, r] * scale)[cap_nodes] + 1e-9)
     # Final utilization t_i >= start + sum share * x, on CPU and on memory.
     if t_col:
         start_cpu, start_mem = problem.start_utilization()
@@ -638,7 +656,7 @@ def solve_milp(
         return x.tolist()
 
     def run(lp: highspy.HighsLp, start: list[float] | None) -> tuple[Any, Any, Any]:
-        h = highspy.Highs()  # type: ignore[no-untyped-call]
+        h = _new_highs()
         h.setOptionValue("output_flag", os.environ.get("CLOUDEDGE_HIGHS_LOG") == "1")
         h.setOptionValue("time_limit", max(budget.left(), 0.01))
         h.setOptionValue("mip_rel_gap", 1e-6)
@@ -706,6 +724,39 @@ def solve_milp(
     return _nodes_of(x, pairs_p, pairs_i, n_pods)
 
 
+_BANNER_LOCK = threading.Lock()
+_banner_shown = False
+
+
+def _new_highs() -> Any:
+    """A ``highspy.Highs`` without HiGHS's copyright banner.
+
+    The first ``Highs()`` of a process prints it to the C-level stdout, before any option
+    can turn output off, which garbled ``simulate``'s output and the operator's log. Later
+    instances print nothing, so only the first is made with file descriptor 1 pointed at
+    ``/dev/null`` (for the microseconds the constructor takes).
+    """
+    import highspy  # a compiled extension: imported where it is used
+
+    global _banner_shown
+    with _BANNER_LOCK:
+        if _banner_shown:
+            return highspy.Highs()  # type: ignore[no-untyped-call]
+        _banner_shown = True
+        sys.stdout.flush()
+        try:
+            saved = os.dup(1)
+        except OSError:  # no fd 1 (embedded interpreters): nothing to protect
+            return highspy.Highs()  # type: ignore[no-untyped-call]
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+                return highspy.Highs()  # type: ignore[no-untyped-call]
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def _nodes_of(
     x: state_mod.FloatArray,
     pairs_p: state_mod.IntArray,
@@ -718,9 +769,16 @@ def _nodes_of(
     return nodes
 
 
+LARGE_PAIRS = 100_000
+"""Above this many allowed (pod, node) pairs (500 pods on 200 nodes) ``batch`` starts from one
+insertion only, not from greedy's and spread's placements: each of those evaluates every pod
+on every node with the full scoring pipeline, which at 500 pods on 1,000 nodes alone takes
+several times the live solve's target (bench, "Joint solve time")."""
+
 SMALL_MILP_PAIRS = 2000
-"""Up to this many (pod, node) pairs ``batch`` runs the MILP as ``optimal`` does: it then
-solves in a small share of the 2 s budget (the seed case: 80 pairs)."""
+"""Up to this many (pod, node) pairs ``batch`` runs the MILP as ``optimal`` does, and solves
+to convergence (``exact``): it then takes a small share of the 2 s budget (the seed case: 80
+pairs; 40 pods on 12 nodes: about 0.3 s on an idle core)."""
 
 MILP_SHARE = 0.5
 """Share of the budget the MILP gets when it runs (``optimal``); the local search on the
@@ -733,16 +791,22 @@ def solve(
     *,
     time_limit_s: float,
     use_milp: bool = True,
+    exact: bool = False,
+    small_first_start: bool = True,
 ) -> tuple[Assignment, SolveInfo]:
     """The best assignment found within ``time_limit_s`` (see the module docstring).
 
     Every start is repaired and completed by insertion; so is a most-constrained-first
     insertion from scratch. With ``use_milp`` HiGHS proves the count (or finds a larger
     one) and improves the objective. The best of them goes through local search.
-    Overruns the limit by at most one local-search step.
+    Overruns the limit by at most one local-search step. ``exact`` ignores the limit (see
+    :class:`Budget`): for small batches, whose answer must not depend on the clock. Without
+    any ``starts``, the first insertion runs to its end whatever the limit: it is the
+    answer the search improves on. ``small_first_start`` False skips the second insertion
+    (large batches, where one insertion is a good share of the budget).
     """
     t0 = time.monotonic()
-    budget = Budget(time_limit_s)
+    budget = Budget(time_limit_s, exact=exact)
     info = SolveInfo()
     order = constrained_first(problem)
     candidates: list[tuple[str, Assignment]] = []
@@ -750,13 +814,17 @@ def solve(
         a = from_nodes(problem, nodes)
         insert_all(a, order, budget)
         candidates.append((name, a))
-    for name, each in (("insertion", order), ("small-first", small_first(problem))):
+    scratch = [("insertion", order)]
+    if small_first_start:
+        scratch.append(("small-first", small_first(problem)))
+    for name, each in scratch:
         a = Assignment(problem)
-        insert_all(a, each, budget)
+        insert_all(a, each, budget if candidates else Budget(0.0, exact=True))
         candidates.append((name, a))
     best_name, best = max(candidates, key=lambda c: c[1].key())
     if use_milp and not budget.over():
-        milp_nodes = solve_milp(problem, best, Budget(budget.left() * MILP_SHARE), info)
+        share = budget if exact else Budget(budget.left() * MILP_SHARE)
+        milp_nodes = solve_milp(problem, best, share, info)
         if milp_nodes is not None:
             milp = from_nodes(problem, milp_nodes)
             insert_all(milp, order, budget)

@@ -7,6 +7,7 @@
   balanced allocation), blind to our annotations for scoring but bound by the same filters.
 * ``batch``: joint placement (:mod:`.batch`): most pods placed with every filter, deadlines
   included, holding on the final state, then the least total completion time on that state.
+  The live scheduler's ``--placement batch`` places each window of pods with it.
 * ``optimal``: the same solver with the whole time limit; the reference ``batch`` is
   measured against, its count proven by the MILP when the solve finishes in time.
 
@@ -22,6 +23,7 @@ import enum
 import math
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -165,7 +167,7 @@ def place_batch(
 ) -> PlacementResult:
     """Joint placement (:mod:`.batch`): most pods on time, then least total completion time
     on the final state; never worse than greedy's placement (or any of ``extra_starts``)
-    under :func:`grade`."""
+    under :func:`grade` (below :data:`.batch.LARGE_PAIRS`; above, see :func:`_solve`)."""
     if any(pod.constrained_by_others or pod.has_preferences for pod in pods):
         # The joint solver sees the pods of a batch meet only through capacity and the final
         # state's queues; host ports, pod (anti-)affinity and topology spread between them are
@@ -173,22 +175,125 @@ def place_batch(
         # placed greedily, which honours them, and says so.
         greedy = place_greedy(pods, cluster, config)
         return dataclasses.replace(greedy, strategy=strategy, solver_status=GREEDY_CONSTRAINED)
+    base, problem, nodes, info = _solve(
+        pods,
+        cluster,
+        config,
+        time_limit_s=time_limit_s,
+        strategy=strategy,
+        use_milp=use_milp,
+        extra_starts=extra_starts,
+    )
+    return _from_assignment(pods, base, problem, nodes, config, strategy=strategy, info=info)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchPlan:
+    """``batch``'s decisions without each pod's terms on the final state: what the live binder
+    needs (it evaluates each pod when it reserves it)."""
+
+    nodes: list[str | None]
+    reasons: list[str | None]
+    """Why each pod without a node got none (None for the placed)."""
+    solve: batch.SolveInfo | None
+    """None when the batch was placed greedily (:data:`GREEDY_CONSTRAINED`)."""
+
+
+def plan_batch(
+    pods: Sequence[types.Pod],
+    cluster: state_mod.ClusterState,
+    config: types.ModelConfig,
+    *,
+    time_limit_s: float = BATCH_TIME_LIMIT_S,
+) -> BatchPlan:
+    """The nodes :func:`place_batch` chooses (``simulate --strategy batch``), for the same
+    pods on the same cluster, without the per-pod terms it also reports."""
+    if any(pod.constrained_by_others for pod in pods):
+        greedy = place_greedy(pods, cluster, config)
+        return BatchPlan(
+            nodes=[p.node for p in greedy.placements],
+            reasons=[p.reason for p in greedy.placements],
+            solve=None,
+        )
+    base, problem, nodes, info = _solve(
+        pods, cluster, config, time_limit_s=time_limit_s, strategy=Strategy.BATCH
+    )
+    reasons: list[str | None] = [
+        None if node is not None else _unplaced_reason(pods[p], base, problem, p, config)
+        for p, node in enumerate(nodes)
+    ]
+    names = [None if node is None else base.names[node] for node in nodes]
+    return BatchPlan(nodes=names, reasons=reasons, solve=info)
+
+
+LARGE_BATCH_TIME_LIMIT_S = 0.15
+"""``batch``'s budget above :data:`.batch.LARGE_PAIRS`, counted from the start of the solve
+(building the cost matrices included): the live binder's target is 200 ms per batch of 500
+pods on 1,000 nodes, and the local search stops at the budget with the best found so far."""
+
+
+def _solve(
+    pods: Sequence[types.Pod],
+    cluster: state_mod.ClusterState,
+    config: types.ModelConfig,
+    *,
+    time_limit_s: float,
+    strategy: Strategy,
+    use_milp: bool = False,
+    extra_starts: Sequence[tuple[str, PlacementResult]] = (),
+) -> tuple[state_mod.ClusterState, evaluator.Problem, list[int | None], batch.SolveInfo]:
+    """The joint solve behind :func:`place_batch` and :func:`plan_batch`.
+
+    A small batch (:data:`.batch.SMALL_MILP_PAIRS`) gets the MILP too, and is solved to
+    convergence whatever the clock says: the live binder and ``simulate`` must agree on it.
+    A large one (``batch`` above :data:`.batch.LARGE_PAIRS`) starts from one insertion and
+    has :data:`LARGE_BATCH_TIME_LIMIT_S`: greedy's and spread's placements are not computed,
+    so the result is not greater than greedy's by construction there, only by measurement.
+    """
+    started = time.monotonic()
     base = cluster.copy()
     problem = evaluator.Problem(pods, base, config)
+    pairs = int(problem.allowed.sum())
+    small = pairs <= batch.SMALL_MILP_PAIRS
+    large = pairs > batch.LARGE_PAIRS and strategy is Strategy.BATCH and not extra_starts
     starts: list[tuple[str, list[int | None]]] = []
-    for name, result in (
-        ("score", place_greedy(pods, cluster, config)),
-        ("spread", place_spread(pods, cluster, config)),
-        *extra_starts,
-    ):
-        nodes = [None if p.node is None else base.index[p.node] for p in result.placements]
-        starts.append((name, nodes))
-    # A small batch gets the MILP too: it solves in a fraction of the budget there.
-    milp = use_milp or int(problem.allowed.sum()) <= batch.SMALL_MILP_PAIRS
+    if large:
+        limit = min(time_limit_s, LARGE_BATCH_TIME_LIMIT_S) - (time.monotonic() - started)
+    else:
+        limit = time_limit_s
+        for name, result in (
+            ("score", place_greedy(pods, cluster, config)),
+            ("spread", place_spread(pods, cluster, config)),
+            *extra_starts,
+        ):
+            nodes = [None if p.node is None else base.index[p.node] for p in result.placements]
+            starts.append((name, nodes))
     with _stdout_to_stderr():
-        assignment, info = batch.solve(problem, starts, time_limit_s=time_limit_s, use_milp=milp)
-    nodes = [None if i < 0 else int(i) for i in assignment.where.tolist()]
-    return _from_assignment(pods, base, problem, nodes, config, strategy=strategy, info=info)
+        assignment, info = batch.solve(
+            problem,
+            starts,
+            time_limit_s=max(limit, 0.0),
+            use_milp=use_milp or small,
+            exact=small and strategy is Strategy.BATCH,
+            small_first_start=not large,
+        )
+    info.solve_seconds = time.monotonic() - started
+    return base, problem, [None if i < 0 else int(i) for i in assignment.where.tolist()], info
+
+
+def _unplaced_reason(
+    pod: types.Pod,
+    base: state_mod.ClusterState,
+    problem: evaluator.Problem,
+    p: int,
+    config: types.ModelConfig,
+) -> str:
+    if not problem.allowed[p].any():
+        return scoring.evaluate(pod, base, config).failure_summary()
+    return UNPLACED_IN_BATCH
+
+
+UNPLACED_IN_BATCH = "capacity or deadlines went to other pods of the batch"
 
 
 GREEDY_CONSTRAINED = "greedy: inter-pod constraints"
@@ -261,11 +366,7 @@ def _from_assignment(
     for p, pod in enumerate(pods):
         node = nodes[p]
         if node is None:
-            reason = (
-                scoring.evaluate(pod, base, config).failure_summary()
-                if not problem.allowed[p].any()
-                else "capacity or deadlines went to other pods of the batch"
-            )
+            reason = _unplaced_reason(pod, base, problem, p, config)
             placements.append(Placement(pod=pod, node=None, reason=reason))
             continue
         final.release(pod, node)

@@ -1,7 +1,9 @@
 """The scheduling and binding cycles: pop a pod, decide, reserve, bind in the background.
 
 Decisions are sequential, in arrival order, exactly as ``simulate --strategy score`` places a
-batch, so both agree on the same input. Binds run concurrently in a thread pool (each is one
+batch, so both agree on the same input. With ``--placement batch`` the pods of a window are
+placed together first (:mod:`.batching`, as ``simulate --strategy batch``), then reserved and
+bound one by one along the same path. Binds run concurrently in a thread pool (each is one
 API round trip); the view's reservations make that safe: a pod being bound already counts on
 its node, so the next decision cannot overcommit it. Only the leader binds, and leadership is
 checked again right before each Binding is sent.
@@ -20,6 +22,7 @@ import concurrent.futures
 import dataclasses
 import enum
 import logging
+import math
 import time
 from typing import Any
 
@@ -28,6 +31,7 @@ from kubernetes import client as k8s
 from cloudedge import errors, inputs, model
 from cloudedge.cluster import binding, events, view
 from cloudedge.metrics import Metrics
+from cloudedge.scheduler import batching
 from cloudedge.scheduler import leader as leader_mod
 from cloudedge.scheduler import queue as queue_mod
 
@@ -97,6 +101,7 @@ class Scheduler:
         gate: leader_mod.LeaderGate,
         recorder: events.EventRecorder | None = None,
         bind_workers: int = BIND_WORKERS,
+        batch: batching.BatchOptions | None = None,
     ) -> None:
         self.cluster = cluster
         self.core = core
@@ -104,6 +109,7 @@ class Scheduler:
         self.metrics = metrics
         self.gate = gate
         self.recorder = recorder or events.EventRecorder(core)
+        self.batch = batch or batching.BatchOptions()
         self.queue = queue_mod.SchedulingQueue()
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=bind_workers, thread_name_prefix="bind"
@@ -197,32 +203,107 @@ class Scheduler:
             self._set_leading(True)
         while not self._stopping:
             self.alive = time.monotonic()
-            qp = await self.queue.pop()
+            if self.batch.batched:
+                qps = await self.queue.pop_batch(
+                    max_pods=self.batch.max_pods, window_s=self.batch.window_s
+                )
+            else:
+                qps = [await self.queue.pop()]
             if self._stopping:
-                self.queue.requeue(qp.uid)
+                self._requeue(qps)
                 break
             if not self.gate.is_leader():
-                self.queue.requeue(qp.uid)
+                self._requeue(qps)
                 await self._await_leadership()
                 continue
             if not self.cluster.fresh():
                 # A watch broke: wait for every relist rather than decide on half a view.
-                self.queue.requeue(qp.uid)
+                self._requeue(qps)
                 await self._await_fresh_view()
                 continue
+            if self.batch.batched:
+                await self._schedule_batch(qps)
+                continue
+            qp = qps[0]
             await self._slots.acquire()
             try:
                 decided = self._scheduling_cycle(qp)
             except Exception:
-                log.exception("scheduling %s failed unexpectedly; will retry", qp.key)
-                self.metrics.schedule_attempts.labels("error").inc()
-                decided = Result.RETRY
-            if isinstance(decided, Decision):
-                task = asyncio.ensure_future(self._binding_cycle(decided))
-                self._binds.add(task)
-                task.add_done_callback(self._binds.discard)
+                decided = self._failed_unexpectedly(qp)
+            self._dispatch(qp, decided)
+
+    def _dispatch(self, qp: queue_mod.QueuedPod, decided: Decision | Result) -> None:
+        """Start the binding cycle of a Decision, or settle an attempt that ended without one
+        (the caller holds one bind slot either way)."""
+        if isinstance(decided, Decision):
+            task = asyncio.ensure_future(self._binding_cycle(decided))
+            self._binds.add(task)
+            task.add_done_callback(self._binds.discard)
+        else:
+            self._settle(qp, decided)
+
+    def _requeue(self, qps: list[queue_mod.QueuedPod]) -> None:
+        for qp in qps:
+            self.queue.requeue(qp.uid)
+
+    async def _schedule_batch(self, qps: list[queue_mod.QueuedPod]) -> None:
+        """Place ``qps`` jointly on a snapshot (:mod:`.batching`), then reserve and bind each
+        as greedy does; the whole batch is decided pod by pod when the solver cannot take it."""
+        admitted: list[tuple[queue_mod.QueuedPod, model.Pod]] = []
+        for qp in qps:
+            try:
+                got = self._admit(qp)
+            except Exception:
+                got = self._failed_unexpectedly(qp)
+            if isinstance(got, Result):
+                await self._slots.acquire()  # _settle frees one
+                self._settle(qp, got)
             else:
-                self._settle(qp, decided)
+                admitted.append((qp, got))
+        if not admitted:
+            return
+        pods = [pod for _, pod in admitted]
+        nodes: list[str | None] | None = None
+        reasons: list[str | None] = [None] * len(pods)
+        if not batching.needs_greedy(pods):
+            snapshot = self.cluster.snapshot()
+            started = time.monotonic()
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(
+                    None,
+                    lambda: batching.place(
+                        pods, snapshot, self.config, time_limit_s=self.batch.time_limit_s
+                    ),
+                )
+            except Exception:
+                log.exception("the batch solver failed; deciding %d pods one by one", len(pods))
+            else:
+                self.metrics.batch_size.observe(len(pods))
+                self.metrics.batch_solve_duration.observe(time.monotonic() - started)
+                if result.solve is not None and math.isfinite(result.solve.gap):
+                    self.metrics.batch_bound_gap.observe(max(result.solve.gap, 0.0))
+                nodes, reasons = result.nodes, result.reasons
+        for k, (qp, pod) in enumerate(admitted):
+            await self._slots.acquire()
+            decided: Decision | Result
+            try:
+                if nodes is not None and nodes[k] is None:
+                    message = str(reasons[k]) + inputs.preemption_note(qp.obj)
+                    self._report_not_placed(qp, "unschedulable", message)
+                    decided = Result.UNSCHEDULABLE
+                else:
+                    on = None if nodes is None else nodes[k]
+                    evaluation, choice = self.cluster.decide(pod, self.config, on=on)
+                    decided = self._decision(qp, pod, evaluation, choice)
+            except Exception:
+                decided = self._failed_unexpectedly(qp)
+            self._dispatch(qp, decided)
+
+    def _failed_unexpectedly(self, qp: queue_mod.QueuedPod) -> Result:
+        """A bug while deciding: logged and counted; the pod is retried after a backoff."""
+        log.exception("scheduling %s failed unexpectedly; will retry", qp.key)
+        self.metrics.schedule_attempts.labels("error").inc()
+        return Result.RETRY
 
     async def _await_fresh_view(self) -> None:
         for _ in range(int(FRESH_VIEW_WAIT_S / 0.2)):
@@ -242,6 +323,15 @@ class Scheduler:
 
     def _scheduling_cycle(self, qp: queue_mod.QueuedPod) -> Decision | Result:
         """Decide one pod: a Decision (its node reserved) or why there is none (reported)."""
+        admitted = self._admit(qp)
+        if isinstance(admitted, Result):
+            return admitted
+        evaluation, choice = self.cluster.decide(admitted, self.config)
+        return self._decision(qp, admitted, evaluation, choice)
+
+    def _admit(self, qp: queue_mod.QueuedPod) -> model.Pod | Result:
+        """The pod to decide, or why there is nothing to decide (reported): already bound or
+        reserved, a field the binder refuses, a claim that keeps it pending, invalid input."""
         if self.cluster.is_bound_or_reserved(qp.uid) is not None:
             return Result.ALREADY_PLACED
         try:
@@ -267,7 +357,16 @@ class Scheduler:
             # A changed annotation brings the pod back at once (see SchedulingQueue.add).
             self._report_not_placed(qp, "invalid", f"invalid scheduling input: {err}")
             return Result.INVALID
-        evaluation, choice = self.cluster.decide(pod, self.config)
+        return pod
+
+    def _decision(
+        self,
+        qp: queue_mod.QueuedPod,
+        pod: model.Pod,
+        evaluation: model.Evaluation,
+        choice: view.Choice | None,
+    ) -> Decision | Result:
+        """The Decision for the node the view reserved, or the pod reported unschedulable."""
         if choice is None:
             message = evaluation.failure_summary() + inputs.preemption_note(qp.obj)
             self._report_not_placed(qp, "unschedulable", message)

@@ -190,19 +190,56 @@ class SchedulingQueue:
     async def pop(self) -> QueuedPod:
         """The next pod to decide, waiting as long as needed."""
         while True:
-            self._promote()
-            while self._active:
-                _, uid = heapq.heappop(self._active)
-                if uid in self._in_active:
-                    self._in_active.discard(uid)
-                    self._in_flight.add(uid)
-                    qp = self._pods[uid]
-                    qp.popped_generation = self._generation
-                    return qp
+            qp = self._pop_ready()
+            if qp is not None:
+                return qp
             self._wakeup.clear()
             timeout = self._next_timer()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    async def pop_batch(self, *, max_pods: int, window_s: float) -> list[QueuedPod]:
+        """The pods to place together: the next pod (waiting as long as needed), then every pod
+        that is ready or becomes ready within ``window_s`` of it, at most ``max_pods`` in all,
+        in queue order (priority, then arrival).
+
+        The window starts at the first pod, not at the call: a lone pod waits at most
+        ``window_s``, and a burst is cut into batches of ``max_pods`` without waiting at all.
+        ``window_s`` 0 takes what is ready now.
+        """
+        if max_pods < 1:
+            raise ValueError(f"max_pods must be at least 1, not {max_pods}")
+        batch = [await self.pop()]
+        deadline = self._clock() + max(window_s, 0.0)
+        while len(batch) < max_pods:
+            qp = self._pop_ready()
+            if qp is not None:
+                batch.append(qp)
+                continue
+            left = deadline - self._clock()
+            if left <= 0:
+                break
+            self._wakeup.clear()
+            timer = self._next_timer()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wakeup.wait(), left if timer is None else min(left, timer)
+                )
+        batch.sort(key=lambda q: q.order)
+        return batch
+
+    def _pop_ready(self) -> QueuedPod | None:
+        """The first active pod, marked in flight; None when none is ready."""
+        self._promote()
+        while self._active:
+            _, uid = heapq.heappop(self._active)
+            if uid in self._in_active:
+                self._in_active.discard(uid)
+                self._in_flight.add(uid)
+                qp = self._pods[uid]
+                qp.popped_generation = self._generation
+                return qp
+        return None
 
     def counts(self) -> dict[str, int]:
         """Sizes of each part, for logs and tests."""

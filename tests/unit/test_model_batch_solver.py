@@ -1,0 +1,75 @@
+"""The joint solver as the live batch mode relies on it: a small batch's answer depends on
+neither the clock nor nodes it cannot use, and the solver prints nothing of its own."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import model_builders as mb
+
+from cloudedge import model
+from cloudedge.model import strategies
+
+CLI = (sys.executable, "-m", "cloudedge.cli")
+CONFIG = model.ModelConfig()
+
+
+def overfilled_edge(seed: int) -> tuple[list[model.Node], list[model.Pod]]:
+    """Two cloud and six edge nodes, and more data-bound, deadline-bound and free pods than
+    the edge holds: the solver has real choices to make."""
+    rng = random.Random(seed)
+    nodes = [mb.cloud("cloud-1", cpu=4000), mb.cloud("cloud-2", cpu=4000)]
+    nodes += [mb.edge(f"edge-{k}", cpu=rng.choice((1000.0, 2000.0))) for k in range(6)]
+    pods: list[model.Pod] = []
+    for k in range(30):
+        source = f"edge-{rng.randrange(6)}"
+        kind = rng.choice(("camera", "analytics", "batch"))
+        extra: dict[str, object] = {"compute_cost": rng.choice((50.0, 200.0, 2000.0))}
+        if kind != "batch":
+            extra |= {"data_source": source, "data_size_mb": rng.choice((5.0, 20.0, 50.0))}
+        if kind == "camera":
+            extra["max_latency_ms"] = 600.0
+        pods.append(mb.pod(f"{kind}-{k}", cpu=rng.choice((250.0, 500.0, 1000.0)), **extra))
+    return nodes, pods
+
+
+def nodes_of(result: strategies.PlacementResult) -> list[str | None]:
+    return [p.node for p in result.placements]
+
+
+def test_a_small_batch_gets_the_same_answer_whatever_time_it_is_given() -> None:
+    for seed in (1, 2, 3):
+        nodes, pods = overfilled_edge(seed)
+        cluster = model.ClusterState(nodes)
+        starved = strategies.place_batch(pods, cluster, CONFIG, time_limit_s=1e-6)
+        ample = strategies.place_batch(pods, cluster, CONFIG, time_limit_s=5.0)
+        assert nodes_of(starved) == nodes_of(ample), f"seed {seed}"
+        assert ample.placed < len(pods), f"seed {seed}: the edge must be overfilled"
+
+
+def test_nodes_no_pod_may_use_do_not_change_a_batchs_answer() -> None:
+    nodes, pods = overfilled_edge(4)
+    cordoned = [
+        mb.edge("aa-cordoned", cpu=4000, schedulable=False),
+        mb.cloud("zz-cordoned", cpu=8000, schedulable=False),
+    ]
+    alone = strategies.place_batch(pods, model.ClusterState(nodes), CONFIG)
+    with_cordoned = model.ClusterState([cordoned[0], *nodes, cordoned[1]])
+    among = strategies.place_batch(pods, with_cordoned, CONFIG)
+    assert nodes_of(alone) == nodes_of(among)
+
+
+def test_simulate_batch_prints_no_solver_banner_on_either_stream() -> None:
+    # A fresh process: the banner comes with the first solver of a process only.
+    proc = subprocess.run(
+        [*CLI, "simulate", "--scenario", "seed", "--strategy", "batch", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "HiGHS" not in proc.stdout
+    assert "HiGHS" not in proc.stderr
+    assert '"placements"' in proc.stdout
