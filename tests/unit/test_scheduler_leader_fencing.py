@@ -38,11 +38,18 @@ def stalled_write(clock: Clock, seconds: float) -> Any:
     return write
 
 
-@pytest.mark.parametrize("method", ["update", "create"])
+@pytest.mark.parametrize(
+    ("method", "owner", "sends"),
+    [
+        ("update", leaselock.LeaseLock, "update"),
+        # create sends its own request (the Lease carries its owner from the start)
+        ("create", leader._FencedLeaseLock, "_create"),
+    ],
+)
 def test_a_renewal_read_after_a_stall_does_not_make_the_lease_fresh(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch, method: str
+    clock: Clock, monkeypatch: pytest.MonkeyPatch, method: str, owner: type, sends: str
 ) -> None:
-    monkeypatch.setattr(leaselock.LeaseLock, method, stalled_write(clock, 16.0))
+    monkeypatch.setattr(owner, sends, stalled_write(clock, 16.0))
     gate = leader.LeaderGate(k8s.ApiClient(), identity="a")
     gate._leading = True
     lock = gate._lock

@@ -68,8 +68,15 @@ class _FencedLeaseLock(leaselock.LeaseLock):
         if self.fenced:
             return False
         sent = time.monotonic()
-        # Created with its owner (scheduler/ownership.py), so that a Lease made by a standby
-        # after a handover is removed with the Deployment, like the first one.
+        ok = self._create(name, namespace, election_record)
+        if ok:
+            self.last_write = sent
+        return ok
+
+    def _create(self, name: str, namespace: str, election_record: Any) -> bool:
+        """``LeaseLock.create``, with the Lease's owner (scheduler/ownership.py) set from the
+        start, so that a Lease made by a standby after a handover is removed with the
+        Deployment, like the first one."""
         ref = self.owner() if self.owner is not None else None
         owners = None
         if ref is not None:
@@ -89,7 +96,6 @@ class _FencedLeaseLock(leaselock.LeaseLock):
         except k8s_exceptions.ApiException as err:
             log.info("lease %s not created: %s", name, err.reason)
             return False
-        self.last_write = sent
         return True
 
     def update(self, name: str, namespace: str, updated_record: Any) -> bool:
