@@ -883,7 +883,6 @@ STREAM_HEADER = [
 ]
 
 
-
 BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any], Path], str]] = {
     "core": core_section,
     "e2e": e2e_section,
