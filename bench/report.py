@@ -811,11 +811,11 @@ def burst_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> s
             [
                 label,
                 f"{r['bound']}/{r['pods']}",
-                fmt(r["pods_per_second"], 1),
+                f"{r['pods_per_second']:.1f}",
                 fmt(r["latency_p50_s"]),
                 fmt(r["latency_p99_s"]),
                 str(int(count)) if count else "",
-                fmt(batch["cloudedge_batch_size_pods_sum"] / count, 1) if count else "",
+                f"{batch['cloudedge_batch_size_pods_sum'] / count:.1f}" if count else "",
                 fmt(batch["cloudedge_batch_solve_duration_seconds_sum"] / count) if count else "",
                 str(r["overcommitted_nodes"]),
             ]
