@@ -157,18 +157,22 @@ def room_taken(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.Flo
     (no deadline, data elsewhere or none) is steered away from taking the last room of an
     edge node, in proportion to how much of it it would take (docs/model.md, "No stranding").
     """
-    away = cluster.cached("edge-tier", _edge_mask)
-    if pod.data_source is not None:
+    if pod.data_source is None:
+        away = cluster.cached("edge-tier", _edge_mask)
+    else:
         site = (
             cluster.nodes[cluster.index[pod.data_source]].site
             if pod.data_source in cluster.index
             else pod.data_source
         )
-        away = away & (cluster.cached("site-names", _site_names) != site)
+        away = cluster.cached(("edge-away-from", site), _edge_away_from)
+    # share = cpu / free, capped at 1; a full node (free <= 0) counts as taken whole. The
+    # caller passes only pods with a CPU request, so the floor never turns 0 into 1.
     free = cluster.allocatable[:, 0] - cluster.usage[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(free > 0, pod.requests.cpu / free, 1.0)
-    taken: state_mod.FloatArray = np.where(away, np.minimum(share, 1.0), 0.0)
+    taken: state_mod.FloatArray = np.maximum(free, 1e-12, out=free)
+    np.divide(pod.requests.cpu, taken, out=taken)
+    np.minimum(taken, 1.0, out=taken)
+    np.multiply(taken, away, out=taken)
     return taken
 
 
@@ -178,9 +182,14 @@ def _edge_mask(cluster: state_mod.ClusterState, _key: str) -> state_mod.BoolArra
     return mask
 
 
-def _site_names(cluster: state_mod.ClusterState, _key: str) -> npt.NDArray[np.str_]:
+def _edge_away_from(
+    cluster: state_mod.ClusterState, key: tuple[str, str | None]
+) -> state_mod.BoolArray:
+    """Edge nodes outside site ``key[1]`` (a node-only fact: cached per state and site)."""
     names: npt.NDArray[np.str_] = np.asarray(cluster.sites)[cluster.site_index]
-    return names
+    mask: state_mod.BoolArray = cluster.cached("edge-tier", _edge_mask) & (names != key[1])
+    mask.flags.writeable = False
+    return mask
 
 
 @dataclasses.dataclass(frozen=True)
