@@ -104,6 +104,8 @@ class Reflector:
                 version = self._watch_from(version)
                 backoff = BACKOFF_START_S
             except k8s_exc.ApiException as err:
+                if self.stop.is_set():
+                    return  # closed: see below
                 self._went_stale()
                 if err.status == 410:
                     log.info("%s watch expired (410 Gone); relisting", self.name)
@@ -116,6 +118,11 @@ class Reflector:
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
             except Exception as err:  # connection refused, reset, timeouts: relist after backoff
+                if self.stop.is_set():
+                    # Closed, and the stream broke because of it (the process is stopping):
+                    # a daemon thread that logs now can race the interpreter's shutdown for
+                    # stderr, which aborts the process (SIGABRT) after a clean stop.
+                    return
                 self._went_stale()
                 log.warning("%s watch failed: %s; retrying in %.1fs", self.name, err, backoff)
                 version = ""

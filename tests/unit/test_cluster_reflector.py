@@ -1,0 +1,92 @@
+"""The reflector's loop when it is closed: it ends quietly (cluster/reflector.py)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from cloudedge.cluster import reflector
+
+
+def broken_stream(stop: threading.Event, calls: list[str]) -> Any:
+    """A lister whose stream breaks, as a watch's connection does when the process stops."""
+
+    def lister(**_: Any) -> Any:
+        calls.append("list")
+        stop.set()  # closed while this request was in flight
+        raise ConnectionError("Response ended prematurely")
+
+    return lister
+
+
+def test_a_closed_reflector_whose_stream_breaks_ends_without_a_warning_or_a_stale_view(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stop = threading.Event()
+    calls: list[str] = []
+    stale: list[bool] = []
+
+    def ignore(_: Any) -> None:
+        return None
+
+    r = reflector.Reflector(
+        k8s.ApiClient(),
+        broken_stream(stop, calls),
+        name="pods",
+        on_replace=ignore,
+        on_upsert=ignore,
+        on_delete=ignore,
+        stop=stop,
+        on_stale=lambda: stale.append(True),
+    )
+    with caplog.at_level(logging.INFO, logger="cloudedge.cluster.reflector"):
+        thread = threading.Thread(target=r.run, daemon=True)
+        thread.start()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert calls == ["list"]
+    assert stale == []
+    assert [rec.message for rec in caplog.records if rec.levelno >= logging.WARNING] == []
+
+
+def test_an_open_reflector_whose_stream_breaks_reports_it_and_relists(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stop = threading.Event()
+    calls: list[Mapping[str, Any]] = []
+    stale: list[bool] = []
+
+    def lister(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        if len(calls) == 2:
+            stop.set()  # the second attempt is the relist: end the test there
+        raise ConnectionError("connection refused")
+
+    def ignore(_: Any) -> None:
+        return None
+
+    r = reflector.Reflector(
+        k8s.ApiClient(),
+        lister,
+        name="pods",
+        on_replace=ignore,
+        on_upsert=ignore,
+        on_delete=ignore,
+        stop=stop,
+        on_stale=lambda: stale.append(True),
+    )
+    with caplog.at_level(logging.INFO, logger="cloudedge.cluster.reflector"):
+        thread = threading.Thread(target=r.run, daemon=True)
+        thread.start()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert len(calls) == 2
+    assert stale == [True]
+    warnings = [rec.message for rec in caplog.records if rec.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert "pods watch failed: connection refused" in warnings[0]
