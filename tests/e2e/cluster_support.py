@@ -158,6 +158,44 @@ class Cluster:
         return list(listed.items)
 
 
+KWOK_NODE_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
+"""What makes kwok take a Node over: it reports it Ready and runs its pods in pretence."""
+
+
+def kwok_node(
+    name: str,
+    *,
+    labels: Mapping[str, str],
+    allocatable: Mapping[str, str],
+    taints: Sequence[Mapping[str, str]] = (),
+) -> dict[str, Any]:
+    """A v1 Node that kwok fakes: label ``type: kwok`` plus ``labels``, capacity equal to
+    ``allocatable``, and ``taints`` (a suite's own, to keep other suites' pods off it)."""
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": dict(KWOK_NODE_ANNOTATION),
+            "labels": {"type": "kwok", **labels},
+        },
+        "status": {"allocatable": dict(allocatable), "capacity": dict(allocatable)},
+    }
+    if taints:
+        body["spec"] = {"taints": [dict(t) for t in taints]}
+    return body
+
+
+def node_ready(kube: Cluster, name: str, *, taints: int | None = None) -> bool:
+    """The Node reports Ready; with ``taints``, the node lifecycle controller's not-ready
+    taint is gone too (only the node's own ``taints`` remain)."""
+    node = kube.core.read_node(name)
+    conditions = (node.status.conditions if node.status else None) or []
+    ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
+    own = (node.spec.taints if node.spec else None) or []
+    return ready and (taints is None or len(own) == taints)
+
+
 def quantity(text: object) -> float:
     """A Kubernetes quantity (``500m``, ``16Gi``, ``110``) as a float in base units."""
     parse = cast(Callable[[object], Any], parse_quantity)  # the client leaves it untyped

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from cluster_support import kwok_node
 from hypothesis import strategies as st
 
 ZONES = ("z1", "z2", "z3")
@@ -133,26 +134,15 @@ def scenarios(draw: st.DrawFn, *, nodes: int, pods: int) -> Scenario:
 def node_object(spec: NodeSpec, *, group: str) -> dict[str, Any]:
     """The kwok Node of ``spec`` in ``group`` (named ``<group>-<index>``)."""
     name = f"{group}-{spec.index}"
-    body: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake"},
-            "labels": {
-                "type": "kwok",
-                HOST: name,
-                ZONE: spec.zone,
-                "disk": spec.disk,
-                "cloudedge.io/e2e-group": group,
-                "cloudedge.io/tier": "cloud",
-            },
-        },
-        "status": {"allocatable": spec.allocatable, "capacity": spec.allocatable},
+    labels = {
+        HOST: name,
+        ZONE: spec.zone,
+        "disk": spec.disk,
+        "cloudedge.io/e2e-group": group,
+        "cloudedge.io/tier": "cloud",
     }
-    if spec.tainted:
-        body["spec"] = {"taints": [{"key": "dedicated", "value": "x", "effect": "NoSchedule"}]}
-    return body
+    taints = [{"key": "dedicated", "value": "x", "effect": "NoSchedule"}] if spec.tainted else []
+    return kwok_node(name, labels=labels, allocatable=spec.allocatable, taints=taints)
 
 
 def pod_object(

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from cluster_support import REPO_ROOT, Cluster, wait_until
+from cluster_support import REPO_ROOT, Cluster, kwok_node, node_ready, wait_until
 from kubernetes.utils import parse_quantity
 from operator_support import OperatorProcess, pod_requests_by_node
 
@@ -43,11 +43,6 @@ def batch_operator(kube: Cluster) -> Iterator[OperatorProcess]:
     proc.close()
 
 
-def _ready(kube: Cluster, name: str) -> bool:
-    conditions = kube.core.read_node(name).status.conditions or []
-    return any(c.type == "Ready" and c.status == "True" for c in conditions)
-
-
 @contextlib.contextmanager
 def only_these_nodes(kube: Cluster, operator: OperatorProcess, path: Path) -> Iterator[list[str]]:
     """The nodes of ``path`` applied and seen by the operator, every other node cordoned; all
@@ -59,7 +54,7 @@ def only_these_nodes(kube: Cluster, operator: OperatorProcess, path: Path) -> It
     try:
         kube.kubectl("apply", "-f", str(path))
         wait_until(
-            "the test's nodes Ready", lambda: all(_ready(kube, n) for n in names), timeout=60
+            "the test's nodes Ready", lambda: all(node_ready(kube, n) for n in names), timeout=60
         )
         tiers = [(n.metadata.labels or {}).get(TIER) for n in kube.core.list_node().items]
         wait_until(
@@ -104,26 +99,13 @@ def generated_burst(tmp_path: Path, *, nodes: int, pods: int, seed: int) -> tupl
         cloud = k < max(nodes // 4, 1)
         name = f"b{'c' if cloud else 'e'}-{k:02d}"
         cpu = rng.choice(["4", "8"]) if cloud else rng.choice(["1", "2"])
-        node_docs.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Node",
-                "metadata": {
-                    "name": name,
-                    "annotations": {"kwok.x-k8s.io/node": "fake"},
-                    "labels": {
-                        "cloudedge.io/tier": "cloud" if cloud else "edge",
-                        "cloudedge.io/bandwidth-mbps": "1000" if cloud else "100",
-                        "type": "kwok",
-                    },
-                },
-                "spec": {"taints": [{"key": "kwok.x-k8s.io/node", "effect": "NoSchedule"}]},
-                "status": {
-                    "allocatable": {"cpu": cpu, "memory": "16Gi", "pods": "110"},
-                    "capacity": {"cpu": cpu, "memory": "16Gi", "pods": "110"},
-                },
-            }
-        )
+        labels = {
+            "cloudedge.io/tier": "cloud" if cloud else "edge",
+            "cloudedge.io/bandwidth-mbps": "1000" if cloud else "100",
+        }
+        allocatable = {"cpu": cpu, "memory": "16Gi", "pods": "110"}
+        taints = [{"key": "kwok.x-k8s.io/node", "effect": "NoSchedule"}]
+        node_docs.append(kwok_node(name, labels=labels, allocatable=allocatable, taints=taints))
     node_docs.sort(key=lambda d: d["metadata"]["name"])  # the view's order, by name
     edges = [d["metadata"]["name"] for d in node_docs if d["metadata"]["name"].startswith("be")]
     pod_docs: list[dict[str, Any]] = []

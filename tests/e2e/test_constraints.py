@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from cluster_support import Cluster, scratch_namespace, wait_until
+from cluster_support import Cluster, kwok_node, node_ready, scratch_namespace, wait_until
 from operator_support import OperatorProcess
 
 from cloudedge import SCHEDULER_NAME, explain
@@ -50,39 +50,16 @@ def nodes(kube: Cluster) -> Iterator[tuple[str, NodeMaker]]:
     def make(zone: str, **extra: str) -> str:
         name = f"{group}-{len(made)}"
         allocatable = {"cpu": "4", "memory": "8Gi", "pods": "110", **extra}
-        body = {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": name,
-                "annotations": {"kwok.x-k8s.io/node": "fake"},
-                "labels": {
-                    "type": "kwok",
-                    HOST: name,
-                    ZONE: zone,
-                    GROUP: group,
-                    "cloudedge.io/tier": "cloud",
-                },
-            },
-            "status": {"allocatable": allocatable, "capacity": allocatable},
-        }
+        labels = {HOST: name, ZONE: zone, GROUP: group, "cloudedge.io/tier": "cloud"}
+        body = kwok_node(name, labels=labels, allocatable=allocatable)
         kube.core.create_node(body)
         made.append(name)
-        wait_until(f"node {name} Ready", lambda: _ready(kube, name), timeout=60)
+        wait_until(f"node {name} Ready", lambda: node_ready(kube, name, taints=0), timeout=60)
         return name
 
     yield group, make
     for name in made:
         kube.kubectl("delete", "node", name, "--ignore-not-found", "--wait=false")
-
-
-def _ready(kube: Cluster, name: str, *, taints: int = 0) -> bool:
-    """Ready, and the node lifecycle controller's not-ready taint is gone (only the node's
-    own ``taints`` remain)."""
-    node = kube.core.read_node(name)
-    conditions = node.status.conditions or []
-    ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
-    return ready and len(node.spec.taints or []) == taints
 
 
 def pod(
@@ -474,7 +451,7 @@ def test_a_prefer_no_schedule_taint_steers_the_pod_to_an_untainted_node(
     wanted = make("za")
     taint = {"key": "maintenance", "value": "soon", "effect": "PreferNoSchedule"}
     kube.core.patch_node(tainted, {"spec": {"taints": [taint]}})
-    wait_until("the taint is seen", lambda: _ready(kube, tainted, taints=1), timeout=30)
+    wait_until("the taint is seen", lambda: node_ready(kube, tainted, taints=1), timeout=30)
     body = pod("avoids-taint", group)
     names = create(kube, namespace, body)
     assert outcome(kube, namespace, names)["avoids-taint"] == (wanted, "")

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from cluster_support import Cluster, scratch_namespace, wait_until
+from cluster_support import Cluster, node_ready, scratch_namespace, wait_until
 from differential_support import Scenario, node_object, pod_object, scenarios
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from operator_support import OperatorProcess
@@ -136,22 +136,13 @@ def test_the_binder_agrees_with_kube_scheduler_on_generated_pods(
                 made[body["metadata"]["name"]] = len(body.get("spec", {}).get("taints", []))
         wait_until(
             "the scenario's nodes Ready and untainted by the lifecycle controller",
-            lambda: all(_ready(kube, name, taints=own) for name, own in made.items()),
+            lambda: all(node_ready(kube, name, taints=own) for name, own in made.items()),
             timeout=90,
         )
         run_scenario(kube, scenario, namespace, twin_namespace, ours, theirs, number)
     finally:
         for name in made:
             kube.kubectl("delete", "node", name, "--ignore-not-found", "--wait=false")
-
-
-def _ready(kube: Cluster, name: str, *, taints: int = 0) -> bool:
-    """Ready, and the node lifecycle controller's not-ready taint is gone (only the node's
-    own ``taints`` remain)."""
-    node = kube.core.read_node(name)
-    conditions = node.status.conditions or []
-    ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
-    return ready and len(node.spec.taints or []) == taints
 
 
 def run_scenario(

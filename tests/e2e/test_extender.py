@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from cluster_support import Cluster, WaitTimeoutError, wait_until
+from cluster_support import Cluster, WaitTimeoutError, kwok_node, wait_until
 from kube_scheduler_support import KubeSchedulerProcess, scheduler_config
 from kubernetes.client import ApiException
 from operator_support import OperatorProcess, wait_seconds
@@ -67,28 +67,17 @@ def schedulers(kube: Cluster, extender_proc: OperatorProcess) -> Iterator[dict[s
             proc.close()
 
 
-def kwok_node(name: str, *, tier: str, cpu: str, bandwidth: str, site: str, token: str) -> Any:
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake"},
-            "labels": {
-                "type": "kwok",
-                "kubernetes.io/hostname": name,
-                "topology.kubernetes.io/zone": site,
-                "cloudedge.io/tier": tier,
-                "cloudedge.io/bandwidth-mbps": bandwidth,
-                E2E_LABEL: token,
-            },
-        },
-        "spec": {"taints": [{"key": E2E_LABEL, "value": token, "effect": "NoSchedule"}]},
-        "status": {
-            "allocatable": {"cpu": cpu, "memory": "16Gi", "pods": "110"},
-            "capacity": {"cpu": cpu, "memory": "16Gi", "pods": "110"},
-        },
+def ext_node(name: str, *, tier: str, cpu: str, bandwidth: str, site: str, token: str) -> Any:
+    labels = {
+        "kubernetes.io/hostname": name,
+        "topology.kubernetes.io/zone": site,
+        "cloudedge.io/tier": tier,
+        "cloudedge.io/bandwidth-mbps": bandwidth,
+        E2E_LABEL: token,
     }
+    allocatable = {"cpu": cpu, "memory": "16Gi", "pods": "110"}
+    taints = [{"key": E2E_LABEL, "value": token, "effect": "NoSchedule"}]
+    return kwok_node(name, labels=labels, allocatable=allocatable, taints=taints)
 
 
 class ExtNodes:
@@ -100,7 +89,7 @@ class ExtNodes:
         self.cloud = f"{prefix}-cloud"
         self.edge = [f"{prefix}-edge-{x}" for x in "abc"]
         self.objects = [
-            kwok_node(
+            ext_node(
                 self.cloud,
                 tier="cloud",
                 cpu="8",
@@ -109,7 +98,7 @@ class ExtNodes:
                 token=token,
             )
         ] + [
-            kwok_node(name, tier="edge", cpu="2", bandwidth="100", site=name, token=token)
+            ext_node(name, tier="edge", cpu="2", bandwidth="100", site=name, token=token)
             for name in self.edge
         ]
 

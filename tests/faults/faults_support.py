@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cluster_support import Cluster, WaitTimeoutError, quantity, wait_until
+from cluster_support import Cluster, WaitTimeoutError, kwok_node, quantity, wait_until
 from kubernetes.client import ApiException
 from operator_support import OperatorProcess
 
@@ -48,10 +48,10 @@ class NodeSpec:
         )
 
 
-def kwok_node(spec: NodeSpec, token: str) -> dict[str, Any]:
+def fault_node(spec: NodeSpec, token: str) -> dict[str, Any]:
+    """The kwok Node of ``spec``, labelled and tainted with this test's ``token``."""
     site = spec.name if spec.tier == "edge" else f"dc-{token}"
     labels = {
-        "type": "kwok",
         "kubernetes.io/hostname": spec.name,
         "topology.kubernetes.io/zone": site,
         "cloudedge.io/bandwidth-mbps": "10000" if spec.tier == "cloud" else "100",
@@ -59,20 +59,9 @@ def kwok_node(spec: NodeSpec, token: str) -> dict[str, Any]:
     }
     if spec.tier:
         labels["cloudedge.io/tier"] = spec.tier
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": spec.name,
-            "annotations": {"kwok.x-k8s.io/node": "fake"},
-            "labels": labels,
-        },
-        "spec": {"taints": [{"key": TEST_LABEL, "value": token, "effect": "NoSchedule"}]},
-        "status": {
-            "allocatable": {"cpu": spec.cpu, "memory": spec.memory, "pods": spec.pods},
-            "capacity": {"cpu": spec.cpu, "memory": spec.memory, "pods": spec.pods},
-        },
-    }
+    allocatable = {"cpu": spec.cpu, "memory": spec.memory, "pods": spec.pods}
+    taints = [{"key": TEST_LABEL, "value": token, "effect": "NoSchedule"}]
+    return kwok_node(spec.name, labels=labels, allocatable=allocatable, taints=taints)
 
 
 class TestNodes:
@@ -88,7 +77,7 @@ class TestNodes:
             self.add(spec)
 
     def add(self, spec: NodeSpec) -> None:
-        body: Any = kwok_node(spec, self.token)  # the client sends a plain dict as it is
+        body: Any = fault_node(spec, self.token)  # the client sends a plain dict as it is
         self.kube.core.create_node(body)
         self.specs[spec.name] = spec
 
