@@ -106,6 +106,38 @@ def test_used_is_a_node_major_view_of_the_resource_major_usage() -> None:
     assert copy.used[1].tolist() == [0.0, 1024.0, 0.0], "usage never goes below zero"
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    moves=st.lists(
+        st.tuples(
+            st.booleans(),
+            st.integers(0, 2),
+            st.sampled_from([0.0, 250.0, 1000.0, 4000.0, 20000.0]),
+            st.sampled_from([0.0, 2.0**30, 64.0 * 2**30]),
+        ),
+        max_size=12,
+    )
+)
+def test_headroom_and_inverse_free_cpu_follow_the_usage(
+    moves: list[tuple[bool, int, float, float]],
+) -> None:
+    state = model.ClusterState([edge("a"), edge("b"), cloud("c")])
+    copies = [state]
+    for add, node, cpu, mem in moves:
+        target = copies[-1].copy() if add and node == 2 else copies[-1]
+        if add:
+            target.assign((cpu, mem, 1.0), node)
+        else:
+            target.release((cpu, mem, 1.0), node)
+        copies.append(target)
+    for s in copies:
+        assert np.array_equal(s.headroom, s.allocatable_fit - s.usage)
+        free = np.maximum(s.allocatable[:, 0] - s.usage[0], 1e-12)
+        assert np.array_equal(s.inv_free_cpu, 1.0 / free)
+        req = np.array([[500.0], [2.0**30], [1.0]])
+        assert np.array_equal(req > s.headroom, s.usage + req > s.allocatable_fit)
+
+
 def test_cached_transfer_coefficients_are_shared_by_copies_and_read_only() -> None:
     state = model.ClusterState([edge("cam"), cloud("cloud-1")])
     reader = pod("p", data_source="cam", data_size_mb=0.0)

@@ -284,7 +284,7 @@ def _fit(pod: types.Pod, cluster: state_mod.ClusterState, result: FilterResult) 
     """
     req, missing = pod.request_column(cluster.resources)
     # Resource-major (axes x n): one contiguous row per resource (see ClusterState.usage).
-    short = cluster.usage + req > cluster.allocatable_fit
+    short = req > cluster.headroom
     if not missing and not np.count_nonzero(short):  # the common case: every node has room
         return
     short[req[:, 0] <= 0] = False  # a zero request fits even a full (or zero-capacity) axis

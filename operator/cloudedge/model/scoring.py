@@ -142,15 +142,26 @@ class Evaluation:
 
 
 def _applied(plan: _Plan, values: Mapping[str, object]) -> tuple[terms.Term, ...]:
-    """The terms of ``plan`` that gave ``values``, in registry order."""
-    if plan.in_order and len(values) == len(plan.active):
-        return plan.active
-    return tuple(t for t in plan.active if t.name in values)
+    """The terms of ``plan`` that gave ``values``, in registry order (memoized per set of
+    names: pods fall into a few kinds, and every decision asks)."""
+    names = tuple(values)
+    found = plan.applied.get(names)
+    if found is None:
+        if plan.in_order and len(values) == len(plan.active):
+            found = plan.active
+        else:
+            found = tuple(t for t in plan.active if t.name in values)
+        if len(plan.applied) < 64:  # a bound, though the subsets of a few terms are few
+            plan.applied[names] = found
+    return found
 
 
-def room_taken(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.FloatArray:
-    """Per node: the share (0..1) of its free CPU ``pod`` would take, on edge nodes whose
-    site does not hold the pod's data; 0 elsewhere.
+def room_left(
+    pod: types.Pod, cluster: state_mod.ClusterState, reserve: float
+) -> state_mod.FloatArray:
+    """Per node, the factor ``1 - reserve * share`` that steers ``pod`` off the last room of
+    edge nodes away from its data, where ``share`` (0..1) is the part of the node's free CPU
+    the pod would take, on edge nodes whose site does not hold the pod's data, and 0 elsewhere.
 
     Greedy cannot see the pods still to come. Data is produced at the edge, and a pod bound
     by a deadline to its data's site has nowhere else to go: a pod that could run anywhere
@@ -167,13 +178,25 @@ def room_taken(pod: types.Pod, cluster: state_mod.ClusterState) -> state_mod.Flo
         )
         away = cluster.cached(("edge-away-from", site), _edge_away_from)
     # share = cpu / free, capped at 1; a full node (free <= 0) counts as taken whole. The
-    # caller passes only pods with a CPU request, so the floor never turns 0 into 1.
-    free = cluster.allocatable[:, 0] - cluster.usage[0]
-    taken: state_mod.FloatArray = np.maximum(free, 1e-12, out=free)
-    np.divide(pod.requests.cpu, taken, out=taken)
-    np.minimum(taken, 1.0, out=taken)
-    np.multiply(taken, away, out=taken)
-    return taken
+    # caller passes only pods with a CPU request, so the floor of the free CPU (in
+    # ``inv_free_cpu``) never turns 0 into 1.
+    factor: state_mod.FloatArray = np.multiply(cluster.inv_free_cpu, pod.requests.cpu * reserve)
+    np.minimum(factor, reserve, out=factor)
+    np.multiply(factor, away, out=factor)
+    return np.subtract(1.0, factor, out=factor)
+
+
+def _fixed_seconds(
+    plan: _Plan, values: Mapping[str, state_mod.FloatArray]
+) -> state_mod.FloatArray | None:
+    """The sum of the time terms that do not grow with load (None: no such term applied)."""
+    fixed: state_mod.FloatArray | None = None
+    for term in plan.time:
+        seconds = values.get(term.name)
+        if seconds is None or term.grows_with_load:
+            continue
+        fixed = seconds if fixed is None else fixed + seconds
+    return fixed
 
 
 def _edge_mask(cluster: state_mod.ClusterState, _key: str) -> state_mod.BoolArray:
@@ -203,6 +226,8 @@ class _Plan:
     in_order: bool
     """Whether the time terms then the fraction terms is the registry order."""
     weights: Mapping[types.Workload, tuple[tuple[float, ...], tuple[float, ...]]]
+    applied: dict[tuple[str, ...], tuple[terms.Term, ...]] = dataclasses.field(default_factory=dict)
+    """Memo of :func:`_applied`: the terms by the names of those that gave a value."""
 
 
 def _plan(config: types.ModelConfig, active: tuple[terms.Term, ...]) -> _Plan:
@@ -257,16 +282,18 @@ def evaluate(
     values: dict[str, state_mod.FloatArray] = {}
     timed: list[tuple[float, state_mod.FloatArray]] = []
     ect: state_mod.FloatArray | None = None
-    fixed: state_mod.FloatArray | None = None
     for term, w in zip(plan.time, time_weights, strict=True):
         seconds = term.compute(pod, cluster)
         if seconds is None:
             continue
         values[term.name] = seconds
         timed.append((w, seconds))
-        ect = seconds if ect is None else ect + seconds
-        if not term.grows_with_load:
-            fixed = seconds if fixed is None else fixed + seconds
+        if ect is None:
+            ect = seconds
+        elif len(timed) == 2:  # the first sum is a new array; later ones add into it
+            ect = ect + seconds
+        else:
+            ect += seconds
     if ect is None:
         ect = cluster.zeros
     if pod.max_latency_ms is not None:
@@ -276,7 +303,8 @@ def evaluate(
             result.fail(late, filters.DEADLINE, unresolvable=False)
             # Fixed times (transfer, processing) do not shrink by evicting anybody: missing
             # the deadline on them alone is unresolvable; missing it only through queueing is
-            # not.
+            # not. Summed only here: most pods meet their deadline somewhere.
+            fixed = _fixed_seconds(plan, values)
             if fixed is not None:
                 result.add_unresolvable(late & (fixed > limit))
     feasible = result.feasible
@@ -299,12 +327,14 @@ def evaluate(
             total += w
     if total > 0:
         scores = time_good * (100.0 * time_weight / total)
+        part: state_mod.FloatArray | None = None
         for w, good in weighted:
-            scores += good * (100.0 * w / total)
+            part = np.multiply(good, 100.0 * w / total, out=part)
+            scores += part
     else:  # only terms that did not apply carry weight: every feasible node is as good
         scores = np.full(n, 100.0)
     if config.locality_reserve > 0 and pod.max_latency_ms is None and pod.requests.cpu > 0:
-        scores *= 1.0 - config.locality_reserve * room_taken(pod, cluster)
+        scores *= room_left(pod, cluster, config.locality_reserve)
     # Every goodness is in 0..1, so the score is in 0..100 up to rounding: cap it.
     scores = np.where(feasible, np.minimum(scores, 100.0, out=scores), 0.0)
     return Evaluation(

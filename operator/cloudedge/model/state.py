@@ -119,6 +119,14 @@ class ClusterState:
         self.any_hard_taint = bool(self.hard_tainted.any())
         # Fit tolerance folded into the capacity once (see filters.FIT_EPSILON); axes x n.
         self.allocatable_fit: FloatArray = np.ascontiguousarray(self.allocatable.T + 1e-6)
+        self.headroom: FloatArray = self.allocatable_fit - self.usage
+        """axes x n: ``allocatable_fit - usage``, kept with the usage (a pod fits a node when
+        no request exceeds its column), so that a decision compares once instead of adding
+        the requests to the usage first."""
+        self.inv_free_cpu: FloatArray = np.empty(n, dtype=np.float64)
+        """1 / free CPU per node (free floored at 1e-12 millicores), kept with the usage: the
+        locality reserve divides by it on every decision (``scoring.room_left``)."""
+        self._inv_free_of(slice(None))
         self.sites = sorted({nd.site for nd in self.nodes})
         site_pos = {s: k for k, s in enumerate(self.sites)}
         self.site_index: IntArray = np.array(
@@ -174,6 +182,8 @@ class ClusterState:
         clone = object.__new__(ClusterState)
         clone.__dict__.update(self.__dict__)
         clone.usage = self.usage.copy()
+        clone.headroom = self.headroom.copy()
+        clone.inv_free_cpu = self.inv_free_cpu.copy()
         clone.memo = {}
         clone.placed = {node: dict(pods) for node, pods in self.placed.items()}
         clone.with_host_ports = dict(self.with_host_ports)
@@ -250,6 +260,7 @@ class ClusterState:
         """Add a pod's requests to ``node``'s usage (a placement or a reservation); given the
         pod itself, it is also placed there for the inter-pod filters (ports, affinity)."""
         self.usage[:, node] += self.vector(requests)
+        self._headroom_of(node)
         if isinstance(requests, types.Pod):
             self._place(requests, node)
         self.version += 1
@@ -258,9 +269,20 @@ class ClusterState:
         """Undo :meth:`assign`; usage never goes below zero."""
         row = self.usage[:, node] - self.vector(requests)
         self.usage[:, node] = np.maximum(row, 0.0)
+        self._headroom_of(node)
         if isinstance(requests, types.Pod):
             self._unplace(requests, node)
         self.version += 1
+
+    def _headroom_of(self, node: int) -> None:
+        """Recompute ``node``'s headroom from its usage (not by increments, which would drift
+        from the usage by rounding)."""
+        np.subtract(self.allocatable_fit[:, node], self.usage[:, node], out=self.headroom[:, node])
+        self._inv_free_of(node)
+
+    def _inv_free_of(self, node: int | slice) -> None:
+        free = np.maximum(self.allocatable[node, 0] - self.usage[0, node], 1e-12)
+        self.inv_free_cpu[node] = 1.0 / free
 
     def cached(self, key: K, compute: Callable[[ClusterState, K], V]) -> V:
         """``compute(self, key)``, once per state and its copies, for values that depend only

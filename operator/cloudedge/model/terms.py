@@ -286,8 +286,11 @@ class WaitingTime(Term):
         feasible: state_mod.BoolArray | None = None,
     ) -> state_mod.FloatArray:
         cpu, mem = utilization_after(pod, cluster)
-        rho = np.minimum(np.maximum(cpu, mem), self.max_utilization)
-        queued = rho / (1.0 - rho)
+        # In place on the one new array: a decision is a few dozen passes over the nodes.
+        rho = np.maximum(cpu, mem)
+        np.minimum(rho, self.max_utilization, out=rho)
+        queued: state_mod.FloatArray = np.subtract(1.0, rho)
+        np.divide(rho, queued, out=queued)
         if pod.compute_cost > 0:
             queued *= processing_seconds(pod, cluster)
         else:
@@ -338,8 +341,10 @@ class CapacityFit(Term):
         feasible: state_mod.BoolArray | None = None,
     ) -> state_mod.FloatArray:
         cpu, mem = utilization_after(pod, cluster)
-        leftover: state_mod.FloatArray = np.maximum(1.0 - (cpu + mem) * 0.5, 0.0)
-        return leftover
+        leftover: state_mod.FloatArray = np.add(cpu, mem)
+        np.multiply(leftover, -0.5, out=leftover)
+        np.add(leftover, 1.0, out=leftover)
+        return np.maximum(leftover, 0.0, out=leftover)
 
     def goodness(
         self, values: state_mod.FloatArray, feasible: state_mod.BoolArray
@@ -383,14 +388,18 @@ def time_goodness(
     if total <= 0:
         return np.ones(n, dtype=np.float64)
     weighted: state_mod.FloatArray | None = None
+    part: state_mod.FloatArray | None = None
     for w, col in parts:
         if w:
-            part = col * (w / total)
-            weighted = part if weighted is None else np.add(weighted, part, out=weighted)
+            if weighted is None:
+                weighted = col * (w / total)
+            else:
+                part = np.multiply(col, w / total, out=part)
+                weighted += part
     assert weighted is not None
-    if np.count_nonzero(feasible):
-        best = float(weighted[feasible].min())
-    else:  # nothing feasible: relative to all nodes, so explain still ranks them
+    # The best feasible node's time (one masked pass: cheaper than counting, then indexing).
+    best = float(np.where(feasible, weighted, math.inf).min()) if n else math.inf
+    if best == math.inf:  # nothing feasible: relative to all nodes, so explain still ranks them
         best = float(weighted.min()) if n else 0.0
     # In place: ``weighted`` is this function's own temporary.
     time_good = np.add(weighted, TIME_FLOOR_S, out=weighted)

@@ -405,12 +405,12 @@ class Pod:
         """What identifies this pod among the pods placed on a node: its UID, else its key."""
         return self.uid or self.key
 
-    @property
+    @functools.cached_property
     def constrained_by_others(self) -> bool:
         """Whether placing this pod depends on the pods already placed (beyond their requests)."""
         return bool(self.host_ports or self.affinity or self.anti_affinity or self.spread)
 
-    @property
+    @functools.cached_property
     def has_preferences(self) -> bool:
         """Whether the pod states preferences that the preference terms score."""
         return bool(
