@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import cProfile
 import dataclasses
+import json
 import math
+import os
 import pstats
 import random
+import shutil
+import statistics
+import subprocess
+import sys
 import time
 import timeit
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -445,6 +452,100 @@ def time_constrained(n_nodes: int, reps: int, progress: common.Progress) -> dict
     return out
 
 
+REFERENCE_COMMIT = "a299fc9"
+"""The scoring core before named resource vectors, kube's preference terms, the term registry
+and the locality reserve: the reference its no-slowdown target (within 10%) is measured against."""
+REFERENCE_TARGET = 1.10
+
+_TIME_ONE_TREE = """
+import json, sys
+from bench import core
+r = core.time_scoring(int(sys.argv[1]), int(sys.argv[2]), lambda *a, **k: None)
+m, k = r["model"]["p50"], r["kernel"]["p50"]
+print(json.dumps({"ratio": r["ratio_p50"], "model": m, "kernel": k}))
+"""
+
+
+def _reference_tree(commit: str) -> Path:
+    """The files of ``commit`` (``git archive``), extracted once into the cache: no worktree,
+    nothing written to the repository."""
+    repo = Path(__file__).resolve().parents[1]
+    sha = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", f"{commit}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    cache = Path(os.environ.get("CACHE_DIR") or Path.home() / ".cache" / "cloudedge")
+    tree = cache / "bench" / f"reference-{sha[:12]}"
+    if not (tree / "bench" / "core.py").is_file():
+        partial = tree.with_name(tree.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", sha, "operator", "bench"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(partial)], input=archive, check=True)
+        shutil.rmtree(tree, ignore_errors=True)
+        partial.rename(tree)
+    return tree
+
+
+def _time_tree(tree: Path, n_nodes: int, reps: int) -> dict[str, float]:
+    """``time_scoring`` of the scoring core in ``tree``, in a process of its own."""
+    env = {k: v for k, v in os.environ.items() if k not in common.BLAS_ENV}
+    env["PYTHONPATH"] = f"{tree / 'operator'}{os.pathsep}{tree}"
+    out = subprocess.run(
+        [sys.executable, "-c", _TIME_ONE_TREE, str(n_nodes), str(reps)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def compare_reference(
+    progress: common.Progress, *, rounds: int, reps: int, commit: str = REFERENCE_COMMIT
+) -> dict[str, Any] | None:
+    """The evaluate/kernel p50 ratio on 1,000 nodes of this tree and of ``commit``, timed in
+    alternation (reference, current, reference, ...) so that both see the same machine load;
+    the kernel is the same code in both, so the ratio of the two medians is the change in the
+    scoring core's own cost. None when ``commit`` is not in this clone (a shallow one)."""
+    try:
+        reference = _reference_tree(commit)
+    except (OSError, subprocess.CalledProcessError) as err:
+        progress(f"core: reference {commit} not available ({err}); comparison skipped")
+        return None
+    current = Path(__file__).resolve().parents[1]
+    runs: dict[str, list[dict[str, float]]] = {"reference": [], "current": []}
+    for k in range(rounds):
+        for name, tree in (("reference", reference), ("current", current)):
+            runs[name].append(_time_tree(tree, 1000, reps))
+        progress(
+            f"core: vs {commit}, round {k + 1}/{rounds}: ratio "
+            f"{runs['reference'][-1]['ratio']:.3f} (reference) "
+            f"{runs['current'][-1]['ratio']:.3f} (current)"
+        )
+    med = {
+        name: {key: statistics.median(r[key] for r in rs) for key in ("ratio", "model", "kernel")}
+        for name, rs in runs.items()
+    }
+    return {
+        "commit": commit,
+        "rounds": rounds,
+        "reps": reps,
+        "runs": runs,
+        "median": med,
+        "change": med["current"]["ratio"] / med["reference"]["ratio"],
+    }
+
+
 def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict[str, Any]]:
     """All core timings; flat numbers for the JSON and the detail for the page."""
     reps = {100: 500, 1000: 500, 5000: 200} if quick else {100: 5000, 1000: 5000, 5000: 1500}
@@ -457,6 +558,7 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
     constrained = time_constrained(1000, 200 if quick else 1000, progress)
     time_limit = 10.0
     optimal = [time_optimal(p, progress, time_limit) for p in OPTIMAL_PODS]
+    reference = compare_reference(progress, rounds=2 if quick else 8, reps=500 if quick else 2000)
     numbers: common.Numbers = {}
     for s in scoring:
         n = s["nodes"]
@@ -477,6 +579,8 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
         for stat in ("p50", "p99"):
             value = round(constrained[variant][stat], 2)
             numbers[f"core_constrained_{variant}_1000_nodes_us_{stat}"] = value
+    if reference is not None:
+        numbers["core_score_1000_nodes_vs_reference_ratio_p50"] = round(reference["change"], 3)
     for name, us in stages["median_us"].items():
         key = "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
         while "__" in key:
@@ -489,6 +593,7 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
         "idioms": idiom_rows,
         "optimal": optimal,
         "constrained": constrained,
+        "reference": reference,
         "quick": quick,
     }
     return numbers, detail

@@ -89,6 +89,11 @@ def targets(numbers: common.Numbers) -> str:
         "core_score_1000_nodes_kernel_ratio_p50",
         lambda v: v <= 3,
     )
+    add(
+        "... within 10% of the reference scoring core (p50 ratio to the kernel, alternated)",
+        "core_score_1000_nodes_vs_reference_ratio_p50",
+        lambda v: v <= 1.10,
+    )
     counts = sorted({int(m.group(1)) for k in numbers if (m := re.match(r"e2e_(\d+)_pods_", k))})
     for n in counts:
         add(
@@ -223,6 +228,22 @@ def _constrained_text(c: dict[str, Any] | None) -> str:
     )
 
 
+def _reference_text(r: dict[str, Any] | None) -> str:
+    """The scoring core against the reference commit: ``bench.core.compare_reference``."""
+    if not r:
+        return ""
+    ref, cur = r["median"]["reference"], r["median"]["current"]
+    return (
+        f"Against the reference scoring core (commit `{r['commit']}`, before named resources, "
+        "the preference terms, the term registry and the locality reserve), each tree timed "
+        f"in a process of its own, alternately, {r['rounds']} rounds of {r['reps']:,} "
+        f"decisions on 1,000 nodes (medians of the rounds): evaluate/kernel p50 "
+        f"{fmt(ref['ratio'])} (reference, {fmt(ref['model'])} us) and {fmt(cur['ratio'])} "
+        f"(now, {fmt(cur['model'])} us), a change of {fmt(r['change'])}x "
+        f"(target: at most 1.10x)."
+    )
+
+
 def core_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> str:
     s = detail["scoring"]
     rows = [
@@ -330,6 +351,8 @@ dropped, GC on as in production); "agree" is how often the kernel picked the sam
 {scoring_table}
 
 {_constrained_text(detail.get("constrained"))}
+
+{_reference_text(detail.get("reference"))}
 
 `optimal` (scipy `milp`/HiGHS, two solves, 10 s budget) against `score` (greedy) for batches of
 generated pods on 100 generated nodes (usage 0-50%); status `optimal` means proven optimal,
