@@ -7,8 +7,9 @@
   ``cloudedge run --mode extender`` on 127.0.0.1.
 * ``binder``: ``cloudedge run --mode scheduler``, greedy (``schedulerName:
   cloud-edge-scheduler``).
-* ``batch``: the binder's batch mode, once it exists: the flags come from
-  ``TESTBED_BATCH_ARGS`` (for example ``--batch``); without them the run says it is absent.
+* ``batch``: the binder's batch mode, ``cloudedge run --mode scheduler --placement batch``
+  with the default window and batch size; ``TESTBED_BATCH_ARGS`` replaces those flags (for
+  example ``--placement=batch --batch-window=0.5``).
 
 All bind to loopback; each is stopped (by its own process id) when its run ends.
 """
@@ -42,6 +43,10 @@ SCHEDULER_NAMES = {
     "batch": "cloud-edge-scheduler",
 }
 """``spec.schedulerName`` of the pods each scheduler places."""
+
+
+BATCH_ARGS = "--placement=batch"
+"""The flags of ``batch`` unless ``TESTBED_BATCH_ARGS`` gives others: the live defaults."""
 
 
 class SchedulerUnavailableError(Exception):
@@ -108,6 +113,13 @@ def extender_config(kubeconfig: Path, extender_port: int) -> dict[str, Any]:
     return dict(doc)
 
 
+def placement_args(name: str) -> list[str]:
+    """The flags that make ``cloudedge run`` the scheduler ``name`` (greedy is the default)."""
+    if name != "batch":
+        return []
+    return shlex.split(os.environ.get("TESTBED_BATCH_ARGS") or BATCH_ARGS)
+
+
 @contextlib.contextmanager
 def running(name: str, *, kubeconfig: Path, log_dir: Path) -> Iterator[str]:
     """Start scheduler ``name`` and yield the ``schedulerName`` its pods set."""
@@ -124,15 +136,6 @@ def running(name: str, *, kubeconfig: Path, log_dir: Path) -> Iterator[str]:
     ]
     metrics = free_port()
     if name in ("binder", "batch"):
-        extra: list[str] = []
-        if name == "batch":
-            raw = os.environ.get("TESTBED_BATCH_ARGS", "")
-            if not raw:
-                raise SchedulerUnavailableError(
-                    "batch: the binder's batch mode is not available in this build "
-                    "(set TESTBED_BATCH_ARGS to its flags once it exists)"
-                )
-            extra = shlex.split(raw)
         args = [
             _cloudedge(),
             "run",
@@ -140,7 +143,7 @@ def running(name: str, *, kubeconfig: Path, log_dir: Path) -> Iterator[str]:
             *common,
             f"--metrics-port={metrics}",
             f"--extender-port={free_port()}",
-            *extra,
+            *placement_args(name),
         ]
         with _process(
             args, name=name, health=f"http://127.0.0.1:{metrics}/healthz", log_dir=log_dir

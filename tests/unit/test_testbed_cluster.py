@@ -84,12 +84,11 @@ class TestExtenderScheduler:
         assert extender["urlPrefix"] == "http://127.0.0.1:18888"
         assert config["clientConnection"] == {"kubeconfig": str(tmp_path / "kubeconfig")}
 
-    def test_batch_mode_without_its_flags_is_reported_as_unavailable(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    def test_batch_is_the_binder_with_batch_placement_unless_told_otherwise(
+        self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.delenv("TESTBED_BATCH_ARGS", raising=False)
-        with (
-            pytest.raises(schedulers.SchedulerUnavailableError, match="batch mode"),
-            schedulers.running("batch", kubeconfig=tmp_path / "k", log_dir=tmp_path),
-        ):
-            pass
+        assert schedulers.placement_args("binder") == []
+        assert schedulers.placement_args("batch") == ["--placement=batch"]
+        monkeypatch.setenv("TESTBED_BATCH_ARGS", "--placement=batch --batch-window=0.5")
+        assert schedulers.placement_args("batch") == ["--placement=batch", "--batch-window=0.5"]
