@@ -29,10 +29,10 @@ venv: $(BIN)/cloudedge ## create .venv with the package and the dev tools
 TEST_SUPPORT := $(wildcard tests/e2e/*_support.py tests/kind/*_support.py) tests/faults/control_plane.py \
 	tests/faults/faults_support.py
 
-lint: venv ## ruff, mypy --strict (package, testbed and test helpers) and the import contracts
+lint: venv ## ruff, mypy --strict (package, benchmarks and test helpers) and the import contracts
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/ruff format --check operator tests bench
-	$(BIN)/mypy --strict operator/cloudedge bench/testbed
+	$(BIN)/mypy --strict operator/cloudedge bench
 	MYPYPATH=tests/e2e:tests/faults:tests/kind $(BIN)/mypy --strict $(TEST_SUPPORT)
 	$(BIN)/lint-imports
 

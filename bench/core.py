@@ -305,7 +305,7 @@ IDIOMS = (
 term matrix) next to the forms it uses now (resource-major 3 x n state, one array per term,
 per-source transfer coefficients cached), timed on the same 1,000-node state in this run."""
 
-BEFORE = {
+BEFORE: dict[str, Any] = {
     "commit": "7f22f69",
     "date": "2026-11-25",
     "evaluate_p50_us": 226.0,

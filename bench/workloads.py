@@ -93,8 +93,12 @@ def model_nodes(n: int, rng: random.Random, *, used_fraction: float = 0.0) -> li
                 site=s["site"],
                 bandwidth_mbps=s["bandwidth"],
                 compute_rate=s["cpu_m"],
-                allocatable={"cpu": s["cpu_m"], "memory": s["memory"], "pods": 110.0},
-                used={"cpu": round(s["cpu_m"] * u), "memory": round(s["memory"] * u)},
+                allocatable=model.ResourceList(
+                    {"cpu": s["cpu_m"], "memory": s["memory"], "pods": 110.0}
+                ),
+                used=model.ResourceList(
+                    {"cpu": round(s["cpu_m"] * u), "memory": round(s["memory"] * u)}
+                ),
             )
         )
     return nodes
@@ -125,7 +129,7 @@ def mixed_nodes(rng: random.Random) -> list[model.Node]:
                 site=site,
                 bandwidth_mbps=float(bw),
                 compute_rate=cpu * 1000.0,
-                allocatable={"cpu": cpu * 1000.0, "memory": mem, "pods": 110.0},
+                allocatable=model.ResourceList({"cpu": cpu * 1000.0, "memory": mem, "pods": 110.0}),
             )
         )
     return nodes
@@ -172,7 +176,9 @@ def pods(count: int, rng: random.Random, sites: list[str], *, prefix: str = "p")
                 name=f"{prefix}-{k:05d}",
                 namespace="bench",
                 uid=f"uid-{prefix}-{k}",
-                requests={"cpu": cpu, "memory": float(round(mem / MIB) * MIB), "pods": 1.0},
+                requests=model.ResourceList(
+                    {"cpu": cpu, "memory": float(round(mem / MIB) * MIB), "pods": 1.0}
+                ),
                 workload=kind,
                 compute_cost=round(cost, 1),
                 data_source=source,
