@@ -264,10 +264,10 @@ def _per_pod_work(
         "- **Profiled cause: per-pod work the ceiling does not do, on cores it shares.** The "
         "connection reuse is in effect: new TLS connections are "
         f"{_f(tls * 100)}% of the operator's samples{probe}. What the operator does per pod "
-        "and (d) does not: it reads every pod change twice, through the view's own watch "
+        "and (d) does not: it reads every pod change through the view's watch "
         f"(reflector, {share('pod and node watches (reflector)')}% of the samples, mostly "
-        "blocked in SSL reads, which py-spy counts) and through kopf's "
-        f"({share('kopf (its pod watch and handlers)')}%), each decoded from JSON; it writes a "
+        "blocked in SSL reads, which py-spy counts), decoded from JSON (kopf, which watches "
+        f"NetworkTopology objects only, {share('kopf (NetworkTopology status)')}%); it writes a "
         f"`Scheduled` Event for every pod ({share('Event writes (EventRecorder.event)')}%), "
         "an API write that (d) never makes; and it decides "
         f"({share('decisions (ClusterView.decide)')}%, the model "
@@ -298,8 +298,7 @@ def _per_pod_work(
     text += (
         " kube-scheduler does the same per-pod work (a watch, an Event per pod), and (a) "
         "outruns it; (d) writes no Event and keeps no view, so 80% of it asks for a scheduler "
-        "with almost none of a scheduler's API traffic. Reading pods through one watch "
-        "instead of two (kopf's and the view's) is the next cut."
+        "with almost none of a scheduler's API traffic."
     )
     return text
 

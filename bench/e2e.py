@@ -341,7 +341,7 @@ PYSPY_CATEGORIES = {
     "the model (scoring.evaluate)": ("evaluate (cloudedge/model/scoring.py",),
     "decisions (ClusterView.decide)": ("decide (cloudedge/cluster/view.py",),
     "pod and node watches (reflector)": ("cloudedge/cluster/reflector.py",),
-    "kopf (its pod watch and handlers)": ("kopf/",),
+    "kopf (NetworkTopology status)": ("kopf/",),
     "logging": ("logging/__init__.py",),
 }
 """Stack categories of the operator's py-spy profile: a sample counts for every category one
