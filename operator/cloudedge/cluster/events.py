@@ -10,6 +10,7 @@ Transient failures (API server unreachable, 429, 5xx) are retried a few times fi
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import socket
 import threading
@@ -33,6 +34,20 @@ WRITE_TRIES = 10
 restart. Without them, every event queued during a 5 s restart was lost (tests/faults: 168 of
 400 pods bound without a Scheduled event). client-go's recorder retries too (12 tries)."""
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def namespace_terminating(err: BaseException) -> bool:
+    """Whether ``err`` is the API server refusing a write into a namespace being deleted (403
+    with the ``NamespaceTerminating`` cause): not a missing permission, and never worth a retry
+    or a warning, as client-go's event recorder also treats it."""
+    if not isinstance(err, ApiException) or err.status != 403:
+        return False
+    try:
+        body = json.loads(err.body or "{}")
+    except (TypeError, ValueError):
+        return False
+    causes = ((body.get("details") or {}).get("causes") or []) if isinstance(body, dict) else []
+    return any(isinstance(c, dict) and c.get("reason") == "NamespaceTerminating" for c in causes)
 
 
 def _now() -> str:
@@ -131,6 +146,15 @@ class EventRecorder:
                 )
             )
         except Exception as err:
+            if namespace_terminating(err):
+                log.debug(
+                    "event %s for %s %s dropped: namespace %s is being deleted",
+                    reason,
+                    involved.get("kind"),
+                    involved.get("name"),
+                    namespace,
+                )
+                return
             log.warning(
                 "event %s for %s %s not recorded: %s",
                 reason,

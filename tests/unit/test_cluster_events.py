@@ -1,0 +1,69 @@
+"""EventRecorder's handling of refused writes, with a stub API at the client-method boundary."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from cloudedge.cluster import events
+
+POD = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"}}
+
+
+def _refusal(status: int, cause: str | None) -> ApiException:
+    err = ApiException(status=status, reason="Forbidden")
+    details = {"causes": [{"reason": cause, "field": "metadata.namespace"}]} if cause else {}
+    err.body = json.dumps({"kind": "Status", "code": status, "details": details})
+    return err
+
+
+class RefusingApi:
+    """Answers every event write with ``error``; counts the attempts."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
+
+    def create_namespaced_event(self, namespace: str, body: Any, **_: Any) -> None:
+        self.calls += 1
+        raise self.error
+
+
+def test_an_event_into_a_namespace_being_deleted_is_dropped_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = RefusingApi(_refusal(403, "NamespaceTerminating"))
+    recorder = events.EventRecorder(api, instance="i")  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger=events.__name__):
+        recorder.pod_event(POD, reason="FailedScheduling", message="m", warning=True)
+    assert api.calls == 1, "a terminating namespace is not retried"
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG]
+    assert "being deleted" in caplog.records[0].getMessage()
+
+
+def test_a_missing_permission_is_still_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    api = RefusingApi(_refusal(403, None))
+    recorder = events.EventRecorder(api, instance="i")  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger=events.__name__):
+        recorder.pod_event(POD, reason="Scheduled", message="m")
+    assert api.calls == 1
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "not recorded" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (_refusal(403, "NamespaceTerminating"), True),
+        (_refusal(403, "FieldValueForbidden"), False),
+        (_refusal(409, "NamespaceTerminating"), False),
+        (ApiException(status=403), False),
+        (ValueError("x"), False),
+    ],
+)
+def test_namespace_terminating_reads_the_status_cause(error: Exception, expected: bool) -> None:
+    assert events.namespace_terminating(error) is expected
