@@ -6,7 +6,8 @@
 #     debootstrap for the locally built images, and a running daemon: dockerd is started only
 #     when no daemon answers, and then recorded in $CACHE_DIR/docker/ so that
 #     hack/docker-down.sh stops that one and nothing else;
-#   - the control-plane tools built from upstream Go modules (hack/build-tools.sh; cached).
+#   - the control-plane tools built from upstream Go modules (hack/build-tools.sh; cached), and
+#     beside them, as root, the kind images' Debian filesystems (hack/kind/build-filesystems.sh).
 # The Python virtualenv itself is made by `make venv`. Idempotent and quick when all is present:
 # `apt-get update` runs once, and only when a package is missing.
 set -o errexit -o nounset -o pipefail
@@ -53,5 +54,28 @@ log "Debian packages present: prometheus $(prometheus --version 2>&1 | awk 'NR==
 # --- Docker daemon -----------------------------------------------------------------------------
 "$HACK_DIR/docker-up.sh"
 
-# --- Go-built tools ----------------------------------------------------------------------------
-"$HACK_DIR/build-tools.sh"
+# --- Go-built tools, and the kind images' Debian filesystems beside them -----------------------
+# debootstrap mostly downloads and unpacks while the Go build keeps both cores busy: run side by
+# side, a first run waits for the longer of the two instead of their sum. Only as root with
+# debootstrap present (the kind scripts' own condition); its progress lines are shown at the end,
+# and a failure here is reported, not fatal: the image scripts make the filesystems themselves.
+CACHE_DIR=${CACHE_DIR:-$HOME/.cache/cloudedge}
+fs_pid=""
+fs_log="$CACHE_DIR/logs/kind-filesystems.log"
+if [[ $(id -u) -eq 0 ]] && command -v debootstrap >/dev/null; then
+  mkdir -p "$(dirname "$fs_log")"
+  setsid "$HACK_DIR/kind/build-filesystems.sh" >"$fs_log" 2>&1 &
+  fs_pid=$!
+fi
+if ! "$HACK_DIR/build-tools.sh"; then
+  [[ -n "$fs_pid" ]] && { kill -- -"$fs_pid" 2>/dev/null || true; wait "$fs_pid" || true; }
+  exit 1
+fi
+if [[ -n "$fs_pid" ]]; then
+  if wait "$fs_pid"; then
+    cat "$fs_log"
+  else
+    log "warning: the kind filesystems were not made now (log: $fs_log); the kind image scripts retry"
+    tail -n 5 "$fs_log"
+  fi
+fi

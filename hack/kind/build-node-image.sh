@@ -43,12 +43,9 @@ if [[ ! -d "$KIND_MOD_DIR/images/base/files" ]]; then
 fi
 
 # --- 2. node filesystem ----------------------------------------------------------------------
-NODE_PACKAGES=systemd,dbus,containerd,runc,containernetworking-plugins,iptables,nftables,iproute2,conntrack,ethtool,kmod,libseccomp2,pigz,ca-certificates,procps,util-linux,mount,e2fsprogs
-ROOTFS_TAR="$KIND_CACHE/rootfs/node-$DEBIAN_SUITE.tar"
+ROOTFS_TAR=$NODE_ROOTFS_TAR
 ROOTFS_IMAGE="cloudedge/kind-rootfs:$KIND_KEY"
-rootfs_done() { [[ -f "$ROOTFS_TAR" ]]; }
-rootfs_build() { debootstrap_tar "$ROOTFS_TAR" "$NODE_PACKAGES"; }
-step "node filesystem (debootstrap)" rootfs_done rootfs_build
+step "node filesystem (debootstrap)" node_rootfs_done node_rootfs_build
 rootfs_image_done() { image_exists "$ROOTFS_IMAGE"; }
 rootfs_image_build() { docker import "$ROOTFS_TAR" "$ROOTFS_IMAGE" >/dev/null; }
 step "node filesystem image" rootfs_image_done rootfs_image_build

@@ -18,10 +18,8 @@ exec 9>"$KIND_CACHE/.python-base.lock"
 flock 9
 clean_stale_tmp
 
-ROOTFS_TAR="$KIND_CACHE/rootfs/python-base-$DEBIAN_SUITE.tar"
-rootfs_done() { [[ -f "$ROOTFS_TAR" ]]; }
-rootfs_build() { debootstrap_tar "$ROOTFS_TAR" python3,python3-venv,ca-certificates; }
-step "python base filesystem" rootfs_done rootfs_build
+ROOTFS_TAR=$PYTHON_ROOTFS_TAR
+step "python base filesystem" python_rootfs_done python_rootfs_build
 
 image_done() { image_exists "$PYTHON_BASE_IMAGE"; }
 image_build() {

@@ -138,6 +138,17 @@ require_disk() {
   fi
 }
 
+# The two Debian filesystems (hack/kind/build-filesystems.sh makes both; the image scripts use
+# them): the node's, and the Python base's that `make image` and the testbed's task build on.
+NODE_PACKAGES=systemd,dbus,containerd,runc,containernetworking-plugins,iptables,nftables,iproute2,conntrack,ethtool,kmod,libseccomp2,pigz,ca-certificates,procps,util-linux,mount,e2fsprogs
+NODE_ROOTFS_TAR="$KIND_CACHE/rootfs/node-$DEBIAN_SUITE.tar"
+PYTHON_PACKAGES=python3,python3-venv,ca-certificates
+PYTHON_ROOTFS_TAR="$KIND_CACHE/rootfs/python-base-$DEBIAN_SUITE.tar"
+node_rootfs_done() { [[ -f "$NODE_ROOTFS_TAR" ]]; }
+node_rootfs_build() { debootstrap_tar "$NODE_ROOTFS_TAR" "$NODE_PACKAGES"; }
+python_rootfs_done() { [[ -f "$PYTHON_ROOTFS_TAR" ]]; }
+python_rootfs_build() { debootstrap_tar "$PYTHON_ROOTFS_TAR" "$PYTHON_PACKAGES"; }
+
 # debootstrap_tar OUT_TAR PACKAGES: a Debian $DEBIAN_SUITE minbase filesystem with PACKAGES
 # (comma-separated), packed as OUT_TAR. Built in a work directory and renamed into place, so
 # OUT_TAR exists only complete. Downloaded .debs are kept in $CACHE_DIR/debootstrap-debs for the
