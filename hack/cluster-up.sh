@@ -55,7 +55,8 @@ export KWOK_WORKDIR="$CACHE_DIR/kwok"
 export KWOK_KUBECTL_BINARY="$KUBECTL" KWOK_RUNTIME=binary
 mkdir -p "$CLUSTER_DIR" "$KWOK_WORKDIR"
 
-kwokctl() { "$BIN_DIR/kwokctl" --name "$CLUSTER_NAME" -v WARN "$@"; }
+# fd 8 (the creation lock, below) is closed for kwokctl: the components it starts would keep it.
+kwokctl() { "$BIN_DIR/kwokctl" --name "$CLUSTER_NAME" -v WARN "$@" 8>&-; }
 kubectl() { "$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=10s "$@"; }
 healthy() { [[ -s "$KUBECONFIG_PATH" ]] && kubectl get --raw /readyz >/dev/null 2>&1; }
 # The settings kwokctl has no flag for: bind every component to loopback only.
@@ -77,6 +78,14 @@ exists() {
 # The scheduler config the running cluster was made with; a different one means a new cluster.
 want_sched_config="${KUBE_SCHEDULER_CONFIG:+$(sha256sum "$KUBE_SCHEDULER_CONFIG" | cut -c1-64)}"
 have_sched_config=$(cat "$CLUSTER_DIR/scheduler-config.sha256" 2>/dev/null || true)
+
+# One cluster is made at a time per work dir: kwokctl picks each component's port as the first
+# one free when it creates a cluster, and components bind them only as they start, so two
+# clusters created at the same moment (make test runs the e2e and fault suites side by side)
+# picked the same ports and one cluster's kwok-controller died on "address already in use".
+# Held until this cluster's nodes are Ready, i.e. until every component listens; bounded.
+exec 8>"$KWOK_WORKDIR/.create.lock"
+flock -w "$((TIMEOUT * 3))" 8 || die "another cluster was still being created under $KWOK_WORKDIR after $((TIMEOUT * 3))s"
 
 if exists && healthy && [[ "$want_sched_config" == "$have_sched_config" ]]; then
   log "cluster $CLUSTER_NAME is already running"
@@ -133,6 +142,7 @@ if [[ "$NODES" != 0 ]]; then
     die "nodes of $NODES_FILE not Ready after ${TIMEOUT}s"
   log "$want nodes Ready after $(elapsed)"
 fi
+exec 8>&-
 # Pods can be created once the controller manager has made the default ServiceAccount.
 retry "$TIMEOUT" kubectl get serviceaccount default --namespace default ||
   die "the default ServiceAccount does not exist after ${TIMEOUT}s"
