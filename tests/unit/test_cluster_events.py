@@ -67,3 +67,51 @@ def test_a_missing_permission_is_still_a_warning(caplog: pytest.LogCaptureFixtur
 )
 def test_namespace_terminating_reads_the_status_cause(error: Exception, expected: bool) -> None:
     assert events.namespace_terminating(error) is expected
+
+
+class LostReplyApi:
+    """Stores the first write and then fails it as a lost reply would (a 504 after the API
+    server timed out on etcd, which committed later); refuses a stored name with 409."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def create_namespaced_event(self, namespace: str, body: Any, **_: Any) -> None:
+        name = body["metadata"]["name"]
+        if name in self.names:
+            raise ApiException(status=409, reason="AlreadyExists")
+        self.names.append(name)
+        if len(self.names) == 1:
+            raise ApiException(status=504, reason="Timeout")
+
+
+def test_a_retried_event_whose_first_write_was_stored_is_recorded_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = LostReplyApi()
+    recorder = events.EventRecorder(api, instance="i")  # type: ignore[arg-type]
+    monkeypatch.setattr(recorder._closed, "wait", lambda _: False)  # no backoff sleep
+    with caplog.at_level(logging.DEBUG, logger=events.__name__):
+        recorder.pod_event(POD, reason="Scheduled", message="m")
+    assert len(api.names) == 1, "the retry reused the name, so no second event was stored"
+    assert api.names[0].startswith("p.")
+    assert not caplog.records, "a 409 on the retry is the first write confirmed, not an error"
+
+
+def test_a_name_clash_on_the_first_attempt_is_still_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = RefusingApi(ApiException(status=409, reason="AlreadyExists"))
+    recorder = events.EventRecorder(api, instance="i")  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger=events.__name__):
+        recorder.pod_event(POD, reason="Scheduled", message="m")
+    assert api.calls == 1
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+
+
+def test_event_names_fit_the_name_limit_and_differ() -> None:
+    involved = {"name": "x" * 253}
+    first, second = events.event_name(involved), events.event_name(involved)
+    assert len(first) <= events.MAX_NAME
+    assert first.startswith("x" * 200)
+    assert first != second

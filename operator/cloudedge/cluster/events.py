@@ -10,11 +10,13 @@ Transient failures (API server unreachable, 429, 5xx) are retried a few times fi
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import logging
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from kubernetes import client as k8s
@@ -34,6 +36,9 @@ WRITE_TRIES = 10
 restart. Without them, every event queued during a 5 s restart was lost (tests/faults: 168 of
 400 pods bound without a Scheduled event). client-go's recorder retries too (12 tries)."""
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+MAX_NAME = 253
+"""Longest object name (a DNS subdomain)."""
+_SEQUENCE = itertools.count()
 
 
 def namespace_terminating(err: BaseException) -> bool:
@@ -48,6 +53,17 @@ def namespace_terminating(err: BaseException) -> bool:
         return False
     causes = ((body.get("details") or {}).get("causes") or []) if isinstance(body, dict) else []
     return any(isinstance(c, dict) and c.get("reason") == "NamespaceTerminating" for c in causes)
+
+
+def event_name(involved: Mapping[str, Any]) -> str:
+    """A name fixed before the first attempt, ``<object>.<nanoseconds in hex>`` as client-go's
+    recorder names events (plus a counter, for clocks coarser than the calls): a retry of a
+    write whose reply was lost is then refused as a duplicate (409) instead of recording the
+    event twice, which ``generateName`` did (tests/faults, etcd killed mid-burst: two
+    Scheduled events for one binding)."""
+    stamp = f"{time.time_ns():x}{next(_SEQUENCE) % 4096:03x}"
+    base = str(involved.get("name") or "object")[: MAX_NAME - len(stamp) - 1]
+    return f"{base}.{stamp}"
 
 
 def _now() -> str:
@@ -66,8 +82,12 @@ class EventRecorder:
         """Stop retrying: writes still failing are dropped at once (shutdown)."""
         self._closed.set()
 
-    def _write(self, call: Callable[[], object]) -> None:
+    def _write(self, call: Callable[[], object], *, creates: bool = False) -> None:
         """``call``, retried (bounded) while the failure is transient; raises the last error.
+
+        ``creates``: the call creates an object of a fixed name, so a 409 on a retry means
+        that an earlier attempt was stored and only its reply was lost (an API server that
+        timed out on etcd commits the write later): done, not a second object.
 
         The raw reply is read and released so its connection goes back to the pool (see
         :func:`cloudedge.cluster.client.drain`).
@@ -77,6 +97,8 @@ class EventRecorder:
                 client.drain(call())
                 return
             except ApiException as err:
+                if creates and attempt > 0 and err.status == 409:
+                    return
                 if err.status not in TRANSIENT_STATUS or attempt == WRITE_TRIES - 1:
                     raise
             except Exception:  # connection refused or reset, timeouts: the server may be back
@@ -122,10 +144,7 @@ class EventRecorder:
         body = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {
-                "generateName": f"{involved.get('name') or 'object'}.",
-                "namespace": namespace,
-            },
+            "metadata": {"name": event_name(involved), "namespace": namespace},
             "involvedObject": involved,
             "reason": reason,
             "message": message,
@@ -143,7 +162,8 @@ class EventRecorder:
             self._write(
                 lambda: self.core.create_namespaced_event(
                     namespace, cast(Any, body), _preload_content=False, _request_timeout=10
-                )
+                ),
+                creates=True,
             )
         except Exception as err:
             if namespace_terminating(err):
