@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from cloudedge import model
+from cloudedge.cluster import view as view_mod
 from cloudedge.cluster.view import ClusterView
 
 CONFIG = model.ModelConfig()
@@ -76,6 +79,36 @@ def test_a_failed_bind_gives_the_capacity_back() -> None:
     view.decide(model_pod("p1", 600), CONFIG)
     view.unreserve("p1")
     assert cpu_used(view) == {"a": 0.0}
+
+
+def test_a_reservation_whose_bind_outcome_is_unknown_holds_the_room_for_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(view_mod.time, "monotonic", lambda: clock[0])
+    view = ClusterView()
+    view.replace_nodes([node("a")])
+    view.replace_pods([])
+    assert view.reserve(model_pod("p1", 600), "a") is None
+    view.unsure("p1")
+    assert view.reserve(model_pod("p2", 600), "a") == "a has no room left for it: cpu taken"
+    clock[0] += view_mod.UNSURE_HOLD_S - 1
+    assert cpu_used(view) == {"a": 600.0}, "still held while the watch may show it bound"
+    clock[0] += 2
+    assert view.reserve(model_pod("p2", 600), "a") is None, "a Binding never made lets go"
+    assert cpu_used(view) == {"a": 600.0}
+    assert view.reservations() == 1
+
+
+def test_an_unsure_reservation_ends_when_the_watch_shows_the_pod_bound() -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a")])
+    view.replace_pods([])
+    view.reserve(model_pod("p1", 600), "a")
+    view.unsure("p1")
+    view.upsert_pod(pod("p1", "600m", "a"))
+    assert view.reservations() == 0
+    assert cpu_used(view) == {"a": 600.0}
 
 
 def test_a_relist_forgets_pods_deleted_during_a_watch_gap() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from extender_support import (
+    EDGE_ONLY,
     FakeCore,
     api_error,
     cache_args,
@@ -176,3 +177,57 @@ def test_a_refused_bind_through_the_extender_leaves_no_reservation() -> None:
         srv.post("/bind", bind_args())
     assert view.reservations() == 0
     assert view.usage_by_node()["edge-1"].cpu == 0.0
+
+
+def test_a_bind_to_a_node_the_view_counts_full_is_refused_and_binds_nothing() -> None:
+    # kube-scheduler forgot a pod whose /bind reply was lost while its Binding landed; it then
+    # asks to bind another pod into the same room. edge-2's 2 CPUs are taken (by "hog").
+    view = make_view(*small_cluster())
+    obj = pod("p", cpu="500m", uid="uid-p", annotations={"cloudedge.io/workload": "batch"})
+    obj["metadata"]["resourceVersion"] = "7"
+    core = pending("p")
+    with served(view, core=core) as srv:
+        srv.post("/filter", cache_args(obj, ["edge-2"]))
+        reply = srv.post("/bind", bind_args(node="edge-2"))
+    assert reply.status == 200
+    assert "edge-2 has no room left for it: cpu" in reply.doc["Error"]
+    assert core.bindings == []
+    assert view.reservations() == 0
+    assert view.usage_by_node()["edge-2"].cpu == 2000.0
+
+
+def test_a_second_pod_into_room_reserved_by_an_earlier_bind_is_refused() -> None:
+    view = make_view(*small_cluster())
+    core = pending("a", "b")
+    with served(view, core=core) as srv:
+        for name in ("a", "b"):
+            obj = pod(name, cpu="1500m", uid=f"uid-{name}", annotations=EDGE_ONLY)
+            obj["metadata"]["resourceVersion"] = "7"
+            srv.post("/filter", cache_args(obj, ["edge-1"]))
+        first = srv.post("/bind", bind_args("a", uid="uid-a"))
+        second = srv.post("/bind", bind_args("b", uid="uid-b"))
+        retried = srv.post("/bind", bind_args("a", uid="uid-a"))
+    assert first.doc == retried.doc == {"Error": ""}, "the pod holding the room binds again"
+    assert "no room left" in second.doc["Error"]
+    assert core.pods[("default", "b")] == ("uid-b", None)
+    assert core.pods[("default", "a")] == ("uid-a", "edge-1")
+    assert view.usage_by_node()["edge-1"].cpu == 1500.0
+
+
+def test_a_bind_that_timed_out_keeps_its_room_counted() -> None:
+    # The Binding may have been made with its reply lost; kube-scheduler forgets the pod's
+    # place and may send another pod there before the watch shows the first one bound.
+    view = make_view(*small_cluster())
+    core = pending("a", "b")
+    core.fail_with = api_error(504, "Timeout: request did not complete within 60s")
+    with served(view, core=core) as srv:
+        for name in ("a", "b"):
+            obj = pod(name, cpu="1500m", uid=f"uid-{name}", annotations=EDGE_ONLY)
+            obj["metadata"]["resourceVersion"] = "7"
+            srv.post("/filter", cache_args(obj, ["edge-1"]))
+        first = srv.post("/bind", bind_args("a", uid="uid-a"))
+        core.fail_with = None
+        second = srv.post("/bind", bind_args("b", uid="uid-b"))
+    assert "504" in first.doc["Error"]
+    assert "no room left" in second.doc["Error"]
+    assert view.usage_by_node()["edge-1"].cpu == 1500.0

@@ -38,6 +38,11 @@ timeout), plus a relist with its backoff; twice that, so that no reservation exp
 its pod's bound state could still be on its way. A relist drops the reservations of pods
 it no longer lists (see ``replace_pods``), which is what normally ends a lost one."""
 
+UNSURE_HOLD_S = 30.0
+"""How long a reservation is kept when its Binding's outcome is unknown (:meth:`ClusterView.
+unsure`): far longer than the pod watch takes to show a Binding that was made, short enough
+that one never made does not keep others out of its room for long."""
+
 
 @dataclasses.dataclass(frozen=True)
 class PodUsage:
@@ -73,6 +78,8 @@ class Reservation:
     """What the model places: requests, labels, host ports, required anti-affinity."""
     created_at: float
     bound_at: float | None = None
+    ttl_s: float = RESERVATION_TTL_S
+    """How long after ``bound_at`` the watch has to confirm it before it is dropped."""
 
 
 class _LastEvaluation(NamedTuple):
@@ -303,20 +310,39 @@ class ClusterView:
             self._expire_reservations()
             return self.state().copy()
 
-    def reserve(self, pod: model.Pod, node: str) -> None:
+    def reserve(self, pod: model.Pod, node: str) -> str | None:
         """Count ``pod`` on ``node`` from now on, decided elsewhere (kube-scheduler, through the
         extender's ``/bind``): the binder of the same process (``--mode both``) then sees
         that room taken before the watch shows the pod bound. One reservation book for both
-        front ends; :meth:`bound` and :meth:`unreserve` end it as for the binder's own."""
+        front ends; :meth:`bound` and :meth:`unreserve` end it as for the binder's own.
+
+        Returns why the pod was refused, or None. A pod whose requests no longer fit the
+        node's room, as this view counts it (bound pods and every other reservation), is
+        refused: kube-scheduler's cache can be behind the cluster. When a ``/bind`` reply is
+        lost (the extender killed mid-request), kube-scheduler forgets that pod's place while
+        its Binding still lands, fills the place again, and binding the second pod
+        overcommitted the node (tests/faults: 4080m bound on a 4000m node). A pod already
+        bound is never refused (a retry after a lost reply), nor one on a node the view
+        does not know (kube-scheduler's fit is all there is to go by).
+        """
         with self._lock:
             if not pod.uid or pod.uid in self._pods:
-                return
+                return None
             self._drop_reservation(pod.uid)
+            self._expire_reservations()
+            state = self.state()
+            i = state.index.get(node)
+            if i is not None:
+                short = state.vector(pod) > state.headroom[:, i]
+                if short.any():
+                    lacking = [r for r, s in zip(state.resources, short.tolist(), strict=True) if s]
+                    return f"{node} has no room left for it: {', '.join(lacking)} taken"
             self._reservations[pod.uid] = Reservation(
                 key=pod.key, node=node, pod=pod, created_at=time.monotonic()
             )
-            if self._state is not None and node in self._state.index:
-                self._state.assign(pod, self._state.index[node])
+            if i is not None:
+                state.assign(pod, i)
+            return None
 
     def evaluate(self, pod: model.Pod, config: model.ModelConfig) -> model.Evaluation:
         """Evaluate without reserving (the extender and ``explain``).
@@ -346,6 +372,19 @@ class ClusterView:
             res = self._reservations.get(uid)
             if res is not None:
                 res.bound_at = time.monotonic()
+            if uid in self._pods:
+                self._drop_reservation(uid)
+
+    def unsure(self, uid: str) -> None:
+        """The Binding's outcome is unknown (it timed out or its connection broke): it may
+        have been made. Keep counting the pod where it was reserved for UNSURE_HOLD_S, so the
+        room is not given away before the watch can show it taken; the watch ends it as for a
+        success, or it expires then."""
+        with self._lock:
+            res = self._reservations.get(uid)
+            if res is not None:
+                res.bound_at = time.monotonic()
+                res.ttl_s = UNSURE_HOLD_S
             if uid in self._pods:
                 self._drop_reservation(uid)
 
@@ -497,10 +536,15 @@ class ClusterView:
         stale = [
             uid
             for uid, res in self._reservations.items()
-            if res.bound_at is not None and now - res.bound_at > RESERVATION_TTL_S
+            if res.bound_at is not None and now - res.bound_at > res.ttl_s
         ]
         for uid in stale:
-            log.warning("reservation of %s never confirmed by the watch; dropped", uid)
+            unsure = self._reservations[uid].ttl_s < RESERVATION_TTL_S
+            log.log(
+                logging.INFO if unsure else logging.WARNING,
+                "reservation of %s never confirmed by the watch; dropped",
+                uid,
+            )
             self._drop_reservation(uid)
 
     def _assign(self, node: str, pod: model.Pod) -> None:

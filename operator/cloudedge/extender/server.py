@@ -290,6 +290,13 @@ class _Extender:
                     node=args.node,
                     timeout_s=left,
                 )
+            except binding.BindRetry:
+                # Timed out or cut off: the Binding may have been made. Forgetting the room now
+                # let kube-scheduler, which forgets it too, fill it before the watch showed it
+                # taken (tests/faults, /bind replies slower than httpTimeout).
+                if reserved:
+                    self.view.unsure(args.uid)
+                raise
             except Exception:
                 if reserved:
                     self.view.unreserve(args.uid)
@@ -394,7 +401,9 @@ class _Extender:
         self, namespace: str, name: str, uid: str, node: str, pod: model.Pod | None
     ) -> bool:
         """Count the pod on ``node`` in the shared view before its Binding is sent (bind
-        thread), so that the binder of ``--mode both`` cannot fill the same room meanwhile.
+        thread), so that the binder of ``--mode both`` cannot fill the same room meanwhile;
+        raises BindError when the view says the node has no room left for it (see
+        :meth:`cloudedge.cluster.view.ClusterView.reserve`).
 
         The pod is the one filter and prioritize parsed (cached by UID); failing that it is
         read once. Returns whether a reservation was made (none without a UID or a pod).
@@ -412,7 +421,13 @@ class _Extender:
                 return False
         if pod is None:
             return False
-        self.view.reserve(pod, node)
+        refused = self.view.reserve(pod, node)
+        if refused is not None:
+            raise errors.BindError(
+                f"not bound: {refused} (kube-scheduler's cache is behind the cluster);"
+                " it will retry the pod",
+                reason="retry",
+            )
         return True
 
     def _parse_pod(self, obj: wire.KubeObject) -> model.Pod:
