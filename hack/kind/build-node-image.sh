@@ -63,6 +63,7 @@ image_from_scratch() {
   [[ -n "$extra" ]] && cp -a "$extra/." "$ctx/root/"
   cat >"$ctx/Dockerfile" <<EOD
 FROM scratch
+LABEL $INPUTS_LABEL=$(files_digest "$bin")
 COPY root/ /
 ENV PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
 ENTRYPOINT $entry
@@ -72,7 +73,9 @@ EOD
   mv -f "$(save_path "$tag").tmp.$$" "$(save_path "$tag")"
   rm -rf "$ctx"
 }
-component_done() { image_exists "$1" && [[ -f "$(save_path "$1")" ]]; }
+component_done() { # component_done TAG BINARY: built from this very binary, and saved
+  image_exists "$1" && [[ -f "$(save_path "$1")" ]] && [[ "$(image_inputs "$1")" == "$(files_digest "$2")" ]]
+}
 
 # kube-proxy in nftables mode runs `nft`: copy it and its shared libraries from the node's
 # filesystem, so that the image stays small and the versions match the node's kernel tooling.
@@ -96,7 +99,7 @@ declare -A COMPONENTS=(
 )
 for c in kube-apiserver kube-controller-manager kube-scheduler etcd; do
   eval "build_image_$c() { image_from_scratch '${COMPONENTS[$c]}' '$TOOLS_BIN/$c' '[\"/usr/local/bin/$c\"]'; }"
-  step "image $c" "component_done ${COMPONENTS[$c]}" "build_image_$c"
+  step "image $c" "component_done ${COMPONENTS[$c]} $TOOLS_BIN/$c" "build_image_$c"
 done
 build_image_kube_proxy() {
   local extra
@@ -105,7 +108,7 @@ build_image_kube_proxy() {
   image_from_scratch "${COMPONENTS[kube-proxy]}" "$KIND_BIN/kube-proxy" '["/usr/local/bin/kube-proxy"]' "$extra"
   rm -rf "$extra"
 }
-step "image kube-proxy" "component_done ${COMPONENTS[kube-proxy]}" build_image_kube_proxy
+step "image kube-proxy" "component_done ${COMPONENTS[kube-proxy]} $KIND_BIN/kube-proxy" build_image_kube_proxy
 build_image_pause() {
   image_from_scratch "${COMPONENTS[pause]}" "$KIND_BIN/pause" '["/pause"]'
   # kind's containerd config names 3.10 as the sandbox image: the same image, a second name.
@@ -113,13 +116,14 @@ build_image_pause() {
   docker save "${COMPONENTS[pause]}" registry.k8s.io/pause:3.10 -o "$(save_path "${COMPONENTS[pause]}").tmp.$$"
   mv -f "$(save_path "${COMPONENTS[pause]}").tmp.$$" "$(save_path "${COMPONENTS[pause]}")"
 }
-step "image pause" "component_done ${COMPONENTS[pause]}" build_image_pause
+step "image pause" "component_done ${COMPONENTS[pause]} $KIND_BIN/pause" build_image_pause
 build_image_coredns() { image_from_scratch "${COMPONENTS[coredns]}" "$KIND_BIN/coredns" '["/coredns"]'; }
-step "image coredns" "component_done ${COMPONENTS[coredns]}" build_image_coredns
+step "image coredns" "component_done ${COMPONENTS[coredns]} $KIND_BIN/coredns" build_image_coredns
 
 # --- 4. node images --------------------------------------------------------------------------
 NODE_BASE_IMAGE="cloudedge/kind-node-base:${KUBE_VERSION}-${NODE_RECIPE_HASH}"
-node_base_done() { image_exists "$NODE_BASE_IMAGE"; }
+NODE_BASE_FILES=("$KIND_BIN/kubelet" "$KIND_BIN/kubeadm" "$TOOLS_BIN/kubectl" "$KIND_BIN/crictl")
+node_base_done() { [[ "$(image_inputs "$NODE_BASE_IMAGE")" == "$(files_digest "${NODE_BASE_FILES[@]}")" ]]; }
 node_base_build() {
   local ctx
   ctx=$(new_tmp node-base)
@@ -127,7 +131,7 @@ node_base_build() {
   cp -a "$KIND_MOD_DIR/images/base/files/." "$ctx/files/"
   chmod -R u+w "$ctx/files"
   rm -rf "$ctx/files/LICENSES"
-  cp "$KIND_BIN/kubelet" "$KIND_BIN/kubeadm" "$TOOLS_BIN/kubectl" "$KIND_BIN/crictl" "$ctx/bin/"
+  cp "${NODE_BASE_FILES[@]}" "$ctx/bin/"
   cp "$KIND_HACK_DIR/node-entrypoint.sh" "$ctx/bin/cloudedge-node-entrypoint"
   echo "$KUBE_VERSION" >"$ctx/version"
   # containerd's default OCI spec without rlimits, as kind's images/base/Dockerfile makes it,
@@ -141,6 +145,7 @@ spec["process"].pop("rlimits", None)
 json.dump(spec, sys.stdout, indent=2)' >"$ctx/cri-base.json"
   cat >"$ctx/Dockerfile" <<EOD
 FROM $ROOTFS_IMAGE
+LABEL $INPUTS_LABEL=$(files_digest "${NODE_BASE_FILES[@]}")
 COPY files/ /
 COPY bin/kubelet bin/kubeadm bin/kubectl /usr/bin/
 COPY bin/crictl bin/cloudedge-node-entrypoint /usr/local/bin/
@@ -191,18 +196,27 @@ role_image() {
   docker stop --time 10 "$name" >/dev/null
   run_logged "$LOG_FILE" docker commit \
     --change 'ENTRYPOINT ["/usr/local/bin/cloudedge-node-entrypoint", "/sbin/init"]' \
-    --change 'CMD []' "$name" "$tag"
+    --change 'CMD []' --change "LABEL $INPUTS_LABEL=$(role_inputs "$@")" "$name" "$tag"
   docker rm -f "$name" >/dev/null
 }
 # The control plane runs the static pods, kube-proxy and CoreDNS (kept there so that the
 # workers' allocatable is the seed's, whole); workers run kube-proxy and pod sandboxes.
-cp_done() { image_exists "$NODE_IMAGE_CONTROL_PLANE"; }
-cp_build() {
-  role_image "$NODE_IMAGE_CONTROL_PLANE" kube-apiserver kube-controller-manager kube-scheduler \
-    etcd kube-proxy pause coredns
+# role_inputs COMPONENT...: the base's inputs and each component image's, as one digest.
+role_inputs() {
+  local c
+  {
+    image_inputs "$NODE_BASE_IMAGE"
+    for c in "$@"; do image_inputs "${COMPONENTS[$c]}"; done
+  } | sha256sum | cut -c1-16
 }
-worker_done() { image_exists "$NODE_IMAGE_WORKER"; }
-worker_build() { role_image "$NODE_IMAGE_WORKER" kube-proxy pause; }
+CP_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler etcd kube-proxy pause coredns)
+WORKER_COMPONENTS=(kube-proxy pause)
+cp_done() { [[ "$(image_inputs "$NODE_IMAGE_CONTROL_PLANE")" == "$(role_inputs "${CP_COMPONENTS[@]}")" ]]; }
+cp_build() {
+  role_image "$NODE_IMAGE_CONTROL_PLANE" "${CP_COMPONENTS[@]}"
+}
+worker_done() { [[ "$(image_inputs "$NODE_IMAGE_WORKER")" == "$(role_inputs "${WORKER_COMPONENTS[@]}")" ]]; }
+worker_build() { role_image "$NODE_IMAGE_WORKER" "${WORKER_COMPONENTS[@]}"; }
 step "node image (control plane)" cp_done cp_build
 step "node image (worker)" worker_done worker_build
 printf '%s\n%s\n' "$NODE_IMAGE_CONTROL_PLANE" "$NODE_IMAGE_WORKER"

@@ -105,6 +105,11 @@ clean_stale_tmp() {
 }
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+# Images made from files carry a digest of those files in this label, so that a rebuilt binary
+# makes a new image even where the tag (a version) stays the same.
+INPUTS_LABEL=io.cloudedge.inputs
+files_digest() { cat "$@" | sha256sum | cut -c1-16; }
+image_inputs() { docker image inspect --format "{{index .Config.Labels \"$INPUTS_LABEL\"}}" "$1" 2>/dev/null || true; }
 
 # The Debian mirror this machine's apt uses, read at run time (never written into the repo).
 apt_mirror() {

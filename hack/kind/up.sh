@@ -62,6 +62,20 @@ mkdir -p "$STATE_DIR"
 if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; then
   kind_log "kind cluster $KIND_CLUSTER_NAME already exists: reusing it (make kind-down KIND_CLUSTER_NAME=$KIND_CLUSTER_NAME deletes it)"
   "${kind_env[@]}" "$KIND" export kubeconfig --name "$KIND_CLUSTER_NAME" --kubeconfig "$KUBECONFIG_PATH" >&2
+  # After a reboot or a dockerd restart its node containers may be stopped, and a control plane
+  # just started answers 403 (its RBAC not loaded yet) or nothing for a while: wait for it.
+  stopped=$(docker ps -aq --filter "label=io.x-k8s.kind.cluster=$KIND_CLUSTER_NAME" --filter status=exited)
+  if [[ -n "$stopped" ]]; then
+    kind_log "starting its $(wc -w <<<"$stopped") stopped node containers"
+    # shellcheck disable=SC2086
+    docker start $stopped >/dev/null
+  fi
+  t0=$(now)
+  for _ in $(seq 1 90); do
+    kc get nodes >/dev/null 2>&1 && break
+    sleep 2
+  done
+  kc get nodes >/dev/null || kind_die "the existing cluster's API server does not answer after $(($(now) - t0)) s (make kind-down KIND_CLUSTER_NAME=$KIND_CLUSTER_NAME deletes it)"
 else
   # --- Node image ------------------------------------------------------------------------------
   official=$(grep -o 'kindest/node:v[0-9.]*@sha256:[0-9a-f]*' \
@@ -116,7 +130,7 @@ fi
 t0=$(now)
 nodes_json=""
 for _ in $(seq 1 60); do
-  nodes_json=$(kc get nodes -o json)
+  nodes_json=$(kc get nodes -o json) || { sleep 2; continue; }
   if python3 -c 'import json,sys; n=json.load(sys.stdin)["items"]; sys.exit(0 if n and all(i["spec"].get("podCIDR") for i in n) else 1)' <<<"$nodes_json"; then
     break
   fi
