@@ -26,8 +26,18 @@ def bind_args(name: str = "p", node: str = "edge-1", uid: str = "uid-p") -> dict
     return {"PodName": name, "PodNamespace": "default", "PodUID": uid, "Node": node}
 
 
+BATCH = {"cloudedge.io/workload": "batch"}
+
+
 def pending(*names: str) -> FakeCore:
     return FakeCore({("default", n): (f"uid-{n}", None) for n in names})
+
+
+def annotated(name: str, cpu: str, annotations: dict[str, str] = BATCH) -> dict[str, Any]:
+    """A pending annotated pod with a UID and a resourceVersion, as /filter receives it."""
+    obj = pod(name, cpu=cpu, uid=f"uid-{name}", annotations=annotations)
+    obj["metadata"]["resourceVersion"] = "7"
+    return obj
 
 
 def test_bind_creates_a_binding_with_the_pods_uid_to_the_named_node() -> None:
@@ -156,8 +166,7 @@ def test_a_bind_through_the_extender_counts_the_pod_in_the_view_the_binder_share
     # --mode both: the binder decides on the same view; until the watch shows this pod bound,
     # its room must already be taken there.
     view = make_view(*small_cluster())
-    obj = pod("p", cpu="1500m", uid="uid-p", annotations={"cloudedge.io/workload": "batch"})
-    obj["metadata"]["resourceVersion"] = "7"
+    obj = annotated("p", "1500m")
     core = pending("p")
     with served(view, core=core) as srv:
         srv.post("/filter", cache_args(obj, ["edge-1"]))
@@ -169,8 +178,7 @@ def test_a_bind_through_the_extender_counts_the_pod_in_the_view_the_binder_share
 
 def test_a_refused_bind_through_the_extender_leaves_no_reservation() -> None:
     view = make_view(*small_cluster())
-    obj = pod("p", cpu="1500m", uid="uid-p", annotations={"cloudedge.io/workload": "batch"})
-    obj["metadata"]["resourceVersion"] = "7"
+    obj = annotated("p", "1500m")
     core = FakeCore({("default", "p"): ("uid-p", "cloud-1")})
     with served(view, core=core) as srv:
         srv.post("/filter", cache_args(obj, ["edge-1"]))
@@ -183,8 +191,7 @@ def test_a_bind_to_a_node_the_view_counts_full_is_refused_and_binds_nothing() ->
     # kube-scheduler forgot a pod whose /bind reply was lost while its Binding landed; it then
     # asks to bind another pod into the same room. edge-2's 2 CPUs are taken (by "hog").
     view = make_view(*small_cluster())
-    obj = pod("p", cpu="500m", uid="uid-p", annotations={"cloudedge.io/workload": "batch"})
-    obj["metadata"]["resourceVersion"] = "7"
+    obj = annotated("p", "500m")
     core = pending("p")
     with served(view, core=core) as srv:
         srv.post("/filter", cache_args(obj, ["edge-2"]))
@@ -201,9 +208,7 @@ def test_a_second_pod_into_room_reserved_by_an_earlier_bind_is_refused() -> None
     core = pending("a", "b")
     with served(view, core=core) as srv:
         for name in ("a", "b"):
-            obj = pod(name, cpu="1500m", uid=f"uid-{name}", annotations=EDGE_ONLY)
-            obj["metadata"]["resourceVersion"] = "7"
-            srv.post("/filter", cache_args(obj, ["edge-1"]))
+            srv.post("/filter", cache_args(annotated(name, "1500m", EDGE_ONLY), ["edge-1"]))
         first = srv.post("/bind", bind_args("a", uid="uid-a"))
         second = srv.post("/bind", bind_args("b", uid="uid-b"))
         retried = srv.post("/bind", bind_args("a", uid="uid-a"))
@@ -222,9 +227,7 @@ def test_a_bind_that_timed_out_keeps_its_room_counted() -> None:
     core.fail_with = api_error(504, "Timeout: request did not complete within 60s")
     with served(view, core=core) as srv:
         for name in ("a", "b"):
-            obj = pod(name, cpu="1500m", uid=f"uid-{name}", annotations=EDGE_ONLY)
-            obj["metadata"]["resourceVersion"] = "7"
-            srv.post("/filter", cache_args(obj, ["edge-1"]))
+            srv.post("/filter", cache_args(annotated(name, "1500m", EDGE_ONLY), ["edge-1"]))
         first = srv.post("/bind", bind_args("a", uid="uid-a"))
         core.fail_with = None
         second = srv.post("/bind", bind_args("b", uid="uid-b"))
