@@ -17,10 +17,11 @@ For pod ``p`` on node ``i`` of the final state (docs/model.md, "Grading a placem
   ``max_utilization``), and ``S_p`` the pod's service time;
 * deadline: met when the sum of the three is within ``max-latency-ms`` on that final state.
 
-Not modelled, on purpose: concurrent transfers into one node sharing its link, and CPU
-processor sharing among co-located pods beyond the M/M/1 wait. Both would count congestion
-twice (the wait already grows with the node's load), and requests are what a node promises
-each container, so a pod's own processing rate is not divided among its neighbours here.
+That is the *queueing* reading, the one the scheduler optimizes: congestion is charged once,
+as a wait that grows with the requested share of the node. :func:`grade_sharing` is the
+*sharing* reading, calibrated on the testbed (docs/model.md, "Calibration"): CPU-bound pods
+that start together split the node's processor and the links their transfers cross, and a
+pod takes a measured time to start. The testbed predicts with it.
 
 This module reads a pod's requests, a node's capacity and a node's usage through
 :func:`pod_requests`, :func:`node_capacity` and :func:`node_usage`, one place each.
@@ -251,7 +252,7 @@ def grade_assignment(problem: Problem, nodes: Sequence[int | None]) -> Grade:
                 waiting_s=waiting,
                 processing_s=float(problem.processing[p, i]),
                 ect_s=ect,
-                deadline_met=ect <= problem.limit[p],
+                deadline_met=bool(ect <= problem.limit[p]),
             )
         )
     return Grade(outcomes=tuple(outcomes), final_rho=rho)
@@ -268,3 +269,202 @@ def grade(
     """Grade a placement given as node names (``None`` = unplaced) on ``base``."""
     problem = problem or Problem(pods, base, config)
     return grade_assignment(problem, [None if n is None else base.index[n] for n in nodes])
+
+
+# -------------------------------------------------------------------------------------------
+# The final state as the pods run it: shared processors and shared links
+
+
+def shared_finish(sizes: Sequence[float], weights: Sequence[float], own: int) -> float:
+    """Work a server has done when job ``own`` finishes, if every job (``sizes``, ``weights``)
+    starts together and the server is shared in proportion to the weights of the jobs still
+    running (weighted processor sharing).
+
+    Job ``own`` ends at virtual time ``sizes[own] / weights[own]``; by then job ``q`` has
+    received ``min(sizes[q], weights[q] * that)``. Divided by the server's rate, the sum is
+    job ``own``'s completion time: the server never idles while a job is left.
+    """
+    virtual = sizes[own] / weights[own]
+    return float(sum(min(size, w * virtual) for size, w in zip(sizes, weights, strict=True)))
+
+
+@dataclasses.dataclass
+class _Running:
+    """A pod admitted to a node in :func:`run_node`: its transfer ends, then its work runs."""
+
+    index: int
+    admitted: float
+    transfer_end: float
+    remaining: float
+    weight: float
+
+
+def run_node(
+    pods: Sequence[tuple[int, float, float, float, state_mod.FloatArray]],
+    *,
+    rate: float,
+    free: state_mod.FloatArray,
+    start_s: float = 0.0,
+) -> dict[int, tuple[float, float]]:
+    """Run one node's pods as the node would: ``pods`` are ``(index, transfer seconds, work,
+    CPU weight, requests)`` in arrival order. A pod is admitted once its requests fit beside
+    the pods running (the first that fits, in arrival order, as a scheduler binds them),
+    takes ``start_s`` to start, moves its data, then shares the node's ``rate`` with the
+    other computing pods in proportion to the weights (weighted processor sharing); it holds
+    its room from admission to the end of its work. Returns index -> (admitted, processing
+    seconds): the time it waited for room, and from the end of its transfer to the end of its
+    work.
+
+    Exact for this fluid model: time moves from one event (a transfer ends, a pod's work ends,
+    a pod is admitted) to the next, and shares are constant in between.
+    """
+    queue = list(pods)
+    room = np.array(free, dtype=np.float64)
+    running: dict[int, _Running] = {}
+    requests = {p[0]: p[4] for p in pods}
+    out: dict[int, tuple[float, float]] = {}
+    now = 0.0
+    slack = 1e-9
+
+    def admit() -> None:
+        nonlocal room
+        k = 0
+        while k < len(queue):
+            index, transfer, work, weight, req = queue[k]
+            # Nothing running and still no room: the node never holds it; run it anyway
+            # (it was placed there), rather than leave it out of the grade.
+            if bool(np.all(req <= room + slack)) or not running:
+                queue.pop(k)
+                room = room - req
+                running[index] = _Running(index, now, now + start_s + transfer, work, weight)
+            else:
+                k += 1
+
+    admit()
+    while running:
+        computing = [r for r in running.values() if r.transfer_end <= now + slack]
+        total_weight = sum(r.weight for r in computing)
+        events = [r.transfer_end for r in running.values() if r.transfer_end > now + slack]
+        for r in computing:
+            speed = rate * r.weight / total_weight if rate > 0 else 0.0
+            events.append(now + r.remaining / speed if speed > 0 else math.inf)
+        step = min(events) - now
+        if not math.isfinite(step):
+            for r in running.values():
+                out[r.index] = (r.admitted, math.inf)
+            break
+        for r in computing:
+            r.remaining -= rate * r.weight / total_weight * step
+        now += step
+        for r in [r for r in running.values() if r.transfer_end <= now + slack]:
+            if r.remaining <= slack * max(1.0, rate):
+                out[r.index] = (r.admitted, now - r.transfer_end)
+                room = room + requests[r.index]
+                del running[r.index]
+        admit()
+    return out
+
+
+def grade_sharing(
+    problem: Problem, nodes: Sequence[int | None], *, pod_start_s: float = 0.0
+) -> Grade:
+    """Grade a placement as its pods run it, each CPU-bound and without a CPU limit: the
+    *sharing* reading of the final state (docs/model.md, "Calibration: the final state as it
+    runs").
+
+    :func:`grade_assignment` charges congestion as an M/M/1 wait on the requested share of
+    each node. A CPU-bound task without a limit does not use its request, it uses the whole
+    node while it runs, and the testbed measured exactly that. Here, for pod ``p`` on node
+    ``i``:
+
+    * transfer: the site latency, then fair shares of each link the transfer crosses: the
+      node's downlink (every pod on ``i`` that fetches data from elsewhere), the source's
+      uplink (every pod reading that source from elsewhere) and the topology link between the
+      two sites; the slowest of the three, each as processor sharing of the data sizes
+      (:func:`shared_finish`);
+    * processing: the node runs its pods (:func:`run_node`): weighted processor sharing of its
+      compute rate among the pods computing, weights their CPU requests (the kernel's CPU
+      shares); when all start together, ``sum_q min(A_q, A_p w_q / w_p) / P_i``;
+    * waiting: ``pod_start_s``, the measured time from submission to a running container,
+      plus the time the pod waits for room when the pods placed on ``i`` do not all fit at
+      once (they start in arrival order as earlier ones end; a pod holds its room from its
+      start to the end of its work).
+
+    Pods with their data on their own node move nothing over the network. The deadline is
+    judged on the sum, as in :func:`grade_assignment`.
+    """
+    base = problem.base
+    names = base.names
+    weights = np.maximum(problem.requests[:, 0], 1.0)
+    remote: dict[int, tuple[str, int]] = {}
+    for p, i in enumerate(nodes):
+        pod = problem.pods[p]
+        if i is None or pod.data_source is None or pod.data_size_mb <= 0:
+            continue
+        if not bool(base.source_view(pod.data_source).on_node[i]):
+            remote[p] = (pod.data_source, int(base.site_index[i]))
+    on_node: dict[int, list[int]] = {}
+    for p, i in enumerate(nodes):
+        if i is not None:
+            on_node.setdefault(i, []).append(p)
+    by_source: dict[str, list[int]] = {}
+    by_link: dict[tuple[str, int], list[int]] = {}
+    for p, key in remote.items():
+        by_source.setdefault(key[0], []).append(p)
+        by_link.setdefault(key, []).append(p)
+    transfers = [0.0] * len(nodes)
+    for p, (source, _) in remote.items():
+        i = nodes[p]
+        assert i is not None
+        view = base.source_view(source)
+        groups = [
+            ([q for q in on_node[i] if q in remote], float(base.bandwidth[i])),
+            (by_source[source], view.source_bw),
+            (by_link[remote[p]], float(view.link_bw[i])),
+        ]
+        slowest = 0.0
+        for group, rate in groups:
+            if not (math.isfinite(rate) and rate > 0):
+                continue  # a source site without nodes, or a link without a cap
+            sizes = [problem.pods[q].data_size_mb for q in group]
+            megabytes = shared_finish(sizes, [1.0] * len(sizes), group.index(p))
+            slowest = max(slowest, terms.MEGABITS_PER_MEGABYTE * megabytes / rate)
+        transfers[p] = float(view.latency_s[i]) + slowest
+    runs: dict[int, tuple[float, float]] = {}
+    for i, here in on_node.items():
+        runs.update(
+            run_node(
+                [
+                    (
+                        q,
+                        transfers[q],
+                        problem.pods[q].compute_cost,
+                        float(weights[q]),
+                        problem.requests[q],
+                    )
+                    for q in here
+                ],
+                rate=float(base.compute_rate[i]),
+                free=problem.free[i],
+                start_s=pod_start_s,
+            )
+        )
+    outcomes: list[PodOutcome | None] = []
+    for p, i in enumerate(nodes):
+        if i is None:
+            outcomes.append(None)
+            continue
+        admitted, processing = runs[p]
+        waiting = pod_start_s + admitted
+        ect = transfers[p] + waiting + processing
+        outcomes.append(
+            PodOutcome(
+                node=names[i],
+                transfer_s=transfers[p],
+                waiting_s=waiting,
+                processing_s=processing,
+                ect_s=ect,
+                deadline_met=bool(ect <= problem.limit[p]),
+            )
+        )
+    return Grade(outcomes=tuple(outcomes), final_rho=final_rho(problem, nodes))

@@ -1,0 +1,159 @@
+"""The sharing reading of the final state (``evaluator.grade_sharing``): what co-placed pods do
+to each other while they run, as the testbed measures it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from model_builders import cloud, edge, pod
+
+from cloudedge import model
+from cloudedge.model import evaluator
+
+CONFIG = model.ModelConfig()
+
+
+class TestSharedFinish:
+    def test_equal_jobs_on_one_server_all_end_after_the_sum(self) -> None:
+        assert evaluator.shared_finish([2.0, 2.0, 2.0], [1.0, 1.0, 1.0], 0) == 6.0
+
+    def test_a_short_job_ends_once_each_other_job_got_as_much(self) -> None:
+        # Sizes 1 and 3, equal shares: the short one ends after 2 units of work, the long one
+        # after all 4.
+        assert evaluator.shared_finish([1.0, 3.0], [1.0, 1.0], 0) == 2.0
+        assert evaluator.shared_finish([1.0, 3.0], [1.0, 1.0], 1) == 4.0
+
+    def test_weights_give_a_heavier_job_a_larger_share(self) -> None:
+        # Equal sizes 2, weights 3:1: the heavy job gets 3/4 of the server and ends when
+        # the light one has done 2/3; the light one ends after all 4.
+        assert evaluator.shared_finish([2.0, 2.0], [3.0, 1.0], 0) == pytest.approx(2 + 2 / 3)
+        assert evaluator.shared_finish([2.0, 2.0], [3.0, 1.0], 1) == 4.0
+
+
+def grade(
+    pods: list[model.Pod], nodes: list[str], cluster: model.ClusterState, start: float = 0.0
+) -> evaluator.Grade:
+    problem = evaluator.Problem(pods, cluster, CONFIG)
+    return evaluator.grade_sharing(problem, [cluster.index[n] for n in nodes], pod_start_s=start)
+
+
+def test_two_cpu_bound_pods_on_one_node_each_take_twice_as_long() -> None:
+    cluster = model.ClusterState([edge("e1", cpu=1000), edge("e2", cpu=1000)])
+    pods = [pod("a", compute_cost=1000.0), pod("b", compute_cost=1000.0)]
+    together = grade(pods, ["e1", "e1"], cluster)
+    apart = grade(pods, ["e1", "e2"], cluster)
+    assert [o.processing_s for o in together.outcomes if o] == pytest.approx([2.0, 2.0])
+    assert [o.processing_s for o in apart.outcomes if o] == pytest.approx([1.0, 1.0])
+
+
+def test_the_cpu_is_shared_in_proportion_to_the_requests() -> None:
+    # 750m and 250m, equal work of 1000 units on a 1000-unit/s node: the big request gets 3/4
+    # of the node until it finishes (4/3 s), then the small one runs alone (2 s in all).
+    cluster = model.ClusterState([edge("e1", cpu=1000)])
+    pods = [pod("big", cpu=750, compute_cost=1000.0), pod("small", cpu=250, compute_cost=1000.0)]
+    graded = grade(pods, ["e1", "e1"], cluster)
+    assert [o.processing_s for o in graded.outcomes if o] == pytest.approx([4 / 3, 2.0])
+
+
+def test_transfers_into_one_node_share_its_link_and_local_data_moves_nothing() -> None:
+    # Two pods fetch 10 MB each from the cloud node into edge node e1 (100 Mbit/s): 1.6 s
+    # together where one alone takes 0.8 s; a pod whose data is on e1 transfers nothing and
+    # does not slow the others.
+    cluster = model.ClusterState([edge("e1"), cloud("c1")])
+    remote = [pod(f"r{k}", data_source="c1", data_size_mb=10.0) for k in range(2)]
+    local = pod("local", data_source="e1", data_size_mb=10.0)
+    graded = grade([*remote, local], ["e1", "e1", "e1"], cluster)
+    alone = grade(remote[:1], ["e1"], cluster)
+    assert alone.outcomes[0] is not None
+    latency = alone.outcomes[0].transfer_s - 0.8
+    assert [o.transfer_s for o in graded.outcomes if o] == pytest.approx(
+        [latency + 1.6, latency + 1.6, 0.0]
+    )
+
+
+def test_readers_of_one_source_share_its_uplink_wherever_they_run() -> None:
+    # Source e1 sends at 100 Mbit/s; two readers on two cloud nodes still share it.
+    cluster = model.ClusterState([edge("e1"), cloud("c1"), cloud("c2")])
+    pods = [pod(f"r{k}", data_source="e1", data_size_mb=10.0) for k in range(2)]
+    apart = grade(pods, ["c1", "c2"], cluster)
+    alone = grade(pods[:1], ["c1"], cluster)
+    assert alone.outcomes[0] is not None
+    latency = alone.outcomes[0].transfer_s - 0.8
+    assert [o.transfer_s for o in apart.outcomes if o] == pytest.approx(
+        [latency + 1.6, latency + 1.6]
+    )
+
+
+def test_the_pod_start_is_the_wait_and_the_deadline_is_judged_on_the_sum() -> None:
+    cluster = model.ClusterState([edge("e1", cpu=1000)])
+    quick = pod("quick", compute_cost=500.0, max_latency_ms=1000.0)
+    graded = grade([quick], ["e1"], cluster, start=0.4)
+    late = grade([quick], ["e1"], cluster, start=0.6)
+    outcome, missed = graded.outcomes[0], late.outcomes[0]
+    assert outcome is not None
+    assert missed is not None
+    assert (outcome.waiting_s, outcome.ect_s, outcome.deadline_met) == (0.4, 0.9, True)
+    assert (missed.ect_s, missed.deadline_met) == (pytest.approx(1.1), False)
+
+
+def test_an_unplaced_pod_has_no_outcome_and_loads_nobody() -> None:
+    cluster = model.ClusterState([edge("e1", cpu=1000)])
+    pods = [pod("a", compute_cost=1000.0), pod("b", compute_cost=1000.0)]
+    problem = evaluator.Problem(pods, cluster, CONFIG)
+    graded = evaluator.grade_sharing(problem, [0, None])
+    assert graded.outcomes[1] is None
+    assert graded.outcomes[0] is not None
+    assert graded.outcomes[0].processing_s == pytest.approx(1.0)
+
+
+def test_both_readings_give_plain_python_values_that_serialize() -> None:
+    # The testbed writes each outcome to JSON: a numpy bool there fails the whole run's write.
+    cluster = model.ClusterState([edge("e1", cpu=1000)])
+    pods = [pod("a", compute_cost=500.0, max_latency_ms=1000.0)]
+    problem = evaluator.Problem(pods, cluster, CONFIG)
+    for graded in (
+        evaluator.grade_assignment(problem, [0]),
+        evaluator.grade_sharing(problem, [0], pod_start_s=0.1),
+    ):
+        outcome = graded.outcomes[0]
+        assert outcome is not None
+        assert type(outcome.deadline_met) is bool
+        json.dumps(dataclasses.asdict(outcome))
+
+
+def test_a_pod_that_does_not_fit_beside_the_others_waits_for_room_in_arrival_order() -> None:
+    # 600m + 600m on a 1000m node: the second starts when the first ends, then runs alone;
+    # a 300m pod that arrives third fits beside the first and starts at once. Every pod takes
+    # 0.5 s to start and holds its room from then on.
+    cluster = model.ClusterState([edge("e1", cpu=1000)])
+    pods = [
+        pod("first", cpu=600, compute_cost=1000.0),
+        pod("second", cpu=600, compute_cost=1000.0),
+        pod("small", cpu=300, compute_cost=500.0),
+    ]
+    graded = grade(pods, ["e1", "e1", "e1"], cluster, start=0.5)
+    first, second, small = graded.outcomes
+    assert first is not None
+    assert second is not None
+    assert small is not None
+    # first and small share 2:1 by their requests (600:300) until small's 500 units are
+    # done at 1.5 s; first, with 1000 units at 2/3 of the node, has 0 left then too.
+    assert small.waiting_s == pytest.approx(0.5)
+    assert small.processing_s == pytest.approx(1.5)
+    assert first.processing_s == pytest.approx(1.5)
+    assert second.waiting_s == pytest.approx((0.5 + 1.5) + 0.5)
+    assert second.processing_s == pytest.approx(1.0)
+
+
+def test_a_pod_still_moving_its_data_does_not_take_a_share_of_the_cpu() -> None:
+    cluster = model.ClusterState([edge("e1", cpu=1000), cloud("c1")])
+    pods = [
+        pod("fetching", data_source="c1", data_size_mb=10.0, compute_cost=0.0),
+        pod("computing", compute_cost=1000.0),
+    ]
+    graded = grade(pods, ["e1", "e1"], cluster)
+    computing = graded.outcomes[1]
+    assert computing is not None
+    assert computing.processing_s == pytest.approx(1.0)
