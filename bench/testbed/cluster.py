@@ -4,7 +4,9 @@ Everything here shells out to ``docker``, ``tc`` and ``kubectl`` with bounded ti
 commands a person would type (docs/testbed.md lists them), and errors that carry the command's
 own message. Facts relied on (shared KIND-HERE notes, item 15):
 
-* ``docker update --cpus`` on a node container caps everything in the node (CFS quota);
+* the CFS quota of a node's pods cgroup (``kubelet-kubepods.slice``, set with ``systemctl
+  set-property --runtime`` inside the node) caps what its pods compute together, and leaves the
+  kubelet, containerd and runc outside it (``docker update --cpus`` would cap them too);
 * tbf on the host side of a node's veth shapes what the node downloads, tbf inside the node on
   its ``eth0`` shapes what it uploads; the kernel has tbf and htb but no netem;
 * a kind node's kubelet reads ``/etc/default/kubelet`` (``KUBELET_EXTRA_ARGS``), which
@@ -190,9 +192,75 @@ def unshape(container: str) -> None:
     run(["docker", "exec", container, "tc", "qdisc", "del", "dev", "eth0", "root"], check=False)
 
 
+PODS_SLICE = "kubelet-kubepods.slice"
+"""The systemd slice of every pod on a kind node (cgroup driver systemd, cgroupRoot /kubelet)."""
+
+
 def cap_cpu(container: str, cpus: float) -> None:
-    """``docker update --cpus``: the node's CFS quota."""
-    run(["docker", "update", "--cpus", f"{cpus:.3f}", container])
+    """Cap the node's pods, together, at ``cpus`` CPUs (the CFS quota of their slice).
+
+    Why the pods and not the whole node: a scenario's edge node of 2 CPUs becomes a quota of a
+    few hundredths of a CPU here, and a kubelet, containerd and runc squeezed into that take
+    tens of seconds to start a container, which no 2-CPU node does. Left outside the quota,
+    they start containers as fast as on any node, and the tasks share the node's compute rate
+    as the scenario says.
+    """
+    percent = f"{cpus * 100:.2f}%"
+    run(
+        [
+            "docker",
+            "exec",
+            container,
+            "systemctl",
+            "set-property",
+            "--runtime",
+            PODS_SLICE,
+            f"CPUQuota={percent}",
+        ]
+    )
+
+
+def pods_cpu_quota(container: str) -> float | None:
+    """The CPUs the node's pods are capped at (``None``: no cap), read back from systemd."""
+    out = run(
+        [
+            "docker",
+            "exec",
+            container,
+            "systemctl",
+            "show",
+            PODS_SLICE,
+            "-p",
+            "CPUQuotaPerSecUSec",
+            "--value",
+        ]
+    ).strip()
+    if out in ("", "infinity"):
+        return None
+    parts = re.findall(r"([0-9.]+)(ms|us|s)", out)
+    if not parts or "".join(n + u for n, u in parts) != out.replace(" ", ""):
+        raise ClusterError(f"{container}: unexpected CPUQuotaPerSecUSec {out!r}")
+    scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+    return sum(float(number) * scale[unit] for number, unit in parts)
+
+
+def uncap_cpu(container: str) -> None:
+    """Lift the pods' quota, and a whole-node ``docker update --cpus`` an older run left."""
+    run(
+        [
+            "docker",
+            "exec",
+            container,
+            "systemctl",
+            "set-property",
+            "--runtime",
+            PODS_SLICE,
+            "CPUQuota=",
+        ]
+    )
+    # ``--cpus 0`` leaves a quota in place (it reads as "not given"); the host's CPU count
+    # is a quota no node can reach.
+    run(["docker", "update", "--cpus", str(len(os.sched_getaffinity(0))), container])
 
 
 def host_capacity() -> tuple[int, int]:

@@ -6,8 +6,10 @@ One runs per data-source site (or data-source node), pinned to a node of it. A t
 This kernel has no netem, so latency cannot come from the network: the server adds it. Before
 the first byte it waits the site-to-site latency that the ``NetworkTopology`` gives between its
 own site and the requesting site ``S``, and where the topology caps that link's bandwidth it
-paces the body to the cap. Node bandwidth is *not* paced here: tbf on the nodes' links shapes
-it, so co-located transfers really share a link.
+paces the body to the cap: one pacer per link, shared by every transfer over it, so that
+concurrent transfers to one site share the link's cap as they would share a real link (each
+transfer paced to the whole cap on its own would multiply the link). Node bandwidth is *not*
+paced here: tbf on the nodes' links shapes it, so co-located transfers really share a link.
 
 Configuration (environment): ``TESTBED_SITE`` (its own site), ``TESTBED_LINKS`` (JSON:
 ``{site: {"latency_ms": float, "bandwidth_mbps": float | null}}`` for every site it serves),
@@ -26,6 +28,7 @@ import math
 import os
 import socketserver
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -132,6 +135,27 @@ def paced_deadline(sent_bytes: int, bandwidth_mbps: float | None) -> float:
     return sent_bytes * 8 / (bandwidth_mbps * 1e6)
 
 
+class LinkPacer:
+    """One capped link's time, shared by every transfer this server sends over it.
+
+    Each chunk books the link for its own duration at the cap, after whatever is booked
+    already; the sender then waits until its booking ends. Concurrent transfers book chunk
+    after chunk in turn, so each gets an equal share and together they never exceed the cap.
+    """
+
+    def __init__(self, bandwidth_mbps: float) -> None:
+        self.bytes_per_second = bandwidth_mbps * 1e6 / 8
+        self._free_at = 0.0
+        self._lock = threading.Lock()
+
+    def book(self, nbytes: int, now: float) -> float:
+        """The monotonic time at which ``nbytes`` sent from ``now`` have left the link."""
+        with self._lock:
+            start = max(now, self._free_at)
+            self._free_at = start + nbytes / self.bytes_per_second
+            return self._free_at
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     """``GET /objects`` and ``GET /healthz``; everything else is a 404 with the usage."""
 
@@ -154,15 +178,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(request.size))
         self.end_headers()
-        start = time.monotonic()
+        pacer = self.server.pacers.get(request.site)
         sent = 0
         while sent < request.size:
             n = min(CHUNK, request.size - sent)
+            done_at = None if pacer is None else pacer.book(n, time.monotonic())
             self.wfile.write(_PAYLOAD[:n])
             sent += n
-            ahead = paced_deadline(sent, link.bandwidth_mbps) - (time.monotonic() - start)
-            if ahead > 0:
-                time.sleep(ahead)
+            if done_at is not None:
+                ahead = done_at - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
 
     def _reply(self, status: int, body: bytes) -> None:
         self.send_response(status)
@@ -186,6 +212,12 @@ class DataServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         super().__init__(address, Handler)
         self.site = site
         self.links = dict(links)
+        self.pacers = {
+            name: LinkPacer(link.bandwidth_mbps)
+            for name, link in self.links.items()
+            if link.bandwidth_mbps is not None
+        }
+        """Site -> the pacer of the capped link to it (uncapped links have none)."""
 
 
 def parse_bind(raw: str) -> tuple[str, int]:

@@ -42,7 +42,8 @@ SPARE_TAINT = "testbed.cloudedge.io/spare"
 """Taint on kind workers the scenario does not use: no scheduler may put a task there."""
 TASK_NAMESPACE = "cloudedge-testbed"
 MIN_CPUS = 0.01
-"""Docker refuses a CPU quota below 0.01 CPU."""
+"""The smallest quota this testbed sets: 1% of a CPU (the kernel refuses a CFS quota under 1 ms
+per 100 ms period)."""
 
 
 class PlanError(Exception):
@@ -103,7 +104,7 @@ def scale_node(node: model.Node, scale: Scale, *, name: str) -> model.Node:
 
 
 def cpu_quota(node: model.Node) -> float:
-    """The ``docker update --cpus`` of a testbed node: its compute rate in CPUs."""
+    """The CPU quota of a testbed node's pods: its compute rate in CPUs."""
     return max(MIN_CPUS, round(node.compute_rate / 1000.0, 3))
 
 

@@ -92,3 +92,44 @@ class TestExtenderScheduler:
         assert schedulers.placement_args("batch") == ["--placement=batch"]
         monkeypatch.setenv("TESTBED_BATCH_ARGS", "--placement=batch --batch-window=0.5")
         assert schedulers.placement_args("batch") == ["--placement=batch", "--batch-window=0.5"]
+
+
+class TestPodsQuota:
+    @pytest.mark.parametrize(
+        ("shown", "cpus"),
+        [
+            ("75ms", 0.075),
+            ("1.500000s", 1.5),
+            ("infinity", None),
+            ("", None),
+            ("300ms", 0.3),
+            ("1s 500ms", 1.5),
+        ],
+    )
+    def test_systemd_quota_per_second_reads_as_cpus(
+        self, monkeypatch: pytest.MonkeyPatch, shown: str, cpus: float | None
+    ) -> None:
+        monkeypatch.setattr(cluster, "run", lambda *a, **k: shown + "\n")
+        assert cluster.pods_cpu_quota("node") == (None if cpus is None else pytest.approx(cpus))
+
+    def test_an_unknown_form_is_an_error_naming_it(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(cluster, "run", lambda *a, **k: "7 fortnights")
+        with pytest.raises(cluster.ClusterError, match="7 fortnights"):
+            cluster.pods_cpu_quota("node")
+
+    def test_the_cap_is_the_pods_slice_in_percent(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        calls: list[list[str]] = []
+        monkeypatch.setattr(cluster, "run", lambda args, **k: calls.append(args) or "")
+        cluster.cap_cpu("node", 0.075)
+        assert calls == [
+            [
+                "docker",
+                "exec",
+                "node",
+                "systemctl",
+                "set-property",
+                "--runtime",
+                "kubelet-kubepods.slice",
+                "CPUQuota=7.50%",
+            ]
+        ]

@@ -85,6 +85,19 @@ class TestLinks:
         assert dataserver.paced_deadline(1_000_000, 8.0) == pytest.approx(1.0)
         assert dataserver.paced_deadline(1_000_000, None) == 0.0
 
+    def test_transfers_over_one_link_share_its_cap(self) -> None:
+        # Two transfers booking 1 MB each, chunk after chunk, at 8 Mbit/s: together they
+        # leave after two seconds, not one (each paced alone would double the link).
+        pacer = dataserver.LinkPacer(8.0)
+        ends = [pacer.book(100_000, 0.0) for _ in range(20)]
+        assert ends[-1] == pytest.approx(2.0)
+        assert ends == sorted(ends)
+
+    def test_an_idle_link_books_from_now(self) -> None:
+        pacer = dataserver.LinkPacer(8.0)
+        assert pacer.book(1_000_000, 0.0) == pytest.approx(1.0)
+        assert pacer.book(1_000_000, 5.0) == pytest.approx(6.0)
+
     @pytest.mark.parametrize(
         ("raw", "expected"),
         [("0.0.0.0:8000", ("0.0.0.0", 8000)), (":9", ("127.0.0.1", 9))],
