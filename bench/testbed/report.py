@@ -103,19 +103,31 @@ def summarize(pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def term_errors(pods: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float | int | None]]:
+SIGNIFICANT = 0.02
+"""A term is compared only where it is at least this share of the pod's measured total (or
+where the model predicts it so): a local fetch the model calls 0 and the task measures in
+milliseconds says nothing about the model, and as a ratio it would count as a 100% error."""
+
+
+def term_errors(
+    pods: Iterable[Mapping[str, Any]], key: str = "predicted"
+) -> dict[str, dict[str, float | int | None]]:
     """Per term: the median of ``|predicted / measured - 1|`` and the median ratio, over pods
-    that completed with a prediction and a measured value above 1 ms (a ratio of two near-zero
-    times says nothing)."""
+    that completed with a prediction (``pod[key]``) and a measured value above 1 ms, and where
+    the term is significant (:data:`SIGNIFICANT`): a ratio of two near-zero times says nothing.
+    """
     out: dict[str, dict[str, float | int | None]] = {}
     for name, pred_key, meas_key in TERMS:
         ratios = []
         for pod in pods:
-            if not completed(pod) or not pod.get("predicted"):
+            if not completed(pod) or not pod.get(key):
                 continue
             measured = pod["measured"].get(meas_key)
-            predicted = pod["predicted"].get(pred_key)
+            predicted = pod[key].get(pred_key)
             if measured is None or predicted is None or measured <= 0.001:
+                continue
+            floor = SIGNIFICANT * pod["measured"]["total_s"]
+            if measured < floor and predicted < floor:
                 continue
             ratios.append(predicted / measured)
         out[name] = {
@@ -160,6 +172,7 @@ def ratios_to_baseline(
             "mean_ratio": ratio("mean_s"),
             "p95_ratio": ratio("p95_s"),
             "deadline_miss_ratio": ratio("deadline_misses"),
+            "deadline_miss_after_start_ratio": ratio("deadline_misses_after_start"),
             "completed_minus_baseline": summary["completed"] - base["completed"],
         }
     return out
@@ -250,16 +263,28 @@ def markdown(doc: Mapping[str, Any]) -> str:
                     f"{_fmt(r['deadline_miss_ratio'])} | {r['completed_minus_baseline']} |"
                 )
         lines += targets(scenario)
-        lines += ["", "Model accuracy, median |predicted/measured - 1| (median ratio):", ""]
-        lines.append("| scheduler | transfer | waiting | processing | total |")
-        lines.append("| --- | --- | --- | --- | --- |")
+        lines += why(scenario)
+        lines += [
+            "",
+            "Model accuracy, median |predicted/measured - 1| (median ratio), before calibration "
+            "(the scheduler's queueing reading of the final state) and after (the sharing "
+            'reading; docs/model.md, "Calibration"):',
+            "",
+        ]
+        lines.append("| scheduler | prediction | transfer | waiting | processing | total |")
+        lines.append("| --- | --- | --- | --- | --- | --- |")
         for name, run in scenario["schedulers"].items():
-            errs = run["model_error"]
-            cells = [
-                f"{_fmt(errs[t]['median_abs_error'])} ({_fmt(errs[t]['median_ratio'])})"
-                for t, _, _ in TERMS
-            ]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            for label, errs in (
+                ("before: queueing", run.get("model_error_queueing")),
+                ("after: sharing", run["model_error"]),
+            ):
+                if not errs:
+                    continue
+                cells = [
+                    f"{_fmt(errs[t]['median_abs_error'])} ({_fmt(errs[t]['median_ratio'])})"
+                    for t, _, _ in TERMS
+                ]
+                lines.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
         lines += ["", "<details><summary>Per pod: predicted / measured seconds</summary>", ""]
         lines.append("| scheduler | pod | class | node | transfer | waiting | processing | total |")
         lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -287,6 +312,7 @@ def resummarize(doc: dict[str, Any]) -> dict[str, Any]:
         for run in scenario["schedulers"].values():
             run["summary"] = summarize(run["pods"])
             run["model_error"] = term_errors(run["pods"])
+            run["model_error_queueing"] = term_errors(run["pods"], "predicted_queueing")
         scenario["ratios"] = ratios_to_baseline(
             {k: v["summary"] for k, v in scenario["schedulers"].items()},
             baseline=scenario["baseline"],
@@ -298,6 +324,11 @@ TARGETS = (
     ("mean_ratio", 0.6, "mean completion, ours / kube-scheduler's"),
     ("p95_ratio", 0.5, "p95 completion, ours / kube-scheduler's"),
     ("deadline_miss_ratio", 1 / 3, "deadline misses, ours / kube-scheduler's"),
+    (
+        "deadline_miss_after_start_ratio",
+        1 / 3,
+        "deadline misses judged from container start, ours / kube-scheduler's",
+    ),
 )
 
 
@@ -329,6 +360,112 @@ def targets(scenario: Mapping[str, Any]) -> list[str]:
     lines.append(
         f"- model accuracy, median |predicted/measured - 1| of total (target <= 0.25): {text}"
     )
+    return lines
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _class_view(pods: Sequence[Mapping[str, Any]], cls: str) -> dict[str, Any]:
+    """One class of one run: mean total, medians of the measured parts, pods on edge nodes."""
+    done = [p for p in pods if p["class"] == cls and completed(p)]
+    parts = {
+        key: _median([p["measured"][key] for p in done])
+        for key in ("wait_s", "transfer_s", "processing_s")
+    }
+    return {
+        "count": len(done),
+        "mean": statistics.fmean(p["measured"]["total_s"] for p in done) if done else None,
+        "edge": sum(1 for p in done if str(p.get("node") or "").startswith("edge-")),
+        **parts,
+    }
+
+
+def why(scenario: Mapping[str, Any]) -> list[str]:
+    """Where each missed completion target's gap comes from, read from the per-pod records:
+    the class that contributes most to the difference of means, and that class's measured
+    parts (median wait-to-start, transfer, processing) and placements, ours against the
+    baseline's. Deadlines missed by every scheduler are put against the median wait-to-start.
+    """
+    runs = scenario.get("schedulers") or {}
+    baseline = scenario.get("baseline", "kube-scheduler")
+    base_run = runs.get(baseline)
+    if base_run is None:
+        return []
+    lines: list[str] = []
+    base_pods = base_run["pods"]
+    total = max(1, len(base_pods))
+    for name, r in (scenario.get("ratios") or {}).items():
+        mean_ratio, p95_ratio = r.get("mean_ratio"), r.get("p95_ratio")
+        if mean_ratio is None or (mean_ratio <= 0.6 and (p95_ratio or 0) <= 0.5):
+            continue
+        pods = runs[name]["pods"]
+        classes = sorted({p["class"] for p in base_pods})
+        gaps = []
+        for cls in classes:
+            ours, theirs = _class_view(pods, cls), _class_view(base_pods, cls)
+            if ours["mean"] is None or theirs["mean"] is None:
+                continue
+            gaps.append(
+                ((ours["mean"] - theirs["mean"]) * ours["count"] / total, cls, ours, theirs)
+            )
+        if not gaps:
+            continue
+        gaps.sort(key=lambda g: -g[0])
+        contribution, cls, ours, theirs = gaps[0]
+        lines.append(
+            f"- {name}: mean ratio {_fmt(mean_ratio)}, p95 ratio {_fmt(p95_ratio)}. The class "
+            f"that adds most to the mean is **{cls}** ({ours['count']} pods, "
+            f"{contribution:+.3g} s on the mean of all pods): its mean is {_fmt(ours['mean'])} s "
+            f"against {_fmt(theirs['mean'])} s. Median measured parts, ours / {baseline}'s: "
+            f"wait-to-start {_fmt(ours['wait_s'])} / {_fmt(theirs['wait_s'])} s, transfer "
+            f"{_fmt(ours['transfer_s'])} / {_fmt(theirs['transfer_s'])} s, processing "
+            f"{_fmt(ours['processing_s'])} / {_fmt(theirs['processing_s'])} s; on edge nodes "
+            f"{ours['edge']} of {ours['count']} / {theirs['edge']} of {theirs['count']}."
+        )
+    for name, r in (scenario.get("ratios") or {}).items():
+        after_start = r.get("deadline_miss_after_start_ratio")
+        if after_start is None or after_start <= 1 / 3:
+            continue
+        parts = []
+        for who in (name, baseline):
+            missed = [p for p in runs[who]["pods"] if missed_deadline_after_start(p)]
+            spent = [
+                p["measured"]["transfer_s"] + p["measured"]["processing_s"]
+                for p in missed
+                if completed(p)
+            ]
+            edge = sum(1 for p in missed if str(p.get("node") or "").startswith("edge-"))
+            parts.append(
+                f"{who} missed {len(missed)} ({edge} on edge nodes; median transfer + "
+                f"processing {_fmt(_median(spent))} s)"
+            )
+        deadline = _median([p["deadline_s"] for p in base_pods if p.get("deadline_s")])
+        lines.append(
+            f"- {name}: deadlines judged from the container's start, {parts[0]}; "
+            f"{parts[1]}; the deadline is {_fmt(deadline)} s."
+        )
+    deadline_runs = [
+        (n, run["summary"]) for n, run in runs.items() if run["summary"].get("deadline_pods")
+    ]
+    if deadline_runs and all(s["deadline_misses"] == s["deadline_pods"] for _, s in deadline_runs):
+        deadlines = sorted({p["deadline_s"] for p in base_pods if p.get("deadline_s")})
+        waits = [
+            p["measured"]["wait_s"]
+            for _, run in runs.items()
+            for p in run["pods"]
+            if p.get("deadline_s") and completed(p)
+        ]
+        lines.append(
+            f"- Every scheduler missed every deadline counted from submission: the deadline is "
+            f"{', '.join(_fmt(d) for d in deadlines)} s of testbed time and the median "
+            f"wait-to-start of those pods alone (scheduling, then the container's start) is "
+            f"{_fmt(_median(waits))} s. The column in parentheses judges the deadline from the "
+            "container's start, on the transfer and processing the model estimates."
+        )
+    if lines:
+        lines = ["", "Why (read from the per-pod records below):", "", *lines]
     return lines
 
 

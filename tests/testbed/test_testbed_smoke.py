@@ -1,9 +1,10 @@
 """One task end to end on kind: a shaped link, a measured transfer, measured processing.
 
-Needs Docker and the kind scripts (``make kind-up``); the cluster is ``$KIND_CLUSTER_NAME``
-(default ``cloudedge-testbed``), created with the small topology when absent. Run it with
-``.venv/bin/pytest tests/testbed``. It asserts on structure and on shaping accuracy (the
-testbed's premise), never on how fast a scheduler is.
+Needs Docker and the kind scripts; the cluster is ``$KIND_CLUSTER_NAME`` (default
+``cloudedge``, the one ``make kind-up`` makes), created with the small topology when absent.
+``make test`` runs it after the kind suite, on that suite's cluster (``make testbed-smoke``).
+It asserts on structure and on shaping accuracy (the testbed's premise), never on how fast a
+scheduler is.
 """
 
 from __future__ import annotations

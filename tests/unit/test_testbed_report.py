@@ -120,6 +120,28 @@ class TestModelError:
         assert errors["total"]["pods"] == 1
         assert errors["waiting"] == {"pods": 0, "median_abs_error": None, "median_ratio": None}
 
+    def test_a_term_too_small_to_matter_on_both_sides_is_not_compared(self) -> None:
+        # A local fetch: the model says 0, the task measured 10 ms of a 2 s pod (0.5%).
+        small = pod("b", 2.0, predicted=2.0)
+        small["measured"]["transfer_s"] = 0.010
+        small["predicted"]["transfer_s"] = 0.0
+        # The same fetch at 30% of the pod is compared, and is a 100% error.
+        large = pod("b", 2.0, predicted=2.0)
+        large["measured"]["transfer_s"] = 0.6
+        large["predicted"]["transfer_s"] = 0.0
+        assert report.term_errors([small])["transfer"]["pods"] == 0
+        assert report.term_errors([large])["transfer"] == {
+            "pods": 1,
+            "median_abs_error": 1.0,
+            "median_ratio": 0.0,
+        }
+
+    def test_the_reading_before_calibration_is_graded_from_its_own_key(self) -> None:
+        p = pod("b", 2.0, predicted=2.0)
+        p["predicted_queueing"] = {**p["predicted"], "ect_s": 1.0}
+        assert report.term_errors([p])["total"]["median_ratio"] == 1.0
+        assert report.term_errors([p], "predicted_queueing")["total"]["median_ratio"] == 0.5
+
 
 class TestTargets:
     @pytest.mark.parametrize(
@@ -133,8 +155,20 @@ class TestTargets:
         assert report.shaping_check(measured, shaped)["within_10_percent"] is within
 
     def test_ratios_are_each_scheduler_over_the_baseline(self) -> None:
-        base = {"mean_s": 10.0, "p95_s": 20.0, "deadline_misses": 6, "completed": 9}
-        ours = {"mean_s": 5.0, "p95_s": 8.0, "deadline_misses": 2, "completed": 10}
+        base = {
+            "mean_s": 10.0,
+            "p95_s": 20.0,
+            "deadline_misses": 6,
+            "deadline_misses_after_start": 4,
+            "completed": 9,
+        }
+        ours = {
+            "mean_s": 5.0,
+            "p95_s": 8.0,
+            "deadline_misses": 2,
+            "deadline_misses_after_start": 1,
+            "completed": 10,
+        }
         ratios = report.ratios_to_baseline(
             {"kube-scheduler": base, "binder": ours}, baseline="kube-scheduler"
         )
@@ -143,6 +177,7 @@ class TestTargets:
                 "mean_ratio": 0.5,
                 "p95_ratio": 0.4,
                 "deadline_miss_ratio": 0.3333,
+                "deadline_miss_after_start_ratio": 0.25,
                 "completed_minus_baseline": 1,
             }
         }
