@@ -44,9 +44,10 @@ unit: venv ## fast tests without a cluster
 # than the longer one, and the fault suite is run under the load of the other, as a scheduler
 # is. Each suite's output is printed whole when it ends. kind last: its nine node containers
 # would otherwise load the machine beyond what a 2-core CI runner has to spare.
-test: lint unit ## every test: lint, types, unit, e2e and faults on a real control plane, the kind suite
+test: lint unit ## every test: lint, types, unit, e2e and faults on a real control plane, the kind suite, the testbed smoke
 	$(MAKE) --no-print-directory -j2 --output-sync=target e2e faults
 	$(MAKE) --no-print-directory kind-e2e
+	$(MAKE) --no-print-directory testbed-smoke
 
 run: venv ## the main job: cluster (or $$KUBECONFIG), scheduler, examples, where they landed
 	hack/run.sh
@@ -59,7 +60,10 @@ stop: ## stop a scheduler that 'DETACH=1 make run' left running
 bench: venv ## benchmarks side by side with kube-scheduler -> docs/benchmarks.md (BENCH_ARGS=--quick)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench $(BENCH_ARGS)
 
-.PHONY: testbed
+.PHONY: testbed testbed-smoke
+testbed-smoke: venv ## one task end to end on the kind cluster: a shaped link, measured transfer and processing
+	$(BIN)/pytest -rA tests/testbed
+
 testbed: venv ## measured completion on kind per scheduler -> docs/testbed.md (TESTBED_ARGS=--smoke)
 	$(BIN)/python -m bench.testbed.runner $(TESTBED_ARGS)
 

@@ -465,6 +465,11 @@ def stream(numbers: common.Numbers, detail: dict[str, Any]) -> str:
     return ""
 
 
+def testbed(numbers: common.Numbers, detail: dict[str, Any]) -> str:
+    """The testbed explains its own misses on docs/testbed.md, from its per-pod records."""
+    return ""
+
+
 def solve(numbers: common.Numbers, detail: dict[str, Any]) -> str:
     p99 = numbers.get("solve_500_pods_1000_nodes_p99_seconds", math.nan)
     if not p99 > 0.2:
@@ -535,4 +540,5 @@ EXPLAIN = {
     "burst": burst,
     "extender": extender,
     "stream": stream,
+    "testbed": testbed,
 }

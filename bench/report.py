@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import analysis, common, core
 
-SECTIONS = ("core", "e2e", "quality", "solve", "burst", "extender", "stream")
+SECTIONS = ("core", "e2e", "quality", "solve", "burst", "extender", "stream", "testbed")
 TITLES = {
     "core": "1. Scoring core",
     "e2e": "2. End to end on a real control plane",
@@ -26,6 +26,7 @@ TITLES = {
     "burst": "5. Live burst: greedy and batch placement",
     "extender": "6. Extender latency",
     "stream": "7. Pod stream: kopf against the reflector",
+    "testbed": "8. Measured on the testbed: completion per scheduler",
 }
 
 
@@ -196,6 +197,21 @@ def targets(numbers: common.Numbers) -> str:
         ),
     ):
         add(what, key, lambda v: v < 5)
+    testbed_runs = sorted(
+        {m.group(1) for k in numbers if (m := re.match(r"(testbed_.+)_mean_ratio$", k))}
+    )
+    for key in testbed_runs:
+        label = key.removeprefix("testbed_").replace("_", " ")
+        add(
+            f"testbed {label}: mean completion <= 0.6 x kube-scheduler's",
+            f"{key}_mean_ratio",
+            lambda v: v <= 0.6,
+        )
+        add(
+            f"testbed {label}: p95 completion <= 0.5 x kube-scheduler's",
+            f"{key}_p95_ratio",
+            lambda v: v <= 0.5,
+        )
     return table(["target", "number", "measured", "verdict"], rows)
 
 
@@ -925,6 +941,60 @@ STREAM_HEADER = [
 ]
 
 
+TESTBED_HEADER = [
+    "scenario",
+    "scheduler",
+    "completed",
+    "deadline misses",
+    "mean s",
+    "p95 s",
+    "mean ratio",
+    "p95 ratio",
+    "model error",
+]
+
+
+def testbed_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> str:
+    rows = [
+        [
+            r["scenario"],
+            r["scheduler"],
+            f"{r['completed']}/{r['pods']}",
+            f"{r['deadline_misses']}/{r['deadline_pods']}",
+            fmt(r["mean_s"]),
+            fmt(r["p95_s"]),
+            fmt(r["mean_ratio"]) if r["mean_ratio"] is not None else "-",
+            fmt(r["p95_ratio"]) if r["p95_ratio"] is not None else "-",
+            fmt(r["model_error"]) if r["model_error"] is not None else "-",
+        ]
+        for r in detail["rows"]
+    ]
+    shaping = detail.get("shaping") or {}
+    shaped = (
+        f"One transfer into a node shaped at {fmt(shaping['shaped_mbps'])} Mbit/s measured "
+        f"{fmt(shaping['measured_mbps'])} Mbit/s (ratio {fmt(shaping['ratio'])}). "
+        if shaping.get("ratio") is not None
+        else ""
+    )
+    skipped = "".join(
+        f"\n- {scenario}: {sched} skipped ({why})"
+        for scenario, by_sched in (detail.get("skipped") or {}).items()
+        for sched, why in by_sched.items()
+    )
+    return f"""{_stamp(facts, detail)}
+
+`make testbed` (`bench/testbed/`), run as this section: the scenarios run for real on the kind
+cluster, one scheduler after the other, with CPU quotas and shaped links; every time below is
+measured, not modelled. {shaped}The per-pod records (predicted beside measured, per term), the
+scaling, the plots and the explanation of every miss are on [testbed.md](testbed.md), from
+the same run (commit `{detail.get("testbed_commit")}`, started {detail.get("started")}, load
+{detail.get("load")}). "ratio" is ours over kube-scheduler's in the same run; "model error" is
+the median of |predicted / measured - 1| of each pod's total time.
+
+{table(TESTBED_HEADER, rows)}{skipped}
+"""
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any], Path], str]] = {
     "core": core_section,
     "e2e": e2e_section,
@@ -933,6 +1003,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any], Path], str]] = {
     "burst": burst_section,
     "extender": extender_section,
     "stream": stream_section,
+    "testbed": testbed_section,
 }
 
 
@@ -980,7 +1051,7 @@ def write_page(
         "```",
         "",
         "Options: `--quick` (small scale: 100 kwok nodes, 200 pods, fewer repetitions), "
-        "`--only core|e2e|quality|solve|burst|extender|stream` (comma-separated; the other "
+        "`--only core|e2e|quality|solve|burst|extender|stream|testbed` (comma-separated; the other "
         "sections of this page and of the JSON are kept as they were), `--out DIR` (default "
         "`docs/`), "
         "`--keep-clusters` (debugging: leave `cloudedge-bench*` running), `--e2e-modes abcd` "

@@ -1,12 +1,12 @@
 """``python -m bench`` (``make bench``): every benchmark, then docs/benchmarks.md, .json, .png.
 
-    python -m bench [--quick] [--only core,e2e,quality,solve,burst,extender] [--out docs/]
-                    [--keep-clusters]
+    python -m bench [--quick] [--only core,e2e,quality,solve,burst,extender,stream,testbed]
+                    [--out docs/] [--keep-clusters]
 
 Progress goes to stderr, one line per step with the time since the start. The end-to-end
-section starts (and stops) its own kwokctl clusters named ``cloudedge-bench*``; the others need
-no cluster. Exit status 1 when a section failed to run (a missed target is a result, not a
-failure).
+section starts (and stops) its own kwokctl clusters named ``cloudedge-bench*``; the testbed runs
+on the kind cluster of ``make kind-up`` (creating it when absent); the others need no cluster.
+Exit status 1 when a section failed to run (a missed target is a result, not a failure).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 
 from bench import common, report
 
-ORDER = ("core", "quality", "solve", "extender", "e2e", "burst", "stream")
-"""Run order: the quick, cluster-free sections first."""
+ORDER = ("core", "quality", "solve", "extender", "e2e", "burst", "stream", "testbed")
+"""Run order: the quick, cluster-free sections first; the testbed (kind, about 20 min) last."""
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -35,7 +35,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         default="",
         help=(
-            "comma-separated sections to run: core, e2e, quality, solve, burst, extender, stream "
+            "comma-separated sections to run: core, e2e, quality, solve, burst, extender, stream, "
+            "testbed "
             "(default: all)"
         ),
     )
@@ -88,6 +89,10 @@ def run_section(name: str, args: argparse.Namespace, progress: common.Progress) 
         from bench import extender
 
         return extender.run(progress, quick=args.quick)
+    if name == "testbed":
+        from bench.testbed import section
+
+        return section.run(progress, quick=args.quick, out=Path(args.out))
     if name == "stream":
         from bench import stream
 
