@@ -445,3 +445,105 @@ def load_image(tag: str, containers: Sequence[str]) -> None:
             raise ClusterError(
                 f"loading {tag} ({archive}) into {container}: {proc.stderr.decode()[-500:]}"
             )
+
+
+# ---------------------------------------------------------------------------------------------
+# The cluster as the testbed found it
+
+
+TOPOLOGY_CRD = "networktopologies.cloudedge.io"
+"""The CRD the testbed installs for its topology (and removes again if it found none)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeState:
+    """What the testbed changes on a node: labels, annotations, taints, the kubelet's env file."""
+
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    taints: Sequence[Mapping[str, Any]]
+    kubelet_env: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """The workers and the ``NetworkTopology`` ``default`` before a run (None: there was none),
+    and whether its CRD was installed."""
+
+    nodes: Mapping[str, NodeState]
+    topology: Mapping[str, Any] | None
+    crd: bool = True
+
+
+def snapshot(kube: Kube, cluster: str, nodes: Sequence[str]) -> Snapshot:
+    """Record what :func:`restore_snapshot` puts back."""
+    states = {}
+    for name in nodes:
+        live = kube.json("get", "node", name)
+        path = kubelet_env_path(cluster, name)
+        states[name] = NodeState(
+            labels=dict(live["metadata"].get("labels") or {}),
+            annotations=dict(live["metadata"].get("annotations") or {}),
+            taints=list(live.get("spec", {}).get("taints") or []),
+            kubelet_env=path.read_text(encoding="utf-8") if path.exists() else None,
+        )
+    topology = None
+    crd = bool(kube("get", "crd", TOPOLOGY_CRD, "--ignore-not-found", "-o", "name").strip())
+    if crd:
+        found = kube(
+            "get", "networktopologies.cloudedge.io", "--ignore-not-found", "-o", "name"
+        ).split()
+        if "networktopology.cloudedge.io/default" in found:
+            topology = kube.json("get", "networktopologies.cloudedge.io", "default")
+    return Snapshot(nodes=states, topology=topology, crd=crd)
+
+
+def _map_patch(old: Mapping[str, str], now: Mapping[str, str]) -> dict[str, str | None]:
+    """A merge patch that turns ``now`` back into ``old`` (None deletes a key)."""
+    return {k: old.get(k) for k in set(old) | set(now) if old.get(k) != now.get(k)}
+
+
+def restore_snapshot(
+    kube: Kube, cluster: str, snap: Snapshot, containers: Mapping[str, str]
+) -> None:
+    """Put the recorded labels, annotations, taints, kubelet reservations and topology back,
+    so that the cluster is the one the testbed was given (the kind suite runs on it after)."""
+    restarted = []
+    for name, old in snap.nodes.items():
+        live = kube.json("get", "node", name)
+        patch: dict[str, Any] = {
+            "metadata": {
+                "labels": _map_patch(old.labels, live["metadata"].get("labels") or {}),
+                "annotations": _map_patch(
+                    old.annotations, live["metadata"].get("annotations") or {}
+                ),
+            },
+            "spec": {"taints": list(old.taints) or None},
+        }
+        kube("patch", "node", name, "--type=merge", "-p", json.dumps(patch))
+        path = kubelet_env_path(cluster, name)
+        if old.kubelet_env is not None and path.read_text(encoding="utf-8") != old.kubelet_env:
+            with path.open("r+", encoding="utf-8") as fh:
+                fh.seek(0)
+                fh.write(old.kubelet_env)
+                fh.truncate()
+            run(["docker", "exec", containers[name], "systemctl", "restart", "kubelet"])
+            restarted.append(name)
+    if not snap.crd:
+        kube("delete", "crd", TOPOLOGY_CRD, "--ignore-not-found", "--wait=true", timeout=150)
+    elif snap.topology is None:
+        kube("delete", "networktopologies.cloudedge.io", "default", "--ignore-not-found")
+    else:
+        keep = {"name", "namespace", "labels", "annotations"}
+        meta = {k: v for k, v in snap.topology["metadata"].items() if k in keep}
+        meta.get("annotations", {}).pop("kubectl.kubernetes.io/last-applied-configuration", None)
+        obj = {k: v for k, v in snap.topology.items() if k not in ("metadata", "status")}
+        kube.apply([{**obj, "metadata": meta}])
+    deadline = time.monotonic() + 120
+    while restarted:
+        nodes = {n["metadata"]["name"]: n for n in kube.json("get", "nodes")["items"]}
+        restarted = [n for n in restarted if not _ready(nodes[n])]
+        if restarted and time.monotonic() > deadline:
+            raise ClusterError(f"not Ready 120 s after the kubelet restart: {', '.join(restarted)}")
+        if restarted:
+            time.sleep(2)

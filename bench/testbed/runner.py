@@ -31,7 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -485,8 +485,35 @@ def smoke(args: argparse.Namespace) -> dict[str, Any]:
     image = cluster.build_image(python_image=PYTHON_IMAGE)
     ipu = calibrate(image)
     containers = cluster.node_containers(kube, args.cluster)
-    cluster.load_image(image, [containers[w] for w in workers(kube)])
-    return probe(kube, args.cluster, image=image, ipu=ipu, cpu_budget=args.cpu_budget)
+    all_workers = workers(kube)
+    cluster.load_image(image, [containers[w] for w in all_workers])
+    with as_found(kube, args.cluster, all_workers):
+        return probe(kube, args.cluster, image=image, ipu=ipu, cpu_budget=args.cpu_budget)
+
+
+@contextlib.contextmanager
+def as_found(kube: cluster.Kube, name: str, nodes: Sequence[str]) -> Iterator[None]:
+    """Leave the cluster as the testbed found it: the workers' labels, annotations, taints and
+    kubelet reservations, the ``NetworkTopology``, and no data servers. The testbed runs on
+    the cluster ``make kind-up`` made, which the kind suite uses too."""
+    snap = cluster.snapshot(kube, name, nodes)
+    try:
+        yield
+    finally:
+        progress("putting the cluster back as it was found")
+        kube(
+            "delete",
+            "pods",
+            "-n",
+            plan.TASK_NAMESPACE,
+            "-l",
+            "app.kubernetes.io/name=testbed-data",
+            "--ignore-not-found",
+            "--wait=true",
+            "--timeout=120s",
+            timeout=150,
+        )
+        cluster.restore_snapshot(kube, name, snap, cluster.node_containers(kube, name))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -645,92 +672,93 @@ def full(args: argparse.Namespace) -> dict[str, Any]:
     containers = cluster.node_containers(kube, args.cluster)
     progress(f"loading {image} into {len(all_workers)} nodes")
     cluster.load_image(image, [containers[w] for w in all_workers])
-    host_cpu_m, host_memory = cluster.host_capacity()
-    config = model.ModelConfig()
-    deadline = START + args.budget * 60
-    out_dir = Path(args.out)
-    doc: dict[str, Any] = {
-        "commit": commit(),
-        "started": started,
-        "cluster": args.cluster,
-        "cpu_budget": args.cpu_budget,
-        "iterations_per_unit": ipu,
-        "image": image,
-        "scenarios": [],
-        "notes": NOTES,
-    }
-    progress("shaping probe: one 40 MB transfer into a node shaped at 100 Mbit/s")
-    shaping_probe = probe(kube, args.cluster, image=image, ipu=ipu, cpu_budget=args.cpu_budget)
-    doc["shaping"] = shaping_probe["shaping"]
-    doc["probe"] = shaping_probe
-    doc["pod_start_s"] = probe_pod_start(shaping_probe)
-    doc["plan_inputs"] = {
-        "kind_workers": list(all_workers),
-        "node_cpu_m": host_cpu_m,
-        "node_memory": host_memory / 2,
-    }
-    progress(f"  {json.dumps(doc['shaping'])}")
-    for name in args.scenarios:
-        the_plan = scenario_plan(name, doc)
-        progress(
-            f"{name}: {len(the_plan.pods)} pods on {len(the_plan.nodes)} nodes, "
-            f"scale {the_plan.scale}"
-        )
-        entry: dict[str, Any] = {
-            "name": name,
-            "scale": {**dataclasses.asdict(the_plan.scale), "time": the_plan.scale.time},
-            "schedulers": {},
-            "skipped": {},
-            "baseline": "kube-scheduler",
+    with as_found(kube, args.cluster, all_workers):
+        host_cpu_m, host_memory = cluster.host_capacity()
+        config = model.ModelConfig()
+        deadline = START + args.budget * 60
+        out_dir = Path(args.out)
+        doc: dict[str, Any] = {
+            "commit": commit(),
+            "started": started,
+            "cluster": args.cluster,
+            "cpu_budget": args.cpu_budget,
+            "iterations_per_unit": ipu,
+            "image": image,
+            "scenarios": [],
+            "notes": NOTES,
         }
-        try:
-            entry["nodes"] = prepare(kube, args.cluster, the_plan, all_workers)
-            install_basics(kube, the_plan)
-            servers = start_data_servers(kube, the_plan, image)
-            for sched in args.schedulers:
-                if time.monotonic() > deadline:
-                    entry["skipped"][sched] = "the run's time budget was spent"
-                    continue
-                run_id = f"{name}-{sched}-{int(time.time())}"
-                progress(f"{name}: {sched}")
-                try:
-                    with schedulers.running(
-                        sched, kubeconfig=kubeconfig, log_dir=Path(args.log_dir)
-                    ) as sname:
-                        settings = RunSettings(image, ipu, args.idle_timeout, args.run_timeout)
-                        records = run_scheduler(
-                            kube,
-                            the_plan,
-                            sname,
-                            data_servers=servers,
-                            settings=settings,
-                            run_id=run_id,
-                        )
-                except schedulers.SchedulerUnavailableError as err:
-                    entry["skipped"][sched] = str(err)
-                    progress(f"  skipped: {err}")
-                    continue
-                summary = report.summarize(records)
-                keys = ("completed", "never_started", "deadline_misses", "mean_s", "p95_s")
-                progress("  " + json.dumps({k: summary[k] for k in (*keys, "makespan_s")}))
-                entry["schedulers"][sched] = {"summary": summary, "pods": records}
-        finally:
-            restore(kube, args.cluster, [n.name for n in the_plan.nodes])
-        predict_scenario(the_plan, entry, config, probe_start_s=doc["pod_start_s"])
-        entry["ratios"] = report.ratios_to_baseline(
-            {k: v["summary"] for k, v in entry["schedulers"].items()}, baseline="kube-scheduler"
-        )
-        if entry["schedulers"]:
-            plot_name = f"testbed-{name}.png"
-            report.plot(entry, out_dir / plot_name)
-            entry["plots"] = [plot_name]
-        doc["scenarios"].append(entry)
-        # Kept after every scenario: a failure later in the run loses only what follows.
-        partial = out_dir / "testbed.partial.json"
-        partial.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    doc["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    doc["machine"] = machine(load_start)
-    return doc
+        progress("shaping probe: one 40 MB transfer into a node shaped at 100 Mbit/s")
+        shaping_probe = probe(kube, args.cluster, image=image, ipu=ipu, cpu_budget=args.cpu_budget)
+        doc["shaping"] = shaping_probe["shaping"]
+        doc["probe"] = shaping_probe
+        doc["pod_start_s"] = probe_pod_start(shaping_probe)
+        doc["plan_inputs"] = {
+            "kind_workers": list(all_workers),
+            "node_cpu_m": host_cpu_m,
+            "node_memory": host_memory / 2,
+        }
+        progress(f"  {json.dumps(doc['shaping'])}")
+        for name in args.scenarios:
+            the_plan = scenario_plan(name, doc)
+            progress(
+                f"{name}: {len(the_plan.pods)} pods on {len(the_plan.nodes)} nodes, "
+                f"scale {the_plan.scale}"
+            )
+            entry: dict[str, Any] = {
+                "name": name,
+                "scale": {**dataclasses.asdict(the_plan.scale), "time": the_plan.scale.time},
+                "schedulers": {},
+                "skipped": {},
+                "baseline": "kube-scheduler",
+            }
+            try:
+                entry["nodes"] = prepare(kube, args.cluster, the_plan, all_workers)
+                install_basics(kube, the_plan)
+                servers = start_data_servers(kube, the_plan, image)
+                for sched in args.schedulers:
+                    if time.monotonic() > deadline:
+                        entry["skipped"][sched] = "the run's time budget was spent"
+                        continue
+                    run_id = f"{name}-{sched}-{int(time.time())}"
+                    progress(f"{name}: {sched}")
+                    try:
+                        with schedulers.running(
+                            sched, kubeconfig=kubeconfig, log_dir=Path(args.log_dir)
+                        ) as sname:
+                            settings = RunSettings(image, ipu, args.idle_timeout, args.run_timeout)
+                            records = run_scheduler(
+                                kube,
+                                the_plan,
+                                sname,
+                                data_servers=servers,
+                                settings=settings,
+                                run_id=run_id,
+                            )
+                    except schedulers.SchedulerUnavailableError as err:
+                        entry["skipped"][sched] = str(err)
+                        progress(f"  skipped: {err}")
+                        continue
+                    summary = report.summarize(records)
+                    keys = ("completed", "never_started", "deadline_misses", "mean_s", "p95_s")
+                    progress("  " + json.dumps({k: summary[k] for k in (*keys, "makespan_s")}))
+                    entry["schedulers"][sched] = {"summary": summary, "pods": records}
+            finally:
+                restore(kube, args.cluster, [n.name for n in the_plan.nodes])
+            predict_scenario(the_plan, entry, config, probe_start_s=doc["pod_start_s"])
+            entry["ratios"] = report.ratios_to_baseline(
+                {k: v["summary"] for k, v in entry["schedulers"].items()}, baseline="kube-scheduler"
+            )
+            if entry["schedulers"]:
+                plot_name = f"testbed-{name}.png"
+                report.plot(entry, out_dir / plot_name)
+                entry["plots"] = [plot_name]
+            doc["scenarios"].append(entry)
+            # Kept after every scenario: a failure later in the run loses only what follows.
+            partial = out_dir / "testbed.partial.json"
+            partial.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        doc["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        doc["machine"] = machine(load_start)
+        return doc
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:

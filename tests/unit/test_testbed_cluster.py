@@ -133,3 +133,16 @@ class TestPodsQuota:
                 "CPUQuota=7.50%",
             ]
         ]
+
+
+class TestAsFound:
+    def test_a_patch_puts_changed_keys_back_and_deletes_added_ones(self) -> None:
+        old = {"cloudedge.io/tier": "edge", "kept": "1"}
+        now = {"cloudedge.io/tier": "cloud", "kept": "1", "cloudedge.io/site": "store-1"}
+        assert cluster._map_patch(old, now) == {
+            "cloudedge.io/tier": "edge",
+            "cloudedge.io/site": None,
+        }
+
+    def test_an_unchanged_map_needs_no_patch(self) -> None:
+        assert cluster._map_patch({"a": "1"}, {"a": "1"}) == {}
