@@ -41,6 +41,8 @@ TESTBED_LABEL = "testbed.cloudedge.io/run"
 SPARE_TAINT = "testbed.cloudedge.io/spare"
 """Taint on kind workers the scenario does not use: no scheduler may put a task there."""
 TASK_NAMESPACE = "cloudedge-testbed"
+DATA_SERVER_PROGRAM = "/opt/testbed/dataserver.py"
+"""The data server's program in the task image (its processes are found by this name)."""
 MIN_CPUS = 0.01
 """The smallest quota this testbed sets: 1% of a CPU (the kernel refuses a CFS quota under 1 ms
 per 100 ms period)."""
@@ -368,7 +370,7 @@ def data_server_pod(plan: Plan, source: str, *, image: str, port: int = 8000) ->
                     "name": "data",
                     "image": image,
                     "imagePullPolicy": "Never",
-                    "args": ["/opt/testbed/dataserver.py"],
+                    "args": [DATA_SERVER_PROGRAM],
                     "env": [{"name": k, "value": v} for k, v in env.items()],
                     "ports": [{"containerPort": port}],
                     "readinessProbe": {

@@ -27,6 +27,7 @@ import datetime
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -172,8 +173,11 @@ def install_basics(kube: cluster.Kube, the_plan: plan.Plan) -> None:
     kube.apply([plan.topology_object(the_plan.topology, the_plan.nodes)])
 
 
-def start_data_servers(kube: cluster.Kube, the_plan: plan.Plan, image: str) -> dict[str, str]:
-    """One data server per data source; wait until each is Ready; return source -> URL."""
+def start_data_servers(
+    kube: cluster.Kube, name: str, the_plan: plan.Plan, image: str
+) -> dict[str, str]:
+    """One data server per data source; wait until each is Ready, free its process from the
+    node's pods' quota (:func:`bench.testbed.cluster.free_from_quota`); return source -> URL."""
     pods = [plan.data_server_pod(the_plan, source, image=image) for source in the_plan.sources()]
     kube(
         "delete",
@@ -199,6 +203,9 @@ def start_data_servers(kube: cluster.Kube, the_plan: plan.Plan, image: str) -> d
         "--timeout=180s",
         timeout=200,
     )
+    containers = cluster.node_containers(kube, name)
+    for node in sorted({pod["spec"]["nodeName"] for pod in pods}):
+        cluster.free_from_quota(containers[node], plan.DATA_SERVER_PROGRAM)
     urls = {}
     for pod in pods:
         live = kube.json("get", "pod", "-n", plan.TASK_NAMESPACE, pod["metadata"]["name"])
@@ -452,7 +459,7 @@ def probe(
     try:
         prepare(kube, name, the_plan, all_workers)
         install_basics(kube, the_plan)
-        servers = start_data_servers(kube, the_plan, image)
+        servers = start_data_servers(kube, name, the_plan, image)
         settings = RunSettings(image, ipu, idle_timeout_s=120, run_timeout_s=300)
         (record,) = run_scheduler(
             kube,
@@ -529,10 +536,12 @@ NOTES = """## How the testbed works
   `testbed.cloudedge.io/spare:NoSchedule`.
 - **CPU.** The pods of each node are capped together at its compute rate times the rate scale s
   (the CFS quota of the node's `kubelet-kubepods.slice`), so the quotas sum to the CPU budget.
-  The tasks share that quota with the node's other pods (the data server, kube-proxy, the pod
-  network), which use little of it. The kubelet, containerd and runc are outside it: squeezed
-  into a few hundredths of a CPU they took tens of seconds to start one container (the run of
-  `6126faa` measured it), which no real node of the scenario's size does.
+  The tasks share that quota with the node's other pods (kube-proxy, the pod network), which use
+  little of it. The data server's process is moved out of it: it stands for the site's storage,
+  not for a pod competing for the node's compute (inside, with no requests, a busy node left it
+  seconds before a local fetch's first byte). The kubelet, containerd and runc are outside it:
+  squeezed into a few hundredths of a CPU they took tens of seconds to start one container (the
+  run of `6126faa` measured it), which no real node of the scenario's size does.
 - **Network.** tbf on the host side of each node's veth shapes what it downloads, tbf on the
   node's `eth0` what it uploads, both at the node's bandwidth times s. This kernel has no netem:
   **site-to-site latency is added by the data servers** (they wait the topology's latency before the
@@ -714,7 +723,7 @@ def full(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 entry["nodes"] = prepare(kube, args.cluster, the_plan, all_workers)
                 install_basics(kube, the_plan)
-                servers = start_data_servers(kube, the_plan, image)
+                servers = start_data_servers(kube, args.cluster, the_plan, image)
                 for sched in args.schedulers:
                     if time.monotonic() > deadline:
                         entry["skipped"][sched] = "the run's time budget was spent"
@@ -795,8 +804,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _stop(signum: int, _frame: object) -> None:
+    """SIGTERM ends the run like Ctrl-C: through the ``finally`` that puts the cluster back."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         if args.smoke:
             print(json.dumps(smoke(args), indent=1, sort_keys=True))

@@ -146,3 +146,28 @@ class TestAsFound:
 
     def test_an_unchanged_map_needs_no_patch(self) -> None:
         assert cluster._map_patch({"a": "1"}, {"a": "1"}) == {}
+
+
+class TestDataServersOutsideTheQuota:
+    def test_every_matching_process_moves_and_the_count_comes_back(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        calls: list[list[str]] = []
+
+        def fake(args: list[str], **_: object) -> str:
+            calls.append(args)
+            return "2\n"
+
+        monkeypatch.setattr(cluster, "run", fake)
+        assert cluster.free_from_quota("node", "/opt/testbed/dataserver.py") == 2
+        script = calls[0][-1]
+        # The pattern must not match the shell that runs it.
+        assert "pgrep -f '[/]opt/testbed/dataserver.py'" in script
+        assert f"{cluster.SERVERS_CGROUP}/cgroup.procs" in script
+
+    def test_no_process_found_is_an_error_naming_the_node(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(cluster, "run", lambda *a, **k: "0\n")
+        with pytest.raises(cluster.ClusterError, match="node-1: no process matches"):
+            cluster.free_from_quota("node-1", "/opt/testbed/dataserver.py")
