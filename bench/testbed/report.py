@@ -464,9 +464,45 @@ def why(scenario: Mapping[str, Any]) -> list[str]:
             f"{_fmt(_median(waits))} s. The column in parentheses judges the deadline from the "
             "container's start, on the transfer and processing the model estimates."
         )
+    lines += _transfer_why(scenario)
     if lines:
         lines = ["", "Why (read from the per-pod records below):", "", *lines]
     return lines
+
+
+def _transfer_why(scenario: Mapping[str, Any]) -> list[str]:
+    """Where the calibrated transfer term is furthest off: pods that read their site's data
+    from the server on their own node (traffic that never crosses a shaped link here, while
+    the model charges the node's link for data that lives at the site) against the others."""
+    servers = scenario.get("data_servers") or {}
+    out = []
+    for name, run in (scenario.get("schedulers") or {}).items():
+        error = (run.get("model_error") or {}).get("transfer", {})
+        if (error.get("median_abs_error") or 0) <= 0.25:
+            continue
+        same: list[float] = []
+        other: list[float] = []
+        for pod in run["pods"]:
+            predicted = (pod.get("predicted") or {}).get("transfer_s")
+            if not completed(pod) or not predicted:
+                continue
+            measured = pod["measured"]["transfer_s"]
+            if measured <= 0.001:
+                continue
+            source = pod.get("data_source")
+            local = source is not None and servers.get(source) == pod.get("node")
+            (same if local else other).append(predicted / measured)
+        if not same:
+            continue
+        out.append(
+            f"- {name}: transfer predicted / measured, median {_fmt(error.get('median_ratio'))}. "
+            f"{len(same)} pods read their site's data from the server on their own node "
+            f"(median ratio {_fmt(_median(same))}): that traffic stays inside the node and "
+            "crosses no shaped link, while the model charges the node's link for data that "
+            f"lives at the site; the other {len(other)} (median ratio "
+            f"{_fmt(_median(other))}) crossed shaped links."
+        )
+    return out
 
 
 def write(doc: Mapping[str, Any], out_dir: Path) -> None:

@@ -294,6 +294,8 @@ def predict(
         "predicted_queueing": evaluator.grade_assignment(problem, nodes),
         "predicted": evaluator.grade_sharing(problem, nodes, pod_start_s=pod_start_s),
     }
+    for record, pod in zip(records, the_plan.pods, strict=True):
+        record["data_source"] = pod.data_source
     for key, grade in grades.items():
         for record, outcome in zip(records, grade.outcomes, strict=True):
             record[key] = (
@@ -650,6 +652,9 @@ def predict_scenario(
     and every other scheduler's is not); without a baseline run, the probe's is used."""
     baseline = entry["schedulers"].get(entry.get("baseline", "kube-scheduler"))
     fitted = None if baseline is None else fit_pod_start(the_plan, baseline["pods"], config)
+    entry["data_servers"] = {
+        source: plan.data_server_node(the_plan, source) for source in the_plan.sources()
+    }
     entry["pod_start_s"] = fitted if fitted is not None else probe_start_s
     entry["pod_start_from"] = "baseline" if fitted is not None else "probe"
     for run in entry["schedulers"].values():
