@@ -11,7 +11,15 @@ concurrent transfers to one site share the link's cap as they would share a real
 transfer paced to the whole cap on its own would multiply the link). Node bandwidth is *not*
 paced here: tbf on the nodes' links shapes it, so co-located transfers really share a link.
 
-Configuration (environment): ``TESTBED_SITE`` (its own site), ``TESTBED_LINKS`` (JSON:
+A site's data (a camera store's recordings) is served from a node of that site. A task on
+that very node fetches it without crossing any shaped link (the traffic stays inside the node),
+while the model charges the node's own link for it: the task names its node (``node=N``) and,
+where the runner gives the server ``TESTBED_LOCAL_MBPS``, such requests are paced to that rate,
+one pacer shared by them all.
+
+Configuration (environment): ``TESTBED_SITE`` (its own site), ``TESTBED_NODE`` (its node),
+``TESTBED_LOCAL_MBPS`` (the pace of requests from its own node; unset: not paced),
+``TESTBED_LINKS`` (JSON:
 ``{site: {"latency_ms": float, "bandwidth_mbps": float | null}}`` for every site it serves),
 ``TESTBED_BIND`` (``host:port``, default ``127.0.0.1:8000``; ``0.0.0.0:8000`` in a pod, where
 only the kind network reaches it).
@@ -100,6 +108,8 @@ class ObjectRequest:
 
     size: int
     site: str
+    node: str = ""
+    """The requesting task's node (empty when it did not say)."""
 
 
 def parse_request(path: str) -> ObjectRequest:
@@ -116,7 +126,10 @@ def parse_request(path: str) -> ObjectRequest:
         raise RequestError(f"bytes={size}: at most {MAX_BYTES}")
     if len(sites) != 1 or not sites[0]:
         raise RequestError(f"site={sites!r}: expected the requesting pod's site")
-    return ObjectRequest(size=size, site=sites[0])
+    nodes = query.get("node", [])
+    if len(nodes) > 1:
+        raise RequestError(f"node={nodes!r}: expected at most one, the requesting pod's node")
+    return ObjectRequest(size=size, site=sites[0], node=nodes[0] if nodes else "")
 
 
 def link_to(links: Mapping[str, Link], site: str) -> Link:
@@ -178,7 +191,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(request.size))
         self.end_headers()
-        pacer = self.server.pacers.get(request.site)
+        local = bool(request.node) and request.node == self.server.node
+        pacer = self.server.local_pacer if local else self.server.pacers.get(request.site)
         sent = 0
         while sent < request.size:
             n = min(CHUNK, request.size - sent)
@@ -208,9 +222,20 @@ class DataServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], *, site: str, links: Mapping[str, Link]) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        site: str,
+        links: Mapping[str, Link],
+        node: str = "",
+        local_mbps: float | None = None,
+    ) -> None:
         super().__init__(address, Handler)
         self.site = site
+        self.node = node
+        self.local_pacer = None if local_mbps is None else LinkPacer(local_mbps)
+        """Paces requests from this server's own node (the site's LAN hop), when set."""
         self.links = dict(links)
         self.pacers = {
             name: LinkPacer(link.bandwidth_mbps)
@@ -218,6 +243,19 @@ class DataServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
             if link.bandwidth_mbps is not None
         }
         """Site -> the pacer of the capped link to it (uncapped links have none)."""
+
+
+def parse_rate(raw: str) -> float | None:
+    """``TESTBED_LOCAL_MBPS`` -> Mbit/s (empty: None, no pacing)."""
+    if not raw:
+        return None
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"TESTBED_LOCAL_MBPS={raw!r}: expected Mbit/s > 0, or unset")
+    return rate
 
 
 def parse_bind(raw: str) -> tuple[str, int]:
@@ -234,10 +272,17 @@ def main() -> int:
         site = os.environ["TESTBED_SITE"]
         links = parse_links(os.environ.get("TESTBED_LINKS", "{}"))
         address = parse_bind(os.environ.get("TESTBED_BIND", "127.0.0.1:8000"))
+        local_mbps = parse_rate(os.environ.get("TESTBED_LOCAL_MBPS", ""))
     except (KeyError, ValueError) as err:
         print(f"dataserver: {err}", file=sys.stderr)
         return 2
-    server = DataServer(address, site=site, links=links)
+    server = DataServer(
+        address,
+        site=site,
+        links=links,
+        node=os.environ.get("TESTBED_NODE", ""),
+        local_mbps=local_mbps,
+    )
     print(f"dataserver: site {site}, {len(links)} links, on {address[0]}:{address[1]}", flush=True)
     server.serve_forever()
     return 0

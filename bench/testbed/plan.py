@@ -349,9 +349,15 @@ def data_server_pod(plan: Plan, source: str, *, image: str, port: int = 8000) ->
     site = next(n.site for n in plan.nodes if n.name == node)
     env = {
         "TESTBED_SITE": site,
+        "TESTBED_NODE": node,
         "TESTBED_LINKS": json.dumps(data_server_links(plan, source), sort_keys=True),
         "TESTBED_BIND": f"0.0.0.0:{port}",
     }
+    if source != node:
+        # A site's data lives at the site, not on this node: a task on this node gets it over
+        # the node's own link in the model, so the server paces it to that link's rate.
+        rate = next(n.bandwidth_mbps for n in plan.nodes if n.name == node)
+        env["TESTBED_LOCAL_MBPS"] = f"{rate:.6g}"
     return {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -548,7 +548,9 @@ NOTES = """## How the testbed works
   node's `eth0` what it uploads, both at the node's bandwidth times s. This kernel has no netem:
   **site-to-site latency is added by the data servers** (they wait the topology's latency before the
   first byte) and a topology link's bandwidth cap is paced by them too, one pacer per link shared
-  by every transfer over it (each transfer paced alone would give N transfers N links).
+  by every transfer over it (each transfer paced alone would give N transfers N links). A site's
+  data is served from a node of the site; a task on that node would fetch it without crossing a
+  shaped link, so the server paces those requests to the node's bandwidth, as the model charges.
 - **Work.** One work unit is one millisecond of one uncapped core, calibrated once per machine in
   the task image (`task.py calibrate`); a node capped at m millicores does m units per second.
 - **Time.** With rate scale s and work scale w every model time is w/s times the scenario's;

@@ -247,13 +247,19 @@ def data_url(source: str, servers: Mapping[str, str]) -> str:
         ) from None
 
 
-def object_path(size_bytes: int, *, site: str) -> str:
-    """The data server request for ``size_bytes`` delivered to ``site``."""
-    return "/objects?" + urllib.parse.urlencode({"bytes": size_bytes, "site": site})
+def object_path(size_bytes: int, *, site: str, node: str = "") -> str:
+    """The data server request for ``size_bytes`` delivered to ``site`` (and ``node``)."""
+    query: dict[str, str | int] = {"bytes": size_bytes, "site": site}
+    if node:
+        query["node"] = node
+    return "/objects?" + urllib.parse.urlencode(query)
 
 
-def fetch(url: str, size_bytes: int, *, site: str, timeout_s: float = 600.0) -> Transfer:
-    """GET ``size_bytes`` from the data server at ``url`` (``http://host:port``) for ``site``."""
+def fetch(
+    url: str, size_bytes: int, *, site: str, node: str = "", timeout_s: float = 600.0
+) -> Transfer:
+    """GET ``size_bytes`` from the data server at ``url`` (``http://host:port``) for ``site``
+    (the task's node named too: the server paces a fetch from its own node)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise TaskError(f"data server URL {url!r}: expected http://host:port")
@@ -261,7 +267,7 @@ def fetch(url: str, size_bytes: int, *, site: str, timeout_s: float = 600.0) -> 
     received = 0
     try:
         start = time.monotonic()
-        conn.request("GET", object_path(size_bytes, site=site))
+        conn.request("GET", object_path(size_bytes, site=site, node=node))
         resp = conn.getresponse()
         first_byte = time.monotonic() - start
         if resp.status != 200:
@@ -360,7 +366,7 @@ def run(env: Mapping[str, str], *, started_at: float) -> dict[str, Any]:
     if size > 0 and spec.data_source is not None:
         url = data_url(spec.data_source, _json_env(env, "TESTBED_DATA_SERVERS"))
         sites = _json_env(env, "TESTBED_NODE_SITES")
-        transfer = fetch(url, size, site=sites.get(node, node))
+        transfer = fetch(url, size, site=sites.get(node, node), node=node)
     start = time.monotonic()
     burn(iterations)
     processing = time.monotonic() - start

@@ -155,6 +155,40 @@ class TestServing:
         # Pacing waits only for bytes ahead of the cap: never past the whole body's deadline.
         assert all(s <= dataserver.paced_deadline(100_000, 800.0) for s in sleeps[1:])
 
+    def test_a_request_from_the_server_s_own_node_is_paced_to_the_local_rate(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        links = {"store-1": dataserver.Link(latency_ms=0.0, bandwidth_mbps=None)}
+        srv = dataserver.DataServer(
+            ("127.0.0.1", 0), site="store-1", links=links, node="w2", local_mbps=8.0
+        )
+        thread = threading.Thread(target=srv.serve_forever, daemon=True)
+        thread.start()
+        sleeps: list[float] = []
+        try:
+            monkeypatch.setattr(dataserver.time, "sleep", sleeps.append)
+            get(srv, "/objects?bytes=200000&site=store-1&node=w1")
+            other_node = list(sleeps)
+            get(srv, "/objects?bytes=200000&site=store-1&node=w2")
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        # Another node of the site crosses a shaped link (tbf); nothing paces it here. The
+        # server's own node is paced: with the clock held still, the last chunk waits for the
+        # whole body's time at the rate, 200 kB at 8 Mbit/s = 0.2 s.
+        assert sum(other_node) == pytest.approx(0.0)
+        assert max(sleeps[len(other_node) :]) == pytest.approx(0.2, abs=0.01)
+
+    def test_a_request_names_at_most_one_node(self) -> None:
+        assert dataserver.parse_request("/objects?bytes=1&site=a&node=w1").node == "w1"
+        with pytest.raises(dataserver.RequestError, match="at most one"):
+            dataserver.parse_request("/objects?bytes=1&site=a&node=w1&node=w2")
+
+    @pytest.mark.parametrize("raw", ["0", "-1", "fast", "nan"])
+    def test_a_bad_local_rate_is_refused_at_start(self, raw: str) -> None:
+        with pytest.raises(ValueError, match="TESTBED_LOCAL_MBPS"):
+            dataserver.parse_rate(raw)
+
     def test_a_bad_request_is_a_400_with_the_reason(self, server: dataserver.DataServer) -> None:
         status, body = get(server, "/objects?bytes=1&site=mars")
         assert status == 400

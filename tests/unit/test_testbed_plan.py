@@ -144,6 +144,22 @@ class TestObjects:
         assert links["cloud"]["latency_ms"] == pytest.approx(40.0 * p.scale.time)
         assert links["cloud"]["bandwidth_mbps"] is None
 
+    def test_site_data_is_paced_on_the_server_s_own_node_and_node_data_is_not(self) -> None:
+        # store-1's recordings live at the site: a task on w2 pays w2's link in the model, so
+        # the server on w2 paces w2's own requests; data on node w2 itself costs nothing.
+        p = make()
+        site = {
+            e["name"]: e["value"]
+            for e in plan.data_server_pod(p, "store-1", image="i")["spec"]["containers"][0]["env"]
+        }
+        node = {
+            e["name"]: e["value"]
+            for e in plan.data_server_pod(p, "w2", image="i")["spec"]["containers"][0]["env"]
+        }
+        assert site["TESTBED_NODE"] == "w2"
+        assert float(site["TESTBED_LOCAL_MBPS"]) == pytest.approx(p.nodes[1].bandwidth_mbps)
+        assert "TESTBED_LOCAL_MBPS" not in node
+
     def test_the_node_patch_carries_the_scaled_truth(self) -> None:
         patch = plan.node_patch(make().nodes[1])
         assert patch["metadata"]["labels"]["cloudedge.io/bandwidth-mbps"] == "10"
