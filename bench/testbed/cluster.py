@@ -196,6 +196,12 @@ PODS_SLICE = "kubelet-kubepods.slice"
 """The systemd slice of every pod on a kind node (cgroup driver systemd, cgroupRoot /kubelet)."""
 
 
+def _set_pods_quota(container: str, quota: str) -> None:
+    """``CPUQuota`` of the node's pods slice, for this boot only (empty: no quota)."""
+    command = ["systemctl", "set-property", "--runtime", PODS_SLICE, f"CPUQuota={quota}"]
+    run(["docker", "exec", container, *command])
+
+
 def cap_cpu(container: str, cpus: float) -> None:
     """Cap the node's pods, together, at ``cpus`` CPUs (the CFS quota of their slice).
 
@@ -205,19 +211,7 @@ def cap_cpu(container: str, cpus: float) -> None:
     they start containers as fast as on any node, and the tasks share the node's compute rate
     as the scenario says.
     """
-    percent = f"{cpus * 100:.2f}%"
-    run(
-        [
-            "docker",
-            "exec",
-            container,
-            "systemctl",
-            "set-property",
-            "--runtime",
-            PODS_SLICE,
-            f"CPUQuota={percent}",
-        ]
-    )
+    _set_pods_quota(container, f"{cpus * 100:.2f}%")
 
 
 SERVERS_CGROUP = "/sys/fs/cgroup/cpu/testbed-data"
@@ -272,18 +266,7 @@ def pods_cpu_quota(container: str) -> float | None:
 
 def uncap_cpu(container: str) -> None:
     """Lift the pods' quota, and a whole-node ``docker update --cpus`` an older run left."""
-    run(
-        [
-            "docker",
-            "exec",
-            container,
-            "systemctl",
-            "set-property",
-            "--runtime",
-            PODS_SLICE,
-            "CPUQuota=",
-        ]
-    )
+    _set_pods_quota(container, "")
     # ``--cpus 0`` leaves a quota in place (it reads as "not given"); the host's CPU count
     # is a quota no node can reach.
     run(["docker", "update", "--cpus", str(len(os.sched_getaffinity(0))), container])

@@ -173,12 +173,8 @@ def install_basics(kube: cluster.Kube, the_plan: plan.Plan) -> None:
     kube.apply([plan.topology_object(the_plan.topology, the_plan.nodes)])
 
 
-def start_data_servers(
-    kube: cluster.Kube, name: str, the_plan: plan.Plan, image: str
-) -> dict[str, str]:
-    """One data server per data source; wait until each is Ready, free its process from the
-    node's pods' quota (:func:`bench.testbed.cluster.free_from_quota`); return source -> URL."""
-    pods = [plan.data_server_pod(the_plan, source, image=image) for source in the_plan.sources()]
+def delete_data_servers(kube: cluster.Kube) -> None:
+    """Delete every data server pod of the testbed (none is not an error)."""
     kube(
         "delete",
         "pods",
@@ -186,9 +182,20 @@ def start_data_servers(
         plan.TASK_NAMESPACE,
         "-l",
         "app.kubernetes.io/name=testbed-data",
+        "--ignore-not-found",
         "--wait=true",
         "--timeout=120s",
+        timeout=150,
     )
+
+
+def start_data_servers(
+    kube: cluster.Kube, name: str, the_plan: plan.Plan, image: str
+) -> dict[str, str]:
+    """One data server per data source; wait until each is Ready, free its process from the
+    node's pods' quota (:func:`bench.testbed.cluster.free_from_quota`); return source -> URL."""
+    pods = [plan.data_server_pod(the_plan, source, image=image) for source in the_plan.sources()]
+    delete_data_servers(kube)
     if not pods:
         return {}
     kube.apply(pods)
@@ -510,18 +517,7 @@ def as_found(kube: cluster.Kube, name: str, nodes: Sequence[str]) -> Iterator[No
         yield
     finally:
         progress("putting the cluster back as it was found")
-        kube(
-            "delete",
-            "pods",
-            "-n",
-            plan.TASK_NAMESPACE,
-            "-l",
-            "app.kubernetes.io/name=testbed-data",
-            "--ignore-not-found",
-            "--wait=true",
-            "--timeout=120s",
-            timeout=150,
-        )
+        delete_data_servers(kube)
         cluster.restore_snapshot(kube, name, snap, cluster.node_containers(kube, name))
 
 
