@@ -961,8 +961,8 @@ def testbed_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) ->
             r["scheduler"],
             f"{r['completed']}/{r['pods']}",
             f"{r['deadline_misses']}/{r['deadline_pods']}",
-            fmt(r["mean_s"]),
-            fmt(r["p95_s"]),
+            (">= " if r.get("lower_bound") else "") + fmt(r["mean_s"]),
+            (">= " if r.get("lower_bound") else "") + fmt(r["p95_s"]),
             fmt(r["mean_ratio"]) if r["mean_ratio"] is not None else "-",
             fmt(r["p95_ratio"]) if r["p95_ratio"] is not None else "-",
             fmt(r["model_error"]) if r["model_error"] is not None else "-",
@@ -989,7 +989,8 @@ measured, not modelled. {shaped}The per-pod records (predicted beside measured, 
 scaling, the plots and the explanation of every miss are on [testbed.md](testbed.md), from
 the same run (commit `{detail.get("testbed_commit")}`, started {detail.get("started")}, load
 {detail.get("load")}). "ratio" is ours over kube-scheduler's in the same run; "model error" is
-the median of |predicted / measured - 1| of each pod's total time.
+the median of |predicted / measured - 1| of each pod's total time. A time marked ">=" is a
+lower bound: pods still running at the run's timeout count at the time they had been out.
 
 {table(TESTBED_HEADER, rows)}{skipped}
 """

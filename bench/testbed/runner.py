@@ -240,9 +240,17 @@ def _parse_time(stamp: str | None) -> float | None:
 
 
 def pod_record(
-    live: Mapping[str, Any], *, job: Mapping[str, Any], scenario_pod: model.Pod
+    live: Mapping[str, Any],
+    *,
+    job: Mapping[str, Any],
+    scenario_pod: model.Pod,
+    cut_at: float | None = None,
 ) -> dict[str, Any]:
-    """What one Job's pod did: its node, phase and the task's termination message."""
+    """What one Job's pod did: its node, phase and the task's termination message.
+
+    ``cut_at`` is when the run stopped waiting (its timeout, or nothing moving), if it did: a
+    pod not finished by then gets ``cut_after_s``, how long it had been out, which the report
+    counts as a lower bound of its completion (report.total_or_bound)."""
     status = live.get("status", {}) if live else {}
     statuses = status.get("containerStatuses") or []
     state = statuses[0].get("state", {}) if statuses else {}
@@ -259,14 +267,20 @@ def pod_record(
             measured = doc or None
     started = bool(state.get("running") or terminated)
     notes = job["spec"]["template"]["metadata"]["annotations"]
+    submitted_at = float(notes[plan.SUBMITTED_AT])
+    phase = status.get("phase", "Missing")
+    unfinished = phase not in ("Succeeded", "Failed")
     return {
         "pod": scenario_pod.name,
         "job": job["metadata"]["name"],
         "class": scenario_pod.workload.value,
         "node": (live or {}).get("spec", {}).get("nodeName"),
-        "phase": status.get("phase", "Missing"),
+        "phase": phase,
         "started": started,
-        "submitted_at": float(notes[plan.SUBMITTED_AT]),
+        "submitted_at": submitted_at,
+        "cut_after_s": (
+            round(cut_at - submitted_at, 4) if cut_at is not None and unfinished else None
+        ),
         "deadline_s": None
         if scenario_pod.max_latency_ms is None
         else scenario_pod.max_latency_ms / 1000.0,
@@ -354,6 +368,7 @@ def run_scheduler(
     last_change = time.monotonic()
     started = time.monotonic()
     last_states: dict[str, str] = {}
+    cut_at: float | None = None
     while True:
         items = kube.json(
             "get", "pods", "-n", plan.TASK_NAMESPACE, "-l", f"{plan.TESTBED_LABEL}={run_id}"
@@ -370,16 +385,20 @@ def run_scheduler(
         now = time.monotonic()
         if now - started > settings.run_timeout_s:
             progress(f"  run timeout: {finished}/{len(jobs)} finished")
+            cut_at = time.time()
             break
         if running == 0 and now - last_change > settings.idle_timeout_s:
             progress(
                 f"  nothing moved for {settings.idle_timeout_s:.0f} s: "
                 f"{finished}/{len(jobs)} finished"
             )
+            cut_at = time.time()
             break
         time.sleep(2)
     records = [
-        pod_record(by_job.get(job["metadata"]["name"], {}), job=job, scenario_pod=pod)
+        pod_record(
+            by_job.get(job["metadata"]["name"], {}), job=job, scenario_pod=pod, cut_at=cut_at
+        )
         for job, pod in zip(jobs, the_plan.pods, strict=True)
     ]
     kube(
@@ -783,7 +802,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--cpu-budget", type=float, default=1.5, help="CPUs the node quotas sum to")
     parser.add_argument("--budget", type=float, default=20.0, help="minutes for the whole run")
     parser.add_argument(
-        "--run-timeout", type=float, default=240.0, help="seconds per scheduler run"
+        "--run-timeout", type=float, default=360.0, help="seconds per scheduler run"
     )
     parser.add_argument("--idle-timeout", type=float, default=60.0, help="seconds without progress")
     parser.add_argument("--out", default="docs")

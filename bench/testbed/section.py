@@ -53,6 +53,7 @@ def headline(doc: dict[str, Any]) -> tuple[common.Numbers, dict[str, Any]]:
                     "deadline_pods": summary["deadline_pods"],
                     "mean_s": summary["mean_s"],
                     "p95_s": summary["p95_s"],
+                    "lower_bound": bool(summary.get("lower_bound")),
                     "mean_ratio": r.get("mean_ratio"),
                     "p95_ratio": r.get("p95_ratio"),
                     "model_error": error,

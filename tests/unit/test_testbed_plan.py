@@ -6,7 +6,7 @@ import json
 
 import pytest
 import testbed_support  # noqa: F401 (puts the repo root on sys.path)
-from bench.testbed import plan, scenarios
+from bench.testbed import plan, runner, scenarios
 
 from cloudedge import model
 
@@ -219,6 +219,49 @@ class TestObjects:
             40.0 * p.scale.time, rel=1e-6
         )
         assert {s["name"] for s in obj["spec"]["sites"]} == {"cloud", "store-1"}
+
+
+class TestPodRecord:
+    def job(self) -> dict[str, object]:
+        p = make()
+        return plan.task_job(
+            p,
+            0,
+            p.pods[0],
+            image="img:1",
+            scheduler_name="default-scheduler",
+            data_servers={},
+            iterations_per_unit=1.0,
+            submitted_at=1000.0,
+            run_id="r1",
+            active_deadline_s=300,
+        )
+
+    @pytest.mark.parametrize(
+        ("phase", "cut_at", "expected"),
+        [("Running", 1240.0, 240.0), ("Pending", 1240.0, 240.0), ("Running", None, None)],
+        ids=["running-at-the-timeout", "waiting-at-the-timeout", "run-not-cut"],
+    )
+    def test_a_pod_unfinished_when_the_run_stopped_records_how_long_it_had_been_out(
+        self, phase: str, cut_at: float | None, expected: float | None
+    ) -> None:
+        live = {"spec": {"nodeName": "w1"}, "status": {"phase": phase}}
+        record = runner.pod_record(live, job=self.job(), scenario_pod=make().pods[0], cut_at=cut_at)
+        assert record["cut_after_s"] == expected
+        assert record["measured"] is None
+
+    def test_a_finished_pod_is_never_cut(self) -> None:
+        message = json.dumps({"total_s": 3.0, "finished_at": 1003.0})
+        live = {
+            "spec": {"nodeName": "w1"},
+            "status": {
+                "phase": "Succeeded",
+                "containerStatuses": [{"state": {"terminated": {"message": message}}}],
+            },
+        }
+        record = runner.pod_record(live, job=self.job(), scenario_pod=make().pods[0], cut_at=1240.0)
+        assert record["cut_after_s"] is None
+        assert record["measured"] == {"total_s": 3.0, "finished_at": 1003.0}
 
 
 class TestScenarios:

@@ -98,6 +98,27 @@ class TestSummary:
         s = report.summarize([late])
         assert (s["deadline_misses"], s["deadline_misses_after_start"]) == (1, 0)
 
+    def test_a_pod_cut_by_the_run_timeout_counts_at_its_time_so_far(self) -> None:
+        # The slow job of kube-scheduler's run was still running when the run timed out, 240 s
+        # after submission: left out, the mean would be 3 s; counted at its bound, 82 s.
+        slow = pod("batch", None)
+        slow.update(phase="Running", cut_after_s=240.0)
+        s = report.summarize([pod("batch", 2.0), pod("batch", 4.0), slow])
+        assert (s["completed"], s["cut"], s["failed"]) == (2, 1, 0)
+        assert s["lower_bound"] is True
+        assert s["mean_s"] == 82.0
+        assert s["p95_s"] == 240.0
+        assert s["makespan_s"] == 240.0
+        assert s["classes"]["batch"]["lower_bound"] is True
+        # Still a miss if it had a deadline, and never a completion.
+        assert report.total_or_bound(slow) == 240.0
+
+    def test_a_failed_pod_is_not_counted_as_cut(self) -> None:
+        failed = pod("batch", None)
+        failed["cut_after_s"] = 240.0
+        s = report.summarize([pod("batch", 2.0), failed])
+        assert (s["cut"], s["failed"], s["mean_s"], s["lower_bound"]) == (0, 1, 2.0, False)
+
     def test_a_run_where_nothing_completed_has_no_times(self) -> None:
         s = report.summarize([pod("batch", None, started=False)])
         assert (s["mean_s"], s["p95_s"], s["makespan_s"]) == (None, None, None)
@@ -179,8 +200,28 @@ class TestTargets:
                 "deadline_miss_ratio": 0.3333,
                 "deadline_miss_after_start_ratio": 0.25,
                 "completed_minus_baseline": 1,
+                "bound": None,
             }
         }
+
+    @pytest.mark.parametrize(
+        ("ours_cut", "theirs_cut", "bound"),
+        [(False, True, "upper"), (True, False, "lower"), (True, True, "unknown")],
+        ids=["baseline-cut", "ours-cut", "both-cut"],
+    )
+    def test_a_ratio_over_cut_pods_says_which_bound_it_is(
+        self, ours_cut: bool, theirs_cut: bool, bound: str
+    ) -> None:
+        def summary(lower: bool) -> dict[str, Any]:
+            return {"mean_s": 4.0, "p95_s": 8.0, "completed": 3, "lower_bound": lower}
+
+        ratios = report.ratios_to_baseline(
+            {"kube-scheduler": summary(theirs_cut), "binder": summary(ours_cut)},
+            baseline="kube-scheduler",
+        )
+        assert ratios["binder"]["bound"] == bound
+        page = report.targets({"ratios": ratios, "schedulers": {}})
+        assert "bound" in " ".join(page)
 
 
 def test_the_page_and_the_json_are_written_from_one_document(tmp_path: Path) -> None:
@@ -215,7 +256,7 @@ def test_the_page_and_the_json_are_written_from_one_document(tmp_path: Path) -> 
     report.write(doc, tmp_path)
     text = (tmp_path / "testbed.md").read_text()
     assert "commit `abc1234`" in text
-    assert "| binder | 1 | 1 | 0 | 0 | 0/0 (0) |" in text
+    assert "| binder | 1 | 1 | 0 | 0 | 0 | 0/0 (0) |" in text
     assert "ratio 0.970; target within ±10%: met" in text
     assert (tmp_path / "testbed.json").read_text().startswith("{")
     report.plot(doc["scenarios"][0], tmp_path / "seed.png")
