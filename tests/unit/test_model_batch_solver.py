@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 import model_builders as mb
+import pytest
 
 from cloudedge import model
-from cloudedge.model import strategies
+from cloudedge.model import batch, evaluator, strategies
 
 CLI = (sys.executable, "-m", "cloudedge.cli")
 CONFIG = model.ModelConfig()
@@ -73,3 +74,41 @@ def test_simulate_batch_prints_no_solver_banner_on_either_stream() -> None:
     assert "HiGHS" not in proc.stdout
     assert "HiGHS" not in proc.stderr
     assert '"placements"' in proc.stdout
+
+
+def cameras_and_free_pods(n_nodes: int) -> tuple[list[model.Node], list[model.Pod]]:
+    """``n_nodes`` edge nodes of one site; a camera pod per node whose deadline caps its node
+    near half full (slack 1.2: utilization at most 0.545), and twice as many pods without a
+    deadline: the cluster holds everything only if cameras share nodes."""
+    nodes = [mb.edge(f"edge-{k:02d}", cpu=1000, site="s") for k in range(n_nodes)]
+    cameras = [
+        mb.pod(f"camera-{k}", cpu=250, compute_cost=100.0, max_latency_ms=220.0)
+        for k in range(n_nodes)
+    ]
+    free = [mb.pod(f"batch-{k}", cpu=250, compute_cost=100.0) for k in range(2 * n_nodes)]
+    return nodes, cameras + free
+
+
+def test_deadline_pods_are_packed_where_their_cap_costs_least_capacity() -> None:
+    nodes, pods = cameras_and_free_pods(4)
+    problem = evaluator.Problem(pods, model.ClusterState(nodes), CONFIG)
+    assert batch.utilization_cap(problem.slack()[:1, :1], problem.max_utilization)[
+        0, 0
+    ] == pytest.approx(1.2 / 2.2)
+    by_cost = batch.Assignment(problem)
+    batch.insert_all(by_cost, batch.constrained_first(problem), batch.Budget(0, exact=True))
+    by_cap = batch.Assignment(problem)
+    batch.insert_cap_aware(by_cap, batch.cap_aware_order(problem), batch.Budget(0, exact=True))
+    # By cost alone each camera takes an empty node and caps it: 4 cameras, 4 others.
+    assert by_cost.placed == 8
+    # Charged for the capacity their caps take, cameras pair up and two nodes stay whole.
+    assert by_cap.placed == 12
+    assert len({int(by_cap.where[p]) for p in range(4)}) == 2
+
+
+def test_a_batch_too_large_for_the_milp_still_packs_deadline_pods() -> None:
+    nodes, pods = cameras_and_free_pods(48)  # 144 pods x 48 nodes: the heuristic path
+    result = strategies.place_batch(pods, model.ClusterState(nodes), CONFIG)
+    assert result.solver_status == "heuristic"
+    assert result.placed == len(pods)
+    assert strategies.grade(result, CONFIG).deadline_misses == 0

@@ -14,7 +14,9 @@ How, within a time budget, keeping the best assignment found so far:
   on the final state are taken out), and insertions from scratch in two orders (most
   constrained first; smallest first, for overloaded clusters). Insertion charges each pod its
   marginal cost on the final state: its own completion plus the wait it adds to the pods
-  already on the node;
+  already on the node. A third insertion (:func:`insert_cap_aware`) charges deadline-bound
+  pods first for the capacity their cap takes from the node, so they share nodes and leave
+  the others whole: on an overloaded cluster it places the most pods;
 * with ``use_milp`` (``optimal``, and small batches): a mixed-integer program solved by HiGHS
   (``highspy``): binary ``x[p,i]``, capacity rows, and the final-state deadline made linear:
   a pod with deadline ``D`` on node ``i`` meets it iff the node's final utilization stays
@@ -304,6 +306,65 @@ def small_first(problem: evaluator.Problem) -> list[int]:
     share = np.where(problem.allowed, np.maximum(problem.cpu_share, problem.mem_share), np.inf)
     smallest = share.min(axis=1) if share.shape[1] else np.zeros(len(problem))
     return sorted(range(len(problem)), key=lambda p: (bool(has_deadline[p]), float(smallest[p]), p))
+
+
+def utilization_cap(slack: state_mod.FloatArray, max_utilization: float) -> state_mod.FloatArray:
+    """The highest utilization at which ``rho/(1-rho)`` stays within ``slack`` (the node's
+    cap when a pod with that slack is on it); ``max_utilization`` without a deadline."""
+    with np.errstate(invalid="ignore"):
+        cap = np.where(np.isfinite(slack), slack / (1.0 + np.maximum(slack, 0.0)), max_utilization)
+    out: state_mod.FloatArray = np.clip(cap, 0.0, max_utilization)
+    return out
+
+
+def cap_aware_order(problem: evaluator.Problem) -> list[int]:
+    """Deadline-bound pods first, fewest possible nodes first, then the tightest; then the
+    others, smallest first (the order of :func:`insert_cap_aware`)."""
+    has_deadline = np.isfinite(problem.limit)
+    choices = problem.allowed.sum(axis=1)
+    slack = np.where(problem.allowed, problem.slack(), -math.inf).max(axis=1)
+    share = np.where(problem.allowed, np.maximum(problem.cpu_share, problem.mem_share), np.inf)
+    smallest = share.min(axis=1) if share.shape[1] else np.zeros(len(problem))
+    return sorted(
+        range(len(problem)),
+        key=lambda p: (
+            (0, int(choices[p]), float(slack[p]), p)
+            if has_deadline[p]
+            else (1, 0, float(smallest[p]), p)
+        ),
+    )
+
+
+def insert_cap_aware(a: Assignment, order: Sequence[int], budget: Budget) -> None:
+    """Insert each unplaced pod of ``order`` where it lowers the nodes' caps least, then
+    where it adds the least to the total.
+
+    A deadline-bound pod caps its node's utilization for every pod after it (the node's
+    wait must stay within its slack). Inserted by cost alone, such pods spread over many
+    nodes and cap them all, and an overloaded cluster then holds far fewer pods than it
+    could. Charging each pod the capacity its cap takes away (CPU the node can no longer
+    fill) sends deadline pods with similar slack to the same nodes and leaves the others
+    whole for the pods without a deadline: the count comes first.
+    """
+    pr = a.problem
+    size = pr.capacity[:, 0]
+    for p in order:
+        if a.where[p] >= 0:
+            continue
+        if budget.over():
+            return
+        cost = a.insert_costs(p)
+        ok = np.isfinite(cost)
+        if not ok.any():
+            continue
+        cap_now = utilization_cap(a.node_slack, pr.max_utilization)
+        cap_new = utilization_cap(np.minimum(a.node_slack, a.slack[p]), pr.max_utilization)
+        damage = np.round((cap_now - cap_new) * size, 3)
+        candidates = np.flatnonzero(ok)
+        least = damage[candidates].min()
+        tied = candidates[damage[candidates] <= least]
+        i = int(tied[np.argmin(cost[tied])])
+        a.add(p, i)
 
 
 def insert_all(a: Assignment, order: Sequence[int], budget: Budget) -> None:
@@ -821,6 +882,11 @@ def solve(
         a = Assignment(problem)
         insert_all(a, each, budget if candidates else Budget(0.0, exact=True))
         candidates.append((name, a))
+    if small_first_start and not budget.over():
+        a = Assignment(problem)
+        insert_cap_aware(a, cap_aware_order(problem), budget)
+        insert_all(a, order, budget)
+        candidates.append(("cap-aware", a))
     best_name, best = max(candidates, key=lambda c: c[1].key())
     if use_milp and not budget.over():
         share = budget if exact else Budget(budget.left() * MILP_SHARE)
