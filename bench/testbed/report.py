@@ -532,8 +532,9 @@ def why(scenario: Mapping[str, Any]) -> list[str]:
 
 def _transfer_why(scenario: Mapping[str, Any]) -> list[str]:
     """Where the calibrated transfer term is furthest off: pods that read their site's data
-    from the server on their own node (traffic that never crosses a shaped link here, while
-    the model charges the node's link for data that lives at the site) against the others."""
+    from the server on their own node (paced together by the server at that node's bandwidth,
+    as the model charges the node's link for data that lives at the site) against the
+    others (over the shaped links)."""
     servers = scenario.get("data_servers") or {}
     out = []
     for name, run in (scenario.get("schedulers") or {}).items():
@@ -557,10 +558,9 @@ def _transfer_why(scenario: Mapping[str, Any]) -> list[str]:
         out.append(
             f"- {name}: transfer predicted / measured, median {_fmt(error.get('median_ratio'))}. "
             f"{len(same)} pods read their site's data from the server on their own node "
-            f"(median ratio {_fmt(_median(same))}): that traffic stays inside the node and "
-            "crosses no shaped link, while the model charges the node's link for data that "
-            f"lives at the site; the other {len(other)} (median ratio "
-            f"{_fmt(_median(other))}) crossed shaped links."
+            f"(median ratio {_fmt(_median(same))}; the server paces them together at the "
+            "node's bandwidth, the link the model charges), the other "
+            f"{len(other)} crossed shaped links (median ratio {_fmt(_median(other))})."
         )
     return out
 

@@ -683,6 +683,11 @@ def predict_scenario(
 def repredict(doc: dict[str, Any]) -> dict[str, Any]:
     """Predict every recorded pod again with the model as it is now (``--rerender``): the
     placements and measurements are the run's, the predictions the current code's."""
+    for entry in doc["scenarios"]:  # the JSON's sorted keys lost the order they ran in
+        runs = entry.get("schedulers") or {}
+        entry["schedulers"] = {
+            name: runs[name] for name in sorted(runs, key=lambda n: (*schedulers.NAMES, n).index(n))
+        }
     if "plan_inputs" not in doc:
         return doc  # a run from before the plans were recorded keeps its predictions
     config = model.ModelConfig()
