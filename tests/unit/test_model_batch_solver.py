@@ -3,6 +3,7 @@ neither the clock nor nodes it cannot use, and the solver prints nothing of its 
 
 from __future__ import annotations
 
+import gc
 import random
 import subprocess
 import sys
@@ -112,3 +113,30 @@ def test_a_batch_too_large_for_the_milp_still_packs_deadline_pods() -> None:
     assert result.solver_status == "heuristic"
     assert result.placed == len(pods)
     assert strategies.grade(result, CONFIG).deadline_misses == 0
+
+
+def test_the_cyclic_collector_is_off_during_a_solve_and_back_as_it_was_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bool] = []
+    real_solve = batch.solve
+
+    def watching(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return real_solve(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch, "solve", watching)
+    nodes, pods = overfilled_edge(1)
+    assert gc.isenabled()
+    strategies.place_batch(pods, model.ClusterState(nodes), CONFIG)
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        strategies.place_batch(pods, model.ClusterState(nodes), CONFIG)
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
+    with batch.no_cyclic_gc(), batch.no_cyclic_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
