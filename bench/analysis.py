@@ -519,14 +519,17 @@ def solve(numbers: common.Numbers, detail: dict[str, Any]) -> str:
         )
     return (
         f"**Why** the p99 is {_f(p99)} s (p50 {_f(p50)} s): {where}"
-        "Profiled (cProfile, ``process_time``) on warm batches, the CPU goes mostly to two "
-        "parts that always run to their end: building the pods x nodes cost matrices "
-        "(``evaluator.Problem``, one pass per pod through the filters and terms: 60-80 ms) "
-        "and the first insertion (one vectorized pass over every node per pod: about 85 ms); "
-        "the local search gets what remains of the 150 ms budget counted from the start. "
-        "Pricing each pod on a candidate list of its 32 fastest nodes made the insertion "
-        "cheap but placed worse than greedy (total ECT above greedy's on 2 of 3 seeds), so it "
-        "was left out."
+        "Timed part by part (``process_time``, 10 batches), the CPU goes mostly to two parts "
+        "that always run to their end: building the pods x nodes cost matrices "
+        "(``evaluator.Problem``, one pass per pod through the filters and terms: 36-95 ms "
+        "from one batch to the next) and the first insertion (one vectorized pass over every "
+        "node per pod: 39-83 ms); the local search gets what remains of the 150 ms budget "
+        "counted from the start, so the batches above it are those whose two fixed parts "
+        "alone took longer. The cyclic garbage collector is held off during a solve (a "
+        "generation-2 collection inside one added about 50 ms), and the search no longer "
+        "sorts every pod's nodes on each pass (25-30 ms each, past the budget). Pricing each "
+        "pod on a candidate list of its 32 fastest nodes made the insertion cheap but placed "
+        "worse than greedy (total ECT above greedy's on 2 of 3 seeds), so it was left out."
     )
 
 
