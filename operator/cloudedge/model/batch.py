@@ -44,7 +44,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -408,29 +408,30 @@ def insert_cap_aware(a: Assignment, order: Sequence[int], budget: Budget) -> Non
     fill) sends deadline pods with similar slack to the same nodes and leaves the others
     whole for the pods without a deadline: the count comes first.
     """
+    insert_all(a, order, budget, pick=_least_cap_damage)
+
+
+def _least_cap_damage(a: Assignment, p: int, cost: state_mod.FloatArray) -> int:
+    """Among the nodes ``p`` may join (finite ``cost``), the one whose cap it lowers least
+    (in CPU the node can no longer fill), then the cheapest."""
     pr = a.problem
-    size = pr.capacity[:, 0]
-    for p in order:
-        if a.where[p] >= 0:
-            continue
-        if budget.over():
-            return
-        cost = a.insert_costs(p)
-        ok = np.isfinite(cost)
-        if not ok.any():
-            continue
-        cap_now = utilization_cap(a.node_slack, pr.max_utilization)
-        cap_new = utilization_cap(np.minimum(a.node_slack, a.slack[p]), pr.max_utilization)
-        damage = np.round((cap_now - cap_new) * size, 3)
-        candidates = np.flatnonzero(ok)
-        least = damage[candidates].min()
-        tied = candidates[damage[candidates] <= least]
-        i = int(tied[np.argmin(cost[tied])])
-        a.add(p, i)
+    cap_now = utilization_cap(a.node_slack, pr.max_utilization)
+    cap_new = utilization_cap(np.minimum(a.node_slack, a.slack[p]), pr.max_utilization)
+    damage = np.round((cap_now - cap_new) * pr.capacity[:, 0], 3)
+    candidates = np.flatnonzero(np.isfinite(cost))
+    tied = candidates[damage[candidates] <= damage[candidates].min()]
+    return int(tied[np.argmin(cost[tied])])
 
 
-def insert_all(a: Assignment, order: Sequence[int], budget: Budget) -> None:
-    """Insert each unplaced pod of ``order`` where it adds the least to the total."""
+def insert_all(
+    a: Assignment,
+    order: Sequence[int],
+    budget: Budget,
+    *,
+    pick: Callable[[Assignment, int, state_mod.FloatArray], int] | None = None,
+) -> None:
+    """Insert each unplaced pod of ``order`` where it adds the least to the total, or on the
+    node ``pick`` chooses among those it may join (finite cost)."""
     for p in order:
         if a.where[p] >= 0:
             continue
@@ -439,7 +440,7 @@ def insert_all(a: Assignment, order: Sequence[int], budget: Budget) -> None:
         cost = a.insert_costs(p)
         i = int(np.argmin(cost))
         if math.isfinite(cost[i]):
-            a.add(p, i)
+            a.add(p, i if pick is None else pick(a, p, cost))
 
 
 NEAR_NODES = 32

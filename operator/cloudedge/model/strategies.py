@@ -232,6 +232,7 @@ LARGE_BATCH_TIME_LIMIT_S = 0.15
 pods on 1,000 nodes, and the local search stops at the budget with the best found so far."""
 
 
+@batch.no_cyclic_gc()  # the whole solve, cost matrices included
 def _solve(
     pods: Sequence[types.Pod],
     cluster: state_mod.ClusterState,
@@ -250,28 +251,6 @@ def _solve(
     has :data:`LARGE_BATCH_TIME_LIMIT_S`: greedy's and spread's placements are not computed,
     so the result is not greater than greedy's by construction there, only by measurement.
     """
-    with batch.no_cyclic_gc():
-        return _solve_now(
-            pods,
-            cluster,
-            config,
-            time_limit_s=time_limit_s,
-            strategy=strategy,
-            use_milp=use_milp,
-            extra_starts=extra_starts,
-        )
-
-
-def _solve_now(
-    pods: Sequence[types.Pod],
-    cluster: state_mod.ClusterState,
-    config: types.ModelConfig,
-    *,
-    time_limit_s: float,
-    strategy: Strategy,
-    use_milp: bool,
-    extra_starts: Sequence[tuple[str, PlacementResult]],
-) -> tuple[state_mod.ClusterState, evaluator.Problem, list[int | None], batch.SolveInfo]:
     started = time.monotonic()
     base = cluster.copy()
     problem = evaluator.Problem(pods, base, config)
