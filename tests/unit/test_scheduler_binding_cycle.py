@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from typing import Any
 
 import prometheus_client as prom
@@ -21,7 +22,7 @@ from cloudedge import errors, model
 from cloudedge.cluster import binding
 from cloudedge.cluster.view import ClusterView
 from cloudedge.metrics import Metrics
-from cloudedge.scheduler import core, leader
+from cloudedge.scheduler import batching, core, leader
 
 WORKERS = 4
 
@@ -231,3 +232,65 @@ def test_bind_errors_are_one_hierarchy() -> None:
     for cls in (binding.BindConflict, binding.BindGone, binding.BindForbidden, binding.BindRetry):
         assert issubclass(cls, errors.BindError)
     assert issubclass(binding.BindNotFound, binding.BindGone)
+
+
+@pytest.mark.parametrize(
+    ("placement", "decided_before_a_bind_returns"),
+    [pytest.param("greedy", WORKERS, id="greedy"), pytest.param("batch", 8, id="batch")],
+)
+def test_a_batch_is_reserved_whole_while_greedy_decides_only_as_bind_workers_free_up(
+    monkeypatch: pytest.MonkeyPatch, placement: str, decided_before_a_bind_returns: int
+) -> None:
+    # Every Binding hangs until released: what is reserved by then was decided ahead of them.
+    view = ClusterView()
+    view.replace_nodes([node("a", cpu="4")])
+    view.replace_pods([])
+    scheduler = core.Scheduler(
+        cluster=view,
+        core=k8s.CoreV1Api(k8s.ApiClient()),
+        config=model.ModelConfig(),
+        metrics=Metrics(prom.CollectorRegistry()),
+        gate=leader.LeaderGate(None, enabled=False),
+        recorder=Recorder(),  # type: ignore[arg-type]
+        bind_workers=WORKERS,
+        batch=batching.BatchOptions(placement=placement, window_s=0.05, max_pods=8),
+    )
+    release = threading.Event()
+    sent: list[str] = []
+
+    def hanging(api: Any, *, name: str, **_: Any) -> binding.Outcome:
+        sent.append(name)
+        release.wait(timeout=5)
+        return binding.Outcome.BOUND
+
+    monkeypatch.setattr(binding, "bind", hanging)
+    names = [f"p{k}" for k in range(8)]
+
+    async def go() -> tuple[int, int]:
+        for name in names:
+            scheduler.pod_pending(pending(name, cpu="100m"))
+        task = asyncio.create_task(scheduler.run())
+        for _ in range(100):  # bounded: 2 s of 20 ms turns, until the decisions stop
+            await asyncio.sleep(0.02)
+            if len(sent) >= WORKERS and sum(map(bool, map(view.is_bound_or_reserved, names))) in (
+                WORKERS,
+                8,
+            ):
+                break
+        await asyncio.sleep(0.1)
+        held = sum(1 for name in names if view.is_bound_or_reserved(name))
+        release.set()
+        for _ in range(250):  # bounded: 5 s
+            await asyncio.sleep(0.02)
+            if len(scheduler.queue) == 0 and not scheduler._binds:
+                break
+        await scheduler.stop(drain_s=1)
+        await asyncio.gather(task, return_exceptions=True)
+        return held, len(sent)
+
+    held, binds = asyncio.run(go())
+    scheduler._side_pool.shutdown(wait=True)
+    assert held == decided_before_a_bind_returns
+    assert binds == 8
+    assert sorted(sent) == sorted(names)  # each pod bound once
+    assert cpu_used(view) == {"a": 800.0}
