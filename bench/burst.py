@@ -27,7 +27,7 @@ from bench import common, e2e
 from cloudedge.cluster import client as ce_client
 
 CLUSTER = "cloudedge-bench-burst"
-NODES, PODS = 200, 500
+NODES, PODS = 500, 2000
 QUICK_NODES, QUICK_PODS = 50, 100
 WINDOWS = (0.1, 1.0)
 BATCH_MAX = 500
