@@ -160,6 +160,7 @@ def test_cli_json_never_overcommits_and_explains_every_unplaced_pod(
 ) -> None:
     forwarded: list[dict[str, Any]] = []
     if (example, strategy) in REUSED_SOLVES:
+        placed(example, strategy)  # solved (and cached) before simulate.run is replaced
 
         def reuse(sim: simulate.Simulation, **kwargs: Any) -> model.PlacementResult:
             forwarded.append(kwargs)
