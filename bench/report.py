@@ -881,6 +881,7 @@ def burst_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> s
             [
                 label,
                 f"{r['bound']}/{r['pods']}",
+                f"{r['created'] / r['create_seconds']:.1f}" if r.get("create_seconds") else "",
                 f"{r['pods_per_second']:.1f}",
                 fmt(r["latency_p50_s"]),
                 fmt(r["latency_p99_s"]),
@@ -893,6 +894,7 @@ def burst_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> s
     header = [
         "binder",
         "bound",
+        "created/s",
         "pods/s",
         "latency p50 s",
         "latency p99 s",
