@@ -205,3 +205,54 @@ def test_assign_takes_named_requests_and_leaves_other_axes_alone() -> None:
         "pods": 1.0,
         GPU: 2.0,
     }
+
+
+# -- a whole batch at once -------------------------------------------------------------------
+
+
+def _batch_nodes(*, tainted: bool) -> list[model.Node]:
+    nodes = [
+        cloud("c1", used={"cpu": 7900, "memory": 0, "pods": 0}),
+        cloud("c2", schedulable=False),
+        cloud("c3", ready=False),
+        cloud("c4", labels={"disk": "ssd"}),
+        cloud("c5", allocatable={"cpu": 8000, "memory": 1e9, "pods": 2}, used={"pods": 2}),
+        cloud("gpu", allocatable={"cpu": 8000, "pods": 110, GPU: 1}),
+        cloud("over", used={"cpu": 9000, "memory": 0, "pods": 0}),
+        cloud("untiered", tier=None),
+        edge("e1", cpu=1000, used={"cpu": 800, "memory": 0, "pods": 0}),
+        edge("e2", mem=10),
+    ]
+    if tainted:
+        nodes.append(cloud("tainted", taints=(model.Taint("gpu", "yes", "NoSchedule"),)))
+    return nodes
+
+
+def _batch_pods() -> list[model.Pod]:
+    return [
+        pod("plain"),
+        pod("zero", cpu=0),
+        pod("big", cpu=200),
+        pod("huge", cpu=9000, mem=2**40),
+        pod("mem", mem=20),
+        pod("ssd", node_selector={"disk": "ssd"}),
+        pod("edge", tier=model.Tier.EDGE),
+        pod("deadline", compute_cost=8000, max_latency_ms=50),
+        pod("tolerates", tolerations=(model.Toleration("gpu", "Equal", "yes", "NoSchedule"),)),
+        gpu_pod(),
+        model.Pod(name="disk", requests={"cpu": 100, "pods": 1, "ephemeral-storage": 2.0**50}),
+    ]
+
+
+@pytest.mark.parametrize("tainted", [False, True], ids=["no-taint", "a-hard-taint"])
+def test_a_batch_gets_the_verdict_each_pod_gets_alone(tainted: bool) -> None:
+    state = model.ClusterState(_batch_nodes(tainted=tainted))
+    pods = _batch_pods()
+    alone = []
+    for p in pods:
+        result = filters.static_filters(p, state)
+        filters.resource_filter(p, state, result)
+        alone.append(result.feasible.tolist())
+    assert filters.feasible_many(pods, state).tolist() == alone
+    assert any(map(any, alone)), "some pod fits somewhere"
+    assert not all(map(all, alone)), "some filter turns some pod away"

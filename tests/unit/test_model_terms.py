@@ -75,6 +75,33 @@ class TestProcessingTime:
         assert got.tolist() == pytest.approx([0.125, 0.5])
 
 
+@pytest.mark.parametrize("bandwidth", list(model.BandwidthModel), ids=str)
+def test_a_batch_of_pods_gets_each_pods_own_values_from_every_term(
+    bandwidth: model.BandwidthModel,
+) -> None:
+    # compute_many feeds the batch solver; it must be compute row by row, bit for bit.
+    topo = model.Topology(links=(model.Link("cloud", "site-edge-1", 10.0, 50.0),))
+    cluster = model.ClusterState(
+        [cloud(), cloud("c2", site="b"), edge(), edge("edge-2", site="s", cpu=500)], topology=topo
+    )
+    pods = [
+        pod("none", compute_cost=0),
+        pod("local", data_source="edge-1", data_size_mb=10, compute_cost=300),
+        pod("empty", data_source="c2", data_size_mb=0),
+        pod("nowhere", data_source="camera-a", data_size_mb=2.5, compute_cost=1e6),
+        pod("again", data_source="edge-1", data_size_mb=0.125),
+    ]
+    config = model.ModelConfig(bandwidth_model=bandwidth)
+    checked = []
+    for term in terms.build_terms(config):
+        many = term.compute_many(pods, cluster)
+        rows = [term.compute(p, cluster) for p in pods]
+        alone = np.array([np.zeros(len(cluster)) if r is None else r for r in rows])
+        np.testing.assert_array_equal(many, alone)
+        checked.append(term.name)
+    assert {"transfer", "processing", "waiting"} <= set(checked)
+
+
 class TestWaitingTime:
     @pytest.mark.parametrize(
         ("used_cpu", "req_cpu", "cost", "expected"),

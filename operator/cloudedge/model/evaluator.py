@@ -104,41 +104,47 @@ class Problem:
             # needs its final-state form here too before it can be graded.
             raise ValueError(f"the evaluator models the waiting term only, not {queued}")
         fixed_terms = [t for t in time_terms if not t.grows_with_load]
+        # Whole-batch matrix operations (terms.Term.compute_many, filters.feasible_many): a
+        # loop over the pods here was most of a 500-pod batch's fixed cost in the live solve.
+        self.processing = terms.processing_many(self.pods, base)
         self.fixed = np.zeros((n_pods, n_nodes))
         """Pods x nodes: the time terms that do not depend on load (transfer, processing and
         any other registered one), seconds."""
         self.transfer = np.zeros((n_pods, n_nodes))
-        self.processing = np.zeros((n_pods, n_nodes))
-        self.service = np.zeros((n_pods, n_nodes))
-        self.allowed = np.zeros((n_pods, n_nodes), dtype=bool)
-        self.limit = np.full(n_pods, math.inf)
-        for p, pod in enumerate(self.pods):
-            for term in fixed_terms:
-                seconds = term.compute(pod, base)
-                if seconds is None:
-                    continue
-                self.fixed[p] += seconds
-                if term.name == terms.TransferTime.name:
-                    self.transfer[p] = seconds
-            self.processing[p] = terms.processing_seconds(pod, base)
-            self.service[p] = (
-                self.processing[p] if pod.compute_cost > 0 else config.default_service_seconds
-            )
-            result = filters.static_filters(pod, base)
-            filters.resource_filter(pod, base, result)
-            self.allowed[p] = result.feasible
-            if pod.max_latency_ms is not None:
-                self.limit[p] = pod.max_latency_ms / 1000.0 * (1 + DEADLINE_SLACK)
+        for term in fixed_terms:
+            if term.name == terms.ProcessingTime.name:
+                seconds = self.processing
+            else:
+                seconds = term.compute_many(self.pods, base)
+            self.fixed += seconds
+            if term.name == terms.TransferTime.name:
+                self.transfer = seconds
+        computes = np.array([pod.compute_cost > 0 for pod in self.pods], dtype=bool)
+        self.service = np.where(computes[:, None], self.processing, config.default_service_seconds)
+        self.allowed = filters.feasible_many(self.pods, base)
+        self.limit = np.array(
+            [
+                math.inf
+                if pod.max_latency_ms is None
+                else pod.max_latency_ms / 1000.0 * (1 + DEADLINE_SLACK)
+                for pod in self.pods
+            ],
+            dtype=np.float64,
+        )
         # A zero request on an axis adds nothing to it (0 * inf would be nan).
         req2 = self.requests[:, :2]
-        with np.errstate(invalid="ignore"):
-            cpu_share = np.where(req2[:, :1] > 0, req2[:, :1] * self.inv_capacity[:, 0], 0.0)
-            mem_share = np.where(req2[:, 1:2] > 0, req2[:, 1:2] * self.inv_capacity[:, 1], 0.0)
+        cpu_share = np.zeros((n_pods, n_nodes))
+        mem_share = np.zeros((n_pods, n_nodes))
+        np.multiply(req2[:, :1], self.inv_capacity[:, 0], out=cpu_share, where=req2[:, :1] > 0)
+        np.multiply(req2[:, 1:2], self.inv_capacity[:, 1], out=mem_share, where=req2[:, 1:2] > 0)
         self.cpu_share: state_mod.FloatArray = cpu_share
         self.mem_share: state_mod.FloatArray = mem_share
         start_cpu, start_mem = self.start_utilization()
-        alone = np.maximum(start_cpu + cpu_share, start_mem + mem_share)
-        alone_ect = self.fixed + self.service * congestion(alone, self.max_utilization)
+        alone = np.add(cpu_share, start_cpu)
+        np.maximum(alone, np.add(mem_share, start_mem), out=alone)
+        alone_ect = congestion(alone, self.max_utilization)
+        alone_ect *= self.service
+        alone_ect += self.fixed
         self.allowed &= alone_ect <= self.limit[:, None]
         self.alone_ect = alone_ect
         """Each pod's completion on each node with no other pod of the batch there."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import functools
 import types as types_mod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -274,6 +274,60 @@ def resource_filter(pod: types.Pod, cluster: state_mod.ClusterState, result: Fil
         result.fail(hits, POD_ANTI_AFFINITY, unresolvable=False)
     if pod.affinity:
         result.fail(interpod.affinity_misses(pod, cluster), POD_AFFINITY, unresolvable=True)
+
+
+def feasible_many(
+    pods: Sequence[types.Pod], cluster: state_mod.ClusterState
+) -> state_mod.BoolArray:
+    """Pods x nodes: :func:`static_filters` then :func:`resource_filter` passed, for a batch.
+
+    The batch solver needs only the verdict, for hundreds of pods at once. A pod that only
+    the state's own codes and the resource fit can turn away (no tier, selector, affinity,
+    volume or inter-pod term, no host port in use, no hard taint in the cluster) is judged
+    by matrix operations over the whole batch; any other pod goes through the filters one by
+    one. Both give the same verdict (tests/unit/test_model_filters.py).
+    """
+    out = np.zeros((len(pods), len(cluster)), dtype=bool)
+    plain: list[int] = []
+    for p, pod in enumerate(pods):
+        if _only_fit_applies(pod, cluster):
+            plain.append(p)
+        else:
+            result = static_filters(pod, cluster)
+            resource_filter(pod, cluster, result)
+            out[p] = result.feasible
+    if not plain:
+        return out
+    axes = cluster.resources
+    rows = np.array([pods[p].request_column(axes)[0][:, 0] for p in plain], dtype=np.float64)
+    ok = np.ones((len(plain), len(cluster)), dtype=bool)
+    if cluster.any_base_failure:
+        ok &= (cluster.base_code == PASS)[None, :]
+    for a in range(len(axes)):
+        asked = rows[:, a : a + 1]
+        short = asked > cluster.headroom[a][None, :]
+        short &= asked > 0  # a zero request fits even a full (or zero-capacity) axis
+        ok &= ~short
+    for k, p in enumerate(plain):
+        if pods[p].request_column(axes)[1]:  # asks for a resource no node offers
+            ok[k] = False
+    out[plain] = ok
+    return out
+
+
+def _only_fit_applies(pod: types.Pod, cluster: state_mod.ClusterState) -> bool:
+    """Whether the state's base codes and the resource fit are the only filters that can turn
+    ``pod`` away (see :func:`static_filters` and :func:`resource_filter`)."""
+    return not (
+        pod.tier is not None
+        or cluster.any_hard_taint
+        or pod.node_selector
+        or pod.affinity_terms
+        or pod.volume_node_terms
+        or (pod.host_ports and cluster.with_host_ports)
+        or pod.constrained_by_others
+        or cluster.with_anti_affinity
+    )
 
 
 def _fit(pod: types.Pod, cluster: state_mod.ClusterState, result: FilterResult) -> None:

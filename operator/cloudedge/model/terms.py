@@ -65,6 +65,19 @@ class Term(abc.ABC):
         before the deadline filter and do not read it.
         """
 
+    def compute_many(
+        self, pods: Sequence[types.Pod], cluster: state_mod.ClusterState
+    ) -> state_mod.FloatArray:
+        """Pods x nodes: :meth:`compute` of each pod on every node, 0 where the term does not
+        apply (the batch solver's fixed costs). A term whose values are a matrix operation
+        over the batch overrides it with that, with the same values."""
+        out = np.zeros((len(pods), len(cluster)), dtype=np.float64)
+        for p, pod in enumerate(pods):
+            values = self.compute(pod, cluster)
+            if values is not None:
+                out[p] = values
+        return out
+
     def goodness(
         self, values: state_mod.FloatArray, feasible: state_mod.BoolArray
     ) -> state_mod.FloatArray:
@@ -182,6 +195,24 @@ class TransferTime(Term):
         seconds: state_mod.FloatArray = latency + pod.data_size_mb * per_mb
         return seconds
 
+    def compute_many(
+        self, pods: Sequence[types.Pod], cluster: state_mod.ClusterState
+    ) -> state_mod.FloatArray:
+        """:meth:`compute` for a batch: one broadcast per data source instead of one per pod."""
+        out = np.zeros((len(pods), len(cluster)), dtype=np.float64)
+        by_source: dict[str, list[int]] = {}
+        for p, pod in enumerate(pods):
+            if pod.data_source is not None:
+                by_source.setdefault(pod.data_source, []).append(p)
+        for source, rows in by_source.items():
+            latency, per_mb = cluster.cached(("transfer", source, self.model), self._per_source)
+            sizes = np.array([pods[p].data_size_mb for p in rows], dtype=np.float64)
+            moving = sizes != 0  # no data: the latency alone (0 x an infinite per_mb is nan)
+            index = np.asarray(rows)
+            out[index[~moving]] = latency
+            out[index[moving]] = latency + sizes[moving, None] * per_mb
+        return out
+
     def _per_source(
         self, cluster: state_mod.ClusterState, key: tuple[str, str, types.BandwidthModel]
     ) -> tuple[state_mod.FloatArray, state_mod.FloatArray]:
@@ -241,6 +272,15 @@ def processing_seconds(pod: types.Pod, cluster: state_mod.ClusterState) -> state
     seconds.flags.writeable = False  # shared by the two terms and by later pods of this cost
     cluster.memo["processing"] = (pod.compute_cost, seconds)
     return seconds
+
+
+def processing_many(
+    pods: Sequence[types.Pod], cluster: state_mod.ClusterState
+) -> state_mod.FloatArray:
+    """Pods x nodes: :func:`processing_seconds` of each pod, in one division."""
+    costs = np.array([pod.compute_cost for pod in pods], dtype=np.float64)
+    out: state_mod.FloatArray = costs[:, None] / cluster.compute_rate[None, :]
+    return out
 
 
 @register(
@@ -316,6 +356,11 @@ class ProcessingTime(Term):
         feasible: state_mod.BoolArray | None = None,
     ) -> state_mod.FloatArray:
         return processing_seconds(pod, cluster)
+
+    def compute_many(
+        self, pods: Sequence[types.Pod], cluster: state_mod.ClusterState
+    ) -> state_mod.FloatArray:
+        return processing_many(pods, cluster)
 
 
 @register(
