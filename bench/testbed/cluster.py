@@ -196,41 +196,10 @@ PODS_SLICE = "kubelet-kubepods.slice"
 """The systemd slice of every pod on a kind node (cgroup driver systemd, cgroupRoot /kubelet)."""
 
 
-def _set_pods_quota(container: str, quota: str, period: str = "") -> None:
-    """``CPUQuota`` and ``CPUQuotaPeriodSec`` of the node's pods slice, for this boot only
-    (empty: no quota, the kernel's 100 ms period)."""
-    command = [
-        "systemctl",
-        "set-property",
-        "--runtime",
-        PODS_SLICE,
-        f"CPUQuota={quota}",
-        f"CPUQuotaPeriodSec={period}",
-    ]
+def _set_pods_quota(container: str, quota: str) -> None:
+    """``CPUQuota`` of the node's pods slice, for this boot only (empty: no quota)."""
+    command = ["systemctl", "set-property", "--runtime", PODS_SLICE, f"CPUQuota={quota}"]
     run(["docker", "exec", container, *command])
-
-
-MIN_QUOTA_MS = 1.0
-"""The kernel refuses a CFS quota under 1 ms per period."""
-MIN_PERIOD_MS = 10
-MAX_PERIOD_MS = 100
-"""The kernel's default period."""
-
-
-def quota_period_ms(cpus: float) -> int:
-    """The CFS period for a quota of ``cpus``: the shortest whole number of milliseconds, from
-    :data:`MIN_PERIOD_MS`, whose quota is at least :data:`MIN_QUOTA_MS`.
-
-    Why not the default 100 ms: an edge node's quota here is a few hundredths of a CPU, 7.5 ms
-    per 100 ms at 0.075 CPUs, and the pods that spend it early in a period leave every task
-    that becomes runnable later waiting up to the period's end: up to 92.5 ms for a few
-    milliseconds of work, which the 2-CPU node it stands for never does, and which is a third
-    of a video-analytics deadline in testbed time. A shorter period keeps the same share and
-    cuts that wait to the period's length.
-    """
-    if not cpus > 0:
-        raise ValueError(f"a CPU quota must be above 0, not {cpus!r}")
-    return int(min(MAX_PERIOD_MS, max(MIN_PERIOD_MS, math.ceil(MIN_QUOTA_MS / cpus - 1e-9))))
 
 
 def cap_cpu(container: str, cpus: float) -> None:
@@ -240,9 +209,9 @@ def cap_cpu(container: str, cpus: float) -> None:
     few hundredths of a CPU here, and a kubelet, containerd and runc squeezed into that take
     tens of seconds to start a container, which no 2-CPU node does. Left outside the quota,
     they start containers as fast as on any node, and the tasks share the node's compute rate
-    as the scenario says. The period is :func:`quota_period_ms`'s.
+    as the scenario says.
     """
-    _set_pods_quota(container, f"{cpus * 100:.2f}%", f"{quota_period_ms(cpus)}ms")
+    _set_pods_quota(container, f"{cpus * 100:.2f}%")
 
 
 SERVERS_CGROUP = "/sys/fs/cgroup/cpu/testbed-data"
@@ -288,40 +257,9 @@ def pods_cpu_quota(container: str) -> float | None:
     ).strip()
     if out in ("", "infinity"):
         return None
-    seconds = _systemd_seconds(out)
-    if seconds is None:
+    parts = re.findall(r"([0-9.]+)(ms|us|s)", out)
+    if not parts or "".join(n + u for n, u in parts) != out.replace(" ", ""):
         raise ClusterError(f"{container}: unexpected CPUQuotaPerSecUSec {out!r}")
-    return seconds
-
-
-def pods_cpu_period_ms(container: str) -> float | None:
-    """The CFS period of the node's pods' quota in milliseconds (``None``: the default)."""
-    out = run(
-        [
-            "docker",
-            "exec",
-            container,
-            "systemctl",
-            "show",
-            PODS_SLICE,
-            "-p",
-            "CPUQuotaPeriodUSec",
-            "--value",
-        ]
-    ).strip()
-    if out in ("", "infinity"):
-        return None
-    seconds = _systemd_seconds(out)
-    if seconds is None:
-        raise ClusterError(f"{container}: unexpected CPUQuotaPeriodUSec {out!r}")
-    return round(seconds * 1000.0, 3)
-
-
-def _systemd_seconds(shown: str) -> float | None:
-    """A systemd time span ("75ms", "1s 500ms") in seconds; None when it is not one."""
-    parts = re.findall(r"([0-9.]+)(ms|us|s)", shown)
-    if not parts or "".join(n + u for n, u in parts) != shown.replace(" ", ""):
-        return None
     scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
     return sum(float(number) * scale[unit] for number, unit in parts)
 

@@ -133,17 +133,10 @@ def prepare(
             raise cluster.ClusterError(
                 f"{node.name}: its pods' CPU quota reads back as {applied} CPUs, not {quota}"
             )
-        period = cluster.pods_cpu_period_ms(containers[node.name])
-        if period != cluster.quota_period_ms(quota):
-            raise cluster.ClusterError(
-                f"{node.name}: its pods' CFS period reads back as {period} ms, "
-                f"not {cluster.quota_period_ms(quota)}"
-            )
         veth = cluster.shape(containers[node.name], node.bandwidth_mbps)
         settings[node.name] = {
             "container": containers[node.name],
             "cpus": quota,
-            "cfs_period_ms": period,
             "shaped_mbps": node.bandwidth_mbps,
             "host_veth": veth,
             "allocatable_cpu_m": node.allocatable.cpu,
@@ -565,11 +558,7 @@ NOTES = """## How the testbed works
   not for a pod competing for the node's compute (inside, with no requests, a busy node left it
   seconds before a local fetch's first byte). The kubelet, containerd and runc are outside it:
   squeezed into a few hundredths of a CPU they took tens of seconds to start one container (the
-  run of `6126faa` measured it), which no real node of the scenario's size does. The quota's
-  CFS period is the shortest whole number of milliseconds from 10 that keeps a quota of at
-  least 1 ms (14 ms at 0.075 CPUs), not the kernel's 100 ms: with 100 ms, pods that spent an
-  edge node's 7.5 ms early in a period left a task that became runnable later waiting up to
-  92.5 ms for a few milliseconds of work.
+  run of `6126faa` measured it), which no real node of the scenario's size does.
 - **Network.** tbf on the host side of each node's veth shapes what it downloads, tbf on the
   node's `eth0` what it uploads, both at the node's bandwidth times s. This kernel has no netem:
   **site-to-site latency is added by the data servers** (they wait the topology's latency before the

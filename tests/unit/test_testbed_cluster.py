@@ -112,15 +112,6 @@ class TestPodsQuota:
         monkeypatch.setattr(cluster, "run", lambda *a, **k: shown + "\n")
         assert cluster.pods_cpu_quota("node") == (None if cpus is None else pytest.approx(cpus))
 
-    @pytest.mark.parametrize(
-        ("shown", "period_ms"), [("14ms", 14.0), ("100ms", 100.0), ("infinity", None)]
-    )
-    def test_systemd_quota_period_reads_as_milliseconds(
-        self, monkeypatch: pytest.MonkeyPatch, shown: str, period_ms: float | None
-    ) -> None:
-        monkeypatch.setattr(cluster, "run", lambda *a, **k: shown + "\n")
-        assert cluster.pods_cpu_period_ms("node") == period_ms
-
     def test_an_unknown_form_is_an_error_naming_it(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(cluster, "run", lambda *a, **k: "7 fortnights")
         with pytest.raises(cluster.ClusterError, match="7 fortnights"):
@@ -140,20 +131,8 @@ class TestPodsQuota:
                 "--runtime",
                 "kubelet-kubepods.slice",
                 "CPUQuota=7.50%",
-                "CPUQuotaPeriodSec=14ms",
             ]
         ]
-
-    @pytest.mark.parametrize(
-        ("cpus", "period_ms"),
-        [(0.075, 14), (0.0375, 27), (0.01, 100), (0.005, 100), (0.1, 10), (1.5, 10)],
-    )
-    def test_the_period_is_the_shortest_that_keeps_a_quota_of_a_millisecond(
-        self, cpus: float, period_ms: int
-    ) -> None:
-        assert cluster.quota_period_ms(cpus) == period_ms
-        if period_ms < cluster.MAX_PERIOD_MS:
-            assert cpus * period_ms >= cluster.MIN_QUOTA_MS
 
 
 class TestAsFound:
