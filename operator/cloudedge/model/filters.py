@@ -299,7 +299,8 @@ def feasible_many(
     if not plain:
         return out
     axes = cluster.resources
-    rows = np.array([pods[p].request_column(axes)[0][:, 0] for p in plain], dtype=np.float64)
+    columns = [pods[p].request_column(axes) for p in plain]
+    rows = np.array([column[:, 0] for column, _ in columns], dtype=np.float64)
     ok = np.ones((len(plain), len(cluster)), dtype=bool)
     if cluster.any_base_failure:
         ok &= (cluster.base_code == PASS)[None, :]
@@ -308,8 +309,8 @@ def feasible_many(
         short = asked > cluster.headroom[a][None, :]
         short &= asked > 0  # a zero request fits even a full (or zero-capacity) axis
         ok &= ~short
-    for k, p in enumerate(plain):
-        if pods[p].request_column(axes)[1]:  # asks for a resource no node offers
+    for k, (_, missing) in enumerate(columns):
+        if missing:  # asks for a resource no node offers
             ok[k] = False
     out[plain] = ok
     return out
