@@ -211,3 +211,26 @@ def test_preferences_are_left_to_kube_schedulers_own_score_plugins() -> None:
     # The binder, which has no kube-scheduler in front of it, does count it.
     ev = view.evaluate(inputs.parse_pod(the_pod), model.ModelConfig())
     assert ev.best() == 1
+
+
+@pytest.mark.parametrize("mode", ["node-cache", "node-list"])
+def test_both_modes_charge_the_wait_added_to_the_pods_on_the_node(mode: str) -> None:
+    # Two equal edge nodes, each a quarter full. edge-a's quarter is one pod with 50 s of
+    # work; edge-b's is one without a compute cost (0.1 s). The new pod's own completion is
+    # the same on both; the wait it adds to the pod already there (the congestion term) is
+    # not, and the view's pods reach the score whether kube-scheduler sends names or objects.
+    nodes = [node("edge-a"), node("edge-b")]
+    heavy = {"cloudedge.io/workload": "batch", "cloudedge.io/compute-cost": "100000"}
+    pods = [
+        pod("heavy", cpu="500m", node_name="edge-a", annotations=heavy),
+        pod("light", cpu="500m", node_name="edge-b"),
+    ]
+    view = make_view(nodes, pods)
+    the_pod = pod("p", annotations={"cloudedge.io/workload": "batch"})
+    names = ["edge-a", "edge-b"]
+    args = cache_args(the_pod, names) if mode == "node-cache" else list_args(the_pod, nodes)
+    with served(view) as srv:
+        reply = srv.post("/prioritize", args)
+    scores = {h["Host"]: h["Score"] for h in reply.doc}
+    assert scores["edge-a"] < scores["edge-b"]
+    assert reply.doc == expected_priorities(view, the_pod, names)

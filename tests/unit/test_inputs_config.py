@@ -86,7 +86,9 @@ def test_a_weight_of_zero_is_allowed_while_others_are_not() -> None:
 
 # Bad configuration: one case per key and kind of mistake.
 
-ALL_WEIGHTS = "a registered term: one of transfer, waiting, processing, capacity, node-affinity"
+ALL_WEIGHTS = (
+    "a registered term: one of transfer, waiting, processing, capacity, congestion, node-affinity"
+)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import yaml
 
 from cloudedge import errors
 from cloudedge.inputs import has_cloudedge_annotations, parse_pod
+from cloudedge.inputs.pods import parse_placed
 from cloudedge.model import types
 
 MI = 2**20
@@ -719,3 +720,19 @@ def test_parsed_tolerations_follow_kubernetes_semantics(
 def test_pod_tolerations_that_are_not_a_list_are_an_input_error() -> None:
     with pytest.raises(errors.InputError, match=r"spec\.tolerations"):
         parse_pod(pod(tolerations={"key": "x"}))
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        pytest.param({"cloudedge.io/compute-cost": "400"}, 400.0, id="declared"),
+        pytest.param({}, 0.0, id="none"),
+        pytest.param({"cloudedge.io/compute-cost": "lots"}, 0.0, id="unreadable"),
+    ],
+)
+def test_a_placed_pod_keeps_its_compute_cost(annotations: dict[str, str], expected: float) -> None:
+    # The congestion term charges the service time queued on a node: a running pod's compute
+    # cost is part of it; one that cannot be read counts as none rather than losing the pod.
+    placed = parse_placed(pod(annotations=annotations, containers=[container({"cpu": "500m"})]))
+    assert placed.compute_cost == expected
+    assert placed.requests.cpu == 500.0

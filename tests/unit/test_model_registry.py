@@ -70,6 +70,7 @@ def test_the_seed_terms_come_first_then_kubes_preferences() -> None:
         "waiting",
         "processing",
         "capacity",
+        "congestion",
         "node-affinity",
         "taint-toleration",
         "inter-pod-affinity",
@@ -81,6 +82,7 @@ def test_the_seed_terms_come_first_then_kubes_preferences() -> None:
         "waiting",
         "processing",
     ]
+    assert [n for n, k in kinds.items() if k is registry.Kind.COST] == ["congestion"]
 
 
 def test_preference_weights_keep_kubes_plugin_ratios() -> None:

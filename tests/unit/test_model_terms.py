@@ -139,6 +139,72 @@ class TestWaitingTime:
             terms.WaitingTime(**kwargs)
 
 
+class TestCongestion:
+    """The wait a placement adds to the pods already on the node (a cost term)."""
+
+    def test_does_not_apply_while_no_pod_is_placed_anywhere(self) -> None:
+        cluster = model.ClusterState([edge(), edge("edge-2")])
+        assert terms.Congestion().compute(pod(), cluster) is None
+
+    def test_is_the_queued_service_times_the_rise_of_the_mm1_factor(self) -> None:
+        # edge-1 (2 CPU, rate 2000/s) holds a 400-unit pod (0.2 s of service) and a pod without
+        # a compute cost (0.1 s by default), 1000m in all: rho 0.5 -> 0.75 with 500m more, the
+        # factor rho/(1-rho) 1 -> 3, so the two wait 0.3 * 2 = 0.6 s longer. edge-2 holds none.
+        cluster = model.ClusterState([edge(), edge("edge-2")])
+        cluster.assign(pod("a", cpu=500, compute_cost=400.0), 0)
+        cluster.assign(pod("b", cpu=500), 0)
+        got = terms.Congestion().compute(pod("new", cpu=500), cluster)
+        assert got is not None
+        assert [float(x) for x in got] == pytest.approx([0.6, 0.0])
+
+    def test_stops_counting_a_pod_once_it_is_released(self) -> None:
+        cluster = model.ClusterState([edge()])
+        resident = pod("a", cpu=500, compute_cost=400.0)
+        cluster.assign(resident, 0)
+        cluster.release(resident, 0)
+        assert cluster.resident_service(0.1).tolist() == [0.0]
+        assert terms.Congestion().compute(pod("new", cpu=500), cluster) is None
+
+    def test_a_state_built_with_placed_pods_counts_them(self) -> None:
+        used = {"cpu": 500.0, "memory": 0.0, "pods": 1.0}
+        resident = pod("a", cpu=500, compute_cost=400.0)
+        cluster = model.ClusterState([edge(used=used)], placed=[(resident, "edge-1")])
+        assert cluster.resident_service(0.1).tolist() == pytest.approx([0.2])
+
+    def test_is_weighed_in_the_score_but_not_part_of_the_ect(self) -> None:
+        # Two equal edge nodes at the same usage; edge-1's 1000m is one heavy pod (2 s of
+        # service), edge-2's two light ones (0.1 s each). On its own ECT the new pod cannot tell
+        # them apart; the pods it would slow down can, and it goes where they are light.
+        used = {"cpu": 1000.0, "memory": 0.0, "pods": 2.0}
+        placed = [
+            (pod("heavy", cpu=1000, compute_cost=4000.0), "edge-1"),
+            (pod("light-1", cpu=500), "edge-2"),
+            (pod("light-2", cpu=500), "edge-2"),
+        ]
+        nodes = [edge(used=used), edge("edge-2", used=used)]
+        cluster = model.ClusterState(nodes, placed=placed)
+        ev = model.evaluate(pod("new", cpu=500, compute_cost=200.0), cluster, model.ModelConfig())
+        assert "congestion" in ev.values
+        assert ev.ect[0] == pytest.approx(ev.ect[1])
+        own = ev.values["transfer"] + ev.values["waiting"] + ev.values["processing"]
+        np.testing.assert_allclose(ev.ect, own)
+        assert ev.values["congestion"].tolist() == pytest.approx([2.0 * 2, 0.2 * 2])
+        assert ev.best() == 1
+
+    def test_leaves_the_score_alone_when_it_charges_nothing(self) -> None:
+        # A resident pod on a third node only: the congestion is 0 on the two that compete,
+        # and their scores are those of the same cluster without the term.
+        nodes = [edge(), edge("edge-2", cpu=4000, compute_rate=4000.0), edge("edge-3")]
+        cluster = model.ClusterState(nodes)
+        cluster.assign(pod("elsewhere", cpu=100), 2)
+        p = pod("new", cpu=500, compute_cost=200.0)
+        with_term = model.evaluate(p, cluster, model.ModelConfig())
+        active = tuple(t for t in terms.build_terms(model.ModelConfig()) if t.name != "congestion")
+        without = model.evaluate(p, cluster, model.ModelConfig(), term_set=active)
+        assert with_term.values["congestion"][:2].tolist() == [0.0, 0.0]
+        assert with_term.scores[:2].tolist() == pytest.approx(without.scores[:2].tolist())
+
+
 class TestCapacityFit:
     def test_is_the_mean_leftover_of_cpu_and_memory_after_placement(self) -> None:
         node = edge(cpu=1000, mem=4 * GI, used={"cpu": 250, "memory": GI, "pods": 0.0})

@@ -376,7 +376,14 @@ class _Extender:
     def _evaluate_objects(self, pod: model.Pod, objects: tuple[wire.KubeObject, ...]) -> _Evaluated:
         """nodeCacheCapable false: the given Node objects, with the view's usage where known."""
         usage = self.view.usage_by_node()
-        topology = self.view.state().topology
+        known = self.view.state()
+        topology = known.topology
+        # The pods the view holds on each node, by name: the congestion term reads them.
+        placed = [
+            (pod_on_node, known.names[i])
+            for i, on_node in known.placed.items()
+            for pod_on_node in on_node.values()
+        ]
         nodes: list[model.Node] = []
         rows: list[int] = []
         names: list[str] = []
@@ -392,7 +399,7 @@ class _Extender:
                 continue
             rows.append(len(nodes))
             nodes.append(node)
-        state = model.ClusterState(nodes, topology=topology)
+        state = model.ClusterState(nodes, topology=topology, placed=placed)
         ev = model.evaluate(pod, state, self.config)
         row_array = np.asarray(rows, dtype=np.int64).reshape(-1)
         return _Evaluated(ev, row_array, bad, _object_array(names))

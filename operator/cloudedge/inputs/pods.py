@@ -78,21 +78,29 @@ def parse_pod(
 def parse_placed(
     obj: Mapping[str, Any], *, namespace_labels: NamespaceLabels | None = None
 ) -> types.Pod:
-    """A pod already on a node (anyone's) as the inter-pod filters see it: requests, labels,
-    host ports and required (anti-)affinity; its cloudedge annotations do not matter here.
+    """A pod already on a node (anyone's) as the inter-pod filters and the congestion term see
+    it: requests, labels, host ports, required (anti-)affinity and its compute cost (the
+    service time it queues on the node); its other cloudedge annotations do not matter here.
 
     The API server validated it; a part that still cannot be read is left out (and logged by
-    the caller) rather than making the whole pod count for nothing.
+    the caller) rather than making the whole pod count for nothing. A compute cost that cannot
+    be read counts as none: the pod is placed, its annotations were checked when it was.
     """
     obj = {"kind": "Pod", **obj}
     who = objects.describe(obj)
     meta = objects.mapping(obj, "metadata")
     namespace = str(meta.get("namespace") or "default")
+    try:
+        annotations = objects.string_map(obj, "metadata", "annotations")
+        cost = values.number(annotations, keys.POD_COMPUTE_COST, obj=who, default=0.0)
+    except errors.InputError:
+        cost = 0.0
     return types.Pod(
         name=str(meta.get("name") or ""),
         namespace=namespace,
         uid=str(meta.get("uid") or ""),
         requests=pod_requests(obj, who=who),
+        compute_cost=float(cost or 0.0),
         **_placement_constraints(
             obj, who=who, namespace=namespace, namespace_labels=namespace_labels
         ),

@@ -24,12 +24,20 @@ class Kind(enum.StrEnum):
     """How a term enters the score.
 
     ``time``: seconds that add up to the estimated completion time (ECT) and are compared as a
-    ratio to the best node's. ``fraction``: a 0..1 goodness of its own, weighted into the score
-    next to the time goodness.
+    ratio to the best node's. ``cost``: seconds too, weighed with the time terms in that ratio,
+    but not the pod's own: what placing it adds to other pods' completion. They are left out
+    of the pod's ECT, so of its deadline and of the evaluator's grade. ``fraction``: a 0..1
+    goodness of its own, weighted into the score next to the time goodness.
     """
 
     TIME = "time"
+    COST = "cost"
     FRACTION = "fraction"
+
+    @property
+    def seconds(self) -> bool:
+        """Whether the term's values are seconds (time and cost terms)."""
+        return self is not Kind.FRACTION
 
 
 @dataclasses.dataclass(frozen=True)

@@ -231,8 +231,8 @@ class _Plan:
 
 
 def _plan(config: types.ModelConfig, active: tuple[terms.Term, ...]) -> _Plan:
-    time = tuple(t for t in active if t.kind is terms.TIME)
-    fractions = tuple(t for t in active if t.kind is not terms.TIME)
+    time = tuple(t for t in active if t.kind.seconds)
+    fractions = tuple(t for t in active if not t.kind.seconds)
     weights = {}
     for workload in types.Workload:
         profile = config.weights(workload)
@@ -269,10 +269,12 @@ def evaluate(
 ) -> Evaluation:
     """Filter and score ``pod`` on every node of ``cluster`` as it is now.
 
-    The time terms add up to the ECT, which the deadline filter reads; the fraction terms
-    are computed after every filter, on the nodes left. The score (0..100) is the weighted
-    mean of the time goodness (weight: the sum of the time terms' weights) and each fraction
-    term's goodness, over the terms that applied to the pod. ``term_set`` replaces the
+    The time terms add up to the ECT, which the deadline filter reads; a cost term's
+    seconds (what the placement adds to other pods' completion) join the weighted time that
+    the time goodness compares, but not the ECT. The fraction terms are computed after every
+    filter, on the nodes left. The score (0..100) is the weighted mean of the time goodness
+    (weight: the sum of the time terms' weights) and each fraction term's goodness, over the
+    terms that applied to the pod. ``term_set`` replaces the
     registered terms (tests and benchmarks).
     """
     result = filters.static_filters(pod, cluster)
@@ -282,15 +284,21 @@ def evaluate(
     values: dict[str, state_mod.FloatArray] = {}
     timed: list[tuple[float, state_mod.FloatArray]] = []
     ect: state_mod.FloatArray | None = None
+    summed = 0
+    time_weight = 0.0
     for term, w in zip(plan.time, time_weights, strict=True):
         seconds = term.compute(pod, cluster)
         if seconds is None:
             continue
         values[term.name] = seconds
         timed.append((w, seconds))
+        if term.kind is terms.COST:  # weighed in the score, not part of the pod's completion
+            continue
+        time_weight += w
+        summed += 1
         if ect is None:
             ect = seconds
-        elif len(timed) == 2:  # the first sum is a new array; later ones add into it
+        elif summed == 2:  # the first sum is a new array; later ones add into it
             ect = ect + seconds
         else:
             ect += seconds
@@ -309,10 +317,7 @@ def evaluate(
                 result.add_unresolvable(late & (fixed > limit))
     feasible = result.feasible
     n = len(ect)
-    time_good = terms.time_goodness(timed, feasible, n)
-    time_weight = 0.0
-    for w, _ in timed:
-        time_weight += w
+    time_good = terms.time_goodness(timed, feasible, n, total=time_weight)
     goodness: dict[str, state_mod.FloatArray] = {}
     weighted: list[tuple[float, state_mod.FloatArray]] = []
     total = time_weight

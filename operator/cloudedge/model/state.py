@@ -153,6 +153,12 @@ class ClusterState:
         self._label_columns: dict[str, tuple[npt.NDArray[np.object_], BoolArray]] = {}
         self.placed: dict[int, dict[str, types.Pod]] = {}
         """Per node index, the pods placed there by id (see ``types.Pod.placement_id``)."""
+        self.resident_work: FloatArray = np.zeros(n, dtype=np.float64)
+        """Per node: the compute cost (work units) of the placed pods that declare one."""
+        self.resident_plain: FloatArray = np.zeros(n, dtype=np.float64)
+        """Per node: how many placed pods declare no compute cost. With ``resident_work`` it
+        gives the service seconds queued on a node, which a placement there makes wait longer
+        (``terms.Congestion``)."""
         self.with_host_ports: dict[str, tuple[int, types.Pod]] = {}
         self.with_anti_affinity: dict[str, tuple[int, types.Pod]] = {}
         """Placed pods with host ports / required anti-affinity: the filters every pod must
@@ -186,6 +192,8 @@ class ClusterState:
         clone.inv_free_cpu = self.inv_free_cpu.copy()
         clone.memo = {}
         clone.placed = {node: dict(pods) for node, pods in self.placed.items()}
+        clone.resident_work = self.resident_work.copy()
+        clone.resident_plain = self.resident_plain.copy()
         clone.with_host_ports = dict(self.with_host_ports)
         clone.with_anti_affinity = dict(self.with_anti_affinity)
         clone.scoring_later = dict(self.scoring_later)
@@ -199,6 +207,7 @@ class ClusterState:
             self._unplace(on_node[pid], node)
             on_node = self.placed.setdefault(node, {})
         on_node[pid] = pod
+        self._resident(pod, node, 1.0)
         for key, value in pod.labels.items():
             for namespace in (pod.namespace, ""):
                 counts = self.label_index.setdefault((namespace, key, value), {})
@@ -218,6 +227,7 @@ class ClusterState:
             return
         if not on_node:
             del self.placed[node]
+        self._resident(gone, node, -1.0)
         for key, value in gone.labels.items():
             for namespace in (gone.namespace, ""):
                 counts = self.label_index.get((namespace, key, value))
@@ -233,6 +243,22 @@ class ClusterState:
         self.with_host_ports.pop(pid, None)
         self.with_anti_affinity.pop(pid, None)
         self.scoring_later.pop(pid, None)
+
+    def _resident(self, pod: types.Pod, node: int, sign: float) -> None:
+        """Count ``pod`` in (sign 1) or out of (-1) ``node``'s resident work."""
+        if pod.compute_cost > 0:
+            work = self.resident_work[node] + sign * pod.compute_cost
+            self.resident_work[node] = max(work, 0.0)
+        else:
+            self.resident_plain[node] = max(self.resident_plain[node] + sign, 0.0)
+
+    def resident_service(self, default_service_seconds: float) -> FloatArray:
+        """Per node: the service seconds of the pods placed there, each pod's compute cost
+        over the node's compute rate (``default_service_seconds`` for a pod without one), as
+        the waiting term charges them."""
+        seconds: FloatArray = self.resident_work / self.compute_rate
+        seconds += self.resident_plain * default_service_seconds
+        return seconds
 
     def domain_codes(self, key: str) -> tuple[IntArray, int]:
         """Per node, a code for its value of label ``key`` (-1 without it), and how many

@@ -29,6 +29,7 @@ MEGABITS_PER_MEGABYTE = 8.0
 
 Kind = registry.Kind
 TIME = registry.Kind.TIME
+COST = registry.Kind.COST
 FRACTION = registry.Kind.FRACTION
 
 
@@ -87,11 +88,11 @@ class Term(abc.ABC):
     def shown_value(self, value: float, goodness: float) -> float:
         """The number events and explain print: seconds for a time term, the goodness of a
         fraction term."""
-        return value if self.kind is TIME else goodness
+        return value if self.kind.seconds else goodness
 
     def show(self, value: float, goodness: float) -> str:
         """``name=value`` as events print it."""
-        if self.kind is TIME:
+        if self.kind.seconds:
             return f"{self.name}={value:.4g}s"
         return f"{self.name}={self.shown_value(value, goodness):.3f}"
 
@@ -408,6 +409,73 @@ class CapacityFit(Term):
         return "LEFTOVER"
 
 
+@register(
+    summary=(
+        "seconds the placement adds to the wait of the pods already on the node (not part"
+        " of the pod's own completion time)"
+    ),
+    defaults={_LATENCY: 0.3, _COMPUTE: 0.2, _DATA: 0.15, _BATCH: 0.2},
+)
+class Congestion(Term):
+    """The wait a placement makes the node's other pods suffer: its marginal cost to them.
+
+    The waiting term charges the pod its own M/M/1 wait; but the pod also raises the node's
+    utilization for every pod already queued there, each of which then waits
+    ``service * (f(rho_after) - f(rho_now))`` longer, with ``f(rho) = rho / (1 - rho)``
+    (capped as the waiting term caps it). Greedy placement that looks only at the arriving
+    pod's completion fills the nodes that look fastest now until they are the slowest for
+    everyone on them; charging the pod this sum as well makes each decision minimize the
+    increase in the total completion time, the batch solver's objective (the marginal cost
+    of Quincy's and Firmament's convex congestion arcs). Its default weights are the waiting
+    term's: other pods' seconds of waiting count as much as the pod's own.
+
+    The service seconds on a node come from the pods the state has placed there
+    (``ClusterState.resident_service``); a state that knows no placed pod (an empty cluster,
+    or one built from usage alone) has nothing to charge, and the term does not apply.
+    """
+
+    name = "congestion"
+    kind = COST
+    grows_with_load = True
+
+    def __init__(
+        self, *, default_service_seconds: float = 0.1, max_utilization: float = 0.99
+    ) -> None:
+        if not (default_service_seconds > 0 and math.isfinite(default_service_seconds)):
+            raise ValueError("default_service_seconds must be finite and > 0")
+        if not 0 < max_utilization < 1:
+            raise ValueError("max_utilization must be in (0, 1)")
+        self.default_service_seconds = default_service_seconds
+        self.max_utilization = max_utilization
+
+    @classmethod
+    def from_config(cls, config: types.ModelConfig) -> Term:
+        return cls(
+            default_service_seconds=config.default_service_seconds,
+            max_utilization=config.max_utilization,
+        )
+
+    def compute(
+        self,
+        pod: types.Pod,
+        cluster: state_mod.ClusterState,
+        *,
+        feasible: state_mod.BoolArray | None = None,
+    ) -> state_mod.FloatArray | None:
+        queued = cluster.resident_service(self.default_service_seconds)
+        if not queued.any():
+            return None  # no pod anywhere to make wait: nothing to charge
+        cap = self.max_utilization
+        cpu, mem = utilization_after(pod, cluster)
+        after = np.minimum(np.maximum(cpu, mem), cap)
+        usage, inv = cluster.usage, cluster.inv_allocatable
+        now = np.minimum(np.maximum(usage[0] * inv[0], usage[1] * inv[1]), cap)
+        added: state_mod.FloatArray = after / (1.0 - after) - now / (1.0 - now)
+        np.maximum(added, 0.0, out=added)
+        added *= queued
+        return added
+
+
 TIME_FLOOR_S = 0.001
 """Completion times are compared as ratios with this added to both sides: below a
 millisecond, differences are noise, and an all-zero node must not make every other node 0."""
@@ -417,6 +485,8 @@ def time_goodness(
     parts: Sequence[tuple[float, state_mod.FloatArray]],
     feasible: state_mod.BoolArray,
     n: int,
+    *,
+    total: float | None = None,
 ) -> state_mod.FloatArray:
     """The time terms (``(weight, seconds per node)`` pairs) as one 0..1 goodness per node.
 
@@ -426,10 +496,15 @@ def time_goodness(
     the best node's time, so one slow outlier (a full node, a far site) cannot squeeze the
     differences between good nodes, and when all nodes tie they all score 1. No weighted time
     (all weights 0) scores 1 everywhere.
+
+    ``total`` is what the weighted sum is divided by (default: the sum of the weights). The
+    score passes the time terms' weights only, so a cost term adds its weighted seconds to
+    ``T_w`` without diluting the others: with nothing to charge it changes no score.
     """
-    total = 0.0
-    for w, _ in parts:
-        total += w
+    if total is None:
+        total = 0.0
+        for w, _ in parts:
+            total += w
     if total <= 0:
         return np.ones(n, dtype=np.float64)
     weighted: state_mod.FloatArray | None = None
