@@ -57,7 +57,7 @@ class KernelInput:
     link_bw: FloatArray | None
     on_node: npt.NDArray[np.bool_] | None
     source_bw: float
-    weights: tuple[float, float, float, float]
+    weights: tuple[float, float, float, float, float]
 
 
 def kernel_input(
@@ -74,14 +74,15 @@ def kernel_input(
         source_bw=view.source_bw if view else math.nan,
         weights=tuple(  # type: ignore[arg-type]
             cfg.weights(pod.workload)[name]
-            for name in ("transfer", "waiting", "processing", "capacity")
+            for name in ("transfer", "waiting", "processing", "capacity", "congestion")
         ),
     )
 
 
 def kernel(k: KernelInput, state: state_mod.ClusterState) -> int:
-    """Transfer, waiting, processing, capacity and the weighted score, in bare numpy."""
-    w0, w1, w2, w3 = k.weights
+    """Transfer, waiting, processing, capacity, congestion and the weighted score, in bare
+    numpy."""
+    w0, w1, w2, w3, w4 = k.weights
     if k.latency_s is not None and k.link_bw is not None and k.on_node is not None:
         rate = np.minimum(state.bandwidth, k.link_bw)
         if not math.isnan(k.source_bw):
@@ -97,8 +98,11 @@ def kernel(k: KernelInput, state: state_mod.ClusterState) -> int:
     service = processing if k.cost > 0 else 0.1
     waiting = service * rho / (1.0 - rho)
     leftover = np.maximum(1.0 - (cpu + mem) * 0.5, 0.0)
+    queued = state.resident_work / state.compute_rate + state.resident_plain * 0.1
+    now = np.minimum(np.maximum(state.usage[0] * inv[0], state.usage[1] * inv[1]), 0.99)
+    congestion = queued * np.maximum(rho / (1.0 - rho) - now / (1.0 - now), 0.0)
     wt = w0 + w1 + w2
-    weighted = (w0 * transfer + w1 * waiting + w2 * processing) / wt
+    weighted = (w0 * transfer + w1 * waiting + w2 * processing + w4 * congestion) / wt
     goodness = (weighted.min() + 0.001) / (weighted + 0.001)
     score = 100.0 * (wt * goodness + w3 * (1.0 - leftover)) / (wt + w3)
     return int(np.argmax(score))

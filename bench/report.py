@@ -361,11 +361,12 @@ def core_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> st
 nodes (section 3 states the distribution) with each node's usage uniform in 0-50% of its
 capacity. 64 distinct pods of the workload mix are cycled; after each decision the chosen node
 gets the pod (the next decision sees new usage, as live, which defeats the per-usage memo);
-the cluster is reset every 200 decisions. The **kernel** is the four terms and the weighted
-score for the same pod over the same arrays, written directly in numpy (no filters, no
-`Evaluation`, no Python objects): the floor of what numpy costs for this arithmetic. Both are
-timed one after the other in the same loop (`time.perf_counter_ns`, 100 warm-up rounds
-dropped, GC on as in production); "agree" is how often the kernel picked the same node.
+the cluster is reset every 200 decisions. The **kernel** is the seed's four terms, the
+congestion term and the weighted score for the same pod over the same arrays, written
+directly in numpy (no filters, no `Evaluation`, no Python objects): the floor of what numpy
+costs for this arithmetic. Both are timed one after the other in the same loop
+(`time.perf_counter_ns`, 100 warm-up rounds dropped, GC on as in production); "agree" is how
+often the kernel picked the same node.
 
 {scoring_table}
 

@@ -462,18 +462,39 @@ class Congestion(Term):
         *,
         feasible: state_mod.BoolArray | None = None,
     ) -> state_mod.FloatArray | None:
-        queued = cluster.resident_service(self.default_service_seconds)
-        if not queued.any():
+        queued, factor_now = self._queued(cluster)
+        if queued is None or factor_now is None:
             return None  # no pod anywhere to make wait: nothing to charge
-        cap = self.max_utilization
         cpu, mem = utilization_after(pod, cluster)
-        after = np.minimum(np.maximum(cpu, mem), cap)
-        usage, inv = cluster.usage, cluster.inv_allocatable
-        now = np.minimum(np.maximum(usage[0] * inv[0], usage[1] * inv[1]), cap)
-        added: state_mod.FloatArray = after / (1.0 - after) - now / (1.0 - now)
+        # In place on the one new array, as the waiting term does.
+        added: state_mod.FloatArray = np.maximum(cpu, mem)
+        np.minimum(added, self.max_utilization, out=added)
+        np.divide(added, np.subtract(1.0, added), out=added)
+        added -= factor_now
         np.maximum(added, 0.0, out=added)
         added *= queued
         return added
+
+    def _queued(
+        self, cluster: state_mod.ClusterState
+    ) -> tuple[state_mod.FloatArray | None, state_mod.FloatArray | None]:
+        """Per node: the queued service seconds and the M/M/1 factor now (None, None with
+        nothing queued), memoized per usage version: they do not depend on the pod."""
+        key = (cluster.version, self.default_service_seconds, self.max_utilization)
+        memo = cluster.memo.get("congestion")
+        if memo is not None and memo[0] == key:
+            return memo[1], memo[2]
+        queued: state_mod.FloatArray | None = cluster.resident_service(self.default_service_seconds)
+        factor: state_mod.FloatArray | None = None
+        if queued is not None and queued.any():
+            usage, inv = cluster.usage, cluster.inv_allocatable
+            factor = np.maximum(usage[0] * inv[0], usage[1] * inv[1])
+            np.minimum(factor, self.max_utilization, out=factor)
+            np.divide(factor, np.subtract(1.0, factor), out=factor)
+        else:
+            queued = None
+        cluster.memo["congestion"] = (key, queued, factor)
+        return queued, factor
 
 
 TIME_FLOOR_S = 0.001
