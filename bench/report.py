@@ -252,7 +252,9 @@ def _reference_text(r: dict[str, Any] | None) -> str:
     kernels = [run["kernel"] for runs in r["runs"].values() for run in runs]
     return (
         f"Against the reference scoring core (commit `{r['commit']}`, before named resources, "
-        "the preference terms, the term registry and the locality reserve), each tree timed "
+        "the preference terms, the term registry, the locality reserve and the congestion "
+        "term; each tree's kernel is its own, so the current one computes the congestion term "
+        "too), each tree timed "
         f"in a process of its own, alternately, {r['rounds']} rounds of {r['reps']:,} "
         f"decisions on 1,000 nodes (medians of the rounds): evaluate/kernel p50 "
         f"{fmt(ref['ratio'])} (reference, {fmt(ref['model'])} us) and {fmt(cur['ratio'])} "
