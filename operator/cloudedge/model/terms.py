@@ -284,22 +284,10 @@ def processing_many(
     return out
 
 
-@register(
-    summary="seconds of queueing: M/M/1 wait from the node's utilization after placement",
-    defaults={_LATENCY: 0.3, _COMPUTE: 0.2, _DATA: 0.15, _BATCH: 0.2},
-)
-class WaitingTime(Term):
-    """Seed 4.1.2 (``W_i`` from ``L_i`` and ``P_i``) made concrete with an M/M/1 queue.
+class _QueueingTerm(Term):
+    """A term read off the node's M/M/1 queue: configured with the service time of a pod
+    without a compute cost and the utilization at which the queue's growth is capped."""
 
-    The mean wait in an M/M/1 queue is ``rho / (1 - rho)`` service times, where ``rho`` is the
-    node's utilization ``L_i / P_i``; here ``rho`` is the larger of CPU and memory utilization
-    after placement, capped at ``max_utilization`` so a full node costs a finite wait. The
-    service time is the pod's own processing time, or ``default_service_seconds`` for a pod
-    that declares no compute cost.
-    """
-
-    name = "waiting"
-    kind = TIME
     grows_with_load = True
 
     def __init__(
@@ -318,6 +306,24 @@ class WaitingTime(Term):
             default_service_seconds=config.default_service_seconds,
             max_utilization=config.max_utilization,
         )
+
+
+@register(
+    summary="seconds of queueing: M/M/1 wait from the node's utilization after placement",
+    defaults={_LATENCY: 0.3, _COMPUTE: 0.2, _DATA: 0.15, _BATCH: 0.2},
+)
+class WaitingTime(_QueueingTerm):
+    """Seed 4.1.2 (``W_i`` from ``L_i`` and ``P_i``) made concrete with an M/M/1 queue.
+
+    The mean wait in an M/M/1 queue is ``rho / (1 - rho)`` service times, where ``rho`` is the
+    node's utilization ``L_i / P_i``; here ``rho`` is the larger of CPU and memory utilization
+    after placement, capped at ``max_utilization`` so a full node costs a finite wait. The
+    service time is the pod's own processing time, or ``default_service_seconds`` for a pod
+    that declares no compute cost.
+    """
+
+    name = "waiting"
+    kind = TIME
 
     def compute(
         self,
@@ -416,7 +422,7 @@ class CapacityFit(Term):
     ),
     defaults={_LATENCY: 0.3, _COMPUTE: 0.2, _DATA: 0.15, _BATCH: 0.2},
 )
-class Congestion(Term):
+class Congestion(_QueueingTerm):
     """The wait a placement makes the node's other pods suffer: its marginal cost to them.
 
     The waiting term charges the pod its own M/M/1 wait; but the pod also raises the node's
@@ -436,24 +442,6 @@ class Congestion(Term):
 
     name = "congestion"
     kind = COST
-    grows_with_load = True
-
-    def __init__(
-        self, *, default_service_seconds: float = 0.1, max_utilization: float = 0.99
-    ) -> None:
-        if not (default_service_seconds > 0 and math.isfinite(default_service_seconds)):
-            raise ValueError("default_service_seconds must be finite and > 0")
-        if not 0 < max_utilization < 1:
-            raise ValueError("max_utilization must be in (0, 1)")
-        self.default_service_seconds = default_service_seconds
-        self.max_utilization = max_utilization
-
-    @classmethod
-    def from_config(cls, config: types.ModelConfig) -> Term:
-        return cls(
-            default_service_seconds=config.default_service_seconds,
-            max_utilization=config.max_utilization,
-        )
 
     def compute(
         self,
