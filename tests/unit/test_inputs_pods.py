@@ -736,3 +736,4 @@ def test_a_placed_pod_keeps_its_compute_cost(annotations: dict[str, str], expect
     placed = parse_placed(pod(annotations=annotations, containers=[container({"cpu": "500m"})]))
     assert placed.compute_cost == expected
     assert placed.requests.cpu == 500.0
+    assert placed.annotated == bool(annotations)

@@ -171,6 +171,14 @@ class TestCongestion:
         cluster = model.ClusterState([edge(used=used)], placed=[(resident, "edge-1")])
         assert cluster.resident_service(0.1).tolist() == pytest.approx([0.2])
 
+    def test_charges_nothing_for_pods_without_cloudedge_annotations(self) -> None:
+        # A node's daemons (kube-proxy) and other applications load it through their
+        # requests, but their queueing is unknown: nothing is charged for them.
+        daemon = dataclasses.replace(pod("kube-proxy", cpu=100), annotated=False)
+        cluster = model.ClusterState([edge()], placed=[(daemon, "edge-1")])
+        assert cluster.resident_service(0.1).tolist() == [0.0]
+        assert terms.Congestion().compute(pod("new", cpu=500), cluster) is None
+
     def test_is_weighed_in_the_score_but_not_part_of_the_ect(self) -> None:
         # Two equal edge nodes at the same usage; edge-1's 1000m is one heavy pod (2 s of
         # service), edge-2's two light ones (0.1 s each). On its own ECT the new pod cannot tell

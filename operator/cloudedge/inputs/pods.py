@@ -80,7 +80,8 @@ def parse_placed(
 ) -> types.Pod:
     """A pod already on a node (anyone's) as the inter-pod filters and the congestion term see
     it: requests, labels, host ports, required (anti-)affinity and its compute cost (the
-    service time it queues on the node); its other cloudedge annotations do not matter here.
+    service time it queues on the node, counted for a pod with cloudedge annotations only);
+    its other cloudedge annotations do not matter here.
 
     The API server validated it; a part that still cannot be read is left out (and logged by
     the caller) rather than making the whole pod count for nothing. A compute cost that cannot
@@ -92,6 +93,9 @@ def parse_placed(
     namespace = str(meta.get("namespace") or "default")
     try:
         annotations = objects.string_map(obj, "metadata", "annotations")
+    except errors.InputError:
+        annotations = {}
+    try:
         cost = values.number(annotations, keys.POD_COMPUTE_COST, obj=who, default=0.0)
     except errors.InputError:
         cost = 0.0
@@ -101,6 +105,7 @@ def parse_placed(
         uid=str(meta.get("uid") or ""),
         requests=pod_requests(obj, who=who),
         compute_cost=float(cost or 0.0),
+        annotated=any(k.startswith(keys.PREFIX) for k in annotations),
         **_placement_constraints(
             obj, who=who, namespace=namespace, namespace_labels=namespace_labels
         ),

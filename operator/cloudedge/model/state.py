@@ -156,7 +156,8 @@ class ClusterState:
         self.resident_work: FloatArray = np.zeros(n, dtype=np.float64)
         """Per node: the compute cost (work units) of the placed pods that declare one."""
         self.resident_plain: FloatArray = np.zeros(n, dtype=np.float64)
-        """Per node: how many placed pods declare no compute cost. With ``resident_work`` it
+        """Per node: how many placed pods of the model (``Pod.annotated``) declare no compute
+        cost. With ``resident_work`` it
         gives the service seconds queued on a node, which a placement there makes wait longer
         (``terms.Congestion``)."""
         self.with_host_ports: dict[str, tuple[int, types.Pod]] = {}
@@ -245,7 +246,11 @@ class ClusterState:
         self.scoring_later.pop(pid, None)
 
     def _resident(self, pod: types.Pod, node: int, sign: float) -> None:
-        """Count ``pod`` in (sign 1) or out of (-1) ``node``'s resident work."""
+        """Count ``pod`` in (sign 1) or out of (-1) ``node``'s resident work: only a pod the
+        model describes (``annotated``); another (a node's daemons, other applications)
+        weighs in through its requests alone, its queueing unknown."""
+        if not pod.annotated:
+            return
         if pod.compute_cost > 0:
             work = self.resident_work[node] + sign * pod.compute_cost
             self.resident_work[node] = max(work, 0.0)

@@ -435,9 +435,11 @@ class Congestion(_QueueingTerm):
     of Quincy's and Firmament's convex congestion arcs). Its default weights are the waiting
     term's: other pods' seconds of waiting count as much as the pod's own.
 
-    The service seconds on a node come from the pods the state has placed there
-    (``ClusterState.resident_service``); a state that knows no placed pod (an empty cluster,
-    or one built from usage alone) has nothing to charge, and the term does not apply.
+    The service seconds on a node come from the pods of the model the state has placed there
+    (``ClusterState.resident_service``; a pod without cloudedge annotations, a node's daemons
+    or another application, loads the node through its requests but is not charged for); a
+    state that knows no such pod (an empty cluster, or one built from usage alone) has nothing
+    to charge, and the term does not apply.
     """
 
     name = "congestion"
