@@ -11,7 +11,7 @@ import sys
 import model_builders as mb
 import pytest
 
-from cloudedge import model
+from cloudedge import model, simulate
 from cloudedge.model import batch, evaluator, strategies
 
 CLI = (sys.executable, "-m", "cloudedge.cli")
@@ -140,3 +140,42 @@ def test_the_cyclic_collector_is_off_during_a_solve_and_back_as_it_was_after(
     with batch.no_cyclic_gc(), batch.no_cyclic_gc():
         assert not gc.isenabled()
     assert gc.isenabled()
+
+
+def test_an_unplaced_pod_takes_the_room_of_a_placed_one_whose_completion_costs_more() -> None:
+    # The seed case: 9 of its 10 pods fit. Insertion placed both whole-node pods (9.9 s each)
+    # and left a 500m pod whose data makes it 0.4 s alone on a cloud node pending; exchanging
+    # it for one whole-node pod places as many and lowers the total by 9.5 s.
+    sim = simulate.build(simulate.scenario_files("seed"))
+    problem = evaluator.Problem(sim.pods, sim.cluster, sim.config)
+    names = [p.key for p in sim.pods]
+    before = {"default/task-1": None, "default/task-10": "cloud-node-2"}
+    start = [
+        None if (node := before.get(key, _SEED_BATCH.get(key))) is None else sim.cluster.index[node]
+        for key in names
+    ]
+    a = batch.from_nodes(problem, start)
+    assert (a.placed, round(a.total(), 3)) == (9, 89.7)
+    assert batch.improve_exchanges(a, batch.Budget(0, exact=True))
+    assert (a.placed, round(a.total(), 3)) == (9, 80.2)
+    placed = {names[p] for p in range(len(names)) if a.where[p] >= 0}
+    assert "default/task-1" in placed
+    assert len(placed & {"default/task-9", "default/task-10"}) == 1
+    # Nothing is left to exchange, and the solver finds the same from scratch.
+    assert not batch.improve_exchanges(a, batch.Budget(0, exact=True))
+    result = strategies.place_batch(sim.pods, sim.cluster, sim.config)
+    graded = strategies.grade(result, sim.config)
+    assert (graded.placed, round(graded.total_ect_s, 3)) == (9, 80.2)
+
+
+_SEED_BATCH = {
+    "default/task-2": "cloud-node-1",
+    "default/task-3": "cloud-node-1",
+    "default/task-4": "edge-node-1",
+    "default/task-5": "edge-node-4",
+    "default/task-6": "edge-node-3",
+    "default/task-7": "edge-node-2",
+    "default/task-8": "edge-node-5",
+    "default/task-9": "cloud-node-3",
+}
+"""Where insertion put the seed's pods before exchanges existed (task-10 on cloud-node-2)."""

@@ -522,6 +522,45 @@ def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
     return placed_any
 
 
+def improve_exchanges(a: Assignment, budget: Budget) -> bool:
+    """Give a placed pod's room to an unplaced pod when the total drops; True when any did.
+
+    The count stays the same, so only the second part of the key can improve: with one pod
+    fewer than the batch, *which* pod waits is free, and the one that waits should be the
+    one whose completion costs most. Insertion picks the pods in the order it meets them and
+    never takes that choice back: on the seed case it left a data-local pod of 0.4 s pending
+    to place a whole-node pod of 9.9 s, where the exchange of the two places as many pods
+    for 9.5 s less. The evicted pod is tried elsewhere by the insertion that follows.
+    Per unplaced pod, the :data:`EJECT_NODES` nodes where it would finish soonest, and on
+    each the :data:`SWAP_PARTNERS` pods whose leaving lowers the total most.
+    """
+    pr = a.problem
+    exchanged = False
+    near = nearest(pr)
+    for p in constrained_order(pr):
+        if a.where[p] >= 0 or not pr.allowed[p].any():
+            continue
+        if budget.over():
+            break
+        best: tuple[float, int, int] | None = None
+        for i in near[p, :EJECT_NODES].tolist():
+            if not pr.allowed[p, i]:
+                break
+            gains = {q: a.removal_gain(q) for q in a.members[i]}
+            for q in sorted(gains, key=lambda m: -gains[m])[:SWAP_PARTNERS]:
+                a.remove(q)
+                delta = a.insert_cost(p, i) - gains[q]
+                a.add(q, i)
+                if delta < -COST_EPS and (best is None or delta < best[0]):
+                    best = (delta, i, q)
+        if best is not None:
+            _, i, q = best
+            a.remove(q)
+            a.add(p, i)
+            exchanged = True
+    return exchanged
+
+
 def improve_moves(a: Assignment, budget: Budget) -> bool:
     """Move single pods to the node where the total drops most; True when any moved."""
     moved = False
@@ -675,8 +714,8 @@ def trade_for_count(a: Assignment, budget: Budget) -> Assignment:
 
 
 def local_search(a: Assignment, budget: Budget) -> Assignment:
-    """Insertions (with ejection, or trading a capping pod for more), moves and swaps until
-    nothing improves or time is up."""
+    """Insertions (with ejection, or trading a capping pod for more), exchanges of a placed
+    pod for an unplaced one, moves and swaps until nothing improves or time is up."""
     order = constrained_order(a.problem)
     while not budget.over():
         insert_all(a, order, budget)
@@ -686,6 +725,8 @@ def local_search(a: Assignment, budget: Budget) -> Assignment:
             before = a.placed
             a = trade_for_count(a, budget)
             if a.placed > before:
+                continue
+            if improve_exchanges(a, budget):
                 continue
         if improve_moves(a, budget):
             continue
