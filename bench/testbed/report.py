@@ -309,6 +309,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
                 bound = ">= " if v and v.get("lower_bound") else ""
                 cells.append(f"{bound}{v['mean_s']:.3g} / {bound}{v['p95_s']:.3g}" if v else "-")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += wait_split(scenario)
         ratios = scenario.get("ratios") or {}
         if ratios:
             lines += ["", f"Against {scenario['baseline']}:", ""]
@@ -360,6 +361,51 @@ def markdown(doc: Mapping[str, Any]) -> str:
             lines += [f"![{plot}]({plot})", ""]
     lines += [doc.get("notes", "")]
     return "\n".join(lines).rstrip() + "\n"
+
+
+MILESTONES = (
+    ("created_s", "pod created"),
+    ("scheduled_s", "scheduled"),
+    ("container_started_s", "container started"),
+)
+"""The API server's stamps of a pod (runner.pod_record), in the order they happen."""
+
+
+def wait_split(scenario: Mapping[str, Any]) -> list[str]:
+    """Where the wait-to-start goes, per scheduler: the medians, over the completed pods, of
+    the seconds after submission at which the pod was created, scheduled and its container
+    started (the API's whole-second stamps), and at which the task itself started (its own
+    clock). Scheduling is the schedulers' part; the rest is the node's. Empty for runs
+    recorded before the stamps were."""
+    rows = []
+    for name, run in scenario["schedulers"].items():
+        done = [p for p in run["pods"] if completed(p) and p.get("milestones")]
+        if not done:
+            continue
+        cells = [
+            _fmt(
+                _median(
+                    [p["milestones"][key] for p in done if p["milestones"].get(key) is not None]
+                )
+            )
+            for key, _ in MILESTONES
+        ]
+        cells.append(_fmt(_median([p["measured"]["wait_s"] for p in done])))
+        rows.append(f"| {name} | {len(done)} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return [
+        "",
+        "Where the wait-to-start goes: medians over the completed pods of the seconds after "
+        "submission at which each step was done (the API server's stamps are whole seconds, "
+        "so each is up to 1 s early; the task's start is its own clock):",
+        "",
+        "| scheduler | pods | "
+        + " | ".join(label for _, label in MILESTONES)
+        + " | task started |",
+        "| --- | --- |" + " --- |" * (len(MILESTONES) + 1),
+        *rows,
+    ]
 
 
 def resummarize(doc: dict[str, Any]) -> dict[str, Any]:
@@ -434,6 +480,13 @@ def _class_view(pods: Sequence[Mapping[str, Any]], cls: str) -> dict[str, Any]:
         key: _median([p["measured"][key] for p in done])
         for key in ("wait_s", "transfer_s", "processing_s")
     }
+    parts["scheduled_s"] = _median(
+        [
+            p["milestones"]["scheduled_s"]
+            for p in done
+            if (p.get("milestones") or {}).get("scheduled_s") is not None
+        ]
+    )
     return {
         "count": len(done),
         "mean": statistics.fmean(p["measured"]["total_s"] for p in done) if done else None,
@@ -479,7 +532,14 @@ def why(scenario: Mapping[str, Any]) -> list[str]:
             f"that adds most to the mean is **{cls}** ({ours['count']} pods, "
             f"{contribution:+.3g} s on the mean of all pods): its mean is {_fmt(ours['mean'])} s "
             f"against {_fmt(theirs['mean'])} s. Median measured parts, ours / {baseline}'s: "
-            f"wait-to-start {_fmt(ours['wait_s'])} / {_fmt(theirs['wait_s'])} s, transfer "
+            f"wait-to-start {_fmt(ours['wait_s'])} / {_fmt(theirs['wait_s'])} s"
+            + (
+                ""
+                if ours["scheduled_s"] is None or theirs["scheduled_s"] is None
+                else f" (of which to scheduled {_fmt(ours['scheduled_s'])} / "
+                f"{_fmt(theirs['scheduled_s'])} s)"
+            )
+            + f", transfer "
             f"{_fmt(ours['transfer_s'])} / {_fmt(theirs['transfer_s'])} s, processing "
             f"{_fmt(ours['processing_s'])} / {_fmt(theirs['processing_s'])} s; on edge nodes "
             f"{ours['edge']} of {ours['count']} / {theirs['edge']} of {theirs['count']}."

@@ -256,6 +256,11 @@ def pod_record(
 ) -> dict[str, Any]:
     """What one Job's pod did: its node, phase and the task's termination message.
 
+    ``milestones`` are seconds after submission at which the API server stamped the pod
+    created (by the Job controller), scheduled (its ``PodScheduled`` condition) and its
+    container started: they split the task's measured wait-to-start into scheduling and
+    starting. The API's stamps are whole seconds, so each is up to 1 s early; read medians.
+
     ``cut_at`` is when the run stopped waiting (its timeout, or nothing moving), if it did: a
     pod not finished by then gets ``cut_after_s``, how long it had been out, which the report
     counts as a lower bound of its completion (report.total_or_bound)."""
@@ -278,6 +283,20 @@ def pod_record(
     submitted_at = float(notes[plan.SUBMITTED_AT])
     phase = status.get("phase", "Missing")
     unfinished = phase not in ("Succeeded", "Failed")
+    scheduled = next(
+        (
+            c.get("lastTransitionTime")
+            for c in status.get("conditions") or []
+            if c.get("type") == "PodScheduled" and c.get("status") == "True"
+        ),
+        None,
+    )
+    container = state.get("running") or terminated
+    stamps = {
+        "created_s": (live or {}).get("metadata", {}).get("creationTimestamp"),
+        "scheduled_s": scheduled,
+        "container_started_s": container.get("startedAt") if container else None,
+    }
     return {
         "pod": scenario_pod.name,
         "job": job["metadata"]["name"],
@@ -293,6 +312,10 @@ def pod_record(
         if scenario_pod.max_latency_ms is None
         else scenario_pod.max_latency_ms / 1000.0,
         "measured": measured,
+        "milestones": {
+            key: None if (at := _parse_time(stamp)) is None else round(at - submitted_at, 3)
+            for key, stamp in stamps.items()
+        },
         "error": error,
         "reason": terminated.get("reason"),
     }

@@ -263,6 +263,63 @@ class TestPodRecord:
         assert record["cut_after_s"] is None
         assert record["measured"] == {"total_s": 3.0, "finished_at": 1003.0}
 
+    def test_the_api_servers_stamps_split_the_wait_into_scheduling_and_starting(self) -> None:
+        # submitted_at is 1000.0 (1970-01-01T00:16:40Z); the stamps are whole seconds.
+        message = json.dumps({"total_s": 9.0, "wait_s": 7.5})
+        live = {
+            "metadata": {"creationTimestamp": "1970-01-01T00:16:41Z"},
+            "spec": {"nodeName": "w1"},
+            "status": {
+                "phase": "Succeeded",
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "True",
+                        "lastTransitionTime": "1970-01-01T00:16:44Z",
+                    },
+                    {
+                        "type": "Ready",
+                        "status": "False",
+                        "lastTransitionTime": "1970-01-01T00:16:49Z",
+                    },
+                ],
+                "containerStatuses": [
+                    {
+                        "state": {
+                            "terminated": {"message": message, "startedAt": "1970-01-01T00:16:47Z"}
+                        }
+                    }
+                ],
+            },
+        }
+        record = runner.pod_record(live, job=self.job(), scenario_pod=make().pods[0])
+        assert record["milestones"] == {
+            "created_s": 1.0,
+            "scheduled_s": 4.0,
+            "container_started_s": 7.0,
+        }
+
+    def test_a_pod_never_scheduled_has_no_milestones_past_its_creation(self) -> None:
+        live = {
+            "metadata": {"creationTimestamp": "1970-01-01T00:16:40Z"},
+            "status": {
+                "phase": "Pending",
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "lastTransitionTime": "1970-01-01T00:16:41Z",
+                    }
+                ],
+            },
+        }
+        record = runner.pod_record(live, job=self.job(), scenario_pod=make().pods[0])
+        assert record["milestones"] == {
+            "created_s": 0.0,
+            "scheduled_s": None,
+            "container_started_s": None,
+        }
+
 
 class TestScenarios:
     @pytest.mark.parametrize("name", scenarios.NAMES)

@@ -261,3 +261,28 @@ def test_the_page_and_the_json_are_written_from_one_document(tmp_path: Path) -> 
     assert (tmp_path / "testbed.json").read_text().startswith("{")
     report.plot(doc["scenarios"][0], tmp_path / "seed.png")
     assert (tmp_path / "seed.png").stat().st_size > 0
+
+
+def test_the_wait_is_split_at_the_medians_of_the_api_servers_stamps() -> None:
+    pods = []
+    for k, (created, scheduled, container, task) in enumerate(
+        [(0.0, 1.0, 5.0, 5.4), (1.0, 2.0, 6.0, 6.3), (1.0, 4.0, 9.0, 9.5)]
+    ):
+        p = pod("batch", 10.0 + k)
+        p["measured"]["wait_s"] = task
+        p["milestones"] = {
+            "created_s": created,
+            "scheduled_s": scheduled,
+            "container_started_s": container,
+        }
+        pods.append(p)
+    never = pod("batch", None, started=False)
+    never["milestones"] = {"created_s": 0.0, "scheduled_s": None, "container_started_s": None}
+    scenario = {"schedulers": {"binder": {"pods": [*pods, never]}}}
+    lines = report.wait_split(scenario)
+    assert (
+        "| scheduler | pods | pod created | scheduled | container started | task started |" in lines
+    )
+    assert "| binder | 3 | 1 | 2 | 6 | 6.3 |" in lines
+    # A run recorded before the stamps existed has no such table.
+    assert report.wait_split({"schedulers": {"binder": {"pods": [pod("batch", 1.0)]}}}) == []
