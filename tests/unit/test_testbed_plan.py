@@ -190,6 +190,8 @@ class TestObjects:
         spec = template["spec"]
         assert spec["schedulerName"] == "cloud-edge-scheduler"
         assert spec["restartPolicy"] == "Never"
+        assert spec["automountServiceAccountToken"] is False
+        assert spec["enableServiceLinks"] is False
         assert job["spec"]["backoffLimit"] == 0
         (container,) = spec["containers"]
         assert container["resources"]["requests"]["cpu"] == "63m"
