@@ -480,6 +480,25 @@ EJECT_NODES = 6
 """Nodes tried per unplaced pod when ejecting: those where it would finish soonest alone."""
 
 
+def _unplaced_with_targets(a: Assignment, budget: Budget) -> Iterator[tuple[int, list[int]]]:
+    """Each unplaced pod that may run somewhere, most constrained first, with the nodes
+    (at most :data:`EJECT_NODES`, allowed ones) where it would finish soonest alone; stops
+    when the budget is spent. Made room for on those nodes, it would run best."""
+    pr = a.problem
+    near = nearest(pr)
+    for p in constrained_order(pr):
+        if a.where[p] >= 0 or not pr.allowed[p].any():
+            continue
+        if budget.over():
+            return
+        targets = []
+        for i in near[p, :EJECT_NODES].tolist():
+            if not pr.allowed[p, i]:
+                break
+            targets.append(i)
+        yield p, targets
+
+
 def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
     """Place unplaced pods by moving one pod out of their way each; True when any was placed.
 
@@ -488,16 +507,9 @@ def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
     """
     pr = a.problem
     placed_any = False
-    near = nearest(pr)
-    for p in constrained_order(pr):
-        if a.where[p] >= 0 or not pr.allowed[p].any():
-            continue
-        if budget.over():
-            break
+    for p, targets in _unplaced_with_targets(a, budget):
         best: tuple[float, int, int, int] | None = None
-        for i in near[p, :EJECT_NODES].tolist():
-            if not pr.allowed[p, i]:
-                break
+        for i in targets:
             members = sorted(a.members[i], key=lambda m: -float(pr.requests[m, 0]))
             for q in members[:SWAP_PARTNERS]:
                 a.remove(q)
@@ -534,18 +546,10 @@ def improve_exchanges(a: Assignment, budget: Budget) -> bool:
     Per unplaced pod, the :data:`EJECT_NODES` nodes where it would finish soonest, and on
     each the :data:`SWAP_PARTNERS` pods whose leaving lowers the total most.
     """
-    pr = a.problem
     exchanged = False
-    near = nearest(pr)
-    for p in constrained_order(pr):
-        if a.where[p] >= 0 or not pr.allowed[p].any():
-            continue
-        if budget.over():
-            break
+    for p, targets in _unplaced_with_targets(a, budget):
         best: tuple[float, int, int] | None = None
-        for i in near[p, :EJECT_NODES].tolist():
-            if not pr.allowed[p, i]:
-                break
+        for i in targets:
             gains = {q: a.removal_gain(q) for q in a.members[i]}
             for q in sorted(gains, key=lambda m: -gains[m])[:SWAP_PARTNERS]:
                 a.remove(q)
