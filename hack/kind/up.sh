@@ -127,11 +127,14 @@ fi
 # --- Pod network: ptp + host-local on each node, routes between nodes' pod CIDRs ---------------
 # kind's kindnetd image cannot be built here (its module is not served by the Go proxy); the
 # CNI plugins ptp, host-local and portmap are in every node image, kind's official one too.
+# Every container's node must have registered: `kind create` can return before the last
+# kubelet has, and a node missing from the list would get no CNI config and stay NotReady.
 t0=$(now)
+expected=$("$KIND" get nodes --name "$KIND_CLUSTER_NAME" | wc -l)
 nodes_json=""
 for _ in $(seq 1 60); do
   nodes_json=$(kc get nodes -o json) || { sleep 2; continue; }
-  if python3 -c 'import json,sys; n=json.load(sys.stdin)["items"]; sys.exit(0 if n and all(i["spec"].get("podCIDR") for i in n) else 1)' <<<"$nodes_json"; then
+  if python3 -c 'import json,sys; n=json.load(sys.stdin)["items"]; sys.exit(0 if len(n) == int(sys.argv[1]) and all(i["spec"].get("podCIDR") for i in n) else 1)' "$expected" <<<"$nodes_json"; then
     break
   fi
   sleep 2
@@ -146,6 +149,8 @@ for c in $("$KIND" get nodes --name "$KIND_CLUSTER_NAME"); do
   ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$c")
   container_of[$ip]=$c
 done
+[[ ${#node_rows[@]} -eq $expected ]] ||
+  kind_die "${#node_rows[@]} of $expected nodes registered after 120 s: $(kc get nodes --no-headers | tr '\n' ';')"
 for row in "${node_rows[@]}"; do
   read -r name ip cidr <<<"$row"
   [[ -n "$cidr" ]] || kind_die "node $name has no pod CIDR after 120 s (kube-controller-manager allocates them)"
