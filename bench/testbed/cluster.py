@@ -380,13 +380,46 @@ def image_tag(context: Path, dockerfile: Path) -> str:
     return f"cloudedge-testbed-task:{digest.hexdigest()[:12]}"
 
 
+def _image_exists(tag: str) -> bool:
+    return run(["docker", "image", "inspect", tag], check=False).strip() not in ("", "[]")
+
+
+PYTHON_BASE_SCRIPT = REPO_ROOT / "hack" / "kind" / "build-python-base.sh"
+"""Builds the task image's base from Debian's packages (cached under ~/.cache/cloudedge)."""
+
+
+def ensure_python_base(python_image: str) -> None:
+    """Build ``python_image`` with :data:`PYTHON_BASE_SCRIPT` when Docker does not have it.
+
+    ``make kind-up`` builds the node images only; the Python base was built by the kind
+    suite's scheduler image, so on a fresh machine ``make testbed`` right after ``make
+    kind-up`` found no base and Docker tried to pull it from a registry it cannot reach.
+    """
+    if _image_exists(python_image):
+        return
+    proc = subprocess.run(
+        [str(PYTHON_BASE_SCRIPT)],
+        env={**os.environ, "PYTHON_BASE_IMAGE": python_image},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if proc.returncode != 0 or not _image_exists(python_image):
+        raise ClusterError(
+            f"{PYTHON_BASE_SCRIPT} did not build {python_image} (exit {proc.returncode}): "
+            f"{proc.stderr.strip()[-800:]}"
+        )
+
+
 def build_image(*, python_image: str) -> str:
-    """Build the task image unless its tag exists; return the tag."""
+    """Build the task image unless its tag exists (its base first, if missing); return the tag."""
     context = REPO_ROOT / "bench" / "testbed"
     dockerfile = REPO_ROOT / "images" / "task" / "Dockerfile"
     tag = image_tag(context, dockerfile)
-    if run(["docker", "image", "inspect", tag], check=False).strip() not in ("", "[]"):
+    if _image_exists(tag):
         return tag
+    ensure_python_base(python_image)
     run(
         [
             "docker",

@@ -171,3 +171,53 @@ class TestDataServersOutsideTheQuota:
         monkeypatch.setattr(cluster, "run", lambda *a, **k: "0\n")
         with pytest.raises(cluster.ClusterError, match="node-1: no process matches"):
             cluster.free_from_quota("node-1", "/opt/testbed/dataserver.py")
+
+
+class TestPythonBase:
+    """The task image's base is built when Docker lacks it (``make testbed`` right after
+    ``make kind-up`` on a fresh machine), by the script that builds it for the kind suite."""
+
+    def fake_docker(self, monkeypatch: pytest.MonkeyPatch, built: Path) -> list[list[str]]:
+        calls: list[list[str]] = []
+
+        def run(args: list[str], **_: object) -> str:
+            calls.append(list(args))
+            assert args[:3] == ["docker", "image", "inspect"]
+            return '[{"Id": "x"}]' if built.exists() and args[3] == built.read_text() else "[]"
+
+        monkeypatch.setattr(cluster, "run", run)
+        return calls
+
+    def script(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> Path:
+        script = tmp_path / "build-python-base.sh"
+        script.write_text("#!/bin/sh\n" + body)
+        script.chmod(0o755)
+        monkeypatch.setattr(cluster, "PYTHON_BASE_SCRIPT", script)
+        return tmp_path / "built"
+
+    def test_a_missing_base_is_built_under_the_tag_asked_for(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        built = self.script(
+            tmp_path, monkeypatch, f'printf %s "$PYTHON_BASE_IMAGE" > {tmp_path}/built\n'
+        )
+        self.fake_docker(monkeypatch, built)
+        cluster.ensure_python_base("base:test")
+        assert built.read_text() == "base:test"
+
+    def test_a_present_base_is_not_rebuilt(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        built = self.script(tmp_path, monkeypatch, "exit 3\n")
+        built.write_text("base:test")
+        calls = self.fake_docker(monkeypatch, built)
+        cluster.ensure_python_base("base:test")
+        assert calls == [["docker", "image", "inspect", "base:test"]]
+
+    def test_a_failed_build_is_an_error_naming_the_script_and_the_image(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        built = self.script(tmp_path, monkeypatch, "echo 'debootstrap: no network' >&2; exit 1\n")
+        self.fake_docker(monkeypatch, built)
+        with pytest.raises(cluster.ClusterError, match=r"did not build base:test \(exit 1\)"):
+            cluster.ensure_python_base("base:test")
