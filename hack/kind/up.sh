@@ -57,6 +57,25 @@ if [[ -n "$limited_caps" ]]; then
   kind_env=(env "CLOUDEDGE_REAL_DOCKER=$(command -v docker)" "PATH=$KIND_HACK_DIR/docker-shim:$PATH")
 fi
 
+# --- inotify limits ----------------------------------------------------------------------------
+# Every node container's systemd, dbus, containerd, kube-proxy and kubelet hold inotify instances
+# of the host's root user: nine nodes need about 130, Debian's default limit is 128, and a
+# kubelet that starts past it exits ("Failed to start cAdvisor: inotify_init: too many open
+# files"), leaving its node's pods Pending (the testbed restarts kubelets; one stayed down). The
+# limits kind's documentation gives for many-node clusters; raised, never lowered.
+ensure_sysctl() { # name minimum
+  local current
+  current=$(cat "/proc/sys/${1//.//}")
+  ((current >= $2)) && return 0
+  if [[ $(id -u) -eq 0 ]] && echo "$2" >"/proc/sys/${1//.//}" 2>/dev/null; then
+    kind_log "$1 raised from $current to $2"
+  else
+    kind_die "$1 is $current: a $((workers + 1))-node cluster needs $2 (as root: sysctl -w $1=$2)"
+  fi
+}
+ensure_sysctl fs.inotify.max_user_instances 512
+ensure_sysctl fs.inotify.max_user_watches 524288
+
 # --- An existing cluster -----------------------------------------------------------------------
 mkdir -p "$STATE_DIR"
 if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; then
