@@ -405,10 +405,8 @@ def task_job(
     """The Job of one scenario pod: its requests and annotations, the task image, bounded.
 
     The annotations are the scaled ones, so the scheduler and the task see the same numbers.
-    The pod is as light to start as it can be (no token, no service links): every scheduler's
-    pods start the same way, and a start that costs the host less leaves more of each
-    completion to the placement. ``backoffLimit: 0`` and ``restartPolicy: Never``: a failed
-    task is a result, not a retry.
+    The pod gets nothing it does not use (no token, no service links). ``backoffLimit: 0``
+    and ``restartPolicy: Never``: a failed task is a result, not a retry.
     """
     notes: dict[str, str] = {PREFIX + "workload": pod.workload.value}
     if pod.compute_cost:
@@ -432,9 +430,9 @@ def task_job(
     spec: dict[str, Any] = {
         "schedulerName": scheduler_name,
         "restartPolicy": "Never",
-        # The task never calls the API: no service account token to request and mount, no
-        # service environment variables to compute. Each is kubelet and API server work per
-        # pod start, on a host whose CPU every node shares (docs/testbed.md, "Pod start").
+        # The task never calls the API: no service account token, no service environment
+        # variables (least privilege; the start it saves was too small to measure here:
+        # docs/testbed.md, "How the testbed works", Pod start).
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "containers": [

@@ -605,13 +605,15 @@ NOTES = """## How the testbed works
   which at an edge node's 75 millicores was 2 s of wall time per pod, 27 times what that start
   takes on the 2-CPU node the edge node stands for.
 - **Pod start.** Every node's kubelet, containerd and runc share the host's CPUs with the
-  others and with the control plane, so a pod's start here is the host's, not its node's: 24
-  trivial pods pinned across the 8 workers took 13 to 18 s until all had run, with the host at
-  1.9 of its 2 CPUs and the workers' kubelets, containerd, shims and runc using 1.1 to 1.5 of
-  them. It is the same for every scheduler and it is most of each completion below (the wait
-  split shows it). The tasks' pods ask for as little as they can (no service account token,
-  no service links), and the table "Where the wait-to-start goes" splits the wait at the API
-  server's stamps into scheduling and starting.
+  others and with the control plane, so a pod's start here is the host's, not its node's, and
+  it is most of each completion below (the table "Where the wait-to-start goes" splits the wait
+  at the API server's stamps into scheduling and starting). It differs from machine to machine:
+  24 trivial pods pinned across the 8 workers took 13 to 18 s until all had run on the machine
+  of the runs before `9079142` (the host at 1.9 of its 2 CPUs, the workers' kubelets,
+  containerd, shims and runc using 1.1 to 1.5 of them), 7.7 to 8.7 s on the machine of that
+  run. The tasks' pods mount no service account token and get no service links, which they do
+  not use; that made no measurable difference to the start (8.2, 7.9, 7.7 s with both against
+  8.3, 8.3, 8.7 s without, alternated).
 - **Time.** With rate scale s and work scale w every model time is w/s times the scenario's;
   latencies and deadlines are scaled by w/s too, so each scheduler faces the scenario's problem.
 - **Predicted.** Each pod's terms on the node it ran on, graded on the final state (every pod of
