@@ -536,7 +536,7 @@ def why(scenario: Mapping[str, Any]) -> list[str]:
             + (
                 ""
                 if ours["scheduled_s"] is None or theirs["scheduled_s"] is None
-                else f" (of which to scheduled {_fmt(ours['scheduled_s'])} / "
+                else f" (scheduled after {_fmt(ours['scheduled_s'])} / "
                 f"{_fmt(theirs['scheduled_s'])} s)"
             )
             + f", transfer "
