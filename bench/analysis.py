@@ -420,6 +420,18 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
                 f"raise its wait ({s['deadline_misses']} of its pods end past their deadline); "
                 "the joint solve sees the final state."
             )
+        shared = b.get("sharing_mean_s"), sp.get("sharing_mean_s")
+        if shared[0] is not None and shared[1] and shared[0] > 0.7 * shared[1]:
+            out.append(
+                f"- **{name}: by the sharing reading batch's mean completion is "
+                f"{_f(shared[0] / shared[1])}x spread's** (by the queueing reading "
+                f"{_f(b['mean_ect_s'] / spread_mean)}x; on time by the sharing reading: batch "
+                f"{b['sharing_on_time']}, spread {sp['sharing_on_time']}). The solver decides "
+                "with the queueing reading, whose wait grows with the *requested* share of a "
+                "node; as the pods run, every pod on a node shares its CPU and every transfer "
+                "into it its link, so the pods it packs together slow each other more than "
+                'their requests say (docs/model.md, "Calibration").'
+            )
         pending = row.get("pending_by_batch_placed_by_spread", 0)
         if pending and b["placed"] >= sp["placed"]:
             out.append(

@@ -690,6 +690,40 @@ def quality_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) ->
         ]
         for row in detail["rows"]
     ]
+    sharing_rows = [
+        [
+            row["scenario"],
+            *(
+                f"{fmt(row[k]['sharing_mean_s'])} ({row[k]['sharing_on_time']})"
+                for k in QUALITY_STRATEGIES
+            ),
+            fmt(row["batch"]["sharing_mean_s"] / row["spread"]["sharing_mean_s"]),
+            fmt(row["score"]["sharing_mean_s"] / row["spread"]["sharing_mean_s"]),
+        ]
+        for row in detail["rows"]
+        if "sharing_mean_s" in row["batch"]
+    ]
+    sharing_part = ""
+    if sharing_rows:
+        sharing_table = table(
+            [
+                "scenario",
+                *(f"{k}: mean s (on time)" for k in QUALITY_STRATEGIES),
+                *("batch / spread", "score / spread"),
+            ],
+            sharing_rows,
+        )
+        sharing_part = f"""
+The same placements graded by the **sharing reading** (`strategies.grade_sharing`,
+docs/model.md "Calibration"): each node's CPU shared among its pods in proportion to their
+requests, each link shared fairly among the transfers over it, no pod start. It is the reading
+the testbed's measurements bore out (docs/testbed.md, accuracy after calibration), and no
+strategy decides with it, so it is a check the strategies do not grade themselves by. Mean
+completion of the pods each strategy placed, and in parentheses the pods on time by this
+reading:
+
+{sharing_table}
+"""
     seeds = ", ".join(
         r["scenario"].split("-")[-1] for r in detail["rows"] if r["scenario"].startswith("gen")
     )
@@ -734,7 +768,7 @@ Generated (seeds {seeds}; 50 nodes, 500 pods): {workloads.NODE_TEXT}. Mixed (150
 Ratios of mean ECT (of the pods each strategy placed) and counts:
 
 {cmp_table}
-
+{sharing_part}
 ![placement quality](benchmarks-quality.png)
 """
 

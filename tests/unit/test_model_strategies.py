@@ -150,3 +150,23 @@ def test_joint_placement_with_no_feasible_pair_reports_the_filters(strategy: str
 def test_unknown_strategy_is_refused() -> None:
     with pytest.raises(ValueError, match="'fastest'"):
         model.place([], model.ClusterState([edge()]), CONFIG, strategy="fastest")
+
+
+def test_a_placement_graded_by_the_sharing_reading_counts_what_co_placed_pods_do() -> None:
+    # Two CPU-bound pods of 1000 units and a 1000-millicore node each: by the queueing
+    # reading packing them is as quick as spreading them (the requests leave the node far from
+    # full), by the sharing reading each packed pod takes twice as long.
+    cluster = model.ClusterState([edge("edge-1", cpu=4000), edge("edge-2", cpu=4000)])
+    pods = [pod(f"p{k}", cpu=100, compute_cost=4000.0) for k in range(2)]
+    packed = strategies.PlacementResult(
+        strategies.Strategy.SCORE,
+        [strategies.Placement(pod=p, node="edge-1") for p in pods],
+        base=cluster.copy(),
+        final=cluster.copy(),
+    )
+    spread = model.place(pods, cluster, CONFIG, strategy="spread")
+    assert sorted(p.node or "" for p in spread.placements) == ["edge-1", "edge-2"]
+    assert strategies.grade_sharing(spread, CONFIG).ects == pytest.approx([1.0, 1.0])
+    assert strategies.grade_sharing(packed, CONFIG).ects == pytest.approx([2.0, 2.0])
+    queueing = strategies.grade(packed, CONFIG).ects
+    assert queueing[0] < 1.1  # the requests are 5% of the node: almost no wait

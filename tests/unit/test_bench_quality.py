@@ -1,0 +1,56 @@
+"""The bench's quality section grades every placement twice: by the queueing reading the
+strategies decide with, and by the sharing reading the testbed bore out."""
+
+from __future__ import annotations
+
+import math
+import pathlib
+from typing import Any
+
+import pytest
+import testbed_support  # noqa: F401 (puts the repo root on sys.path)
+from bench import analysis, quality
+from bench import report as bench_report
+from model_builders import edge, pod
+
+from cloudedge import model
+from cloudedge.model import strategies
+
+CONFIG = model.ModelConfig()
+
+
+def _row() -> dict[str, Any]:
+    cluster = model.ClusterState([edge("edge-1", cpu=4000), edge("edge-2", cpu=4000)])
+    pods = [pod(f"p{k}", cpu=100, compute_cost=4000.0) for k in range(3)]
+    return quality.compare(
+        "tiny", cluster, pods, CONFIG, time_limit_s=1.0, progress=lambda _line: None
+    )
+
+
+def test_every_strategy_is_also_graded_by_the_sharing_reading() -> None:
+    row = _row()
+    cluster = model.ClusterState([edge("edge-1", cpu=4000), edge("edge-2", cpu=4000)])
+    pods = [pod(f"p{k}", cpu=100, compute_cost=4000.0) for k in range(3)]
+    for name in quality.STRATEGIES:
+        result = model.place(pods, cluster, CONFIG, strategy=name, time_limit_s=1.0)
+        shared = strategies.grade_sharing(result, CONFIG)
+        judged = row[name]
+        assert judged["sharing_mean_s"] == pytest.approx(sum(shared.ects) / len(shared.ects))
+        assert judged["sharing_on_time"] == shared.on_time
+        assert math.isfinite(judged["sharing_p95_s"])
+
+
+def test_the_page_shows_the_sharing_reading_and_says_when_batch_is_not_ahead_by_it(
+    tmp_path: pathlib.Path,
+) -> None:
+    row = _row()
+    batch, spread = row["batch"], row["spread"]
+    # Make the sharing reading disagree with the queueing one, as mixed-400 does.
+    batch["sharing_mean_s"] = 2.0 * spread["sharing_mean_s"]
+    detail = {"rows": [row], "time_limit_s": 1.0, "quick": True}
+    why = analysis.quality({}, detail)
+    assert "by the sharing reading batch's mean completion is 2x spread's" in why
+    facts = {"date": "2026-11-30 00:00 UTC", "loadavg_start": 0.1, "commit": "abc1234"}
+    page = bench_report.quality_section(detail, facts, tmp_path)
+    assert "**sharing reading**" in page
+    assert "| tiny |" in page
