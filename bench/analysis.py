@@ -425,12 +425,13 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
             out.append(
                 f"- **{name}: by the sharing reading batch's mean completion is "
                 f"{_f(shared[0] / shared[1])}x spread's** (by the queueing reading "
-                f"{_f(b['mean_ect_s'] / spread_mean)}x; on time by the sharing reading: batch "
-                f"{b['sharing_on_time']}, spread {sp['sharing_on_time']}). The solver decides "
-                "with the queueing reading, whose wait grows with the *requested* share of a "
-                "node; as the pods run, every pod on a node shares its CPU and every transfer "
-                "into it its link, so the pods it packs together slow each other more than "
-                'their requests say (docs/model.md, "Calibration").'
+                f"{_f(b['mean_ect_s'] / spread_mean)}x; placed: batch {b['placed']}, spread "
+                f"{sp['placed']}; on time by the sharing reading: batch {b['sharing_on_time']}, "
+                f"spread {sp['sharing_on_time']}). The solver decides with the queueing "
+                "reading, whose wait grows with the *requested* share of a node; the sharing "
+                "reading gives every pod on a node a share of its CPU and every transfer a "
+                "share of its links whatever the requests, so pods placed together slow each "
+                'other more than their requests say (docs/model.md, "Calibration").'
             )
         pending = row.get("pending_by_batch_placed_by_spread", 0)
         if pending and b["placed"] >= sp["placed"]:
