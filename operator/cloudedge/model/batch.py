@@ -2,21 +2,26 @@
 
 Greedy commits one pod at a time and cannot take a decision back: a pod with no deadline and
 no data on an edge node may take the last room that a later camera pod, whose data and
-deadline tie it to that node, needed. This module places the batch jointly, graded by
-:mod:`.evaluator` (each pod's completion on the final state), in this order of priority:
+deadline tie it to that node, needed. This module places the batch jointly, on the state the
+whole batch produces, in this order of priority:
 
-1. as many pods as possible, every filter passed on the final state, deadlines included;
-2. then the least total completion time of the placed pods.
+1. as many pods as possible, every filter passed on the final state, deadlines included (the
+   deadline by the queueing reading of :mod:`.evaluator`, the filter every mode applies);
+2. then the least total completion time of the placed pods as they run together: the sharing
+   reading (:func:`.evaluator.grade_sharing`, which the testbed's measurements bore out)
+   made pairwise (:class:`Sharing`): each pod alone, plus what pods on one node add to each
+   other's processing and transfers over one link to each other's transfer.
 
 How, within a time budget, keeping the best assignment found so far:
 
 * starting points: greedy's and spread's placements (repaired: pods that miss their deadline
   on the final state are taken out), and insertions from scratch in two orders (most
   constrained first; smallest first, for overloaded clusters). Insertion charges each pod its
-  marginal cost on the final state: its own completion plus the wait it adds to the pods
-  already on the node. A third insertion (:func:`insert_cap_aware`) charges deadline-bound
-  pods first for the capacity their cap takes from the node, so they share nodes and leave
-  the others whole: on an overloaded cluster it places the most pods;
+  marginal cost on the final state: its own completion plus what it and the pods already
+  sharing its node and links add to each other's. A third insertion
+  (:func:`insert_cap_aware`) charges deadline-bound pods first for the capacity their cap
+  takes from the node, so they share nodes and leave the others whole: on an overloaded
+  cluster it places the most pods;
 * with ``use_milp`` (``optimal``, and small batches): a mixed-integer program solved by HiGHS
   (``highspy``): binary ``x[p,i]``, capacity rows, and the final-state deadline made linear:
   a pod with deadline ``D`` on node ``i`` meets it iff the node's final utilization stays
@@ -24,14 +29,14 @@ How, within a time budget, keeping the best assignment found so far:
   utilization ``t_i`` per node and a two-term row per (pod, node) pair express it exactly.
   Phase 1 maximizes the count (its LP relaxation alone proves it when the bound rounds down
   to the incumbent's count); phase 2 keeps the count and minimizes the completion time with
-  the congestion linearized around the best heuristic assignment;
-* local search on the exact evaluator: insertion of unplaced pods (ejecting one blocker to
+  each (pod, node) pair priced against the best heuristic assignment;
+* local search on the exact objective: insertion of unplaced pods (ejecting one blocker to
   another node, or trading a deadline pod that caps its node for more pods), moves, swaps
   and chains.
 
 Every assignment the search holds is feasible on the final state, and greedy's repaired
 placement is one of the starting points, so the result is never worse than greedy's under the
-evaluator's key (pods placed on time, then total completion time).
+solver's key (pods placed with every filter holding, then the objective).
 """
 
 from __future__ import annotations
@@ -48,9 +53,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse
 
-from cloudedge.model import evaluator
+from cloudedge.model import evaluator, terms
 from cloudedge.model import state as state_mod
 
 COST_EPS = 1e-9
@@ -66,7 +72,7 @@ class SolveInfo:
     count_proven: bool = False
     lower_bound_s: float = math.nan
     """A lower bound on the total completion time of any placement of as many pods (the LP
-    relaxation with each pair's completion alone on the node, which congestion only raises)."""
+    relaxation with each pair's completion alone on the node, which sharing only raises)."""
     max_count: int = -1
     """The MILP's count (the proven maximum when ``count_proven``)."""
     total_s: float = math.nan
@@ -95,15 +101,12 @@ class Assignment:
         self.cpu = cpu.copy()
         self.mem = mem.copy()
         self.used = problem.start.copy()
-        self.svc = np.zeros(n_nodes)
         self.members: list[set[int]] = [set() for _ in range(n_nodes)]
         self.node_slack = np.full(n_nodes, math.inf)
         self.slack, self.slack_limit = _slacks(problem)
         self.fit_cap = problem.capacity + 1e-6
         # Kept per node as the usage changes, so that pricing a pod on every node reads them
         # instead of recomputing them from the usage (one node changes per add or remove).
-        self.g = evaluator.congestion(self.rho(), problem.max_utilization)
-        """Per node: the congestion factor ``rho/(1-rho)`` of its current utilization."""
         self.room = self.fit_cap - self.used
         """Per node and resource: what still fits."""
         self.node_limit = np.full(n_nodes, math.inf)
@@ -112,7 +115,6 @@ class Assignment:
 
     def _refresh(self, i: int) -> None:
         """Recompute node ``i``'s kept columns from its usage."""
-        self.g[i] = _g(max(float(self.cpu[i]), float(self.mem[i])), self.problem.max_utilization)
         self.room[i] = self.fit_cap[i] - self.used[i]
         self.node_limit[i] = self.node_slack[i] * (1 + 1e-12)
 
@@ -121,10 +123,10 @@ class Assignment:
         clone.__dict__.update(self.__dict__)
         clone.where = self.where.copy()
         clone.cpu, clone.mem = self.cpu.copy(), self.mem.copy()
-        clone.used, clone.svc = self.used.copy(), self.svc.copy()
+        clone.used = self.used.copy()
         clone.members = [set(m) for m in self.members]
         clone.node_slack = self.node_slack.copy()
-        clone.g, clone.room = self.g.copy(), self.room.copy()
+        clone.room = self.room.copy()
         clone.node_limit = self.node_limit.copy()
         return clone
 
@@ -138,9 +140,10 @@ class Assignment:
         pr = self.problem
         placed = np.flatnonzero(self.where >= 0)
         fixed = float(pr.fixed[placed, self.where[placed]].sum())
-        return fixed + float(
-            (self.svc * evaluator.congestion(self.rho(), pr.max_utilization)).sum()
-        )
+        # Each pair of pods that share a node or a link counted once: half of every pod's
+        # interference with the others.
+        shared = sum(self.shared_with(int(p), int(self.where[p])) for p in placed)
+        return fixed + 0.5 * shared
 
     @property
     def placed(self) -> int:
@@ -155,7 +158,6 @@ class Assignment:
         self.cpu[i] += pr.cpu_share[p, i]
         self.mem[i] += pr.mem_share[p, i]
         self.used[i] += pr.requests[p]
-        self.svc[i] += pr.service[p, i]
         self.members[i].add(p)
         self.node_slack[i] = min(self.node_slack[i], self.slack[p, i])
         self._refresh(i)
@@ -167,11 +169,9 @@ class Assignment:
         self.cpu[i] -= pr.cpu_share[p, i]
         self.mem[i] -= pr.mem_share[p, i]
         self.used[i] -= pr.requests[p]
-        self.svc[i] -= pr.service[p, i]
         members = self.members[i]
         members.discard(p)
         if not members:  # no rounding residue on an empty node
-            self.svc[i] = 0.0
             self.cpu[i], self.mem[i] = self._start_cpu[i], self._start_mem[i]
             self.used[i] = pr.start[i]
             self.node_slack[i] = math.inf
@@ -194,7 +194,7 @@ class Assignment:
             & np.all(pr.requests[p] <= self.room, axis=1)
             & (g_new <= np.minimum(self.node_limit, self.slack_limit[p]))
         )
-        cost = pr.fixed[p] + (self.svc + pr.service[p]) * g_new - self.svc * self.g
+        cost = pr.fixed[p] + self.shared_costs(p)
         out: state_mod.FloatArray = np.where(ok, cost, math.inf)
         return out
 
@@ -214,22 +214,64 @@ class Assignment:
         limit = min(float(self.node_slack[i]), float(self.slack[p, i]))
         if g_new > limit * (1 + 1e-12):
             return math.inf
-        g_old = _g(max(cpu, mem), pr.max_utilization)
-        svc = float(self.svc[i])
-        return float(pr.fixed[p, i]) + (svc + float(pr.service[p, i])) * g_new - svc * g_old
+        return float(pr.fixed[p, i]) + self.shared_with(p, i)
 
     def removal_gain(self, p: int) -> float:
         """How much the total drops if ``p`` leaves its node."""
         pr = self.problem
         i = int(self.where[p])
-        cpu, mem = float(self.cpu[i]), float(self.mem[i])
-        g_old = _g(max(cpu, mem), pr.max_utilization)
-        g_new = _g(
-            max(cpu - float(pr.cpu_share[p, i]), mem - float(pr.mem_share[p, i])),
-            pr.max_utilization,
-        )
-        svc = float(self.svc[i])
-        return float(pr.fixed[p, i]) + svc * g_old - (svc - float(pr.service[p, i])) * g_new
+        return float(pr.fixed[p, i]) + self.shared_with(p, i)
+
+    def shared_costs(self, p: int) -> state_mod.FloatArray:
+        """Per node: what ``p`` there and the placed pods would add to each other's completion
+        (:class:`Sharing`), seconds."""
+        sh = sharing(self.problem)
+        placed = np.flatnonzero(self.where >= 0)
+        placed = placed[placed != p]
+        at = self.where[placed]
+        n_nodes = len(sh.inv_rate)
+        out: state_mod.FloatArray = np.zeros(n_nodes)
+        if sh.work[p] > 0:
+            cpu = (sh.weight[p] + sh.weight[placed]) * np.minimum(sh.ratio[p], sh.ratio[placed])
+            out += np.bincount(at, weights=cpu, minlength=n_nodes) * sh.inv_rate
+        if sh.source[p] >= 0:
+            far = sh.remote[placed, at]
+            q, q_at = placed[far], at[far]
+            mbit = 2.0 * terms.MEGABITS_PER_MEGABYTE * np.minimum(sh.size[p], sh.size[q])
+            links = np.bincount(q_at, weights=mbit, minlength=n_nodes) * sh.inv_down
+            same = sh.source[q] == sh.source[p]
+            if same.any():
+                links += float(mbit[same].sum()) * float(sh.inv_up[p])
+                by_site = np.bincount(sh.site[q_at[same]], weights=mbit[same], minlength=sh.n_sites)
+                links += by_site[sh.site] * sh.inv_link[p]
+            out += np.where(sh.remote[p], links, 0.0)
+        return out
+
+    def shared_with(self, p: int, i: int) -> float:
+        """:meth:`shared_costs` on node ``i`` alone."""
+        sh = sharing(self.problem)
+        cost = 0.0
+        others = [q for q in self.members[i] if q != p]
+        if others and sh.work[p] > 0:
+            m = np.array(others, dtype=np.int64)
+            pair = (sh.weight[p] + sh.weight[m]) * np.minimum(sh.ratio[p], sh.ratio[m])
+            cost += float(pair.sum()) * float(sh.inv_rate[i])
+        if sh.source[p] < 0 or not sh.remote[p, i]:
+            return cost
+        placed = np.flatnonzero(self.where >= 0)
+        placed = placed[placed != p]
+        at = self.where[placed]
+        far = sh.remote[placed, at]
+        q, q_at = placed[far], at[far]
+        if len(q) == 0:
+            return cost
+        mbit = 2.0 * terms.MEGABITS_PER_MEGABYTE * np.minimum(sh.size[p], sh.size[q])
+        cost += float(mbit[q_at == i].sum()) * float(sh.inv_down[i])
+        same = sh.source[q] == sh.source[p]
+        cost += float(mbit[same].sum()) * float(sh.inv_up[p])
+        link = same & (sh.site[q_at] == sh.site[i])
+        cost += float(mbit[link].sum()) * float(sh.inv_link[p, i])
+        return cost
 
 
 def _slacks(problem: evaluator.Problem) -> tuple[state_mod.FloatArray, state_mod.FloatArray]:
@@ -241,6 +283,96 @@ def _slacks(problem: evaluator.Problem) -> tuple[state_mod.FloatArray, state_mod
     if cached is None:
         slack = problem.slack()
         cached = problem.__dict__["_slacks"] = (slack, slack * (1 + 1e-12))
+    return cached
+
+
+@dataclasses.dataclass(frozen=True)
+class Sharing:
+    """What the pods of a batch do to each other as they run: the sharing reading
+    (:func:`.evaluator.grade_sharing`) made pairwise, so that a placement's cost is a sum
+    over pods and pairs and each move is priced from the pods it touches.
+
+    Two pods on one node share its compute rate in proportion to their CPU requests
+    (weighted processor sharing): together they take ``(w_p + w_q) min(A_p/w_p, A_q/w_q) / P``
+    longer than each alone (the work of the shorter, as both see it). Two transfers over one
+    link share it fairly: ``2 * 8 min(D_p, D_q) / rate`` longer. The links are the node's
+    downlink, the source's uplink and the topology link from the source to the node's site,
+    each counted (the sharing reading keeps the slowest of the three, so this sum is an upper
+    bound of the transfers' part). Alone, a pod's completion is the fixed part of the
+    problem (transfer at the bottleneck, ``A_p / P``).
+    """
+
+    weight: state_mod.FloatArray
+    """Per pod: CPU request (at least 1 millicore): its share of the node."""
+    work: state_mod.FloatArray
+    """Per pod: compute cost (work units)."""
+    ratio: state_mod.FloatArray
+    """Per pod: work per weight."""
+    inv_rate: state_mod.FloatArray
+    """Per node: 1 / compute rate (0 where there is none)."""
+    size: state_mod.FloatArray
+    """Per pod: data size, MB."""
+    source: state_mod.IntArray
+    """Per pod: its data source as a number, -1 without data to move."""
+    remote: npt.NDArray[np.bool_]
+    """Pods x nodes: the pod's data crosses the network to reach the node."""
+    inv_down: state_mod.FloatArray
+    """Per node: 1 / its bandwidth (0 where uncapped)."""
+    inv_up: state_mod.FloatArray
+    """Per pod: 1 / its source's uplink."""
+    inv_link: state_mod.FloatArray
+    """Pods x nodes: 1 / the topology link from the pod's source to the node's site."""
+    site: state_mod.IntArray
+    """Per node: its site as a number."""
+    n_sites: int
+
+
+def _inverse(rate: state_mod.FloatArray) -> state_mod.FloatArray:
+    """1 / rate where the rate caps something (finite and > 0), else 0."""
+    capped = np.isfinite(rate) & (rate > 0)
+    out: state_mod.FloatArray = np.where(capped, 1.0 / np.where(capped, rate, 1.0), 0.0)
+    return out
+
+
+def sharing(problem: evaluator.Problem) -> Sharing:
+    """:class:`Sharing` of ``problem``, computed once and kept on it."""
+    cached: Sharing | None = problem.__dict__.get("_sharing")
+    if cached is not None:
+        return cached
+    base = problem.base
+    n_pods, n_nodes = len(problem), len(base)
+    weight = np.maximum(problem.requests[:, 0], 1.0)
+    work = np.array([pod.compute_cost for pod in problem.pods], dtype=np.float64)
+    size = np.array([pod.data_size_mb for pod in problem.pods], dtype=np.float64)
+    source = np.full(n_pods, -1, dtype=np.int64)
+    remote = np.zeros((n_pods, n_nodes), dtype=bool)
+    inv_up = np.zeros(n_pods)
+    inv_link = np.zeros((n_pods, n_nodes))
+    numbers: dict[str, int] = {}
+    for p, pod in enumerate(problem.pods):
+        if pod.data_source is None or pod.data_size_mb <= 0:
+            continue
+        view = base.source_view(pod.data_source)
+        source[p] = numbers.setdefault(pod.data_source, len(numbers))
+        remote[p] = ~view.on_node
+        inv_up[p] = _inverse(np.array([view.source_bw]))[0]
+        inv_link[p] = _inverse(view.link_bw)
+    site = np.asarray(base.site_index, dtype=np.int64)
+    cached = Sharing(
+        weight=weight,
+        work=work,
+        ratio=work / weight,
+        inv_rate=_inverse(np.asarray(base.compute_rate, dtype=np.float64)),
+        size=size,
+        source=source,
+        remote=remote,
+        inv_down=_inverse(np.asarray(base.bandwidth, dtype=np.float64)),
+        inv_up=inv_up,
+        inv_link=inv_link,
+        site=site,
+        n_sites=int(site.max()) + 1 if len(site) else 0,
+    )
+    problem.__dict__["_sharing"] = cached
     return cached
 
 
@@ -894,20 +1026,16 @@ def solve_milp(
             math.isfinite(bound) and math.floor(bound + 1e-6) <= count
         )
     info.max_count = count
-    # Phase 2: keep the count, least completion time, congestion linearized around the
-    # incumbent (or phase 1's answer when it places more).
+    # Phase 2: keep the count, least completion time, each pair priced against the incumbent
+    # (or phase 1's answer when it places more): the pod's completion alone plus what it and
+    # the pods there would add to each other's.
     ref = incumbent
     if count > incumbent.placed:
         ref = from_nodes(problem, _nodes_of(x1, pairs_p, pairs_i, n_pods))
-    rho = ref.rho()
-    g = evaluator.congestion(rho, problem.max_utilization)
-    dg = np.where(rho < problem.max_utilization, 1.0 / (1.0 - np.minimum(rho, 0.999999)) ** 2, 0)
-    share = np.maximum(problem.cpu_share, problem.mem_share)[pairs_p, pairs_i]
-    cost = (
-        problem.fixed[pairs_p, pairs_i]
-        + problem.service[pairs_p, pairs_i] * g[pairs_i]
-        + 0.5 * ref.svc[pairs_i] * dg[pairs_i] * np.minimum(share, 1.0)
-    )
+    cost = problem.fixed[pairs_p, pairs_i].copy()
+    for p in np.unique(pairs_p).tolist():
+        at = pairs_p == p
+        cost[at] += ref.shared_costs(p)[pairs_i[at]]
     # Keep the count: one more row, which ``model`` picks up through the closure.
     count_row = sparse.coo_array((np.ones(nvar_x), (np.zeros(nvar_x), xs)), shape=(1, ncol))
     a_mat = sparse.vstack([a_mat.tocoo(), count_row]).tocsc()
@@ -915,7 +1043,7 @@ def solve_milp(
     row_hi = np.concatenate([row_hi, [math.inf]])
     # The lower bound: the LP relaxation with each pair's completion alone on the node.
     if budget.left() > 0:
-        alone = problem.alone_ect[pairs_p, pairs_i]
+        alone = problem.fixed[pairs_p, pairs_i]
         _, status_lb, info_lb = run(model(alone, integer=False), None)
         if status_lb == optimal and info.count_proven:
             info.lower_bound_s = float(info_lb.objective_function_value)
