@@ -201,6 +201,9 @@ def test_seed_scenario_batch_places_9_of_the_10_tasks(
     assert doc["deadline_misses"] == 0
     greedy = run_cli(capsys, "--scenario", "seed", "--strategy", "score")
     assert greedy["placed"] == 8
+    # As the pods run, sharing nodes and links, the joint placement's pods also end sooner.
+    assert doc["sharing"]["mean_ect_s"] < greedy["sharing"]["mean_ect_s"]
+    assert doc["sharing"]["total_ect_s"] == pytest.approx(9 * doc["sharing"]["mean_ect_s"])
 
 
 def test_seed_example_files_are_the_built_in_seed_scenario() -> None:
