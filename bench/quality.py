@@ -176,6 +176,9 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
             numbers[f"quality_{key}_{strategy}_vs_spread_sharing_mean_ratio"] = ratio(
                 row[strategy]["sharing_mean_s"], sp["sharing_mean_s"]
             )
+        numbers[f"quality_{key}_batch_vs_optimal_sharing_mean_ratio"] = ratio(
+            b["sharing_mean_s"], o["sharing_mean_s"]
+        )
         numbers[f"quality_{key}_batch_vs_optimal_mean_ect_ratio"] = ratio(
             b["mean_ect_s"], o["mean_ect_s"]
         )

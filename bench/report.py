@@ -173,14 +173,14 @@ def targets(numbers: common.Numbers) -> str:
         if numbers.get(f"quality_{sc}_optimal_count_proven") == 0.0:
             rows[-1][3] += " (optimal's count not proven)"
         add(
-            f"{sc}: batch's mean ECT at most 1.05 x optimal's",
-            f"quality_{sc}_batch_vs_optimal_mean_ect_ratio",
+            f"{sc}: batch's mean completion at most 1.05 x optimal's (sharing reading)",
+            f"quality_{sc}_batch_vs_optimal_sharing_mean_ratio",
             lambda v: v <= 1.05,
         )
         for strategy in ("batch", "score"):
             add(
-                f"{sc}: {strategy}'s mean ECT at most 0.70 x spread's",
-                f"quality_{sc}_{strategy}_vs_spread_mean_ect_ratio",
+                f"{sc}: {strategy}'s mean completion at most 0.70 x spread's (sharing reading)",
+                f"quality_{sc}_{strategy}_vs_spread_sharing_mean_ratio",
                 lambda v: v <= 0.70,
             )
         add(
@@ -699,6 +699,7 @@ def quality_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) ->
             ),
             fmt(row["batch"]["sharing_mean_s"] / row["spread"]["sharing_mean_s"]),
             fmt(row["score"]["sharing_mean_s"] / row["spread"]["sharing_mean_s"]),
+            fmt(row["batch"]["sharing_mean_s"] / row["optimal"]["sharing_mean_s"]),
         ]
         for row in detail["rows"]
         if "sharing_mean_s" in row["batch"]
@@ -709,18 +710,14 @@ def quality_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) ->
             [
                 "scenario",
                 *(f"{k}: mean s (on time)" for k in QUALITY_STRATEGIES),
-                *("batch / spread", "score / spread"),
+                *("batch / spread (<= 0.7)", "score / spread (<= 0.7)"),
+                "batch / optimal (<= 1.05)",
             ],
             sharing_rows,
         )
         sharing_part = f"""
-The same placements graded by the **sharing reading** (`strategies.grade_sharing`,
-docs/model.md "Calibration"): each node's CPU shared among its pods in proportion to their
-requests, each link shared fairly among the transfers over it, no pod start. It is the reading
-the testbed's measurements bore out (docs/testbed.md, accuracy after calibration), and no
-strategy decides with it, so it is a check the strategies do not grade themselves by. Mean
-completion of the pods each strategy placed, and in parentheses the pods on time by this
-reading:
+By the sharing reading (no pod start), the mean completion of the pods each strategy placed,
+in parentheses the pods on time by this reading, and the ratios the targets judge:
 
 {sharing_table}
 """
@@ -736,8 +733,8 @@ reading:
     )
     cmp_table = table(
         [
-            *("scenario", "batch / spread (<= 0.7)", "score / spread (<= 0.7)"),
-            *("batch / optimal (<= 1.05)", "placed batch / score / spread / optimal"),
+            *("scenario", "batch / spread", "score / spread"),
+            *("batch / optimal", "placed batch / score / spread / optimal"),
             *("on time batch / score / spread", "pending by batch, placed by spread"),
         ],
         cmp_rows,
@@ -746,16 +743,25 @@ reading:
     return f"""{_stamp(facts, detail)}
 
 Each strategy places the whole batch (`model.place`) on the scenario's starting cluster, and
-every placement is graded by the same evaluator (`model.evaluator`, `strategies.grade`):
-each placed pod's **ECT** is its completion time on the *final* state, the cluster with the
-whole batch on it, so pods sent to one node wait behind that node's final utilization
-(docs/model.md, "Grading a placement"). **Deadline misses**: placed pods whose ECT on the
-final state exceeds their `max-latency-ms` (greedy checks a deadline when the pod arrives;
-later pods can push it past); **on time**: placed minus misses. `batch` and `optimal` never
-miss (their filters hold on the final state). `batch` runs with its own 2 s budget,
-`optimal` with {fmt(detail["time_limit_s"])} s and HiGHS proving the count (status
-`count-proven`; `time-limit` when the proof did not finish). Utilization: CPU requested /
-allocatable per tier after the batch.
+every placement is graded on its *final* state, the cluster with the whole batch on it, by
+both readings of `model.evaluator` (docs/model.md, "Grading a placement" and "Calibration"):
+
+- the **sharing reading** (`strategies.grade_sharing`): the pods run together, each node's
+  CPU shared among its pods in proportion to their requests, each link shared fairly among
+  the transfers over it. The testbed's measurements bore it out (docs/testbed.md: within
+  0.25 of the measured completion, where the queueing reading was 0.8 to 5.6 times off), so
+  the **targets are judged by it**. `batch` and `optimal` minimize it (pairwise,
+  `batch.Sharing`); `score` and `spread` do not.
+- the **queueing reading** (`strategies.grade`): each pod's **ECT** with an M/M/1 wait on its
+  node's final *requested* share. The deadline filter of every strategy and of the live
+  scheduler uses it: **deadline misses** are placed pods whose ECT on the final state
+  exceeds their `max-latency-ms` (greedy checks a deadline when the pod arrives; later pods
+  can push it past); **on time**: placed minus misses. `batch` and `optimal` never miss by
+  it (their filters hold on the final state).
+
+`batch` runs with its own 2 s budget, `optimal` with {fmt(detail["time_limit_s"])} s and HiGHS
+proving the count (status `count-proven`; `time-limit` when the proof did not finish).
+Utilization: CPU requested / allocatable per tier after the batch.
 
 Examples: `seed` (the built-in scenario), `examples/video-analytics` and `examples/burst`.
 Generated (seeds {seeds}; 50 nodes, 500 pods): {workloads.NODE_TEXT}. Mixed (150, 250 and
@@ -765,7 +771,7 @@ Generated (seeds {seeds}; 50 nodes, 500 pods): {workloads.NODE_TEXT}. Mixed (150
 
 {quality_table}
 
-Ratios of mean ECT (of the pods each strategy placed) and counts:
+By the queueing reading, ratios of mean ECT (of the pods each strategy placed) and counts:
 
 {cmp_table}
 {sharing_part}
@@ -878,7 +884,9 @@ def solve_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) -> s
             f"{r.get('gc_seconds', math.nan) * 1000:.0f}",
             r["status"],
             f"{r['on_time']} / {r['greedy_on_time']}",
-            f"{r['total_ect_s']:.1f} / {r['greedy_total_ect_s']:.1f}",
+            f"{r['sharing_total_s']:.1f} / {r['greedy_sharing_total_s']:.1f}"
+            if "sharing_total_s" in r
+            else "-",
         ]
         for r in _first_and_slowest(detail["rows"], SOLVE_ROWS_SHOWN)
     ]
@@ -903,7 +911,7 @@ batch).
                 "GC ms",
                 "solver status",
                 "on time: batch / greedy",
-                "total ECT s: batch / greedy",
+                "total completion s (sharing reading): batch / greedy",
             ],
             rows,
         )

@@ -49,7 +49,7 @@ def test_the_page_shows_the_sharing_reading_and_says_when_batch_is_not_ahead_by_
     batch["sharing_mean_s"] = 2.0 * spread["sharing_mean_s"]
     detail = {"rows": [row], "time_limit_s": 1.0, "quick": True}
     why = analysis.quality({}, detail)
-    assert "by the sharing reading batch's mean completion is 2x spread's" in why
+    assert "batch's mean completion is 2x spread's** (sharing reading" in why
     facts = {"date": "2026-11-30 00:00 UTC", "loadavg_start": 0.1, "commit": "abc1234"}
     page = bench_report.quality_section(detail, facts, tmp_path)
     assert "**sharing reading**" in page
