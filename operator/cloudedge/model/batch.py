@@ -102,6 +102,12 @@ class Assignment:
         self.mem = mem.copy()
         self.used = problem.start.copy()
         self.members: list[set[int]] = [set() for _ in range(n_nodes)]
+        self.sharing = sharing(problem)
+        self.fetching: list[set[int]] = [set() for _ in range(n_nodes)]
+        """Per node: its pods whose data crosses the network (they share its downlink)."""
+        self.readers: dict[int, set[int]] = {}
+        """Per data source (:attr:`Sharing.source`): its placed pods that fetch across the
+        network (they share its uplink, and by site the topology link)."""
         self.node_slack = np.full(n_nodes, math.inf)
         self.slack, self.slack_limit = _slacks(problem)
         self.fit_cap = problem.capacity + 1e-6
@@ -125,6 +131,8 @@ class Assignment:
         clone.cpu, clone.mem = self.cpu.copy(), self.mem.copy()
         clone.used = self.used.copy()
         clone.members = [set(m) for m in self.members]
+        clone.fetching = [set(m) for m in self.fetching]
+        clone.readers = {k: set(v) for k, v in self.readers.items()}
         clone.node_slack = self.node_slack.copy()
         clone.room = self.room.copy()
         clone.node_limit = self.node_limit.copy()
@@ -159,6 +167,10 @@ class Assignment:
         self.mem[i] += pr.mem_share[p, i]
         self.used[i] += pr.requests[p]
         self.members[i].add(p)
+        sh = self.sharing
+        if sh.remote[p, i]:
+            self.fetching[i].add(p)
+            self.readers.setdefault(sh.source_of[p], set()).add(p)
         self.node_slack[i] = min(self.node_slack[i], self.slack[p, i])
         self._refresh(i)
 
@@ -171,6 +183,9 @@ class Assignment:
         self.used[i] -= pr.requests[p]
         members = self.members[i]
         members.discard(p)
+        if p in self.fetching[i]:
+            self.fetching[i].discard(p)
+            self.readers[self.sharing.source_of[p]].discard(p)
         if not members:  # no rounding residue on an empty node
             self.cpu[i], self.mem[i] = self._start_cpu[i], self._start_mem[i]
             self.used[i] = pr.start[i]
@@ -225,7 +240,7 @@ class Assignment:
     def shared_costs(self, p: int) -> state_mod.FloatArray:
         """Per node: what ``p`` there and the placed pods would add to each other's completion
         (:class:`Sharing`), seconds."""
-        sh = sharing(self.problem)
+        sh = self.sharing
         placed = np.flatnonzero(self.where >= 0)
         placed = placed[placed != p]
         at = self.where[placed]
@@ -248,30 +263,33 @@ class Assignment:
         return out
 
     def shared_with(self, p: int, i: int) -> float:
-        """:meth:`shared_costs` on node ``i`` alone."""
-        sh = sharing(self.problem)
+        """:meth:`shared_costs` on node ``i`` alone, from the pods that share its node and
+        links (kept per node and per source: a move prices two nodes, not the batch)."""
+        sh = self.sharing
         cost = 0.0
-        others = [q for q in self.members[i] if q != p]
-        if others and sh.work[p] > 0:
-            m = np.array(others, dtype=np.int64)
-            pair = (sh.weight[p] + sh.weight[m]) * np.minimum(sh.ratio[p], sh.ratio[m])
-            cost += float(pair.sum()) * float(sh.inv_rate[i])
-        if sh.source[p] < 0 or not sh.remote[p, i]:
+        if sh.work_of[p] > 0:
+            w_p, r_p = sh.weight_of[p], sh.ratio_of[p]
+            weight, ratio = sh.weight_of, sh.ratio_of
+            cpu = sum((w_p + weight[q]) * min(r_p, ratio[q]) for q in self.members[i] if q != p)
+            cost += cpu * sh.inv_rate_of[i]
+        if not sh.remote[p, i]:
             return cost
-        placed = np.flatnonzero(self.where >= 0)
-        placed = placed[placed != p]
-        at = self.where[placed]
-        far = sh.remote[placed, at]
-        q, q_at = placed[far], at[far]
-        if len(q) == 0:
-            return cost
-        mbit = 2.0 * terms.MEGABITS_PER_MEGABYTE * np.minimum(sh.size[p], sh.size[q])
-        cost += float(mbit[q_at == i].sum()) * float(sh.inv_down[i])
-        same = sh.source[q] == sh.source[p]
-        cost += float(mbit[same].sum()) * float(sh.inv_up[p])
-        link = same & (sh.site[q_at] == sh.site[i])
-        cost += float(mbit[link].sum()) * float(sh.inv_link[p, i])
-        return cost
+        d_p, size, site = sh.size_of[p], sh.size_of, sh.site_of
+        down = sum(min(d_p, size[q]) for q in self.fetching[i] if q != p)
+        up = link = 0.0
+        site_i = site[i]
+        where = self.where
+        for q in self.readers.get(sh.source_of[p], ()):
+            if q == p:
+                continue
+            shared = min(d_p, size[q])
+            up += shared
+            if site[int(where[q])] == site_i:
+                link += shared
+        across = down * sh.inv_down_of[i] + up * sh.inv_up_of[p]
+        if link:
+            across += link * float(sh.inv_link[p, i])
+        return cost + 2.0 * terms.MEGABITS_PER_MEGABYTE * across
 
 
 def _slacks(problem: evaluator.Problem) -> tuple[state_mod.FloatArray, state_mod.FloatArray]:
@@ -325,6 +343,17 @@ class Sharing:
     site: state_mod.IntArray
     """Per node: its site as a number."""
     n_sites: int
+    # The same as plain Python lists: pricing one node sums over a handful of pods, where a
+    # numpy call costs more than the arithmetic.
+    weight_of: list[float]
+    ratio_of: list[float]
+    work_of: list[float]
+    size_of: list[float]
+    source_of: list[int]
+    site_of: list[int]
+    inv_rate_of: list[float]
+    inv_down_of: list[float]
+    inv_up_of: list[float]
 
 
 def _inverse(rate: state_mod.FloatArray) -> state_mod.FloatArray:
@@ -358,19 +387,31 @@ def sharing(problem: evaluator.Problem) -> Sharing:
         inv_up[p] = _inverse(np.array([view.source_bw]))[0]
         inv_link[p] = _inverse(view.link_bw)
     site = np.asarray(base.site_index, dtype=np.int64)
+    ratio = work / weight
+    inv_rate = _inverse(np.asarray(base.compute_rate, dtype=np.float64))
+    inv_down = _inverse(np.asarray(base.bandwidth, dtype=np.float64))
     cached = Sharing(
         weight=weight,
         work=work,
-        ratio=work / weight,
-        inv_rate=_inverse(np.asarray(base.compute_rate, dtype=np.float64)),
+        ratio=ratio,
+        inv_rate=inv_rate,
         size=size,
         source=source,
         remote=remote,
-        inv_down=_inverse(np.asarray(base.bandwidth, dtype=np.float64)),
+        inv_down=inv_down,
         inv_up=inv_up,
         inv_link=inv_link,
         site=site,
         n_sites=int(site.max()) + 1 if len(site) else 0,
+        weight_of=weight.tolist(),
+        ratio_of=ratio.tolist(),
+        work_of=work.tolist(),
+        size_of=size.tolist(),
+        source_of=source.tolist(),
+        site_of=site.tolist(),
+        inv_rate_of=inv_rate.tolist(),
+        inv_down_of=inv_down.tolist(),
+        inv_up_of=inv_up.tolist(),
     )
     problem.__dict__["_sharing"] = cached
     return cached
