@@ -429,11 +429,10 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
         if b["mean_ect_s"] > 0.7 * sp["mean_ect_s"]:
             out.append(
                 f"- {name}: by the queueing reading batch's mean ECT is "
-                f"{_f(b['mean_ect_s'] / sp['mean_ect_s'])}x spread's. The solver does not "
-                "minimize that reading: it places pods together where their requests fill a "
-                "node but their work does not, which the queueing reading charges as a wait "
-                "that grows without bound as the requested share nears 1 and the pods, "
-                "sharing the node as they run, do not feel."
+                f"{_f(b['mean_ect_s'] / sp['mean_ect_s'])}x spread's. That reading is the "
+                "deadline filter's, not the solver's objective: it charges a wait on the "
+                "*requested* share of a node (99 service times at 99%), which pods sharing "
+                "the node's CPU and links as they run do not see."
             )
         pending = row.get("pending_by_batch_placed_by_spread", 0)
         if pending and b["placed"] >= sp["placed"]:

@@ -710,12 +710,10 @@ def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
 def improve_exchanges(a: Assignment, budget: Budget) -> bool:
     """Give a placed pod's room to an unplaced pod when the total drops; True when any did.
 
-    The count stays the same, so only the second part of the key can improve: with one pod
-    fewer than the batch, *which* pod waits is free, and the one that waits should be the
-    one whose completion costs most. Insertion picks the pods in the order it meets them and
-    never takes that choice back: on the seed case it left a data-local pod of 0.4 s pending
-    to place a whole-node pod of 9.9 s, where the exchange of the two places as many pods
-    for 9.5 s less. The evicted pod is tried elsewhere by the insertion that follows.
+    The count stays the same, so only the second part of the key can improve: with fewer
+    places than pods, *which* pods wait is free, and those that wait should be the ones whose
+    completion costs most. Insertion picks the pods in the order it meets them and never
+    takes that choice back. The evicted pod is tried elsewhere by the insertion that follows.
     Per unplaced pod, the :data:`EJECT_NODES` nodes where it would finish soonest, and on
     each the :data:`SWAP_PARTNERS` pods whose leaving lowers the total most.
     """
