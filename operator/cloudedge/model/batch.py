@@ -841,6 +841,15 @@ def _try_swaps(a: Assignment, p: int, i: int, j: int) -> bool:
         gain = pr.fixed[others, j] - pr.fixed[others, i]
         others = [others[k] for k in np.argsort(-gain, kind="stable")[:SWAP_PARTNERS].tolist()]
     gain_p = a.removal_gain(p)
+    # Sharing only adds to a pod's time alone, and taking p out only lowers what q shares:
+    # a pair whose times alone on the swapped nodes already exceed both gains cannot win.
+    others = [
+        q
+        for q in others
+        if float(pr.fixed[p, j] + pr.fixed[q, i]) < gain_p + a.removal_gain(q) - COST_EPS
+    ]
+    if not others:
+        return False
     a.remove(p)
     for q in others:
         gain_q = a.removal_gain(q)
