@@ -802,7 +802,7 @@ def _try_chain(a: Assignment, p: int, i: int, j: int) -> bool:
     return False
 
 
-def improve_swaps(a: Assignment, budget: Budget, *, per_pod: int = 6) -> bool:
+def improve_swaps(a: Assignment, budget: Budget, *, per_pod: int = 4) -> bool:
     """Swap two pods on different nodes when the total drops; each pod tries the pods of
     the ``per_pod`` other nodes where it would complete soonest alone. True when any swap
     was made."""
