@@ -76,6 +76,20 @@ ensure_sysctl() { # name minimum
 ensure_sysctl fs.inotify.max_user_instances 512
 ensure_sysctl fs.inotify.max_user_watches 524288
 
+# Whether the `kubernetes` Service accepts a connection from the control-plane node within
+# $1 seconds: kube-proxy's rules route Service IPs, which pods rely on.
+service_answers() {
+  local ip deadline
+  ip=$(kc get service kubernetes -n default -o jsonpath='{.spec.clusterIP}' 2>/dev/null) || return 1
+  deadline=$(($(now) + $1))
+  while true; do
+    docker exec "$KIND_CLUSTER_NAME-control-plane" timeout 3 bash -c "exec 3<>/dev/tcp/$ip/443" \
+      >/dev/null 2>&1 && return 0
+    (($(now) >= deadline)) && return 1
+    sleep 2
+  done
+}
+
 # --- An existing cluster -----------------------------------------------------------------------
 mkdir -p "$STATE_DIR"
 if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; then
@@ -95,6 +109,15 @@ if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; t
     sleep 2
   done
   kc get nodes >/dev/null || kind_die "the existing cluster's API server does not answer after $(($(now) - t0)) s (make kind-down KIND_CLUSTER_NAME=$KIND_CLUSTER_NAME deletes it)"
+  # After a dockerd restart the nodes read Ready, but kube-proxy (nftables) logs "Failed to
+  # list existing sets" and the Service IPs refuse every connection: pods that talk to the
+  # API server through the `kubernetes` Service never start. Restarting kube-proxy does not
+  # mend it (measured); a new cluster does, so a cluster whose Service is refused is replaced.
+  if ! service_answers 60; then
+    kind_log "the existing cluster's kubernetes Service refuses connections from its nodes (kube-proxy after a dockerd restart): deleting it and creating it again"
+    "${kind_env[@]}" "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >&2
+    exec "$0" "$@"
+  fi
 else
   # --- Node image ------------------------------------------------------------------------------
   official=$(grep -o 'kindest/node:v[0-9.]*@sha256:[0-9a-f]*' \
