@@ -440,8 +440,17 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
                 f"- **{name}: {pending} of the pods spread places wait under batch**, which "
                 f"places {b['placed']} to spread's {sp['placed']} (on time: {b['on_time']} to "
                 f"{sp['on_time']}): the solver keeps the most pods on time, then the least "
-                "total completion; which pods wait when not all fit is not part of its "
-                "objective (spread, in arrival order, leaves the last ones)."
+                "total completion, and a pod that waits adds nothing to that total, so the "
+                "costliest pods are the ones that wait (spread, in arrival order, leaves the "
+                'last ones; docs/model.md, "Which pods wait", weighs the two).'
+            )
+        both = b.get("common_with_spread")
+        if both and both["pods"] and both["mean_s"] > 0.7 * both["spread_mean_s"]:
+            out.append(
+                f"- {name}: on the {both['pods']} pods both place, batch's mean completion is "
+                f"{_f(both['mean_s'] / both['spread_mean_s'])}x spread's (sharing reading; "
+                f"{_f(shared['batch'] / shared['spread'])}x over each one's own pods): the rest "
+                "of the difference is which pods wait."
             )
     if not out:
         return ""

@@ -76,6 +76,31 @@ def judge(result: strategies.PlacementResult, config: model.ModelConfig) -> dict
         "count_proven": bool(solve and solve.count_proven),
         "lower_bound_s": solve.lower_bound_s if solve else float("nan"),
         "placed_keys": sorted(p.pod.key for p in result.placements if p.node is not None),
+        "sharing_by_pod": dict(
+            zip(
+                (p.pod.key for p in result.placements if p.node is not None),
+                shared.ects,
+                strict=True,
+            )
+        ),
+    }
+
+
+def on_common_pods(mine: dict[str, float], spread: dict[str, float]) -> dict[str, Any]:
+    """Mean completion by the sharing reading over the pods both strategies place.
+
+    The mean over each strategy's own placed pods also rewards leaving costly pods pending
+    (an overloaded cluster cannot run them all, and a pod that waits adds nothing to the
+    mean). Over the pods both place, only where each strategy put them, and what shares
+    their nodes and links, make the difference.
+    """
+    both = sorted(set(mine) & set(spread))
+    if not both:
+        return {"pods": 0, "mean_s": float("nan"), "spread_mean_s": float("nan")}
+    return {
+        "pods": len(both),
+        "mean_s": common.mean([mine[k] for k in both]),
+        "spread_mean_s": common.mean([spread[k] for k in both]),
     }
 
 
@@ -96,8 +121,13 @@ def compare(
         out[strategy] = judge(result, config) | {"seconds": seconds}
     b, s, sp, o = out["batch"], out["score"], out["spread"], out["optimal"]
     out["pending_by_batch_placed_by_spread"] = len(set(sp["placed_keys"]) - set(b["placed_keys"]))
+    for k in ("batch", "score"):
+        out[k]["common_with_spread"] = on_common_pods(
+            out[k]["sharing_by_pod"], sp["sharing_by_pod"]
+        )
     for k in STRATEGIES:
         del out[k]["placed_keys"]
+        del out[k]["sharing_by_pod"]
     progress(
         f"quality: {name}: placed score {s['placed']} spread {sp['placed']} batch {b['placed']} "
         f"optimal {o['placed']}; mean ECT score {s['mean_ect_s']:.3f}s spread "
@@ -176,6 +206,11 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
             numbers[f"quality_{key}_{strategy}_vs_spread_sharing_mean_ratio"] = ratio(
                 row[strategy]["sharing_mean_s"], sp["sharing_mean_s"]
             )
+            both = row[strategy]["common_with_spread"]
+            numbers[f"quality_{key}_{strategy}_vs_spread_sharing_common_mean_ratio"] = ratio(
+                both["mean_s"], both["spread_mean_s"]
+            )
+            numbers[f"quality_{key}_{strategy}_and_spread_pods_placed"] = float(both["pods"])
         numbers[f"quality_{key}_batch_vs_optimal_sharing_mean_ratio"] = ratio(
             b["sharing_mean_s"], o["sharing_mean_s"]
         )

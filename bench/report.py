@@ -38,6 +38,15 @@ def fmt(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
+def common_ratio(strategy: dict[str, Any]) -> str:
+    """A strategy's mean completion over spread's on the pods both place, with their count
+    (``-`` for details written before the bench measured it)."""
+    both = strategy.get("common_with_spread")
+    if not both or not both["pods"]:
+        return "-"
+    return f"{fmt(both['mean_s'] / both['spread_mean_s'])} ({both['pods']})"
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|")  # a pipe inside a cell, even in code, splits it
@@ -700,6 +709,7 @@ def quality_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) ->
             fmt(row["batch"]["sharing_mean_s"] / row["spread"]["sharing_mean_s"]),
             fmt(row["score"]["sharing_mean_s"] / row["spread"]["sharing_mean_s"]),
             fmt(row["batch"]["sharing_mean_s"] / row["optimal"]["sharing_mean_s"]),
+            *(common_ratio(row[k]) for k in ("batch", "score")),
         ]
         for row in detail["rows"]
         if "sharing_mean_s" in row["batch"]
@@ -712,12 +722,18 @@ def quality_section(detail: dict[str, Any], facts: dict[str, Any], out: Path) ->
                 *(f"{k}: mean s (on time)" for k in QUALITY_STRATEGIES),
                 *("batch / spread (<= 0.7)", "score / spread (<= 0.7)"),
                 "batch / optimal (<= 1.05)",
+                "batch / spread, pods both place",
+                "score / spread, pods both place",
             ],
             sharing_rows,
         )
         sharing_part = f"""
 By the sharing reading (no pod start), the mean completion of the pods each strategy placed,
-in parentheses the pods on time by this reading, and the ratios the targets judge:
+in parentheses the pods on time by this reading, and the ratios the targets judge. The last
+two columns (no target) take the mean over the pods both strategies place (how many in
+parentheses): where fewer pods fit than there are, the mean over each strategy's own pods
+also depends on *which* pods wait, and a costly pod that waits adds nothing to it; over the
+pods both place, only where each strategy put them counts.
 
 {sharing_table}
 """

@@ -54,3 +54,31 @@ def test_the_page_shows_the_sharing_reading_and_says_when_batch_is_not_ahead_by_
     page = bench_report.quality_section(detail, facts, tmp_path)
     assert "**sharing reading**" in page
     assert "| tiny |" in page
+
+
+def test_the_mean_over_the_pods_both_place_leaves_out_the_pods_either_leaves_pending() -> None:
+    mine = {"a": 1.0, "b": 3.0, "cheap-extra": 0.1}
+    spread = {"a": 2.0, "b": 6.0, "costly-left-by-mine": 100.0}
+    both = quality.on_common_pods(mine, spread)
+    assert both == {"pods": 2, "mean_s": 2.0, "spread_mean_s": 4.0}
+    assert quality.on_common_pods({"a": 1.0}, {"b": 1.0})["pods"] == 0
+
+
+def test_the_page_gives_the_ratio_on_the_pods_both_place_and_why_when_it_is_high(
+    tmp_path: pathlib.Path,
+) -> None:
+    row = _row()
+    # Every pod fits, so both place all three and the mean over them is each one's own mean.
+    for name in ("batch", "score"):
+        both = row[name]["common_with_spread"]
+        assert both["pods"] == 3
+        assert both["mean_s"] == pytest.approx(row[name]["sharing_mean_s"])
+        assert both["spread_mean_s"] == pytest.approx(row["spread"]["sharing_mean_s"])
+    row["batch"]["common_with_spread"] = {"pods": 3, "mean_s": 0.9, "spread_mean_s": 1.0}
+    detail = {"rows": [row], "time_limit_s": 1.0, "quick": True}
+    assert "on the 3 pods both place, batch's mean completion is 0.9x spread's" in (
+        analysis.quality({}, detail)
+    )
+    facts = {"date": "2026-11-30 00:00 UTC", "loadavg_start": 0.1, "commit": "abc1234"}
+    page = bench_report.quality_section(detail, facts, tmp_path)
+    assert "| 0.9 (3) |" in page
