@@ -224,3 +224,60 @@ def batches_larger_than(operator: OperatorProcess, size: int) -> float:
 
 def count(placements: dict[str, str | None]) -> int:
     return sum(1 for node in placements.values() if node)
+
+
+@pytest.fixture
+def urgent_class(kube: Cluster) -> Iterator[str]:
+    """A PriorityClass of value 1000 for the test's pods, deleted afterwards."""
+    name = f"e2e-urgent-{secrets.token_hex(3)}"
+    kube.apply(
+        yaml.safe_dump(
+            {
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": name},
+                "value": URGENT,
+                "description": "e2e: a pod the batch must not leave pending",
+            }
+        )
+    )
+    yield name
+    kube.kubectl("delete", "priorityclass", name, "--ignore-not-found", "--wait=false")
+
+
+URGENT = 1000
+
+
+def test_the_batch_places_a_higher_priority_pod_it_would_otherwise_leave_pending(
+    kube: Cluster,
+    batch_operator: OperatorProcess,
+    namespace: str,
+    urgent_class: str,
+    tmp_path: Path,
+) -> None:
+    """The seed's batch places 9 of its 10 pods; the one it leaves pending, given a higher
+    priority (through a PriorityClass, as users do), runs, and the live binder lands every
+    pod where ``simulate --strategy batch`` puts the same YAML."""
+    nodes = SEED / "nodes.yaml"
+    with only_these_nodes(kube, batch_operator, nodes):
+        topology = cluster_topology(kube, tmp_path)
+        plain = predicted([nodes, SEED / "workloads.yaml", *topology], "batch")
+        waiting = [name for name, node in plain.items() if node is None]
+        assert len(waiting) == 1
+        docs = [d for d in yaml.safe_load_all((SEED / "workloads.yaml").read_text()) if d]
+        for doc in docs:
+            if doc["metadata"]["name"] == waiting[0]:
+                # The API server sets spec.priority from the class; simulate reads the spec.
+                doc["spec"]["priorityClassName"] = urgent_class
+                doc["spec"]["priority"] = URGENT
+        pods = tmp_path / "workloads.yaml"
+        pods.write_text(yaml.safe_dump_all(docs))
+        batch = predicted([nodes, pods, *topology], "batch")
+        assert batch[waiting[0]] is not None
+        assert count(batch) == count(plain)
+        actual = bind_burst(kube, namespace, pods, len(batch))
+        assert actual == batch
+        bound = kube.core.read_namespaced_pod(waiting[0], namespace)
+        assert bound.spec.priority == URGENT
+        assert_no_overcommit(kube)
+    assert batches_larger_than(batch_operator, 5) == 1

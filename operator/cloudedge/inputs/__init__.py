@@ -9,7 +9,12 @@ from cloudedge.inputs.config import load_config, parse_config
 from cloudedge.inputs.constraints import preemption_note, refusal, unhonoured_fields
 from cloudedge.inputs.documents import Documents, load_documents, parse_documents
 from cloudedge.inputs.nodes import parse_node
-from cloudedge.inputs.pods import has_cloudedge_annotations, parse_placed, parse_pod
+from cloudedge.inputs.pods import (
+    has_cloudedge_annotations,
+    parse_placed,
+    parse_pod,
+    pod_priority,
+)
 from cloudedge.inputs.quantity import parse_quantity
 from cloudedge.inputs.topology import parse_topology
 
@@ -25,6 +30,7 @@ __all__ = [
     "parse_pod",
     "parse_quantity",
     "parse_topology",
+    "pod_priority",
     "preemption_note",
     "refusal",
     "unhonoured_fields",

@@ -69,10 +69,21 @@ def parse_pod(
         preferred_node_affinity=_preferred_node_terms(obj, who=who),
         tolerations=_tolerations(obj),
         annotated=any(k.startswith(keys.PREFIX) for k in annotations),
+        priority=pod_priority(obj),
         **_placement_constraints(
             obj, who=who, namespace=str(namespace), namespace_labels=namespace_labels
         ),
     )
+
+
+def pod_priority(obj: Mapping[str, Any]) -> int:
+    """``spec.priority``, 0 when absent: the API server's Priority admission sets it from the
+    pod's PriorityClass (or the global default), and without that plugin a pod has none,
+    which kube-scheduler reads as 0 too."""
+    priority = (obj.get("spec") or {}).get("priority")
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        return 0
+    return priority
 
 
 def parse_placed(

@@ -7,6 +7,8 @@ whole batch produces, in this order of priority:
 
 1. as many pods as possible, every filter passed on the final state, deadlines included (the
    deadline by the queueing reading of :mod:`.evaluator`, the filter every mode applies);
+   counted priority by priority, the highest first, as kube-scheduler's queue takes them (a
+   pod of a higher ``spec.priority`` is never left pending for any number of lower ones);
 2. then the least total completion time of the placed pods as they run together: the sharing
    reading (:func:`.evaluator.grade_sharing`, which the testbed's measurements bore out)
    made pairwise (:class:`Sharing`): each pod alone, plus what pods on one node add to each
@@ -75,6 +77,8 @@ class SolveInfo:
     relaxation with each pair's completion alone on the node, which sharing only raises)."""
     max_count: int = -1
     """The MILP's count (the proven maximum when ``count_proven``)."""
+    max_counts: tuple[int, ...] = ()
+    """The MILP's count per priority rank, the highest first (:meth:`Assignment.counts`)."""
     total_s: float = math.nan
     """The kept assignment's total completion time on the final state."""
     solve_seconds: float = 0.0
@@ -157,8 +161,15 @@ class Assignment:
     def placed(self) -> int:
         return int(np.count_nonzero(self.where >= 0))
 
-    def key(self) -> tuple[int, float]:
-        return (self.placed, -self.total())
+    def counts(self) -> tuple[int, ...]:
+        """Pods placed per priority rank, the highest first (:attr:`.evaluator.Problem.tier`):
+        compared as tuples, more pods of a higher priority win over any number of lower ones."""
+        placed = self.problem.tier[self.where >= 0]
+        return tuple(np.bincount(placed, minlength=self.problem.tiers).tolist())
+
+    def key(self) -> tuple[float, ...]:
+        """Most pods placed, rank by rank from the highest priority, then the least total."""
+        return (*self.counts(), -self.total())
 
     def add(self, p: int, i: int) -> None:
         pr = self.problem
@@ -505,6 +516,32 @@ def from_nodes(problem: evaluator.Problem, nodes: Sequence[int | None]) -> Assig
         a.remove(worst)
 
 
+MAX_WORTH = 1e6
+"""The largest total worth the MILP is given (:func:`priority_worth`): HiGHS's relative gap
+(1e-6) must stay below one pod of the lowest rank. A batch of many pods over three or more
+priorities is above it and is solved by the heuristics alone."""
+
+
+def priority_worth(problem: evaluator.Problem) -> state_mod.FloatArray:
+    """Per pod: ``(pods + 1) ** (ranks below its own)``, more than all the pods of the lower
+    ranks together, so the worth of an assignment orders as its :meth:`Assignment.counts`
+    do; all 1 when the batch has one priority."""
+    cached: state_mod.FloatArray | None = problem.__dict__.get("_priority_worth")
+    if cached is None:
+        below = (problem.tiers - 1 - problem.tier).astype(np.float64)
+        cached = problem.__dict__["_priority_worth"] = np.power(float(len(problem) + 1), below)
+    return cached
+
+
+def by_priority(problem: evaluator.Problem, order: list[int]) -> list[int]:
+    """``order`` with the pods of a higher priority first, each rank in ``order``'s order
+    (a stable sort): insertion gives them the room before lower ones can take it."""
+    if problem.tiers == 1:
+        return order
+    tier = problem.tier
+    return sorted(order, key=lambda p: int(tier[p]))
+
+
 def constrained_first(problem: evaluator.Problem) -> list[int]:
     """Insertion order: deadline-bound pods first, fewest possible nodes first; then the
     pods with the most to lose (the largest regret: how much longer they take on their
@@ -519,14 +556,17 @@ def constrained_first(problem: evaluator.Problem) -> list[int]:
             regret = np.where(np.isfinite(two[:, 1]), two[:, 1] - two[:, 0], math.inf)
     else:
         regret = np.full(len(problem), math.inf)
-    return sorted(
-        range(len(problem)),
-        key=lambda p: (
-            not has_deadline[p],
-            int(choices[p]) if has_deadline[p] else 0,
-            -float(regret[p]),
-            -float(size[p]),
-            p,
+    return by_priority(
+        problem,
+        sorted(
+            range(len(problem)),
+            key=lambda p: (
+                not has_deadline[p],
+                int(choices[p]) if has_deadline[p] else 0,
+                -float(regret[p]),
+                -float(size[p]),
+                p,
+            ),
         ),
     )
 
@@ -540,7 +580,10 @@ def small_first(problem: evaluator.Problem) -> list[int]:
     has_deadline = np.isfinite(problem.limit)
     share = np.where(problem.allowed, np.maximum(problem.cpu_share, problem.mem_share), np.inf)
     smallest = share.min(axis=1) if share.shape[1] else np.zeros(len(problem))
-    return sorted(range(len(problem)), key=lambda p: (bool(has_deadline[p]), float(smallest[p]), p))
+    return by_priority(
+        problem,
+        sorted(range(len(problem)), key=lambda p: (bool(has_deadline[p]), float(smallest[p]), p)),
+    )
 
 
 def utilization_cap(slack: state_mod.FloatArray, max_utilization: float) -> state_mod.FloatArray:
@@ -560,12 +603,15 @@ def cap_aware_order(problem: evaluator.Problem) -> list[int]:
     slack = np.where(problem.allowed, problem.slack(), -math.inf).max(axis=1)
     share = np.where(problem.allowed, np.maximum(problem.cpu_share, problem.mem_share), np.inf)
     smallest = share.min(axis=1) if share.shape[1] else np.zeros(len(problem))
-    return sorted(
-        range(len(problem)),
-        key=lambda p: (
-            (0, int(choices[p]), float(slack[p]), p)
-            if has_deadline[p]
-            else (1, 0, float(smallest[p]), p)
+    return by_priority(
+        problem,
+        sorted(
+            range(len(problem)),
+            key=lambda p: (
+                (0, int(choices[p]), float(slack[p]), p)
+                if has_deadline[p]
+                else (1, 0, float(smallest[p]), p)
+            ),
         ),
     )
 
@@ -717,19 +763,25 @@ def improve_exchanges(a: Assignment, budget: Budget) -> bool:
     Per unplaced pod, the :data:`EJECT_NODES` nodes where it would finish soonest, and on
     each the :data:`SWAP_PARTNERS` pods whose leaving lowers the total most.
     """
+    tier = a.problem.tier
     exchanged = False
     for p, targets in _unplaced_with_targets(a, budget):
-        best: tuple[float, int, int] | None = None
+        best: tuple[int, float, int, int] | None = None
         for i in targets:
-            gains = {q: a.removal_gain(q) for q in a.members[i]}
+            # Never a pod of a higher priority out for ``p``; one of a lower priority goes
+            # whatever the total does (the counts of the higher ranks come first).
+            gains = {q: a.removal_gain(q) for q in a.members[i] if tier[q] >= tier[p]}
             for q in sorted(gains, key=lambda m: -gains[m])[:SWAP_PARTNERS]:
                 a.remove(q)
                 delta = a.insert_cost(p, i) - gains[q]
                 a.add(q, i)
-                if delta < -COST_EPS and (best is None or delta < best[0]):
-                    best = (delta, i, q)
+                if not math.isfinite(delta):
+                    continue
+                rank = int(tier[p]) - int(tier[q])
+                if (rank < 0 or delta < -COST_EPS) and (best is None or (rank, delta) < best[:2]):
+                    best = (rank, delta, i, q)
         if best is not None:
-            _, i, q = best
+            _, _, i, q = best
             a.remove(q)
             a.add(p, i)
             exchanged = True
@@ -892,7 +944,7 @@ def trade_for_count(a: Assignment, budget: Budget) -> Assignment:
         trial.remove(q)
         insert_all(trial, [p for p in order if p != q and trial.where[p] < 0], budget)
         insert_all(trial, [q], budget)
-        if trial.placed > a.placed:
+        if trial.counts() > a.counts():
             a = trial
     return a
 
@@ -906,9 +958,9 @@ def local_search(a: Assignment, budget: Budget) -> Assignment:
         if a.placed < len(a.problem):
             if insert_with_ejection(a, budget):
                 continue
-            before = a.placed
+            before = a.counts()
             a = trade_for_count(a, budget)
-            if a.placed > before:
+            if a.counts() > before:
                 continue
             if improve_exchanges(a, budget):
                 continue
@@ -1054,40 +1106,50 @@ def solve_milp(
         return h, h.getModelStatus(), h.getInfo()
 
     optimal = highspy.HighsModelStatus.kOptimal
-    # Phase 1: most pods. The LP relaxation first: when its bound rounds down to the
-    # incumbent's count, that count is proven and the integer program is not needed.
-    _, status0, info0 = run(model(-np.ones(nvar_x), integer=False), None)
-    lp_count = math.floor(-float(info0.objective_function_value) + 1e-6)
-    if status0 == optimal and lp_count <= incumbent.placed:
+    # Phase 1: most pods, rank by rank from the highest priority: pod p is worth
+    # (pods + 1) ** (ranks below it), more than every pod of the lower ranks together, so the
+    # largest worth is the largest counts compared rank by rank. The LP relaxation first:
+    # when its bound rounds down to the incumbent's worth, that is proven and the integer
+    # program is not needed.
+    worth = priority_worth(problem)[pairs_p]
+
+    def value_of(a: Assignment) -> float:
+        return float(priority_worth(problem)[a.where >= 0].sum())
+
+    _, status0, info0 = run(model(-worth, integer=False), None)
+    lp_value = math.floor(-float(info0.objective_function_value) + 1e-6)
+    if status0 == optimal and lp_value <= value_of(incumbent):
         x1 = (incumbent.where[pairs_p] == pairs_i).astype(np.float64)
-        count = incumbent.placed
+        value = value_of(incumbent)
         info.count_proven = True
     else:
-        h1, status1, info1 = run(model(-np.ones(nvar_x), integer=True), start_vector(incumbent))
+        h1, status1, info1 = run(model(-worth, integer=True), start_vector(incumbent))
         sol1 = h1.getSolution()
         if not sol1.value_valid:
             return None
         x1 = np.asarray(sol1.col_value)[:nvar_x]
-        count = round(float(x1.sum()))
+        value = float(round(float(x1 @ worth)))
         bound = -float(info1.mip_dual_bound)
         info.count_proven = status1 == optimal or (
-            math.isfinite(bound) and math.floor(bound + 1e-6) <= count
+            math.isfinite(bound) and math.floor(bound + 1e-6) <= value
         )
-    info.max_count = count
-    # Phase 2: keep the count, least completion time, each pair priced against the incumbent
-    # (or phase 1's answer when it places more): the pod's completion alone plus what it and
-    # the pods there would add to each other's.
+    chosen = pairs_p[x1 > 0.5]
+    info.max_count = len(chosen)
+    info.max_counts = tuple(np.bincount(problem.tier[chosen], minlength=problem.tiers).tolist())
+    # Phase 2: keep the counts, least completion time, each pair priced against the
+    # incumbent (or phase 1's answer when it is worth more): the pod's completion alone plus
+    # what it and the pods there would add to each other's.
     ref = incumbent
-    if count > incumbent.placed:
+    if value > value_of(incumbent):
         ref = from_nodes(problem, _nodes_of(x1, pairs_p, pairs_i, n_pods))
     cost = problem.fixed[pairs_p, pairs_i].copy()
     for p in np.unique(pairs_p).tolist():
         at = pairs_p == p
         cost[at] += ref.shared_costs(p)[pairs_i[at]]
-    # Keep the count: one more row, which ``model`` picks up through the closure.
-    count_row = sparse.coo_array((np.ones(nvar_x), (np.zeros(nvar_x), xs)), shape=(1, ncol))
+    # Keep the counts: one more row, which ``model`` picks up through the closure.
+    count_row = sparse.coo_array((worth, (np.zeros(nvar_x), xs)), shape=(1, ncol))
     a_mat = sparse.vstack([a_mat.tocoo(), count_row]).tocsc()
-    row_lo = np.concatenate([row_lo, [count - 0.5]])
+    row_lo = np.concatenate([row_lo, [value - 0.5]])
     row_hi = np.concatenate([row_hi, [math.inf]])
     # The lower bound: the LP relaxation with each pair's completion alone on the node.
     if budget.left() > 0:
@@ -1095,7 +1157,7 @@ def solve_milp(
         _, status_lb, info_lb = run(model(alone, integer=False), None)
         if status_lb == optimal and info.count_proven:
             info.lower_bound_s = float(info_lb.objective_function_value)
-    warm = start_vector(ref) if ref.placed >= count else None
+    warm = start_vector(ref) if value_of(ref) >= value else None
     h2, _, _ = run(model(cost, integer=True), warm)
     sol2 = h2.getSolution()
     x = np.asarray(sol2.col_value)[:nvar_x] if sol2.value_valid else x1
@@ -1205,6 +1267,8 @@ def solve(
         insert_all(a, order, budget)
         candidates.append(("cap-aware", a))
     best_name, best = max(candidates, key=lambda c: c[1].key())
+    if use_milp and float(priority_worth(problem).sum()) > MAX_WORTH:
+        use_milp = False
     if use_milp and not budget.over():
         share = budget if exact else Budget(budget.left() * MILP_SHARE)
         milp_nodes = solve_milp(problem, best, share, info)
@@ -1217,7 +1281,7 @@ def solve(
     info.source = best_name
     info.solve_seconds = time.monotonic() - t0
     info.total_s = best.total()
-    if info.count_proven and best.placed >= info.max_count:
+    if info.count_proven and best.counts() >= info.max_counts:
         info.status = "count-proven"
     elif use_milp:
         info.status = "time-limit"

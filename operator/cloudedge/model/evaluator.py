@@ -148,6 +148,13 @@ class Problem:
         self.allowed &= alone_ect <= self.limit[:, None]
         self.alone_ect = alone_ect
         """Each pod's completion on each node with no other pod of the batch there."""
+        levels = sorted({pod.priority for pod in self.pods}, reverse=True)
+        rank = {priority: k for k, priority in enumerate(levels)}
+        self.tier = np.array([rank[pod.priority] for pod in self.pods], dtype=np.int64)
+        """Per pod: its priority's rank in the batch, 0 the highest. The joint solver places
+        as many pods of each rank as it can before it counts the next (kube-scheduler's
+        queue takes the higher priorities first); one rank when all share a priority."""
+        self.tiers = len(levels)
 
     def __len__(self) -> int:
         return len(self.pods)

@@ -391,6 +391,10 @@ class Pod:
     for the pods placed later, as kube-scheduler's InterPodAffinity scoring does)."""
     annotated: bool = True
     """False for a pod without any ``cloudedge.io/`` annotation (extender pass-through)."""
+    priority: int = 0
+    """``spec.priority`` (the PriorityClass value the API server resolved; 0 without one):
+    the joint solver places the pods of a higher priority first, as kube-scheduler's queue
+    does."""
 
     @property
     def key(self) -> str:

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cloudedge import inputs
+
 INITIAL_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 10.0
 FLUSH_INTERVAL_S = 60.0
@@ -52,11 +54,8 @@ class QueuedPod:
 def _arrival(obj: Mapping[str, Any], seq: int) -> tuple[int, str, int, int]:
     meta = obj.get("metadata") or {}
     version = str(meta.get("resourceVersion") or "")
-    priority = (obj.get("spec") or {}).get("priority")
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        priority = 0  # no PriorityClass (and no admission plugin): the default, 0
     return (
-        -priority,
+        -inputs.pod_priority(obj),
         str(meta.get("creationTimestamp") or ""),
         int(version) if version.isdigit() else 0,
         seq,
