@@ -281,3 +281,63 @@ def test_the_batch_places_a_higher_priority_pod_it_would_otherwise_leave_pending
         assert bound.spec.priority == URGENT
         assert_no_overcommit(kube)
     assert batches_larger_than(batch_operator, 5) == 1
+
+
+def lone_pod(name: str, cpu: str, compute_cost: str) -> dict[str, Any]:
+    """A pod of ours for the one-node contest below (kwok's taint tolerated)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "annotations": {"cloudedge.io/compute-cost": compute_cost}},
+        "spec": {
+            "schedulerName": "cloud-edge-scheduler",
+            "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}],
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "registry.k8s.io/pause:3.10",
+                    "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}},
+                }
+            ],
+        },
+    }
+
+
+def refused(kube: Cluster, namespace: str, name: str) -> bool:
+    pod = kube.core.read_namespaced_pod(name, namespace)
+    return any(
+        c.type == "PodScheduled" and c.status == "False" for c in (pod.status.conditions or [])
+    )
+
+
+def node_of(kube: Cluster, namespace: str, name: str) -> str | None:
+    node: str | None = kube.core.read_namespaced_pod(name, namespace).spec.node_name
+    return node
+
+
+def test_a_pod_a_batch_left_pending_is_not_left_pending_again_for_newer_pods(
+    kube: Cluster, batch_operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    """One 1-CPU node. A whole-node pod waits while another holds the node; when that one
+    goes, two new half-node pods arrive in the same batch. Counting first would run the two
+    new pods and leave the old one pending again (and again, under a steady stream of small
+    pods); the binder runs the one that waited, as kube-scheduler's queue would."""
+    taint = {"key": "kwok.x-k8s.io/node", "effect": "NoSchedule"}
+    labels = {"cloudedge.io/tier": "edge", "cloudedge.io/bandwidth-mbps": "100"}
+    allocatable = {"cpu": "1", "memory": "4Gi", "pods": "110"}
+    nodes = tmp_path / "nodes.yaml"
+    nodes.write_text(
+        yaml.safe_dump(kwok_node("aged-1", labels=labels, allocatable=allocatable, taints=[taint]))
+    )
+    with only_these_nodes(kube, batch_operator, nodes):
+        kube.apply(yaml.safe_dump(lone_pod("holder", "1", "10")), namespace)
+        wait_until("holder bound", lambda: node_of(kube, namespace, "holder"), timeout=30)
+        kube.apply(yaml.safe_dump(lone_pod("old", "1", "5000")), namespace)
+        wait_until("old refused", lambda: refused(kube, namespace, "old"), timeout=30)
+        kube.kubectl("delete", "pod", "holder", "-n", namespace, "--grace-period=0", "--force")
+        new = [lone_pod(f"new-{k}", "500m", "10") for k in range(2)]
+        kube.apply(yaml.safe_dump_all(new), namespace)
+        wait_until("old bound", lambda: node_of(kube, namespace, "old"), timeout=60)
+        assert node_of(kube, namespace, "old") == "aged-1"
+        assert [node_of(kube, namespace, f"new-{k}") for k in range(2)] == [None, None]
+        assert_no_overcommit(kube)

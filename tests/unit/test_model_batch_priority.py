@@ -159,3 +159,18 @@ def test_one_priority_changes_nothing() -> None:
     a = strategies.place_batch(pods, cluster, CONFIG)
     b = strategies.place_batch(same, cluster, CONFIG)
     assert [p.node for p in a.placements] == [p.node for p in b.placements]
+
+
+def test_a_pod_an_earlier_batch_left_pending_goes_before_newer_pods_of_its_priority() -> None:
+    cluster, pods = one_node_contest(high_priority=0)
+    # "high" (now of the same priority) waited through an earlier batch; the two small pods
+    # are new. Counting first would run the two small ones and leave it pending again.
+    plan = strategies.plan_batch(pods, cluster, CONFIG, waited=[False, False, True])
+    assert plan.nodes == [None, None, "edge-1"]
+    assert strategies.plan_batch(pods, cluster, CONFIG).nodes == ["edge-1", "edge-1", None]
+    # Priority still comes first: a newer pod of a higher priority goes before one that waited.
+    urgent = [*pods[:2], dataclasses.replace(pods[2], priority=-1)]
+    problem = evaluator.Problem(urgent, cluster, CONFIG, waited=[False, False, True])
+    assert problem.tier.tolist() == [0, 0, 1]
+    with pytest.raises(ValueError, match="waited has 2 flags for 3 pods"):
+        evaluator.Problem(pods, cluster, CONFIG, waited=[True, False])

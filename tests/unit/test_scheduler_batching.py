@@ -240,3 +240,15 @@ def _with_host_port(pod: model.Pod) -> model.Pod:
     fields = {f.name for f in dataclasses.fields(pod)}
     assert "host_ports" in fields, sorted(fields)
     return dataclasses.replace(pod, host_ports=(("TCP", "0.0.0.0", 8080),))
+
+
+def test_the_pods_an_earlier_batch_left_pending_are_placed_before_the_new_ones() -> None:
+    view = fresh_view()
+    old = model_pod("old", 2000)  # the whole of "big", or nothing
+    new = [model_pod(f"new-{k}", 1000) for k in range(3)]
+    first = batching.place([*new, old], view.snapshot(), CONFIG, time_limit_s=1.0)
+    assert first.nodes[-1] is None  # three 1-CPU pods fit where it would run alone
+    again = batching.place(
+        [*new, old], view.snapshot(), CONFIG, time_limit_s=1.0, waited=[False] * 3 + [True]
+    )
+    assert again.nodes[-1] == "big"

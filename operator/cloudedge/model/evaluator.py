@@ -84,6 +84,8 @@ class Problem:
         pods: Sequence[types.Pod],
         base: state_mod.ClusterState,
         config: types.ModelConfig,
+        *,
+        waited: Sequence[bool] | None = None,
     ) -> None:
         self.pods = list(pods)
         self.base = base
@@ -148,12 +150,18 @@ class Problem:
         self.allowed &= alone_ect <= self.limit[:, None]
         self.alone_ect = alone_ect
         """Each pod's completion on each node with no other pod of the batch there."""
-        levels = sorted({pod.priority for pod in self.pods}, reverse=True)
-        rank = {priority: k for k, priority in enumerate(levels)}
-        self.tier = np.array([rank[pod.priority] for pod in self.pods], dtype=np.int64)
-        """Per pod: its priority's rank in the batch, 0 the highest. The joint solver places
-        as many pods of each rank as it can before it counts the next (kube-scheduler's
-        queue takes the higher priorities first); one rank when all share a priority."""
+        old = [False] * len(self.pods) if waited is None else [bool(w) for w in waited]
+        if len(old) != len(self.pods):
+            raise ValueError(f"waited has {len(old)} flags for {len(self.pods)} pods")
+        classes = [(pod.priority, w) for pod, w in zip(self.pods, old, strict=True)]
+        levels = sorted(set(classes), reverse=True)
+        rank = {level: k for k, level in enumerate(levels)}
+        self.tier = np.array([rank[c] for c in classes], dtype=np.int64)
+        """Per pod: its rank in the batch, 0 the highest: by priority, and within one priority
+        the pods that ``waited`` (left pending by an earlier batch) above those that did not.
+        The joint solver places as many pods of each rank as it can before it counts the next
+        (kube-scheduler's queue takes the higher priorities first, then the oldest pods); one
+        rank when all share a priority and none waited."""
         self.tiers = len(levels)
 
     def __len__(self) -> int:

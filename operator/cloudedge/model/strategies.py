@@ -217,9 +217,12 @@ def plan_batch(
     config: types.ModelConfig,
     *,
     time_limit_s: float = BATCH_TIME_LIMIT_S,
+    waited: Sequence[bool] | None = None,
 ) -> BatchPlan:
     """The nodes :func:`place_batch` chooses (``simulate --strategy batch``), for the same
-    pods on the same cluster, without the per-pod terms it also reports."""
+    pods on the same cluster, without the per-pod terms it also reports. ``waited`` marks the
+    pods an earlier batch left pending (:class:`.evaluator.Problem`); ``simulate`` has one
+    batch, where none has."""
     if any(pod.constrained_by_others for pod in pods):
         greedy = place_greedy(pods, cluster, config)
         return BatchPlan(
@@ -228,7 +231,7 @@ def plan_batch(
             solve=None,
         )
     base, problem, nodes, info = _solve(
-        pods, cluster, config, time_limit_s=time_limit_s, strategy=Strategy.BATCH
+        pods, cluster, config, time_limit_s=time_limit_s, strategy=Strategy.BATCH, waited=waited
     )
     reasons: list[str | None] = [
         None if node is not None else _unplaced_reason(pods[p], base, problem, p, config)
@@ -254,6 +257,7 @@ def _solve(
     strategy: Strategy,
     use_milp: bool = False,
     extra_starts: Sequence[tuple[str, PlacementResult]] = (),
+    waited: Sequence[bool] | None = None,
 ) -> tuple[state_mod.ClusterState, evaluator.Problem, list[int | None], batch.SolveInfo]:
     """The joint solve behind :func:`place_batch` and :func:`plan_batch`.
 
@@ -265,7 +269,7 @@ def _solve(
     """
     started = time.monotonic()
     base = cluster.copy()
-    problem = evaluator.Problem(pods, base, config)
+    problem = evaluator.Problem(pods, base, config, waited=waited)
     pairs = int(problem.allowed.sum())
     small = pairs <= batch.SMALL_MILP_PAIRS
     large = pairs > batch.LARGE_PAIRS and strategy is Strategy.BATCH and not extra_starts

@@ -113,7 +113,13 @@ def place(
     config: model.ModelConfig,
     *,
     time_limit_s: float,
+    waited: Sequence[bool] | None = None,
 ) -> strategies.BatchPlan:
     """The joint placement of ``pods`` on ``snapshot`` (not changed): the nodes
-    ``simulate --strategy batch`` chooses for them (:func:`.strategies.plan_batch`)."""
-    return strategies.plan_batch(pods, snapshot, config, time_limit_s=time_limit_s)
+    ``simulate --strategy batch`` chooses for them (:func:`.strategies.plan_batch`).
+
+    ``waited`` marks the pods an earlier attempt left pending: within their priority they
+    are placed before the pods that arrived since, as kube-scheduler's queue tries the oldest
+    first, so a pod the solver once left out for cheaper ones is not left out again for newer
+    ones (under sustained load it would wait for ever)."""
+    return strategies.plan_batch(pods, snapshot, config, time_limit_s=time_limit_s, waited=waited)

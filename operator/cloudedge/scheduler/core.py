@@ -277,6 +277,7 @@ class Scheduler:
         if not admitted:
             return
         pods = [pod for _, pod in admitted]
+        waited = [qp.attempts > 0 for qp, _ in admitted]
         nodes: list[str | None] | None = None
         reasons: list[str | None] = [None] * len(pods)
         if not batching.needs_greedy(pods):
@@ -286,7 +287,11 @@ class Scheduler:
                 result = await asyncio.get_running_loop().run_in_executor(
                     None,
                     lambda: batching.place(
-                        pods, snapshot, self.config, time_limit_s=self.batch.time_limit_s
+                        pods,
+                        snapshot,
+                        self.config,
+                        time_limit_s=self.batch.time_limit_s,
+                        waited=waited,
                     ),
                 )
             except Exception:
