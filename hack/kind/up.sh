@@ -90,6 +90,15 @@ service_answers() {
   done
 }
 
+# Whether a kube-proxy of the cluster logged "Failed to list existing sets": it does so when its
+# node container comes back after a dockerd restart, and from then on its nftables rules are
+# not to be trusted (the Service IPs answered at first, then lost their map entries and
+# refused every connection: measured twice).
+proxy_broken() {
+  kc logs -n kube-system -l k8s-app=kube-proxy --tail=-1 2>/dev/null |
+    grep -q "Failed to list existing sets"
+}
+
 # --- An existing cluster -----------------------------------------------------------------------
 mkdir -p "$STATE_DIR"
 if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; then
@@ -110,11 +119,11 @@ if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; t
   done
   kc get nodes >/dev/null || kind_die "the existing cluster's API server does not answer after $(($(now) - t0)) s (make kind-down KIND_CLUSTER_NAME=$KIND_CLUSTER_NAME deletes it)"
   # After a dockerd restart the nodes read Ready, but kube-proxy (nftables) logs "Failed to
-  # list existing sets" and the Service IPs refuse every connection: pods that talk to the
-  # API server through the `kubernetes` Service never start. Restarting kube-proxy does not
-  # mend it (measured); a new cluster does, so a cluster whose Service is refused is replaced.
-  if ! service_answers 60; then
-    kind_log "the existing cluster's kubernetes Service refuses connections from its nodes (kube-proxy after a dockerd restart): deleting it and creating it again"
+  # list existing sets" and the Service IPs refuse connections, at once or later: pods that
+  # talk to the API server through the `kubernetes` Service never start. Restarting
+  # kube-proxy does not mend it (measured); a new cluster does, so such a cluster is replaced.
+  if proxy_broken || ! service_answers 60; then
+    kind_log "the existing cluster's kube-proxy failed after a restart of its nodes (its Service IPs refuse connections, now or later): deleting it and creating it again"
     "${kind_env[@]}" "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >&2
     exec "$0" "$@"
   fi
