@@ -132,24 +132,7 @@ def generated_burst(tmp_path: Path, *, nodes: int, pods: int, seed: int) -> tupl
             },
         }[kind]
         cpu = {"camera": "500m", "analytics": "500m", "batch": rng.choice(["1", "2"])}[kind]
-        pod_docs.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": f"{kind}-{k:03d}", "annotations": annotations},
-                "spec": {
-                    "schedulerName": "cloud-edge-scheduler",
-                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}],
-                    "containers": [
-                        {
-                            "name": "main",
-                            "image": "registry.k8s.io/pause:3.10",
-                            "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}},
-                        }
-                    ],
-                },
-            }
-        )
+        pod_docs.append(kwok_pod(f"{kind}-{k:03d}", cpu, annotations))
     nodes_path, pods_path = tmp_path / "nodes.yaml", tmp_path / "pods.yaml"
     nodes_path.write_text(yaml.safe_dump_all(node_docs))
     pods_path.write_text(yaml.safe_dump_all(pod_docs))
@@ -283,12 +266,12 @@ def test_the_batch_places_a_higher_priority_pod_it_would_otherwise_leave_pending
     assert batches_larger_than(batch_operator, 5) == 1
 
 
-def lone_pod(name: str, cpu: str, compute_cost: str) -> dict[str, Any]:
-    """A pod of ours for the one-node contest below (kwok's taint tolerated)."""
+def kwok_pod(name: str, cpu: str, annotations: dict[str, str]) -> dict[str, Any]:
+    """A pod of ours requesting ``cpu`` (and 64Mi), kwok's taint tolerated."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "annotations": {"cloudedge.io/compute-cost": compute_cost}},
+        "metadata": {"name": name, "annotations": annotations},
         "spec": {
             "schedulerName": "cloud-edge-scheduler",
             "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}],
@@ -301,6 +284,11 @@ def lone_pod(name: str, cpu: str, compute_cost: str) -> dict[str, Any]:
             ],
         },
     }
+
+
+def lone_pod(name: str, cpu: str, compute_cost: str) -> dict[str, Any]:
+    """A pod of the one-node contest below."""
+    return kwok_pod(name, cpu, {"cloudedge.io/compute-cost": compute_cost})
 
 
 def refused(kube: Cluster, namespace: str, name: str) -> bool:
