@@ -519,7 +519,8 @@ def from_nodes(problem: evaluator.Problem, nodes: Sequence[int | None]) -> Assig
 MAX_WORTH = 1e6
 """The largest total worth the MILP is given (:func:`priority_worth`): HiGHS's relative gap
 (1e-6) must stay below one pod of the lowest rank. A batch of many pods over three or more
-priorities is above it and is solved by the heuristics alone."""
+ranks (priorities, and pods that waited within one) is above it and is solved by the
+heuristics alone."""
 
 
 def priority_worth(problem: evaluator.Problem) -> state_mod.FloatArray:
@@ -928,8 +929,9 @@ def trade_for_count(a: Assignment, budget: Budget) -> Assignment:
 
     A pod with a deadline caps its node's utilization (its wait must stay within its
     slack). On an overloaded cluster, dropping it can make room for several pods; the count
-    comes first, so such a trade is kept when the number placed grows (the dropped pod is
-    re-inserted anywhere it still fits). Returns the assignment to continue with.
+    comes first, so such a trade is kept when the counts grow, rank by rank
+    (:meth:`Assignment.counts`; the dropped pod is re-inserted anywhere it still fits).
+    Returns the assignment to continue with.
     """
     pr = a.problem
     order = small_first(pr)
