@@ -216,9 +216,10 @@ def test_preferences_are_left_to_kube_schedulers_own_score_plugins() -> None:
 @pytest.mark.parametrize("mode", ["node-cache", "node-list"])
 def test_both_modes_charge_the_wait_added_to_the_pods_on_the_node(mode: str) -> None:
     # Two equal edge nodes, each a quarter full. edge-a's quarter is one pod with 50 s of
-    # work; edge-b's is one without a compute cost (0.1 s). The new pod's own completion is
-    # the same on both; the wait it adds to the pod already there (the congestion term) is
-    # not, and the view's pods reach the score whether kube-scheduler sends names or objects.
+    # work; edge-b's is one without a compute cost. The new pod's own estimated completion
+    # is the same on both; what it and the pod already there do to each other as they share
+    # the CPU (the waiting term's score and the congestion term) is not, and the view's pods
+    # reach the score whether kube-scheduler sends names or objects.
     nodes = [node("edge-a"), node("edge-b")]
     heavy = {"cloudedge.io/workload": "batch", "cloudedge.io/compute-cost": "100000"}
     pods = [
@@ -226,7 +227,9 @@ def test_both_modes_charge_the_wait_added_to_the_pods_on_the_node(mode: str) -> 
         pod("light", cpu="500m", node_name="edge-b"),
     ]
     view = make_view(nodes, pods)
-    the_pod = pod("p", annotations={"cloudedge.io/workload": "batch"})
+    the_pod = pod(
+        "p", annotations={"cloudedge.io/workload": "batch", "cloudedge.io/compute-cost": "2000"}
+    )
     names = ["edge-a", "edge-b"]
     args = cache_args(the_pod, names) if mode == "node-cache" else list_args(the_pod, nodes)
     with served(view) as srv:

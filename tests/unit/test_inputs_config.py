@@ -33,6 +33,7 @@ def test_configuration_without_settings_is_the_documented_defaults(raw: Any) -> 
 
     assert config == types.ModelConfig()
     assert config.bandwidth_model is types.BandwidthModel.BOTTLENECK
+    assert config.congestion_model is types.CongestionModel.SHARING
     assert config.default_service_seconds == 0.1
     assert config.max_utilization == 0.99
     assert dict(config.profiles) == types.default_profiles()
@@ -43,6 +44,7 @@ def test_every_documented_key_is_read() -> None:
         "apiVersion": "cloudedge.io/v1alpha1",
         "kind": "SchedulerConfiguration",
         "bandwidthModel": "seed-sum",
+        "congestionModel": "queueing",
         "defaultServiceSeconds": 0.25,
         "maxUtilization": 0.9,
         "profiles": {
@@ -53,6 +55,7 @@ def test_every_documented_key_is_read() -> None:
     config = parse_config(raw)
 
     assert config.bandwidth_model is types.BandwidthModel.SEED_SUM
+    assert config.congestion_model is types.CongestionModel.QUEUEING
     assert config.default_service_seconds == 0.25
     assert config.max_utilization == 0.9
     assert config.weights(LATENCY) == types.default_weights(LATENCY).with_(
@@ -178,6 +181,18 @@ ALL_WEIGHTS = (
             "bandwidthModel",
             "one of bottleneck, seed-sum",
             id="list-bandwidth-model",
+        ),
+        pytest.param(
+            {"congestionModel": "mm1"},
+            "congestionModel",
+            "one of sharing, queueing",
+            id="unknown-congestion-model",
+        ),
+        pytest.param(
+            {"congestionModel": None},
+            "congestionModel",
+            "one of sharing, queueing",
+            id="null-congestion-model",
         ),
         pytest.param(
             {"maxUtilization": 1}, "maxUtilization", "a number in (0, 1)", id="max-utilization-one"

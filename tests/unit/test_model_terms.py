@@ -139,12 +139,19 @@ class TestWaitingTime:
             terms.WaitingTime(**kwargs)
 
 
-class TestCongestion:
-    """The wait a placement adds to the pods already on the node (a cost term)."""
+QUEUEING = model.CongestionModel.QUEUEING
 
-    def test_does_not_apply_while_no_pod_is_placed_anywhere(self) -> None:
+
+class TestCongestion:
+    """The wait a placement adds to the pods already on the node (a cost term), by the
+    ``queueing`` congestion model (the sharing one: ``TestSharing``)."""
+
+    @pytest.mark.parametrize("reading", list(model.CongestionModel))
+    def test_does_not_apply_while_no_pod_is_placed_anywhere(
+        self, reading: model.CongestionModel
+    ) -> None:
         cluster = model.ClusterState([edge(), edge("edge-2")])
-        assert terms.Congestion().compute(pod(), cluster) is None
+        assert terms.Congestion(congestion=reading).compute(pod(), cluster) is None
 
     def test_is_the_queued_service_times_the_rise_of_the_mm1_factor(self) -> None:
         # edge-1 (2 CPU, rate 2000/s) holds a 400-unit pod (0.2 s of service) and a pod without
@@ -153,7 +160,7 @@ class TestCongestion:
         cluster = model.ClusterState([edge(), edge("edge-2")])
         cluster.assign(pod("a", cpu=500, compute_cost=400.0), 0)
         cluster.assign(pod("b", cpu=500), 0)
-        got = terms.Congestion().compute(pod("new", cpu=500), cluster)
+        got = terms.Congestion(congestion=QUEUEING).compute(pod("new", cpu=500), cluster)
         assert got is not None
         assert [float(x) for x in got] == pytest.approx([0.6, 0.0])
 
@@ -163,7 +170,7 @@ class TestCongestion:
         cluster.assign(resident, 0)
         cluster.release(resident, 0)
         assert cluster.resident_service(0.1).tolist() == [0.0]
-        assert terms.Congestion().compute(pod("new", cpu=500), cluster) is None
+        assert terms.Congestion(congestion=QUEUEING).compute(pod("new", cpu=500), cluster) is None
 
     def test_a_state_built_with_placed_pods_counts_them(self) -> None:
         used = {"cpu": 500.0, "memory": 0.0, "pods": 1.0}
@@ -177,7 +184,7 @@ class TestCongestion:
         daemon = dataclasses.replace(pod("kube-proxy", cpu=100), annotated=False)
         cluster = model.ClusterState([edge()], placed=[(daemon, "edge-1")])
         assert cluster.resident_service(0.1).tolist() == [0.0]
-        assert terms.Congestion().compute(pod("new", cpu=500), cluster) is None
+        assert terms.Congestion(congestion=QUEUEING).compute(pod("new", cpu=500), cluster) is None
 
     def test_is_weighed_in_the_score_but_not_part_of_the_ect(self) -> None:
         # Two equal edge nodes at the same usage; edge-1's 1000m is one heavy pod (2 s of
@@ -191,7 +198,8 @@ class TestCongestion:
         ]
         nodes = [edge(used=used), edge("edge-2", used=used)]
         cluster = model.ClusterState(nodes, placed=placed)
-        ev = model.evaluate(pod("new", cpu=500, compute_cost=200.0), cluster, model.ModelConfig())
+        config = model.ModelConfig(congestion_model=QUEUEING)
+        ev = model.evaluate(pod("new", cpu=500, compute_cost=200.0), cluster, config)
         assert "congestion" in ev.values
         assert ev.ect[0] == pytest.approx(ev.ect[1])
         own = ev.values["transfer"] + ev.values["waiting"] + ev.values["processing"]
@@ -199,16 +207,20 @@ class TestCongestion:
         assert ev.values["congestion"].tolist() == pytest.approx([2.0 * 2, 0.2 * 2])
         assert ev.best() == 1
 
-    def test_leaves_the_score_alone_when_it_charges_nothing(self) -> None:
+    @pytest.mark.parametrize("reading", list(model.CongestionModel))
+    def test_leaves_the_score_alone_when_it_charges_nothing(
+        self, reading: model.CongestionModel
+    ) -> None:
         # A resident pod on a third node only: the congestion is 0 on the two that compete,
         # and their scores are those of the same cluster without the term.
         nodes = [edge(), edge("edge-2", cpu=4000, compute_rate=4000.0), edge("edge-3")]
         cluster = model.ClusterState(nodes)
-        cluster.assign(pod("elsewhere", cpu=100), 2)
+        cluster.assign(pod("elsewhere", cpu=100, compute_cost=100.0), 2)
         p = pod("new", cpu=500, compute_cost=200.0)
-        with_term = model.evaluate(p, cluster, model.ModelConfig())
-        active = tuple(t for t in terms.build_terms(model.ModelConfig()) if t.name != "congestion")
-        without = model.evaluate(p, cluster, model.ModelConfig(), term_set=active)
+        config = model.ModelConfig(congestion_model=reading)
+        with_term = model.evaluate(p, cluster, config)
+        active = tuple(t for t in terms.build_terms(config) if t.name != "congestion")
+        without = model.evaluate(p, cluster, config, term_set=active)
         assert with_term.values["congestion"][:2].tolist() == [0.0, 0.0]
         assert with_term.scores[:2].tolist() == pytest.approx(without.scores[:2].tolist())
 
@@ -276,10 +288,30 @@ class TestCapacityGoodness:
 
 class TestScore:
     def test_is_the_weighted_sum_of_time_and_capacity_goodness_out_of_100(self) -> None:
-        # The worked example of docs/model.md: idle cloud and edge, a compute-heavy pod.
+        # The worked example of docs/model.md: idle cloud and edge, a compute-heavy pod. The
+        # ECT has the M/M/1 wait; the score compares the wait by sharing: none, on idle nodes.
         cluster = model.ClusterState([cloud(), edge()])
         p = pod(cpu=1000, compute_cost=1000, workload=model.Workload.COMPUTE_INTENSIVE)
         ev = model.evaluate(p, cluster, model.ModelConfig())
+        cloud_wait = 0.125 * (1 / 8) / (7 / 8)
+        assert ev.ect.tolist() == pytest.approx([0.125 + cloud_wait, 1.0])
+        weighted = [0.6 * 0.125 / 0.9, 0.6 * 0.5 / 0.9]
+        edge_time = (weighted[0] + 0.001) / (weighted[1] + 0.001)
+        # No deadline and no data on the edge node: it keeps 1 - 0.3 * 1000/2000 of its score.
+        reserve = 1 - 0.3 * 1000 / 2000
+        expected = [
+            100 * (0.9 * 1.0 + 0.1 * 0.0625),
+            100 * (0.9 * edge_time + 0.1 * 0.25) * reserve,
+        ]
+        assert ev.scores.tolist() == pytest.approx(expected)
+        assert ev.scores.tolist() == pytest.approx([90.625, 21.421], abs=1e-3)
+        assert ev.best() == 0
+
+    def test_by_the_queueing_model_weighs_the_mm1_wait(self) -> None:
+        # The same pod and nodes with congestionModel: queueing (the seed's reading).
+        cluster = model.ClusterState([cloud(), edge()])
+        p = pod(cpu=1000, compute_cost=1000, workload=model.Workload.COMPUTE_INTENSIVE)
+        ev = model.evaluate(p, cluster, model.ModelConfig(congestion_model=QUEUEING))
         cloud_wait = 0.125 * (1 / 8) / (7 / 8)
         assert ev.ect.tolist() == pytest.approx([0.125 + cloud_wait, 1.0])
         weighted = [(0.2 * cloud_wait + 0.6 * 0.125) / 0.9, (0.2 * 0.5 + 0.6 * 0.5) / 0.9]
@@ -297,13 +329,16 @@ class TestScore:
 
 class TestNoStranding:
     def test_a_pod_that_can_run_anywhere_leaves_the_edge_room_to_local_pods(self) -> None:
-        # The edge node is slightly better for a pod with no data and no deadline, but two
-        # camera pods tied to it by data and deadline arrive next: without the reserve the
-        # roaming pod takes half the node and the second camera misses its deadline.
+        # The edge node is slightly better for a pod with no data and no deadline (the cloud
+        # node's CPU is shared with a busy pod), but two camera pods tied to it by data and
+        # deadline arrive next: without the reserve the roaming pod takes half the node and
+        # the second camera misses its deadline.
+        busy = pod("busy", cpu=3750, compute_cost=4000.0)
         cluster = model.ClusterState(
-            [edge("edge-cam", cpu=1000), cloud("cloud-1", used={"cpu": 3750.0})]
+            [edge("edge-cam", cpu=1000), cloud("cloud-1", used={"cpu": 3750.0, "pods": 1.0})],
+            placed=[(busy, "cloud-1")],
         )
-        roaming = pod("roam", cpu=500)
+        roaming = pod("roam", cpu=500, compute_cost=100.0)
         cams = [
             pod(f"cam-{k}", cpu=250, data_source="edge-cam", data_size_mb=5, compute_cost=50,
                 max_latency_ms=300)

@@ -5,6 +5,7 @@ Example (every key optional; the values shown are the defaults)::
     apiVersion: cloudedge.io/v1alpha1
     kind: SchedulerConfiguration
     bandwidthModel: bottleneck        # or seed-sum
+    congestionModel: sharing          # or queueing: how the score charges co-placed pods
     defaultServiceSeconds: 0.1        # M/M/1 service time of pods without a compute cost
     maxUtilization: 0.99              # cap of the waiting term's utilization
     profiles:
@@ -33,6 +34,7 @@ _TOP_KEYS = {
     "apiVersion",
     "kind",
     "bandwidthModel",
+    "congestionModel",
     "defaultServiceSeconds",
     "maxUtilization",
     "profiles",
@@ -70,6 +72,11 @@ def parse_config(raw: Any) -> types.ModelConfig:
     except ValueError as err:
         allowed = "one of " + ", ".join(m.value for m in types.BandwidthModel)
         raise _fail("bandwidthModel", raw.get("bandwidthModel"), allowed) from err
+    try:
+        congestion = types.CongestionModel(raw.get("congestionModel", base.congestion_model))
+    except ValueError as err:
+        allowed = "one of " + ", ".join(m.value for m in types.CongestionModel)
+        raise _fail("congestionModel", raw.get("congestionModel"), allowed) from err
     profiles: dict[types.Workload, types.Weights] = {}
     given = raw.get("profiles") or {}
     if not isinstance(given, Mapping):
@@ -102,6 +109,7 @@ def parse_config(raw: Any) -> types.ModelConfig:
     return types.ModelConfig(
         profiles=profiles,
         bandwidth_model=model,
+        congestion_model=congestion,
         default_service_seconds=_positive(
             raw, "defaultServiceSeconds", base.default_service_seconds, below=3600
         ),

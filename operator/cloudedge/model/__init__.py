@@ -14,6 +14,7 @@ from cloudedge.model.strategies import Placement, PlacementResult, Strategy, pla
 from cloudedge.model.types import (
     RESOURCES,
     BandwidthModel,
+    CongestionModel,
     HostPort,
     LabelSelector,
     Link,
@@ -37,6 +38,7 @@ __all__ = [
     "RESOURCES",
     "BandwidthModel",
     "ClusterState",
+    "CongestionModel",
     "Evaluation",
     "HostPort",
     "LabelSelector",

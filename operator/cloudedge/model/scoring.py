@@ -291,7 +291,7 @@ def evaluate(
         if seconds is None:
             continue
         values[term.name] = seconds
-        timed.append((w, seconds))
+        timed.append((w, term.score_seconds(pod, cluster, seconds)))
         if term.kind is terms.COST:  # weighed in the score, not part of the pod's completion
             continue
         time_weight += w

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from cloudedge.model import types
+from cloudedge.model import contention, types
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -160,6 +160,9 @@ class ClusterState:
         cost. With ``resident_work`` it
         gives the service seconds queued on a node, which a placement there makes wait longer
         (``terms.Congestion``)."""
+        self.sharers = contention.Sharers()
+        """The placed pods of the model that compute or move data, as the sharing reading
+        charges them (``contention.delays``)."""
         self.with_host_ports: dict[str, tuple[int, types.Pod]] = {}
         self.with_anti_affinity: dict[str, tuple[int, types.Pod]] = {}
         """Placed pods with host ports / required anti-affinity: the filters every pod must
@@ -195,6 +198,7 @@ class ClusterState:
         clone.placed = {node: dict(pods) for node, pods in self.placed.items()}
         clone.resident_work = self.resident_work.copy()
         clone.resident_plain = self.resident_plain.copy()
+        clone.sharers = self.sharers.copy()
         clone.with_host_ports = dict(self.with_host_ports)
         clone.with_anti_affinity = dict(self.with_anti_affinity)
         clone.scoring_later = dict(self.scoring_later)
@@ -251,6 +255,10 @@ class ClusterState:
         weighs in through its requests alone, its queueing unknown."""
         if not pod.annotated:
             return
+        if sign > 0:
+            self.sharers.add(pod, node, self)
+        else:
+            self.sharers.remove(pod.placement_id)
         if pod.compute_cost > 0:
             work = self.resident_work[node] + sign * pod.compute_cost
             self.resident_work[node] = max(work, 0.0)

@@ -22,7 +22,7 @@ from typing import ClassVar, TypeVar
 
 import numpy as np
 
-from cloudedge.model import registry, types
+from cloudedge.model import contention, registry, types
 from cloudedge.model import state as state_mod
 
 MEGABITS_PER_MEGABYTE = 8.0
@@ -65,6 +65,15 @@ class Term(abc.ABC):
         kube-scheduler's, look only at those (None: every node). Time terms are computed
         before the deadline filter and do not read it.
         """
+
+    def score_seconds(
+        self, pod: types.Pod, cluster: state_mod.ClusterState, values: state_mod.FloatArray
+    ) -> state_mod.FloatArray:
+        """What the score compares for this term, given its ``values`` (:meth:`compute`):
+        the values themselves, except where the congestion model reads co-placed pods
+        differently from the estimated completion time that the deadline filter reads
+        (:class:`.types.CongestionModel`)."""
+        return values
 
     def compute_many(
         self, pods: Sequence[types.Pod], cluster: state_mod.ClusterState
@@ -167,17 +176,38 @@ class TransferTime(Term):
     destination bandwidth by default; ``seed-sum`` uses the seed's ``R_s + R_d`` (capped by
     an explicit link bandwidth). A source with unknown bandwidth (a site without nodes)
     constrains nothing in the bottleneck model and counts as the destination's in the sum.
+
+    With the ``sharing`` congestion model the score compares the transfer as it shares its
+    links with the transfers of the pods already placed (:mod:`.contention`); the estimated
+    completion time keeps the link to itself.
     """
 
     name = "transfer"
     kind = TIME
 
-    def __init__(self, *, model: types.BandwidthModel = types.BandwidthModel.BOTTLENECK) -> None:
+    def __init__(
+        self,
+        *,
+        model: types.BandwidthModel = types.BandwidthModel.BOTTLENECK,
+        congestion: types.CongestionModel = types.CongestionModel.SHARING,
+    ) -> None:
         self.model = types.BandwidthModel(model)
+        self.congestion = types.CongestionModel(congestion)
 
     @classmethod
     def from_config(cls, config: types.ModelConfig) -> Term:
-        return cls(model=config.bandwidth_model)
+        return cls(model=config.bandwidth_model, congestion=config.congestion_model)
+
+    def score_seconds(
+        self, pod: types.Pod, cluster: state_mod.ClusterState, values: state_mod.FloatArray
+    ) -> state_mod.FloatArray:
+        if self.congestion is not types.CongestionModel.SHARING or pod.data_source is None:
+            return values
+        found = contention.delays(pod, cluster)
+        if found is None:
+            return values
+        shared: state_mod.FloatArray = values + found.link
+        return shared
 
     def compute(
         self,
@@ -286,12 +316,17 @@ def processing_many(
 
 class _QueueingTerm(Term):
     """A term read off the node's M/M/1 queue: configured with the service time of a pod
-    without a compute cost and the utilization at which the queue's growth is capped."""
+    without a compute cost, the utilization at which the queue's growth is capped, and the
+    congestion model the score reads co-placed pods with."""
 
     grows_with_load = True
 
     def __init__(
-        self, *, default_service_seconds: float = 0.1, max_utilization: float = 0.99
+        self,
+        *,
+        default_service_seconds: float = 0.1,
+        max_utilization: float = 0.99,
+        congestion: types.CongestionModel = types.CongestionModel.SHARING,
     ) -> None:
         if not (default_service_seconds > 0 and math.isfinite(default_service_seconds)):
             raise ValueError("default_service_seconds must be finite and > 0")
@@ -299,12 +334,14 @@ class _QueueingTerm(Term):
             raise ValueError("max_utilization must be in (0, 1)")
         self.default_service_seconds = default_service_seconds
         self.max_utilization = max_utilization
+        self.congestion = types.CongestionModel(congestion)
 
     @classmethod
     def from_config(cls, config: types.ModelConfig) -> Term:
         return cls(
             default_service_seconds=config.default_service_seconds,
             max_utilization=config.max_utilization,
+            congestion=config.congestion_model,
         )
 
 
@@ -319,8 +356,24 @@ class WaitingTime(_QueueingTerm):
     node's utilization ``L_i / P_i``; here ``rho`` is the larger of CPU and memory utilization
     after placement, capped at ``max_utilization`` so a full node costs a finite wait. The
     service time is the pod's own processing time, or ``default_service_seconds`` for a pod
-    that declares no compute cost.
+    that declares no compute cost. This wait is part of the estimated completion time, which
+    the deadline filter reads.
+
+    With the ``sharing`` congestion model the score compares instead the seconds the pod's
+    processing takes longer because it shares the node's CPU with the pods already there
+    (:mod:`.contention`): nothing on a node of its own, whatever share of it the pod requests.
+    The M/M/1 wait counts the pod's own request as queued work, so a pod that requests a
+    whole edge node is charged 99 service times there, even alone; the testbed measured no
+    such wait.
     """
+
+    def score_seconds(
+        self, pod: types.Pod, cluster: state_mod.ClusterState, values: state_mod.FloatArray
+    ) -> state_mod.FloatArray:
+        if self.congestion is not types.CongestionModel.SHARING:
+            return values
+        found = contention.delays(pod, cluster)
+        return cluster.zeros if found is None else found.cpu_own
 
     name = "waiting"
     kind = TIME
@@ -417,8 +470,8 @@ class CapacityFit(Term):
 
 @register(
     summary=(
-        "seconds the placement adds to the wait of the pods already on the node (not part"
-        " of the pod's own completion time)"
+        "seconds the placement adds to the completion of the pods already placed (not part"
+        " of the pod's own completion time): their shared CPU and links, or their M/M/1 wait"
     ),
     defaults={_LATENCY: 0.3, _COMPUTE: 0.2, _DATA: 0.15, _BATCH: 0.2},
 )
@@ -440,6 +493,11 @@ class Congestion(_QueueingTerm):
     or another application, loads the node through its requests but is not charged for); a
     state that knows no such pod (an empty cluster, or one built from usage alone) has nothing
     to charge, and the term does not apply.
+
+    That is the ``queueing`` congestion model. With ``sharing`` (the default) the term is what
+    the pod's run does to the pods already placed as they run (:mod:`.contention`): the
+    seconds their processing takes longer on the node's shared CPU, and their transfers on the
+    links the pod's transfer shares with them.
     """
 
     name = "congestion"
@@ -452,6 +510,12 @@ class Congestion(_QueueingTerm):
         *,
         feasible: state_mod.BoolArray | None = None,
     ) -> state_mod.FloatArray | None:
+        if self.congestion is types.CongestionModel.SHARING:
+            found = contention.delays(pod, cluster)
+            if found is None:
+                return None  # nobody placed computes or moves data: nothing to charge
+            charged: state_mod.FloatArray = found.cpu_others + found.link
+            return charged
         queued, factor_now = self._queued(cluster)
         if queued is None or factor_now is None:
             return None  # no pod anywhere to make wait: nothing to charge

@@ -148,6 +148,20 @@ class BandwidthModel(enum.StrEnum):
     SEED_SUM = "seed-sum"
 
 
+class CongestionModel(enum.StrEnum):
+    """How the score charges the pods that share a node or a link with the one placed.
+
+    ``sharing`` (the default) reads them as they run: a node's CPU shared among its pods in
+    proportion to their requests, each link shared fairly among the transfers over it (the
+    reading the testbed's measurements bore out; docs/model.md, "Calibration"). ``queueing``
+    is the seed's M/M/1 wait on the node's requested share. Either way the estimated
+    completion time that the deadline filter reads is the queueing one.
+    """
+
+    SHARING = "sharing"
+    QUEUEING = "queueing"
+
+
 @dataclasses.dataclass(frozen=True)
 class Taint:
     """A node taint; only ``NoSchedule`` and ``NoExecute`` keep pods away at scheduling time."""
@@ -560,6 +574,8 @@ class ModelConfig:
     """Workload -> weights; a workload left out gets its built-in profile (the registered
     terms' defaults, :func:`default_weights`) when the configuration is made."""
     bandwidth_model: BandwidthModel = BandwidthModel.BOTTLENECK
+    congestion_model: CongestionModel = CongestionModel.SHARING
+    """What the score charges for co-placed pods (:class:`CongestionModel`)."""
     default_service_seconds: float = 0.1
     """Mean service time of the M/M/1 waiting term for pods without a compute cost."""
     max_utilization: float = 0.99
