@@ -422,9 +422,9 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
             out.append(
                 f"- **{name}: score's mean completion is {_f(shared['score'] / shared['spread'])}"
                 f"x spread's** (sharing reading; batch's {_f(shared['batch'] / shared['spread'])}"
-                "x): greedy decides pod by pod with the queueing reading, which charges "
-                "co-placed pods by their requested share of the node, not by the CPU and links "
-                "they share as they run."
+                "x): greedy prices each pod against the pods placed before it (by the "
+                "sharing reading, with congestionModel: sharing) and never moves one, so the "
+                "pods that come later take what room is left."
             )
         if b["mean_ect_s"] > 0.7 * sp["mean_ect_s"]:
             out.append(

@@ -89,9 +89,9 @@ def grade(result: PlacementResult, config: types.ModelConfig) -> evaluator.Grade
 def grade_sharing(result: PlacementResult, config: types.ModelConfig) -> evaluator.Grade:
     """``result`` graded by the *sharing* reading of its final state
     (:func:`.evaluator.grade_sharing`: processor sharing of each node, fair shares of each
-    link), the reading the testbed's measurements bore out. The strategies decide with the
-    queueing reading (:func:`grade`); this second reading is how the bench shows whether a
-    placement that is better by the model it was chosen with is also better as it runs."""
+    link), the reading the testbed's measurements bore out. Every strategy's deadline filter
+    is the queueing reading (:func:`grade`); this second reading is how the bench shows
+    whether a placement is also better as it runs."""
     problem = evaluator.Problem([p.pod for p in result.placements], result.base, config)
     return evaluator.grade_sharing(
         problem, [None if p.node is None else result.base.index[p.node] for p in result.placements]
