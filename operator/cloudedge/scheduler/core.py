@@ -141,6 +141,9 @@ class Scheduler:
         """Pod UID -> nodes of its Bindings whose outcome is unknown (lost reply): see _bind."""
         self._binding: set[str] = set()
         """UIDs with a bind in flight."""
+        self._gone_while_binding: dict[str, str | None] = {}
+        """UID -> node (None: deleted) of pods that left the pending set while their bind was
+        in flight: the bind, once it ends, says whether that was its own doing (_binding_cycle)."""
         self.alive = time.monotonic()
 
     # -- inputs from watches (any thread) ------------------------------------------------------
@@ -197,10 +200,12 @@ class Scheduler:
         Bound where one of our Bindings with a lost reply sent it, it is our success, with
         its Scheduled event and count (the API server restarting or etcd failing mid-bind
         lost replies, and such pods went uncounted: tests/faults). A bind in flight settles
-        that itself.
+        that itself once it ends, knowing where the pod went.
         """
         qp = self.queue.get(uid)
-        if uid not in self._binding:
+        if uid in self._binding:
+            self._gone_while_binding[uid] = node
+        else:
             tried = self._unconfirmed.pop(uid, set())
             if qp is not None and node is not None and node in tried:
                 self._report_scheduled(qp, node=node, message=LOST_REPLY, started=None)
@@ -455,7 +460,24 @@ class Scheduler:
             self.metrics.schedule_attempts.labels("error").inc()
         finally:
             self._binding.discard(uid)
+            if uid in self._gone_while_binding:
+                result = self._gone_during_bind(
+                    decision.queued, result, self._gone_while_binding.pop(uid)
+                )
             self._settle(decision.queued, result, decided=True)
+
+    def _gone_during_bind(
+        self, qp: queue_mod.QueuedPod, result: Result, node: str | None
+    ) -> Result:
+        """The pod left the pending set (bound to ``node``, or deleted when None) while its
+        bind was in flight. A bind whose reply was lost (RETRY) but whose node is where the
+        pod went did bind it: count it and write its Scheduled event, as pod_gone does for a
+        lost reply learnt between attempts."""
+        tried = self._unconfirmed.pop(qp.uid, set())
+        if result is Result.RETRY and node is not None and node in tried:
+            self._report_scheduled(qp, node=node, message=LOST_REPLY, started=None)
+            return Result.SCHEDULED
+        return result
 
     async def _bind(self, decision: Decision) -> Result:
         """Send the Binding (fenced by leadership) and say what came of it."""
