@@ -287,34 +287,34 @@ class TestCapacityGoodness:
 
 
 class TestScore:
-    def test_is_the_weighted_sum_of_time_and_capacity_goodness_out_of_100(self) -> None:
-        # The worked example of docs/model.md: idle cloud and edge, a compute-heavy pod. The
-        # ECT has the M/M/1 wait; the score compares the wait by sharing: none, on idle nodes.
-        cluster = model.ClusterState([cloud(), edge()])
-        p = pod(cpu=1000, compute_cost=1000, workload=model.Workload.COMPUTE_INTENSIVE)
-        ev = model.evaluate(p, cluster, model.ModelConfig())
-        cloud_wait = 0.125 * (1 / 8) / (7 / 8)
-        assert ev.ect.tolist() == pytest.approx([0.125 + cloud_wait, 1.0])
-        weighted = [0.6 * 0.125 / 0.9, 0.6 * 0.5 / 0.9]
-        edge_time = (weighted[0] + 0.001) / (weighted[1] + 0.001)
-        # No deadline and no data on the edge node: it keeps 1 - 0.3 * 1000/2000 of its score.
-        reserve = 1 - 0.3 * 1000 / 2000
-        expected = [
-            100 * (0.9 * 1.0 + 0.1 * 0.0625),
-            100 * (0.9 * edge_time + 0.1 * 0.25) * reserve,
-        ]
-        assert ev.scores.tolist() == pytest.approx(expected)
-        assert ev.scores.tolist() == pytest.approx([90.625, 21.421], abs=1e-3)
-        assert ev.best() == 0
+    CLOUD_WAIT = 0.125 * (1 / 8) / (7 / 8)
 
-    def test_by_the_queueing_model_weighs_the_mm1_wait(self) -> None:
-        # The same pod and nodes with congestionModel: queueing (the seed's reading).
+    @pytest.mark.parametrize(
+        ("reading", "weighted", "edge_score"),
+        [
+            # The score compares the wait by sharing: none, on idle nodes.
+            pytest.param(
+                model.CongestionModel.SHARING, [0.6 * 0.125 / 0.9, 0.6 * 0.5 / 0.9], 21.421,
+                id="sharing",
+            ),
+            # congestionModel: queueing (the seed's reading) weighs the M/M/1 wait.
+            pytest.param(
+                QUEUEING,
+                [(0.2 * CLOUD_WAIT + 0.6 * 0.125) / 0.9, (0.2 * 0.5 + 0.6 * 0.5) / 0.9],
+                17.290,
+                id="queueing",
+            ),
+        ],
+    )  # fmt: skip
+    def test_is_the_weighted_sum_of_time_and_capacity_goodness_out_of_100(
+        self, reading: model.CongestionModel, weighted: list[float], edge_score: float
+    ) -> None:
+        # The worked example of docs/model.md: idle cloud and edge, a compute-heavy pod. The
+        # ECT has the M/M/1 wait whatever the congestion model.
         cluster = model.ClusterState([cloud(), edge()])
         p = pod(cpu=1000, compute_cost=1000, workload=model.Workload.COMPUTE_INTENSIVE)
-        ev = model.evaluate(p, cluster, model.ModelConfig(congestion_model=QUEUEING))
-        cloud_wait = 0.125 * (1 / 8) / (7 / 8)
-        assert ev.ect.tolist() == pytest.approx([0.125 + cloud_wait, 1.0])
-        weighted = [(0.2 * cloud_wait + 0.6 * 0.125) / 0.9, (0.2 * 0.5 + 0.6 * 0.5) / 0.9]
+        ev = model.evaluate(p, cluster, model.ModelConfig(congestion_model=reading))
+        assert ev.ect.tolist() == pytest.approx([0.125 + self.CLOUD_WAIT, 1.0])
         edge_time = (weighted[0] + 0.001) / (weighted[1] + 0.001)
         # No deadline and no data on the edge node: it keeps 1 - 0.3 * 1000/2000 of its score.
         reserve = 1 - 0.3 * 1000 / 2000
@@ -323,7 +323,7 @@ class TestScore:
             100 * (0.9 * edge_time + 0.1 * 0.25) * reserve,
         ]
         assert ev.scores.tolist() == pytest.approx(expected)
-        assert ev.scores.tolist() == pytest.approx([90.625, 17.290], abs=1e-3)
+        assert ev.scores.tolist() == pytest.approx([90.625, edge_score], abs=1e-3)
         assert ev.best() == 0
 
 

@@ -202,61 +202,47 @@ def test_a_conflict_naming_the_node_of_a_lost_reply_is_our_own_success(
     assert slots_free(s)
 
 
-def test_a_pod_seen_on_its_node_while_the_reply_is_lost_is_our_own_success(
-    monkeypatch: pytest.MonkeyPatch,
+def reply_lost_after_the_watch_shows(
+    monkeypatch: pytest.MonkeyPatch, s: Setup, *, bound: bool
 ) -> None:
-    # The Binding is made, the watch shows the pod on the node while the call is still out,
-    # then the call fails as a lost reply does: the pod is ours, counted once, with its
-    # Scheduled event (etcd restarting mid-burst: tests/faults).
-    s = setup()
+    """Each Binding fails as a lost reply does (BindRetry), after the pod stream said the pod
+    left the pending set during the call: bound to the Binding's node, or deleted."""
 
-    def made_but_reply_lost(api: Any, *, uid: str, node: str, **_: Any) -> Any:
+    def fake(api: Any, *, uid: str, node: str, **_: Any) -> Any:
         calls.count += 1
         loop = s.scheduler.loop
         assert loop is not None
         seen = threading.Event()
-        loop.call_soon_threadsafe(lambda: (s.scheduler.pod_gone(uid, node=node), seen.set()))
+        where = node if bound else None
+        loop.call_soon_threadsafe(lambda: (s.scheduler.pod_gone(uid, node=where), seen.set()))
         assert seen.wait(5)
         raise binding.BindRetry("timed out")
 
     calls.count = 0
-    monkeypatch.setattr(binding, "bind", made_but_reply_lost)
+    monkeypatch.setattr(binding, "bind", fake)
+
+
+@pytest.mark.parametrize("bound", [True, False], ids=["bound-there", "deleted"])
+def test_a_pod_that_left_while_its_reply_was_lost_is_ours_only_if_on_that_node(
+    monkeypatch: pytest.MonkeyPatch, bound: bool
+) -> None:
+    # Bound: the Binding was made and the watch showed the pod on the node while the call
+    # was still out, then the call failed as a lost reply does; the pod is ours, counted once,
+    # with its Scheduled event (etcd restarting mid-burst: tests/faults). Deleted: nothing.
+    s = setup()
+    reply_lost_after_the_watch_shows(monkeypatch, s, bound=bound)
     attempt(s, pending("p1"))
     assert calls.count == 1
+    reasons = [r for r, _ in s.recorder.events]
     # The failed call's warning was true when written; the Scheduled event follows it.
-    assert [r for r, _ in s.recorder.events] == ["FailedScheduling", "Scheduled"]
-    assert core.LOST_REPLY in s.recorder.events[1][1]
-    assert s.sample("cloudedge_schedule_attempts_total", result="scheduled") == 1
+    assert reasons == (["FailedScheduling", "Scheduled"] if bound else ["FailedScheduling"])
+    if bound:
+        assert core.LOST_REPLY in s.recorder.events[1][1]
+    assert s.sample("cloudedge_schedule_attempts_total", result="scheduled") == int(bound)
     assert s.scheduler.queue.get("p1") is None
     assert s.scheduler._unconfirmed == {}
     assert s.scheduler._gone_while_binding == {}
-    assert cpu_used(s.view) == {"a": 600.0}
-    assert slots_free(s)
-
-
-def test_a_pod_deleted_while_its_reply_is_lost_is_not_counted(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    s = setup()
-
-    def deleted_meanwhile(api: Any, *, uid: str, **_: Any) -> Any:
-        calls.count += 1
-        loop = s.scheduler.loop
-        assert loop is not None
-        seen = threading.Event()
-        loop.call_soon_threadsafe(lambda: (s.scheduler.pod_gone(uid), seen.set()))
-        assert seen.wait(5)
-        raise binding.BindRetry("timed out")
-
-    calls.count = 0
-    monkeypatch.setattr(binding, "bind", deleted_meanwhile)
-    attempt(s, pending("p1"))
-    assert s.sample("cloudedge_schedule_attempts_total", result="scheduled") == 0
-    assert "Scheduled" not in [r for r, _ in s.recorder.events]
-    assert s.scheduler.queue.get("p1") is None
-    assert s.scheduler._unconfirmed == {}
-    assert s.scheduler._gone_while_binding == {}
-    assert cpu_used(s.view) == {"a": 0.0}
+    assert cpu_used(s.view) == {"a": 600.0 if bound else 0.0}
     assert slots_free(s)
 
 
