@@ -8,7 +8,8 @@ the first byte it waits the site-to-site latency that the ``NetworkTopology`` gi
 own site and the requesting site ``S``, and where the topology caps that link's bandwidth it
 paces the body to the cap: one pacer per link, shared by every transfer over it, so that
 concurrent transfers to one site share the link's cap as they would share a real link (each
-transfer paced to the whole cap on its own would multiply the link). Node bandwidth is *not*
+transfer paced to the whole cap on its own would multiply the link); each chunk leaves at the
+end of its slot on the link, so even an object of one chunk takes its time. Node bandwidth is *not*
 paced here: tbf on the nodes' links shapes it, so co-located transfers really share a link.
 
 A site's data (a camera store's recordings) is served from a node of that site. A task on
@@ -46,7 +47,7 @@ MAX_BYTES = 10 * 1000 * 1000 * 1000
 """The largest object served (10 GB): bigger than any scenario's input, and a bound so that a
 typo cannot keep a link busy for hours."""
 
-CHUNK = 64 * 1024
+CHUNK = 16 * 1024
 """Write size: pacing granularity, and small enough that memory stays bounded."""
 
 _PAYLOAD = bytes(range(256)) * (CHUNK // 256)
@@ -196,13 +197,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sent = 0
         while sent < request.size:
             n = min(CHUNK, request.size - sent)
-            done_at = None if pacer is None else pacer.book(n, time.monotonic())
-            self.wfile.write(_PAYLOAD[:n])
-            sent += n
-            if done_at is not None:
-                ahead = done_at - time.monotonic()
+            if pacer is not None:
+                # A chunk arrives once the link has carried it: wait for the end of its slot,
+                # then send it. (Sending first and waiting after let an object of one chunk,
+                # a detection frame of 40 kB, arrive at once whatever the cap.)
+                ahead = pacer.book(n, time.monotonic()) - time.monotonic()
                 if ahead > 0:
                     time.sleep(ahead)
+            self.wfile.write(_PAYLOAD[:n])
+            sent += n
 
     def _reply(self, status: int, body: bytes) -> None:
         self.send_response(status)

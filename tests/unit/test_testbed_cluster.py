@@ -18,8 +18,13 @@ class TestTbf:
             "tbf", "rate", "100000kbit", "burst", "125000", "latency", "100ms",
         ]  # fmt: skip
 
-    def test_a_slow_link_keeps_a_burst_large_enough_to_reach_its_rate(self) -> None:
-        assert cluster.tbf_args(3.75)[4] == str(32 * 1024)
+    def test_a_slow_link_keeps_a_burst_large_enough_to_reach_its_rate_and_no_larger(
+        self,
+    ) -> None:
+        # 10 ms at 3.75 Mbit/s is 4,688 bytes; at 1 Mbit/s the 4 kB floor holds (two frames
+        # and then some), not a burst that would let a small object through at line rate.
+        assert cluster.tbf_args(3.75)[4] == "4688"
+        assert cluster.tbf_args(1.0)[4] == str(4 * 1024)
 
     @pytest.mark.parametrize("rate", [0.0, -1.0, float("inf")], ids=["zero", "negative", "inf"])
     def test_a_rate_that_is_not_positive_and_finite_is_refused(self, rate: float) -> None:

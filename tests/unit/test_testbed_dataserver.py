@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -154,6 +155,24 @@ class TestServing:
         assert sleeps[0] == pytest.approx(0.040)
         # Pacing waits only for bytes ahead of the cap: never past the whole body's deadline.
         assert all(s <= dataserver.paced_deadline(100_000, 800.0) for s in sleeps[1:])
+
+    def test_a_small_object_takes_its_time_at_the_cap(self) -> None:
+        # 40 kB (a detection frame) over a link capped at 3.2 Mbit/s takes 0.1 s: the bytes
+        # arrive when the link has carried them, not at once. A lower bound only: a slow
+        # machine makes it later, never earlier.
+        links = {"cloud": dataserver.Link(latency_ms=0.0, bandwidth_mbps=3.2)}
+        srv = dataserver.DataServer(("127.0.0.1", 0), site="store-1", links=links)
+        thread = threading.Thread(target=srv.serve_forever, daemon=True)
+        thread.start()
+        try:
+            started = time.monotonic()
+            status, body = get(srv, "/objects?bytes=40000&site=cloud")
+            elapsed = time.monotonic() - started
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        assert (status, len(body)) == (200, 40_000)
+        assert elapsed >= 0.1 * 0.99
 
     def test_a_request_from_the_server_s_own_node_is_paced_to_the_local_rate(
         self, monkeypatch: pytest.MonkeyPatch
