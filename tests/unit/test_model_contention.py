@@ -175,3 +175,58 @@ def test_the_ect_and_the_deadline_keep_the_queueing_reading() -> None:
     assert sharing.feasible.tolist() == queueing.feasible.tolist()
     wait = terms.WaitingTime()
     assert wait.compute(p, cluster).tolist() == pytest.approx(sharing.values["waiting"].tolist())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_joint_solver_prices_the_pods_already_placed_as_if_in_its_batch(seed: int) -> None:
+    # A batch placed after others (live batch mode) sees what it shares with them: its total
+    # with the earlier pods on the starting cluster is what the one batch of all of them
+    # totals, minus what the earlier pods cost among themselves.
+    rng = random.Random(seed)
+    # Edge nodes roomy enough for all ten pods: every pod goes where it was put.
+    nodes = [cloud("cloud-1"), cloud("cloud-2")]
+    nodes += [edge(f"edge-{k}", cpu=8000, compute_rate=2000.0) for k in (1, 2, 3)]
+    sources = ["cloud-1", "edge-1", "edge-2", None]
+
+    def random_pod(name: str) -> model.Pod:
+        source = rng.choice(sources)
+        return pod(
+            name,
+            cpu=rng.choice([100, 250, 500]),
+            compute_cost=float(rng.choice([0, 50, 400, 2000])),
+            data_source=source,
+            data_size_mb=0.0 if source is None else float(rng.choice([1, 10, 40])),
+        )
+
+    earlier = [random_pod(f"r{k}") for k in range(6)]
+    batch_pods = [random_pod(f"b{k}") for k in range(4)]
+    where = [rng.randrange(len(nodes)) for _ in earlier]
+    chosen = [rng.randrange(len(nodes)) for _ in batch_pods]
+    empty = model.ClusterState(nodes, topology=topology())
+    placed = model.ClusterState(nodes, topology=topology())
+    for p, i in zip(earlier, where, strict=True):
+        placed.assign(p, i)
+    everything = evaluator.Problem([*earlier, *batch_pods], empty, CONFIG)
+    only_earlier = evaluator.Problem(earlier, empty, CONFIG)
+    after = evaluator.Problem(batch_pods, placed, CONFIG)
+    a_all = batch.from_nodes(everything, [*where, *chosen])
+    a_earlier = batch.from_nodes(only_earlier, where)
+    a_after = batch.from_nodes(after, chosen)
+    assert a_all.where.tolist() == [*where, *chosen]
+    assert a_after.where.tolist() == chosen
+    assert a_after.total() == pytest.approx(a_all.total() - a_earlier.total(), rel=1e-9)
+
+
+def test_a_batch_keeps_off_a_node_whose_cpu_a_placed_pod_is_using() -> None:
+    # edge-a computes 10% faster than edge-b, but a pod placed there earlier has 4000 units
+    # of work: sharing its CPU costs both more than the 10%.
+    nodes = [
+        edge("edge-a", cpu=2000, compute_rate=2200.0),
+        edge("edge-b", cpu=2000, compute_rate=2000.0),
+    ]
+    cluster = model.ClusterState(nodes)
+    cluster.assign(pod("busy", cpu=500, compute_cost=4000.0), 0)
+    new = pod("new", cpu=500, compute_cost=1000.0)
+    assert model.place([new], cluster, CONFIG, strategy="batch").placements[0].node == "edge-b"
+    empty = model.ClusterState(nodes)
+    assert model.place([new], empty, CONFIG, strategy="batch").placements[0].node == "edge-a"

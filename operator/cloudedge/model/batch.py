@@ -58,7 +58,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from cloudedge.model import evaluator, terms
+from cloudedge.model import contention, evaluator, terms
 from cloudedge.model import state as state_mod
 
 COST_EPS = 1e-9
@@ -149,9 +149,8 @@ class Assignment:
 
     def total(self) -> float:
         """Total completion time of the placed pods on the final state."""
-        pr = self.problem
         placed = np.flatnonzero(self.where >= 0)
-        fixed = float(pr.fixed[placed, self.where[placed]].sum())
+        fixed = float(self.sharing.alone[placed, self.where[placed]].sum())
         # Each pair of pods that share a node or a link counted once: half of every pod's
         # interference with the others.
         shared = sum(self.shared_with(int(p), int(self.where[p])) for p in placed)
@@ -220,7 +219,7 @@ class Assignment:
             & np.all(pr.requests[p] <= self.room, axis=1)
             & (g_new <= np.minimum(self.node_limit, self.slack_limit[p]))
         )
-        cost = pr.fixed[p] + self.shared_costs(p)
+        cost = self.sharing.alone[p] + self.shared_costs(p)
         out: state_mod.FloatArray = np.where(ok, cost, math.inf)
         return out
 
@@ -240,13 +239,12 @@ class Assignment:
         limit = min(float(self.node_slack[i]), float(self.slack[p, i]))
         if g_new > limit * (1 + 1e-12):
             return math.inf
-        return float(pr.fixed[p, i]) + self.shared_with(p, i)
+        return float(self.sharing.alone[p, i]) + self.shared_with(p, i)
 
     def removal_gain(self, p: int) -> float:
         """How much the total drops if ``p`` leaves its node."""
-        pr = self.problem
         i = int(self.where[p])
-        return float(pr.fixed[p, i]) + self.shared_with(p, i)
+        return float(self.sharing.alone[p, i]) + self.shared_with(p, i)
 
     def shared_costs(self, p: int) -> state_mod.FloatArray:
         """Per node: what ``p`` there and the placed pods would add to each other's completion
@@ -328,9 +326,16 @@ class Sharing:
     downlink, the source's uplink and the topology link from the source to the node's site,
     each counted (the sharing reading keeps the slowest of the three, so this sum is an upper
     bound of the transfers' part). Alone, a pod's completion is the fixed part of the
-    problem (transfer at the bottleneck, ``A_p / P``).
+    problem (transfer at the bottleneck, ``A_p / P``) plus the same pairwise prices against
+    the pods the starting cluster already holds (:attr:`alone`).
     """
 
+    alone: state_mod.FloatArray
+    """Pods x nodes: the pod's completion on the node with no other pod of the batch there:
+    the problem's fixed time (transfer at the bottleneck, ``A_p / P``) plus what it and the
+    pods already placed on the starting cluster (earlier batches, pods bound before) add to
+    each other's completion (:func:`.contention.delays`; 0 on a starting cluster without
+    any)."""
     weight: state_mod.FloatArray
     """Per pod: CPU request (at least 1 millicore): its share of the node."""
     work: state_mod.FloatArray
@@ -402,6 +407,7 @@ def sharing(problem: evaluator.Problem) -> Sharing:
     inv_rate = _inverse(np.asarray(base.compute_rate, dtype=np.float64))
     inv_down = _inverse(np.asarray(base.bandwidth, dtype=np.float64))
     cached = Sharing(
+        alone=_alone(problem),
         weight=weight,
         work=work,
         ratio=ratio,
@@ -426,6 +432,25 @@ def sharing(problem: evaluator.Problem) -> Sharing:
     )
     problem.__dict__["_sharing"] = cached
     return cached
+
+
+def _alone(problem: evaluator.Problem) -> state_mod.FloatArray:
+    """:attr:`Sharing.alone`: the fixed time, plus, for each pod and node, the sharing
+    reading's delays between the pod and the pods the starting cluster already holds there
+    or on its links. A batch placed after others (live batch mode, a pod bound before) must
+    see the CPU and links it would share with them: they are fixed, so the price is per pod
+    and node, like the fixed time."""
+    base = problem.base
+    if base.sharers.count == 0:
+        return problem.fixed
+    out = problem.fixed.copy()
+    for p, pod in enumerate(problem.pods):
+        found = contention.delays(pod, base)
+        if found is not None:
+            out[p] += found.cpu_own
+            out[p] += found.cpu_others
+            out[p] += 2.0 * found.link
+    return out
 
 
 def _g(rho: float, max_utilization: float) -> float:
@@ -891,7 +916,8 @@ def _try_swaps(a: Assignment, p: int, i: int, j: int) -> bool:
     if not others:
         return False
     if len(others) > SWAP_PARTNERS:
-        gain = pr.fixed[others, j] - pr.fixed[others, i]
+        alone = a.sharing.alone
+        gain = alone[others, j] - alone[others, i]
         others = [others[k] for k in np.argsort(-gain, kind="stable")[:SWAP_PARTNERS].tolist()]
     gain_p = a.removal_gain(p)
     # Sharing only adds to a pod's time alone, and taking p out only lowers what q shares:
@@ -899,7 +925,8 @@ def _try_swaps(a: Assignment, p: int, i: int, j: int) -> bool:
     others = [
         q
         for q in others
-        if float(pr.fixed[p, j] + pr.fixed[q, i]) < gain_p + a.removal_gain(q) - COST_EPS
+        if float(a.sharing.alone[p, j] + a.sharing.alone[q, i])
+        < gain_p + a.removal_gain(q) - COST_EPS
     ]
     if not others:
         return False
@@ -1144,7 +1171,7 @@ def solve_milp(
     ref = incumbent
     if value > value_of(incumbent):
         ref = from_nodes(problem, _nodes_of(x1, pairs_p, pairs_i, n_pods))
-    cost = problem.fixed[pairs_p, pairs_i].copy()
+    cost = sharing(problem).alone[pairs_p, pairs_i].copy()
     for p in np.unique(pairs_p).tolist():
         at = pairs_p == p
         cost[at] += ref.shared_costs(p)[pairs_i[at]]
@@ -1155,7 +1182,7 @@ def solve_milp(
     row_hi = np.concatenate([row_hi, [math.inf]])
     # The lower bound: the LP relaxation with each pair's completion alone on the node.
     if budget.left() > 0:
-        alone = problem.fixed[pairs_p, pairs_i]
+        alone = sharing(problem).alone[pairs_p, pairs_i]
         _, status_lb, info_lb = run(model(alone, integer=False), None)
         if status_lb == optimal and info.count_proven:
             info.lower_bound_s = float(info_lb.objective_function_value)
