@@ -99,6 +99,21 @@ proxy_broken() {
     grep -q "Failed to list existing sets"
 }
 
+# Whether a node container of the cluster was started again well after it was created (a
+# dockerd restart, a reboot). Its kube-proxy comes back with nftables state that decays:
+# after one such restart it logged nothing about it, its Service IPs answered, and about an
+# hour later the service-ips map of most nodes was empty and every Service IP refused
+# (measured; the kind suite then failed). Such a cluster is not worth reusing.
+nodes_restarted() {
+  local c created started
+  for c in $(docker ps -q --filter "label=io.x-k8s.kind.cluster=$KIND_CLUSTER_NAME"); do
+    created=$(date -d "$(docker inspect -f '{{.Created}}' "$c")" +%s)
+    started=$(date -d "$(docker inspect -f '{{.State.StartedAt}}' "$c")" +%s)
+    ((started - created > 300)) && return 0
+  done
+  return 1
+}
+
 # --- An existing cluster -----------------------------------------------------------------------
 mkdir -p "$STATE_DIR"
 if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; then
@@ -122,8 +137,8 @@ if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; t
   # list existing sets" and the Service IPs refuse connections, at once or later: pods that
   # talk to the API server through the `kubernetes` Service never start. Restarting
   # kube-proxy does not mend it (measured); a new cluster does, so such a cluster is replaced.
-  if proxy_broken || ! service_answers 60; then
-    kind_log "the existing cluster's kube-proxy failed after a restart of its nodes (its Service IPs refuse connections, now or later): deleting it and creating it again"
+  if nodes_restarted || proxy_broken || ! service_answers 60; then
+    kind_log "the existing cluster's nodes were restarted after it was made, and its kube-proxy then fails (its Service IPs refuse connections, now or later): deleting it and creating it again"
     "${kind_env[@]}" "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >&2
     exec "$0" "$@"
   fi
