@@ -33,7 +33,7 @@ def test_configuration_without_settings_is_the_documented_defaults(raw: Any) -> 
 
     assert config == types.ModelConfig()
     assert config.bandwidth_model is types.BandwidthModel.BOTTLENECK
-    assert config.congestion_model is types.CongestionModel.SHARING
+    assert config.congestion_model is types.CongestionModel.BOTH
     assert config.default_service_seconds == 0.1
     assert config.max_utilization == 0.99
     assert dict(config.profiles) == types.default_profiles()

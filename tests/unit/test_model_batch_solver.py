@@ -16,7 +16,8 @@ from cloudedge import model, simulate
 from cloudedge.model import batch, evaluator, strategies
 
 CLI = (sys.executable, "-m", "cloudedge.cli")
-CONFIG = model.ModelConfig()
+CONFIG = model.ModelConfig(congestion_model=model.CongestionModel.SHARING)
+"""The sharing reading alone: most tests here price a placement by hand in it."""
 
 
 def overfilled_edge(seed: int) -> tuple[list[model.Node], list[model.Pod]]:
@@ -219,3 +220,43 @@ class TestTheObjectiveIsTheSharingReading:
             assert costs[i] == pytest.approx(gain)
             for j in np.flatnonzero(np.isfinite(costs)).tolist():
                 assert without.insert_cost(p, j) == pytest.approx(costs[j])
+
+
+class TestWithBothReadingsTheObjectiveAddsTheQueueingWait:
+    """``congestionModel: both`` (the default): the sharing reading's total plus, for every
+    pod, the M/M/1 wait of its node's final requested share."""
+
+    @pytest.mark.parametrize("seed", [1, 2, 3])
+    def test_the_total_is_the_sharing_total_plus_the_final_state_waits(self, seed: int) -> None:
+        nodes, pods = overfilled_edge(seed)
+        cluster = model.ClusterState(nodes)
+        both = evaluator.Problem(pods, cluster, model.ModelConfig())
+        assert both.config.congestion_model is model.CongestionModel.BOTH
+        sharing = evaluator.Problem(pods, cluster, CONFIG)
+        rng = random.Random(seed)
+        start = batch.from_nodes(both, [rng.choice([None, *range(len(nodes))]) for _ in pods])
+        kept: list[int | None] = [None if i < 0 else int(i) for i in start.where]
+        assert any(i is not None for i in kept)
+        waits = sum(
+            o.waiting_s for o in evaluator.grade_assignment(both, kept).outcomes if o is not None
+        )
+        total = batch.from_nodes(sharing, kept).total() + waits
+        assert start.total() == pytest.approx(total, rel=1e-9)
+
+    def test_a_pod_is_kept_off_a_node_its_stream_would_nearly_fill(self) -> None:
+        # Two nodes compute alike; one already holds 80% of its CPU in requests of an idle
+        # pod. Shared as they run, the new pod would not slow down there (the resident does
+        # no work), but the M/M/1 wait of a 95% requested node is 19 service times.
+        nodes = [mb.edge("edge-a", cpu=2000), mb.edge("edge-b", cpu=2000)]
+        cluster = model.ClusterState(nodes)
+        cluster.assign(mb.pod("idle", cpu=1600, compute_cost=0.0), 0)
+        new = mb.pod("new", cpu=300, compute_cost=1000.0)
+        both = model.place([new], cluster, model.ModelConfig(), strategy="batch")
+        assert both.placements[0].node == "edge-b"
+        # The sharing reading alone sees no difference between the two nodes.
+        costs = batch.Assignment(evaluator.Problem([new], cluster, CONFIG)).insert_costs(0)
+        assert costs[0] == pytest.approx(costs[1])
+        costs = batch.Assignment(
+            evaluator.Problem([new], cluster, model.ModelConfig())
+        ).insert_costs(0)
+        assert costs[0] > costs[1]

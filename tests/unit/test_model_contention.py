@@ -12,8 +12,12 @@ from model_builders import cloud, edge, pod
 from cloudedge import model
 from cloudedge.model import batch, contention, evaluator, terms
 
-CONFIG = model.ModelConfig()
+CONFIG = model.ModelConfig(congestion_model=model.CongestionModel.SHARING)
 QUEUEING = model.ModelConfig(congestion_model=model.CongestionModel.QUEUEING)
+BOTH = model.ModelConfig(congestion_model=model.CongestionModel.BOTH)
+READINGS = pytest.mark.parametrize(
+    "config", [CONFIG, QUEUEING, BOTH], ids=lambda c: c.congestion_model.value
+)
 
 
 def topology() -> model.Topology:
@@ -110,11 +114,14 @@ def test_many_rows_survive_growth_and_removal_in_any_order() -> None:
         assert sharers.work[rows[p.placement_id]] == p.compute_cost
 
 
+@READINGS
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_the_score_charges_what_the_joint_solver_adds_for_the_pod(seed: int) -> None:
+def test_the_score_charges_what_the_joint_solver_adds_for_the_pod(
+    seed: int, config: model.ModelConfig
+) -> None:
     # Whatever the pods already placed, what the score charges on a node (the pod alone, its
     # own delays, the delays it causes) is what the joint solver's objective grows by when
-    # the pod joins them there: greedy and batch price a placement alike.
+    # the pod joins them there: greedy and batch price a placement alike, in every reading.
     rng = random.Random(seed)
     nodes = [cloud("cloud-1"), cloud("cloud-2"), edge("edge-1"), edge("edge-2"), edge("edge-3")]
     cluster = model.ClusterState(nodes, topology=topology())
@@ -135,13 +142,18 @@ def test_the_score_charges_what_the_joint_solver_adds_for_the_pod(seed: int) -> 
     for p, i in zip(residents, where, strict=True):
         cluster.assign(p, i)
     new = random_pod("new")
-    ev = model.evaluate(new, cluster, CONFIG)
+    ev = model.evaluate(new, cluster, config)
     found = contention.delays(new, cluster)
+    reading = config.congestion_model
     charged = ev.values["transfer"] + ev.values["processing"]
-    if found is not None:
-        charged = charged + found.cpu_own + found.cpu_others + 2 * found.link
+    if reading.queues:  # its own M/M/1 wait
+        charged = charged + ev.values["waiting"]
+    if reading.shares and found is not None:  # its own processing and transfer, shared
+        charged = charged + found.cpu_own + found.link
+    if "congestion" in ev.values:  # what it adds to the pods already there
+        charged = charged + ev.values["congestion"]
     base = model.ClusterState(nodes, topology=topology())
-    problem = evaluator.Problem([*residents, new], base, CONFIG)
+    problem = evaluator.Problem([*residents, new], base, config)
     without = batch.from_nodes(problem, [*where, None]).total()
     compared = 0
     for i in np.flatnonzero(ev.feasible).tolist():
@@ -177,8 +189,11 @@ def test_the_ect_and_the_deadline_keep_the_queueing_reading() -> None:
     assert wait.compute(p, cluster).tolist() == pytest.approx(sharing.values["waiting"].tolist())
 
 
+@READINGS
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_joint_solver_prices_the_pods_already_placed_as_if_in_its_batch(seed: int) -> None:
+def test_the_joint_solver_prices_the_pods_already_placed_as_if_in_its_batch(
+    seed: int, config: model.ModelConfig
+) -> None:
     # A batch placed after others (live batch mode) sees what it shares with them: its total
     # with the earlier pods on the starting cluster is what the one batch of all of them
     # totals, minus what the earlier pods cost among themselves.
@@ -206,9 +221,9 @@ def test_the_joint_solver_prices_the_pods_already_placed_as_if_in_its_batch(seed
     placed = model.ClusterState(nodes, topology=topology())
     for p, i in zip(earlier, where, strict=True):
         placed.assign(p, i)
-    everything = evaluator.Problem([*earlier, *batch_pods], empty, CONFIG)
-    only_earlier = evaluator.Problem(earlier, empty, CONFIG)
-    after = evaluator.Problem(batch_pods, placed, CONFIG)
+    everything = evaluator.Problem([*earlier, *batch_pods], empty, config)
+    only_earlier = evaluator.Problem(earlier, empty, config)
+    after = evaluator.Problem(batch_pods, placed, config)
     a_all = batch.from_nodes(everything, [*where, *chosen])
     a_earlier = batch.from_nodes(only_earlier, where)
     a_after = batch.from_nodes(after, chosen)

@@ -304,6 +304,14 @@ class TestScore:
                 17.290,
                 id="queueing",
             ),
+            # congestionModel: both (the default): the M/M/1 wait plus the shared CPU's
+            # delay, which is 0 here (nothing is placed): the queueing numbers.
+            pytest.param(
+                model.CongestionModel.BOTH,
+                [(0.2 * CLOUD_WAIT + 0.6 * 0.125) / 0.9, (0.2 * 0.5 + 0.6 * 0.5) / 0.9],
+                17.290,
+                id="both",
+            ),
         ],
     )  # fmt: skip
     def test_is_the_weighted_sum_of_time_and_capacity_goodness_out_of_100(
@@ -333,9 +341,9 @@ class TestNoStranding:
         # node's CPU is shared with a busy pod), but two camera pods tied to it by data and
         # deadline arrive next: without the reserve the roaming pod takes half the node and
         # the second camera misses its deadline.
-        busy = pod("busy", cpu=3750, compute_cost=4000.0)
+        busy = pod("busy", cpu=3500, compute_cost=4000.0)
         cluster = model.ClusterState(
-            [edge("edge-cam", cpu=1000), cloud("cloud-1", used={"cpu": 3750.0, "pods": 1.0})],
+            [edge("edge-cam", cpu=1000), cloud("cloud-1", used={"cpu": 3500.0, "pods": 1.0})],
             placed=[(busy, "cloud-1")],
         )
         roaming = pod("roam", cpu=500, compute_cost=100.0)

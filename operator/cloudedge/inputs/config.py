@@ -5,7 +5,7 @@ Example (every key optional; the values shown are the defaults)::
     apiVersion: cloudedge.io/v1alpha1
     kind: SchedulerConfiguration
     bandwidthModel: bottleneck        # or seed-sum
-    congestionModel: sharing          # or queueing: how the score charges co-placed pods
+    congestionModel: both             # or sharing, queueing: how co-placed pods are charged
     defaultServiceSeconds: 0.1        # M/M/1 service time of pods without a compute cost
     maxUtilization: 0.99              # cap of the waiting term's utilization
     profiles:

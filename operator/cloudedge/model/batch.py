@@ -12,7 +12,10 @@ whole batch produces, in this order of priority:
 2. then the least total completion time of the placed pods as they run together: the sharing
    reading (:func:`.evaluator.grade_sharing`, which the testbed's measurements bore out)
    made pairwise (:class:`Sharing`): each pod alone, plus what pods on one node add to each
-   other's processing and transfers over one link to each other's transfer.
+   other's processing and transfers over one link to each other's transfer; and, with
+   ``congestionModel: both`` (the default) or ``queueing``, each pod's M/M/1 wait on its
+   node's final requested share (:func:`.evaluator.grade_assignment`'s), so that the
+   placement is good for pods that serve a stream of work as well as for run-once ones.
 
 How, within a time budget, keeping the best assignment found so far:
 
@@ -122,11 +125,34 @@ class Assignment:
         self.node_limit = np.full(n_nodes, math.inf)
         """Per node: the largest congestion factor its pods' deadlines allow (with the
         rounding tolerance)."""
+        reading = problem.config.congestion_model
+        self.shares = reading.shares
+        """The objective charges what pods sharing a node or a link add to each other's
+        completion as they run (:class:`Sharing`)."""
+        self.queues = reading.queues
+        """The objective charges each pod the M/M/1 wait of its node's final requested
+        share, ``S_p g(rho_i)`` (:func:`.evaluator.grade_assignment`'s wait)."""
+        self.factor = evaluator.congestion(np.maximum(cpu, mem), problem.max_utilization)
+        """Per node: ``g(rho) = rho / (1 - rho)`` of its utilization now (capped)."""
+        self._start_service = (
+            problem.base.resident_service(problem.config.default_service_seconds)
+            if self.queues
+            else np.zeros(n_nodes)
+        )
+        self._start_wait = float(self._start_service @ self.factor)
+        self.service_on = self._start_service.copy()
+        """Per node: the service seconds of the pods there, those the starting cluster
+        already holds (earlier batches) and the batch's: what its wait weighs. A pod that
+        joins a node makes the pods already placed there wait longer too, as greedy's
+        congestion term charges it."""
 
     def _refresh(self, i: int) -> None:
         """Recompute node ``i``'s kept columns from its usage."""
         self.room[i] = self.fit_cap[i] - self.used[i]
         self.node_limit[i] = self.node_slack[i] * (1 + 1e-12)
+        self.factor[i] = _g(
+            max(float(self.cpu[i]), float(self.mem[i])), self.problem.max_utilization
+        )
 
     def copy(self) -> Assignment:
         clone = object.__new__(Assignment)
@@ -140,6 +166,8 @@ class Assignment:
         clone.node_slack = self.node_slack.copy()
         clone.room = self.room.copy()
         clone.node_limit = self.node_limit.copy()
+        clone.service_on = self.service_on.copy()
+        clone.factor = self.factor.copy()
         return clone
 
     # -- accounting -------------------------------------------------------------------
@@ -150,11 +178,16 @@ class Assignment:
     def total(self) -> float:
         """Total completion time of the placed pods on the final state."""
         placed = np.flatnonzero(self.where >= 0)
-        fixed = float(self.sharing.alone[placed, self.where[placed]].sum())
-        # Each pair of pods that share a node or a link counted once: half of every pod's
-        # interference with the others.
-        shared = sum(self.shared_with(int(p), int(self.where[p])) for p in placed)
-        return fixed + 0.5 * shared
+        out = float(self.sharing.alone[placed, self.where[placed]].sum())
+        if self.shares:
+            # Each pair of pods that share a node or a link counted once: half of every
+            # pod's interference with the others.
+            out += 0.5 * sum(self.shared_with(int(p), int(self.where[p])) for p in placed)
+        if self.queues:
+            # The waits of the batch's pods, and what they add to the waits of the pods
+            # already placed (their waits before the batch are not the batch's).
+            out += float(self.service_on @ self.factor) - self._start_wait
+        return out
 
     @property
     def placed(self) -> int:
@@ -176,6 +209,7 @@ class Assignment:
         self.cpu[i] += pr.cpu_share[p, i]
         self.mem[i] += pr.mem_share[p, i]
         self.used[i] += pr.requests[p]
+        self.service_on[i] += pr.service[p, i]
         self.members[i].add(p)
         sh = self.sharing
         if sh.remote[p, i]:
@@ -191,6 +225,7 @@ class Assignment:
         self.cpu[i] -= pr.cpu_share[p, i]
         self.mem[i] -= pr.mem_share[p, i]
         self.used[i] -= pr.requests[p]
+        self.service_on[i] -= pr.service[p, i]
         members = self.members[i]
         members.discard(p)
         if p in self.fetching[i]:
@@ -199,6 +234,7 @@ class Assignment:
         if not members:  # no rounding residue on an empty node
             self.cpu[i], self.mem[i] = self._start_cpu[i], self._start_mem[i]
             self.used[i] = pr.start[i]
+            self.service_on[i] = self._start_service[i]
             self.node_slack[i] = math.inf
         elif self.slack[p, i] <= self.node_slack[i]:  # it was the tightest: recompute
             column = self.slack[:, i]
@@ -219,7 +255,12 @@ class Assignment:
             & np.all(pr.requests[p] <= self.room, axis=1)
             & (g_new <= np.minimum(self.node_limit, self.slack_limit[p]))
         )
-        cost = self.sharing.alone[p] + self.shared_costs(p)
+        cost = self.sharing.alone[p]
+        if self.shares:
+            cost = cost + self.shared_costs(p)
+        if self.queues:
+            # Its own wait, and what its share adds to the wait of the pods already there.
+            cost = cost + pr.service[p] * g_new + self.service_on * (g_new - self.factor)
         out: state_mod.FloatArray = np.where(ok, cost, math.inf)
         return out
 
@@ -239,12 +280,33 @@ class Assignment:
         limit = min(float(self.node_slack[i]), float(self.slack[p, i]))
         if g_new > limit * (1 + 1e-12):
             return math.inf
-        return float(self.sharing.alone[p, i]) + self.shared_with(p, i)
+        cost = float(self.sharing.alone[p, i])
+        if self.shares:
+            cost += self.shared_with(p, i)
+        if self.queues:
+            waits = float(self.service_on[i])
+            cost += float(pr.service[p, i]) * g_new + waits * (g_new - float(self.factor[i]))
+        return cost
 
     def removal_gain(self, p: int) -> float:
         """How much the total drops if ``p`` leaves its node."""
         i = int(self.where[p])
-        return float(self.sharing.alone[p, i]) + self.shared_with(p, i)
+        gain = float(self.sharing.alone[p, i])
+        if self.shares:
+            gain += self.shared_with(p, i)
+        if self.queues:
+            pr = self.problem
+            now = float(self.factor[i])
+            after = _g(
+                max(
+                    float(self.cpu[i] - pr.cpu_share[p, i]),
+                    float(self.mem[i] - pr.mem_share[p, i]),
+                ),
+                pr.max_utilization,
+            )
+            own = float(pr.service[p, i])
+            gain += own * now + (float(self.service_on[i]) - own) * (now - after)
+        return gain
 
     def shared_costs(self, p: int) -> state_mod.FloatArray:
         """Per node: what ``p`` there and the placed pods would add to each other's completion
@@ -441,7 +503,7 @@ def _alone(problem: evaluator.Problem) -> state_mod.FloatArray:
     see the CPU and links it would share with them: they are fixed, so the price is per pod
     and node, like the fixed time."""
     base = problem.base
-    if base.sharers.count == 0:
+    if base.sharers.count == 0 or not problem.config.congestion_model.shares:
         return problem.fixed
     out = problem.fixed.copy()
     for p, pod in enumerate(problem.pods):
@@ -1172,9 +1234,14 @@ def solve_milp(
     if value > value_of(incumbent):
         ref = from_nodes(problem, _nodes_of(x1, pairs_p, pairs_i, n_pods))
     cost = sharing(problem).alone[pairs_p, pairs_i].copy()
-    for p in np.unique(pairs_p).tolist():
-        at = pairs_p == p
-        cost[at] += ref.shared_costs(p)[pairs_i[at]]
+    if ref.shares:
+        for p in np.unique(pairs_p).tolist():
+            at = pairs_p == p
+            cost[at] += ref.shared_costs(p)[pairs_i[at]]
+    if ref.queues:
+        # The wait at the reference's final utilization of the node: a convex cost made
+        # linear around the incumbent.
+        cost += problem.service[pairs_p, pairs_i] * ref.factor[pairs_i]
     # Keep the counts: one more row, which ``model`` picks up through the closure.
     count_row = sparse.coo_array((worth, (np.zeros(nvar_x), xs)), shape=(1, ncol))
     a_mat = sparse.vstack([a_mat.tocoo(), count_row]).tocsc()
@@ -1183,6 +1250,10 @@ def solve_milp(
     # The lower bound: the LP relaxation with each pair's completion alone on the node.
     if budget.left() > 0:
         alone = sharing(problem).alone[pairs_p, pairs_i]
+        if incumbent.queues:
+            # A pod's wait alone on the node (its own share on the starting usage), which
+            # the others' shares only raise.
+            alone = alone + (problem.alone_ect - problem.fixed)[pairs_p, pairs_i]
         _, status_lb, info_lb = run(model(alone, integer=False), None)
         if status_lb == optimal and info.count_proven:
             info.lower_bound_s = float(info_lb.objective_function_value)

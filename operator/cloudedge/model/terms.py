@@ -201,7 +201,7 @@ class TransferTime(Term):
     def score_seconds(
         self, pod: types.Pod, cluster: state_mod.ClusterState, values: state_mod.FloatArray
     ) -> state_mod.FloatArray:
-        if self.congestion is not types.CongestionModel.SHARING or pod.data_source is None:
+        if not self.congestion.shares or pod.data_source is None:
             return values
         found = contention.delays(pod, cluster)
         if found is None:
@@ -370,10 +370,15 @@ class WaitingTime(_QueueingTerm):
     def score_seconds(
         self, pod: types.Pod, cluster: state_mod.ClusterState, values: state_mod.FloatArray
     ) -> state_mod.FloatArray:
-        if self.congestion is not types.CongestionModel.SHARING:
+        if not self.congestion.shares:
             return values
         found = contention.delays(pod, cluster)
-        return cluster.zeros if found is None else found.cpu_own
+        if not self.congestion.queues:
+            return cluster.zeros if found is None else found.cpu_own
+        if found is None:
+            return values
+        both: state_mod.FloatArray = values + found.cpu_own
+        return both
 
     name = "waiting"
     kind = TIME
@@ -494,10 +499,10 @@ class Congestion(_QueueingTerm):
     state that knows no such pod (an empty cluster, or one built from usage alone) has nothing
     to charge, and the term does not apply.
 
-    That is the ``queueing`` congestion model. With ``sharing`` (the default) the term is what
-    the pod's run does to the pods already placed as they run (:mod:`.contention`): the
-    seconds their processing takes longer on the node's shared CPU, and their transfers on the
-    links the pod's transfer shares with them.
+    That is the ``queueing`` congestion model. With ``sharing`` the term is what the pod's run
+    does to the pods already placed as they run (:mod:`.contention`): the seconds their
+    processing takes longer on the node's shared CPU, and their transfers on the links the
+    pod's transfer shares with them. With ``both`` (the default) it is the sum of the two.
     """
 
     name = "congestion"
@@ -510,15 +515,16 @@ class Congestion(_QueueingTerm):
         *,
         feasible: state_mod.BoolArray | None = None,
     ) -> state_mod.FloatArray | None:
-        if self.congestion is types.CongestionModel.SHARING:
+        shared: state_mod.FloatArray | None = None
+        if self.congestion.shares:
             found = contention.delays(pod, cluster)
-            if found is None:
-                return None  # nobody placed computes or moves data: nothing to charge
-            charged: state_mod.FloatArray = found.cpu_others + found.link
-            return charged
+            if found is not None:
+                shared = found.cpu_others + found.link
+            if not self.congestion.queues:
+                return shared  # None: nobody placed computes or moves data
         queued, factor_now = self._queued(cluster)
         if queued is None or factor_now is None:
-            return None  # no pod anywhere to make wait: nothing to charge
+            return shared  # no pod anywhere to make wait: nothing more to charge
         cpu, mem = utilization_after(pod, cluster)
         # In place on the one new array, as the waiting term does.
         added: state_mod.FloatArray = np.maximum(cpu, mem)
@@ -527,6 +533,8 @@ class Congestion(_QueueingTerm):
         added -= factor_now
         np.maximum(added, 0.0, out=added)
         added *= queued
+        if shared is not None:
+            added += shared
         return added
 
     def _queued(

@@ -149,17 +149,34 @@ class BandwidthModel(enum.StrEnum):
 
 
 class CongestionModel(enum.StrEnum):
-    """How the score charges the pods that share a node or a link with the one placed.
+    """How the score and the joint solver charge the pods that share a node or a link with
+    the one placed.
 
-    ``sharing`` (the default) reads them as they run: a node's CPU shared among its pods in
-    proportion to their requests, each link shared fairly among the transfers over it (the
-    reading the testbed's measurements bore out; docs/model.md, "Calibration"). ``queueing``
-    is the seed's M/M/1 wait on the node's requested share. Either way the estimated
-    completion time that the deadline filter reads is the queueing one.
+    ``sharing`` reads them as they run: a node's CPU shared among its pods in proportion to
+    their requests, each link shared fairly among the transfers over it (the reading the
+    testbed's measurements bore out for pods that start together and run to completion;
+    docs/model.md, "Calibration"). ``queueing`` is the seed's M/M/1 wait on the node's
+    requested share (the reading of pods that serve a steady stream of work). ``both`` (the
+    default) charges the sum: the seconds shared CPU and links add as the pods run, and the
+    M/M/1 wait of the node's final requested share, so that a placement is good by either
+    reading rather than by one at the other's expense (docs/model.md, "Congestion model").
+    Whichever it is, the estimated completion time that the deadline filter reads is the
+    queueing one.
     """
 
     SHARING = "sharing"
     QUEUEING = "queueing"
+    BOTH = "both"
+
+    @property
+    def shares(self) -> bool:
+        """It charges the sharing reading's delays."""
+        return self is not CongestionModel.QUEUEING
+
+    @property
+    def queues(self) -> bool:
+        """It charges the M/M/1 wait on the node's requested share."""
+        return self is not CongestionModel.SHARING
 
 
 @dataclasses.dataclass(frozen=True)
@@ -574,7 +591,7 @@ class ModelConfig:
     """Workload -> weights; a workload left out gets its built-in profile (the registered
     terms' defaults, :func:`default_weights`) when the configuration is made."""
     bandwidth_model: BandwidthModel = BandwidthModel.BOTTLENECK
-    congestion_model: CongestionModel = CongestionModel.SHARING
+    congestion_model: CongestionModel = CongestionModel.BOTH
     """What the score charges for co-placed pods (:class:`CongestionModel`)."""
     default_service_seconds: float = 0.1
     """Mean service time of the M/M/1 waiting term for pods without a compute cost."""
