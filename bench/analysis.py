@@ -422,17 +422,26 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
             out.append(
                 f"- **{name}: score's mean completion is {_f(shared['score'] / shared['spread'])}"
                 f"x spread's** (sharing reading; batch's {_f(shared['batch'] / shared['spread'])}"
-                "x): greedy prices each pod against the pods placed before it (by the "
-                "sharing reading, with congestionModel: sharing) and never moves one, so the "
-                "pods that come later take what room is left."
+                "x): greedy prices each pod against the pods placed before it and never "
+                "moves one, so the pods that come later take what room is left."
             )
-        if b["mean_ect_s"] > 0.7 * sp["mean_ect_s"]:
+        for key, r in (("batch", b), ("score", s)):
+            if r["mean_ect_s"] <= 0.7 * sp["mean_ect_s"]:
+                continue
+            queued = r.get("common_with_spread_queueing") or {}
+            common = (
+                f"; over the {queued['pods']} pods both place, "
+                f"{_f(queued['mean_s'] / queued['spread_mean_s'])}x"
+                if queued.get("pods")
+                else ""
+            )
             out.append(
-                f"- {name}: by the queueing reading batch's mean ECT is "
-                f"{_f(b['mean_ect_s'] / sp['mean_ect_s'])}x spread's. That reading is the "
-                "deadline filter's, not the solver's objective: it charges a wait on the "
-                "*requested* share of a node (99 service times at 99%), which pods sharing "
-                "the node's CPU and links as they run do not see."
+                f"- **{name}: by the queueing reading {key}'s mean ECT is "
+                f"{_f(r['mean_ect_s'] / sp['mean_ect_s'])}x spread's** (placed: {key} "
+                f"{r['placed']}, spread {sp['placed']}{common}). That reading charges each pod "
+                "an M/M/1 wait on its node's final *requested* share (99 service times at "
+                "99%, a pod alone on a node it fills included); a node filled to place more "
+                "pods, or to keep deadlines on the final state, makes every pod there wait."
             )
         pending = row.get("pending_by_batch_placed_by_spread", 0)
         if pending and b["placed"] >= sp["placed"]:

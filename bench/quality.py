@@ -83,11 +83,19 @@ def judge(result: strategies.PlacementResult, config: model.ModelConfig) -> dict
                 strict=True,
             )
         ),
+        "ect_by_pod": dict(
+            zip(
+                (p.pod.key for p in result.placements if p.node is not None),
+                ects,
+                strict=True,
+            )
+        ),
     }
 
 
 def on_common_pods(mine: dict[str, float], spread: dict[str, float]) -> dict[str, Any]:
-    """Mean completion by the sharing reading over the pods both strategies place.
+    """Mean completion (by whichever reading ``mine`` and ``spread`` hold) over the pods both
+    strategies place.
 
     The mean over each strategy's own placed pods also rewards leaving costly pods pending
     (an overloaded cluster cannot run them all, and a pod that waits adds nothing to the
@@ -125,9 +133,13 @@ def compare(
         out[k]["common_with_spread"] = on_common_pods(
             out[k]["sharing_by_pod"], sp["sharing_by_pod"]
         )
+        out[k]["common_with_spread_queueing"] = on_common_pods(
+            out[k]["ect_by_pod"], sp["ect_by_pod"]
+        )
     for k in STRATEGIES:
         del out[k]["placed_keys"]
         del out[k]["sharing_by_pod"]
+        del out[k]["ect_by_pod"]
     progress(
         f"quality: {name}: placed score {s['placed']} spread {sp['placed']} batch {b['placed']} "
         f"optimal {o['placed']}; mean ECT score {s['mean_ect_s']:.3f}s spread "
@@ -211,6 +223,10 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
                 both["mean_s"], both["spread_mean_s"]
             )
             numbers[f"quality_{key}_{strategy}_and_spread_pods_placed"] = float(both["pods"])
+            queued = row[strategy]["common_with_spread_queueing"]
+            numbers[f"quality_{key}_{strategy}_vs_spread_common_mean_ect_ratio"] = ratio(
+                queued["mean_s"], queued["spread_mean_s"]
+            )
         numbers[f"quality_{key}_batch_vs_optimal_sharing_mean_ratio"] = ratio(
             b["sharing_mean_s"], o["sharing_mean_s"]
         )
