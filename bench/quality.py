@@ -59,9 +59,15 @@ def judge(result: strategies.PlacementResult, config: model.ModelConfig) -> dict
         util[tier] = float(final.used[mask, 0].sum()) / cap if cap > 0 else float("nan")
     solve = result.solve
     shared = strategies.grade_sharing(result, config)
+    outcomes = [o for o in graded.outcomes if o is not None]
     return {
         "placed": graded.placed,
         "on_time": graded.on_time,
+        "ect_terms_s": {
+            "transfer": common.mean([o.transfer_s for o in outcomes]),
+            "waiting": common.mean([o.waiting_s for o in outcomes]),
+            "processing": common.mean([o.processing_s for o in outcomes]),
+        },
         "pods": len(result.placements),
         "mean_ect_s": common.mean(ects),
         "p95_ect_s": common.percentile(ects, 95),
