@@ -12,6 +12,7 @@ solver with its own short budget.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from typing import Any
@@ -133,6 +134,20 @@ def compare(
         result = model.place(pods, cluster, config, strategy=strategy, time_limit_s=time_limit_s)
         seconds = time.perf_counter() - t0
         out[strategy] = judge(result, config) | {"seconds": seconds}
+    # The other congestion models, for the same batch and greedy: what the default (both)
+    # gives up by each reading, measured in the same run (docs/model.md, "Congestion model").
+    out["models"] = {}
+    for congestion in (model.CongestionModel.SHARING, model.CongestionModel.QUEUEING):
+        other = dataclasses.replace(config, congestion_model=congestion)
+        for strategy in ("batch", "score"):
+            result = model.place(pods, cluster, other, strategy=strategy, time_limit_s=time_limit_s)
+            graded = strategies.grade(result, other)
+            shared = strategies.grade_sharing(result, other)
+            out["models"][f"{strategy}-{congestion.value}"] = {
+                "placed": graded.placed,
+                "mean_ect_s": graded.mean_ect_s,
+                "sharing_mean_s": common.mean(shared.ects),
+            }
     b, s, sp, o = out["batch"], out["score"], out["spread"], out["optimal"]
     out["pending_by_batch_placed_by_spread"] = len(set(sp["placed_keys"]) - set(b["placed_keys"]))
     for k in ("batch", "score"):
@@ -214,6 +229,15 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
             numbers[f"{p}_solve_seconds"] = round(r["seconds"], 3)
         b, s, sp, o = row["batch"], row["score"], row["spread"], row["optimal"]
         numbers[f"quality_{key}_optimal_count_proven"] = float(o["count_proven"])
+        for name, r in row.get("models", {}).items():
+            k = name.replace("-", "_")
+            numbers[f"quality_{key}_{k}_vs_spread_sharing_mean_ratio"] = ratio(
+                r["sharing_mean_s"], sp["sharing_mean_s"]
+            )
+            numbers[f"quality_{key}_{k}_vs_spread_mean_ect_ratio"] = ratio(
+                r["mean_ect_s"], sp["mean_ect_s"]
+            )
+            numbers[f"quality_{key}_{k}_pods_placed"] = float(r["placed"])
         numbers[f"quality_{key}_batch_vs_spread_mean_ect_ratio"] = ratio(
             b["mean_ect_s"], sp["mean_ect_s"]
         )

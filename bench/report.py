@@ -742,6 +742,46 @@ pods both place, only where each strategy put them counts.
 
 {sharing_table}
 """
+    models_part = ""
+    model_rows = []
+    for row in detail["rows"]:
+        if "models" not in row:
+            continue
+        sp = row["spread"]
+        cells = [row["scenario"]]
+        for strategy in ("batch", "score"):
+            runs = {"both": row[strategy]} | {
+                name.split("-", 1)[1]: r
+                for name, r in row["models"].items()
+                if name.startswith(strategy + "-")
+            }
+            for congestion in ("sharing", "queueing", "both"):
+                r = runs[congestion]
+                cells.append(
+                    f"{fmt(r['sharing_mean_s'] / sp['sharing_mean_s'])} / "
+                    f"{fmt(r['mean_ect_s'] / sp['mean_ect_s'])} ({r['placed']})"
+                )
+        model_rows.append(cells)
+    if model_rows:
+        models_table = table(
+            [
+                "scenario",
+                *(
+                    f"{strategy}, {congestion}"
+                    for strategy in ("batch", "score")
+                    for congestion in ("sharing", "queueing", "both (default)")
+                ),
+            ],
+            model_rows,
+        )
+        models_part = f"""
+The same batch and greedy with each `congestionModel`, in the same run: mean completion over
+`spread`'s by the sharing reading / by the queueing reading (pods placed). `sharing` and
+`queueing` charge one reading each, `both` (the default) the sum (docs/model.md, "Congestion
+model").
+
+{models_table}
+"""
     seeds = ", ".join(
         r["scenario"].split("-")[-1] for r in detail["rows"] if r["scenario"].startswith("gen")
     )
@@ -801,7 +841,7 @@ Generated (seeds {seeds}; 50 nodes, 500 pods): {workloads.NODE_TEXT}. Mixed (150
 By the queueing reading, ratios of mean ECT (of the pods each strategy placed) and counts:
 
 {cmp_table}
-{sharing_part}
+{sharing_part}{models_part}
 ![placement quality](benchmarks-quality.png)
 """
 
