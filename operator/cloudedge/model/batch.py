@@ -324,12 +324,19 @@ class Assignment:
             far = sh.remote[placed, at]
             q, q_at = placed[far], at[far]
             mbit = 2.0 * terms.MEGABITS_PER_MEGABYTE * np.minimum(sh.size[p], sh.size[q])
-            links = np.bincount(q_at, weights=mbit, minlength=n_nodes) * sh.inv_down
             same = sh.source[q] == sh.source[p]
-            if same.any():
-                links += float(mbit[same].sum()) * float(sh.inv_up[p])
-                by_site = np.bincount(sh.site[q_at[same]], weights=mbit[same], minlength=sh.n_sites)
-                links += by_site[sh.site] * sh.inv_link[p]
+            links = contention.link_sums(
+                mbit[~same],
+                q_at[~same],
+                mbit[same],
+                q_at[same],
+                sh.site[q_at[same]],
+                inv_down=sh.inv_down,
+                inv_up=float(sh.inv_up[p]),
+                inv_link=sh.inv_link[p],
+                site_index=sh.site,
+                n_sites=sh.n_sites,
+            )
             out += np.where(sh.remote[p], links, 0.0)
         return out
 
@@ -345,22 +352,35 @@ class Assignment:
             cost += cpu * sh.inv_rate_of[i]
         if not sh.remote[p, i]:
             return cost
-        d_p, size, site = sh.size_of[p], sh.size_of, sh.site_of
-        down = sum(min(d_p, size[q]) for q in self.fetching[i] if q != p)
-        up = link = 0.0
+        return cost + 2.0 * terms.MEGABITS_PER_MEGABYTE * self.link_megabits(p, i)
+
+    def link_megabits(self, p: int, i: int) -> float:
+        """Over the placed transfers ``p``'s transfer to node ``i`` would meet (its data
+        crosses the network there): the megabytes each shares with it times the inverse rate
+        of the slowest link the two cross together (:func:`.contention.link_sums`): the
+        node's downlink; from the same source also its uplink, and the topology link into
+        the node's site when both land in that site."""
+        sh = self.sharing
+        d_p, size, source_p = sh.size_of[p], sh.size_of, sh.source_of[p]
+        down = sh.inv_down_of[i]
+        total = 0.0
+        for q in self.fetching[i]:
+            if q != p and sh.source_of[q] != source_p:  # the same source's: below
+                total += min(d_p, size[q]) * down
+        readers = self.readers.get(source_p, ())
+        if not readers:
+            return total
+        up, site, where = sh.inv_up_of[p], sh.site_of, self.where
+        across = max(up, float(sh.inv_link[p, i]))
+        here = max(across, down)
         site_i = site[i]
-        where = self.where
-        for q in self.readers.get(sh.source_of[p], ()):
+        for q in readers:
             if q == p:
                 continue
-            shared = min(d_p, size[q])
-            up += shared
-            if site[int(where[q])] == site_i:
-                link += shared
-        across = down * sh.inv_down_of[i] + up * sh.inv_up_of[p]
-        if link:
-            across += link * float(sh.inv_link[p, i])
-        return cost + 2.0 * terms.MEGABITS_PER_MEGABYTE * across
+            j = int(where[q])
+            rate = here if j == i else across if site[j] == site_i else up
+            total += min(d_p, size[q]) * rate
+        return total
 
 
 def _slacks(problem: evaluator.Problem) -> tuple[state_mod.FloatArray, state_mod.FloatArray]:
@@ -383,11 +403,12 @@ class Sharing:
 
     Two pods on one node share its compute rate in proportion to their CPU requests
     (weighted processor sharing): together they take ``(w_p + w_q) min(A_p/w_p, A_q/w_q) / P``
-    longer than each alone (the work of the shorter, as both see it). Two transfers over one
-    link share it fairly: ``2 * 8 min(D_p, D_q) / rate`` longer. The links are the node's
-    downlink, the source's uplink and the topology link from the source to the node's site,
-    each counted (the sharing reading keeps the slowest of the three, so this sum is an upper
-    bound of the transfers' part). Alone, a pod's completion is the fixed part of the
+    longer than each alone (the work of the shorter, as both see it). Two transfers that
+    cross a link together share it fairly: ``2 * 8 min(D_p, D_q) / rate`` longer, ``rate``
+    the slowest link the two share of the node's downlink, the source's uplink and the
+    topology link from the source to the node's site (:func:`.contention.link_sums`; the
+    sharing reading keeps the slowest link of each transfer, so this sum over pairs is an
+    upper bound of the transfers' part). Alone, a pod's completion is the fixed part of the
     problem (transfer at the bottleneck, ``A_p / P``) plus the same pairwise prices against
     the pods the starting cluster already holds (:attr:`alone`).
     """

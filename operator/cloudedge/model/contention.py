@@ -12,9 +12,10 @@ gives the greedy score the same prices, against the pods the state has placed:
 * two pods on one node with work ``A`` and CPU request ``w`` each: pod ``p`` takes
   ``min(A_p w_q / w_p, A_q) / P`` longer, and ``q`` takes ``min(A_q w_p / w_q, A_p) / P``
   longer (weighted processor sharing; together ``(w_p + w_q) min(A_p/w_p, A_q/w_q) / P``);
-* two transfers of ``D`` MB over one link: each takes ``8 min(D_p, D_q) / rate`` longer.
-  The links are the node's downlink, the source's uplink and the topology link from the
-  source to the node's site; each is counted, as the joint solver counts them.
+* two transfers of ``D`` MB that cross a link together: each takes ``8 min(D_p, D_q) / rate``
+  longer, ``rate`` the slowest link they share: the node's downlink (on one node), the
+  source's uplink (from one source) and the topology link from the source to the node's
+  site (from one source into one site), as the joint solver prices them.
 
 The state keeps the pods it has placed in :class:`Sharers` (only the ones the model
 describes: another pod loads a node through its requests, its work unknown).
@@ -229,25 +230,63 @@ def _link_delays(
     is on the node: nothing moves)."""
     sharers = cluster.sharers
     count = sharers.count
-    n = len(cluster)
     view = cluster.source_view(pod.data_source or "")
     shared = np.minimum(pod.data_size_mb, sharers.size[:count])  # 0 for a local reader
     if keep is not None:
         shared = shared * keep
     if not shared.any():
         return cluster.zeros
-    inv_down = cluster.cached(("inverse", "bandwidth"), _inverse_bandwidth)
-    seconds = np.bincount(sharers.node[:count], shared, minlength=n) * inv_down
+    node = sharers.node[:count]
     code = sharers.sources.get(pod.data_source or "")
-    if code is not None:
-        same = sharers.source[:count] == code
-        if same.any():
-            from_source = shared[same]
-            seconds += float(from_source.sum()) * _inverse_of(view.source_bw)
-            by_site = np.bincount(
-                sharers.site[:count][same], from_source, minlength=len(cluster.sites)
-            )
-            seconds += by_site[cluster.site_index] * _inverse(view.link_bw)
+    same = sharers.source[:count] == (-2 if code is None else code)
+    seconds = link_sums(
+        shared[~same],
+        node[~same],
+        shared[same],
+        node[same],
+        sharers.site[:count][same],
+        inv_down=cluster.cached(("inverse", "bandwidth"), _inverse_bandwidth),
+        inv_up=_inverse_of(view.source_bw),
+        inv_link=_inverse(view.link_bw),
+        site_index=cluster.site_index,
+        n_sites=len(cluster.sites),
+    )
     seconds *= MEGABITS_PER_MEGABYTE
     seconds[view.on_node] = 0.0
     return seconds
+
+
+def link_sums(
+    other: state_mod.FloatArray,
+    other_at: state_mod.IntArray,
+    same: state_mod.FloatArray,
+    same_at: state_mod.IntArray,
+    same_site: state_mod.IntArray,
+    *,
+    inv_down: state_mod.FloatArray,
+    inv_up: float,
+    inv_link: state_mod.FloatArray,
+    site_index: state_mod.IntArray,
+    n_sites: int,
+) -> state_mod.FloatArray:
+    """Per node ``i`` where a transfer would land: the megabytes it shares with each placed
+    transfer times the inverse rate of the slowest link the two cross together.
+
+    ``other`` are the megabytes shared with transfers from other sources, on nodes
+    ``other_at`` (they meet on the node's downlink only); ``same`` with transfers from the
+    same source, on nodes ``same_at`` of sites ``same_site``: those meet on the source's
+    uplink wherever they land, on the topology link into their site, and on the downlink of
+    their node. Two transfers that cross the same links are paced together by the slowest
+    of them, as the sharing reading of the final state takes the slowest link
+    (:func:`.evaluator.grade_sharing`), not slowed by each link in turn.
+    """
+    n = len(inv_down)
+    out: state_mod.FloatArray = np.bincount(other_at, weights=other, minlength=n) * inv_down
+    if len(same) and same.any():
+        slowest_across = np.maximum(inv_link, inv_up)  # per node: uplink or topology link
+        by_site = np.bincount(same_site, weights=same, minlength=n_sites)
+        out += float(same.sum()) * inv_up
+        out += by_site[site_index] * (slowest_across - inv_up)
+        on_node = np.bincount(same_at, weights=same, minlength=n)
+        out += on_node * np.maximum(inv_down - slowest_across, 0.0)
+    return out
