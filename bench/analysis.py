@@ -448,13 +448,16 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
             )
         pending = row.get("pending_by_batch_placed_by_spread", 0)
         if pending and b["placed"] >= sp["placed"]:
+            late = pending - row.get("pending_by_batch_on_time_by_spread", pending)
             out.append(
                 f"- **{name}: {pending} of the pods spread places wait under batch**, which "
                 f"places {b['placed']} to spread's {sp['placed']} (on time: {b['on_time']} to "
-                f"{sp['on_time']}): the solver keeps the most pods on time, then the least "
-                "total completion, and a pod that waits adds nothing to that total, so the "
-                "costliest pods are the ones that wait (spread, in arrival order, leaves the "
-                'last ones; docs/model.md, "Which pods wait", weighs the two).'
+                f"{sp['on_time']}; {late} of the {pending} miss their deadline in spread's "
+                "own final state, the pods it placed after them loading their node): the "
+                "solver keeps the most pods on time, then the least total completion, and a "
+                "pod that waits adds nothing to that total, so the costliest pods are the "
+                "ones that wait (spread, in arrival order, leaves the last ones; "
+                'docs/model.md, "Which pods wait", weighs the two).'
             )
         both = b.get("common_with_spread")
         if both and both["pods"] and both["mean_s"] > 0.7 * both["spread_mean_s"]:

@@ -832,7 +832,7 @@ Utilization: CPU requested / allocatable per tier after the batch.
 
 Examples: `seed` (the built-in scenario), `examples/video-analytics` and `examples/burst`.
 Generated (seeds {seeds}; 50 nodes, 500 pods): {workloads.NODE_TEXT}. Mixed (150, 250 and
-400 pods): {workloads.MIXED_TEXT}. Pods:
+400 pods; seed 1 unnamed, seeds 2 and 3 named): {workloads.MIXED_TEXT}. Pods:
 
 {workloads.POD_TEXT}
 
