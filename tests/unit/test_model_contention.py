@@ -47,30 +47,30 @@ def test_weighted_processor_sharing_of_two_pods_on_a_node() -> None:
     assert found.link.tolist() == [0.0, 0.0]
 
 
-def test_transfers_share_the_slowest_link_they_cross_together() -> None:
-    # A resident on edge-1 fetches 10 MB from cloud-1; a new pod fetching 4 MB from cloud-1
-    # crosses, on edge-1, the same three links: edge-1's downlink (100 Mbit/s), cloud-1's
-    # uplink (10,000) and the cloud-edge link (50). Both are paced by the slowest of them,
-    # where they share 4 MB: 8 * 4 / 50 s each, not the sum over the three links. On edge-2
-    # only the uplink is shared; on cloud-1 the data is local: nothing moves.
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # The resident also fetches from cloud-1: on edge-1 both cross the same three links,
+        # edge-1's downlink (100 Mbit/s), cloud-1's uplink (10,000) and the cloud-edge link
+        # (50), and both are paced by the slowest, where they share 4 MB: 8 * 4 / 50 s each,
+        # not the sum over the three links. On edge-2 only the uplink is shared.
+        ("cloud-1", [0.0, 8 * 4 / 50, 8 * 4 / 10000]),
+        # The resident fetches from edge-2: the two meet on edge-1's downlink only.
+        ("edge-2", [0.0, 8 * 4 / 100, 0.0]),
+    ],
+)
+def test_transfers_share_the_slowest_link_they_cross_together(
+    source: str, expected: list[float]
+) -> None:
+    # A resident on edge-1 fetches 10 MB; the new pod fetches 4 MB from cloud-1, whose data
+    # is local on cloud-1 (nothing moves there).
     nodes = [cloud("cloud-1"), edge("edge-1"), edge("edge-2")]
     cluster = model.ClusterState(nodes, topology=topology())
-    cluster.assign(pod("resident", data_source="cloud-1", data_size_mb=10.0), 1)
+    cluster.assign(pod("resident", data_source=source, data_size_mb=10.0), 1)
     found = contention.delays(pod("new", data_source="cloud-1", data_size_mb=4.0), cluster)
     assert found is not None
-    assert found.link.tolist() == pytest.approx([0.0, 8 * 4 / 50, 8 * 4 / 10000])
+    assert found.link.tolist() == pytest.approx(expected)
     assert found.cpu_own.tolist() == [0.0, 0.0, 0.0]
-
-
-def test_transfers_from_other_sources_share_only_the_downlink() -> None:
-    # A resident on edge-1 fetching from edge-2 meets the new pod's transfer from cloud-1 on
-    # edge-1's downlink (100 Mbit/s) only.
-    nodes = [cloud("cloud-1"), edge("edge-1"), edge("edge-2")]
-    cluster = model.ClusterState(nodes, topology=topology())
-    cluster.assign(pod("resident", data_source="edge-2", data_size_mb=10.0), 1)
-    found = contention.delays(pod("new", data_source="cloud-1", data_size_mb=4.0), cluster)
-    assert found is not None
-    assert found.link.tolist() == pytest.approx([0.0, 8 * 4 / 100, 0.0])
 
 
 def test_a_reader_of_local_data_moves_nothing_and_shares_no_link() -> None:
