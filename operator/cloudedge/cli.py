@@ -109,7 +109,12 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     sim = sub.add_parser("simulate", help="place the pods of Kubernetes YAML offline")
-    sim.add_argument("-f", "--file", action="append", help="multi-document YAML (repeatable)")
+    sim.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        help="multi-document YAML, or a directory of .yaml/.yml/.json files (repeatable)",
+    )
     sim.add_argument("--scenario", choices=simulate.SCENARIOS, help="a built-in scenario")
     sim.add_argument(
         "--strategy",

@@ -377,3 +377,13 @@ def test_burst_reports_the_pods_that_fit_nowhere_with_the_reason(strategy: str) 
         assert where[key]["node"] is None, key
         assert reason in where[key]["reason"], where[key]
     assert sum(1 for p in where.values() if p["node"] is not None) >= 180
+
+
+def test_simulate_reads_an_example_directory_as_its_files() -> None:
+    # `cloudedge simulate -f examples/video-analytics`, as kubectl apply -f takes it.
+    by_dir = simulate.report(
+        *(lambda sim: (sim, simulate.run(sim, strategy="score")))(
+            simulate.build([EXAMPLES_DIR / VIDEO])
+        )
+    )
+    assert by_dir == simulated(VIDEO, "score")

@@ -435,18 +435,15 @@ def test_a_bad_document_in_a_file_names_the_file(tmp_path: pathlib.Path) -> None
     ("name", "content"),
     [
         pytest.param("missing.yaml", None, id="missing-file"),
-        pytest.param("a-directory", "dir", id="a-directory"),
         pytest.param("broken.yaml", b"kind: [Pod\n", id="invalid-yaml"),
         pytest.param("binary.yaml", b"\xff\xfe\x00\x01not utf-8", id="not-utf-8"),
     ],
 )
 def test_unreadable_file_is_an_input_error_naming_the_file(
-    tmp_path: pathlib.Path, name: str, content: bytes | str | None
+    tmp_path: pathlib.Path, name: str, content: bytes | None
 ) -> None:
     path = tmp_path / name
-    if content == "dir":
-        path.mkdir()
-    elif isinstance(content, bytes):
+    if isinstance(content, bytes):
         path.write_bytes(content)
 
     with pytest.raises(errors.InputError) as caught:
@@ -455,3 +452,34 @@ def test_unreadable_file_is_an_input_error_naming_the_file(
     assert caught.value.key == "<file>"
     assert str(caught.value).startswith(f"{path}: <file>=")
     assert "readable YAML" in str(caught.value)
+
+
+def test_a_directory_stands_for_its_manifest_files_in_name_order(tmp_path: pathlib.Path) -> None:
+    # As kubectl apply -f DIR: the .yaml, .yml and .json files, by name, not recursive.
+    (tmp_path / "b-pods.yml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: second}\nspec: {containers: []}\n"
+    )
+    (tmp_path / "a-pods.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: first}\nspec: {containers: []}\n"
+    )
+    (tmp_path / "c.json").write_text(
+        '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "third"}, '
+        '"spec": {"containers": []}}'
+    )
+    (tmp_path / "notes.txt").write_text("not a manifest")
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "d.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: nested}\nspec: {containers: []}\n"
+    )
+    docs = load_documents([tmp_path])
+    assert [p["metadata"]["name"] for p in docs.pods] == ["first", "second", "third"]
+
+
+def test_a_directory_without_manifests_is_refused_with_what_is_allowed(
+    tmp_path: pathlib.Path,
+) -> None:
+    (tmp_path / "notes.txt").write_text("not a manifest")
+    with pytest.raises(errors.InputError) as err:
+        load_documents([tmp_path])
+    assert str(tmp_path) in str(err.value)
+    assert "a directory of .yaml, .yml or .json files" in str(err.value)

@@ -103,10 +103,36 @@ def _expand(doc: Mapping[str, Any], count_key: str) -> list[dict[str, Any]]:
     return pods
 
 
-def load_documents(paths: Iterable[str | pathlib.Path]) -> Documents:
-    """Read and sort every document of every file, in order (``-`` is not supported)."""
-    out = Documents()
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+"""The files of a directory that ``-f DIR`` reads, as ``kubectl apply -f DIR`` does."""
+
+
+def expand_paths(paths: Iterable[str | pathlib.Path]) -> list[pathlib.Path]:
+    """``paths`` with each directory replaced by its ``.yaml``, ``.yml`` and ``.json`` files in
+    name order (not recursive), as ``kubectl apply -f DIR`` reads one."""
+    out: list[pathlib.Path] = []
     for path in paths:
+        given = pathlib.Path(path)
+        if not given.is_dir():
+            out.append(given)
+            continue
+        found = sorted(p for p in given.iterdir() if p.is_file() and p.suffix in MANIFEST_SUFFIXES)
+        if not found:
+            raise errors.InputError(
+                str(given),
+                "<directory>",
+                "no manifest files",
+                "a directory of .yaml, .yml or .json files",
+            )
+        out.extend(found)
+    return out
+
+
+def load_documents(paths: Iterable[str | pathlib.Path]) -> Documents:
+    """Read and sort every document of every file, in order (``-`` is not supported); a
+    directory stands for its manifest files (:func:`expand_paths`)."""
+    out = Documents()
+    for path in expand_paths(paths):
         try:
             text = pathlib.Path(path).read_text(encoding="utf-8")
             docs = list(yaml.safe_load_all(text))
