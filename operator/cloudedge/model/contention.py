@@ -238,7 +238,8 @@ def _link_delays(
         return cluster.zeros
     node = sharers.node[:count]
     code = sharers.sources.get(pod.data_source or "")
-    same = sharers.source[:count] == (-2 if code is None else code)
+    # No placed pod has read this source yet (no code): none shares its uplink.
+    same = np.zeros(count, dtype=bool) if code is None else sharers.source[:count] == code
     seconds = link_sums(
         shared[~same],
         node[~same],
