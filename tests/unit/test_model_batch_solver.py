@@ -4,6 +4,7 @@ neither the clock nor nodes it cannot use, and the solver prints nothing of its 
 from __future__ import annotations
 
 import gc
+import math
 import random
 import subprocess
 import sys
@@ -167,6 +168,37 @@ def test_an_unplaced_pod_takes_the_room_of_a_placed_one_whose_completion_costs_m
         ["long-1", "short"],
         ["long-2", "short"],
     )
+
+
+@pytest.mark.parametrize("reading", list(model.CongestionModel))
+def test_the_searchs_quick_tests_never_turn_away_a_move_that_would_fit(
+    reading: model.CongestionModel,
+) -> None:
+    # The search skips ejecting a pod when the room it frees cannot take the unplaced one,
+    # and pricing a pod that fits nowhere: both must only skip what pricing would refuse.
+    config = model.ModelConfig(congestion_model=reading)
+    refused = fitting = 0
+    for seed in (1, 2, 3):
+        nodes, pods = overfilled_edge(seed)
+        problem = evaluator.Problem(pods, model.ClusterState(nodes), config)
+        a = batch.Assignment(problem)
+        batch.insert_all(a, batch.small_first(problem), batch.Budget(0, exact=True))
+        for p in np.flatnonzero(a.where < 0).tolist():
+            assert np.array_equal(a.joinable(p)[0], np.isfinite(a.insert_costs(p)))
+            for i in range(len(nodes)):
+                members = sorted(a.members[i])
+                kept = set(batch._may_make_room(a, p, i, members))
+                for q in members:
+                    a.remove(q)
+                    fits = math.isfinite(a.insert_cost(p, i))
+                    a.add(q, i)
+                    fitting += fits
+                    if q not in kept:
+                        refused += 1
+                        assert not fits, (seed, p, i, q)
+    # Both outcomes occur, so the test sees the filter pass and refuse.
+    assert refused > 0
+    assert fitting > 0
 
 
 def test_the_seed_places_nine_of_its_ten_pods() -> None:

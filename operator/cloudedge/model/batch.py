@@ -243,8 +243,9 @@ class Assignment:
         return i
 
     # -- pricing ----------------------------------------------------------------------
-    def insert_costs(self, p: int) -> state_mod.FloatArray:
-        """Per node: the total's increase if ``p`` joined it (inf where it may not)."""
+    def joinable(self, p: int) -> tuple[npt.NDArray[np.bool_], state_mod.FloatArray]:
+        """Per node: whether ``p`` may join it (allowed, fits, every deadline there and its
+        own still met), and the node's congestion factor if it did."""
         pr = self.problem
         g_new = evaluator.congestion(
             np.maximum(self.cpu + pr.cpu_share[p], self.mem + pr.mem_share[p]),
@@ -255,6 +256,16 @@ class Assignment:
             & np.all(pr.requests[p] <= self.room, axis=1)
             & (g_new <= np.minimum(self.node_limit, self.slack_limit[p]))
         )
+        return ok, g_new
+
+    def insert_costs(self, p: int) -> state_mod.FloatArray:
+        """Per node: the total's increase if ``p`` joined it (inf where it may not)."""
+        pr = self.problem
+        ok, g_new = self.joinable(p)
+        if not ok.any():
+            # On an overloaded cluster most pods the search offers fit nowhere: their
+            # costs, the sharing terms above all, would be priced for nothing.
+            return np.full(len(ok), math.inf)
         cost = self.sharing.alone[p]
         if self.shares:
             cost = cost + self.shared_costs(p)
@@ -835,11 +846,20 @@ def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
     """
     pr = a.problem
     placed_any = False
+    # Whether a placed pod may go to another node: what ``p`` does to its node does not
+    # change that for the others, so it is asked once per pod until something moves.
+    elsewhere: dict[int, bool] = {}
     for p, targets in _unplaced_with_targets(a, budget):
         best: tuple[float, int, int, int] | None = None
         for i in targets:
             members = sorted(a.members[i], key=lambda m: -float(pr.requests[m, 0]))
-            for q in members[:SWAP_PARTNERS]:
+            for q in _may_make_room(a, p, i, members[:SWAP_PARTNERS]):
+                if q not in elsewhere:
+                    ok, _ = a.joinable(q)
+                    ok[a.where[q]] = False
+                    elsewhere[q] = bool(ok.any())
+                if not elsewhere[q]:
+                    continue
                 a.remove(q)
                 cost_p = a.insert_cost(p, i)
                 if math.isfinite(cost_p):
@@ -859,7 +879,29 @@ def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
             a.add(p, i)
             a.add(q, j)
             placed_any = True
+            elsewhere.clear()
     return placed_any
+
+
+def _may_make_room(a: Assignment, p: int, i: int, members: list[int]) -> list[int]:
+    """Those of ``members`` (pods on node ``i``) whose leaving could let ``p`` in: its
+    requests fit in the room they free, and the node's utilization without them and with
+    ``p`` stays within ``p``'s own deadline cap there. A necessary test, done for all of
+    them at once: most trials of an overloaded cluster fail it, and each would otherwise
+    cost a removal, a pricing and an addition."""
+    if not members:
+        return members
+    pr = a.problem
+    q = np.asarray(members, dtype=np.int64)
+    used = a.used[i] - pr.requests[q] + pr.requests[p]
+    fits = np.all(used <= a.fit_cap[i] * (1 + 1e-9), axis=1)
+    rho = np.maximum(
+        a.cpu[i] - pr.cpu_share[q, i] + pr.cpu_share[p, i],
+        a.mem[i] - pr.mem_share[q, i] + pr.mem_share[p, i],
+    )
+    g = evaluator.congestion(rho, pr.max_utilization)
+    fits &= g <= a.slack[p, i] * (1 + 1e-9)
+    return [m for m, ok in zip(members, fits.tolist(), strict=True) if ok]
 
 
 def improve_exchanges(a: Assignment, budget: Budget) -> bool:
@@ -874,13 +916,20 @@ def improve_exchanges(a: Assignment, budget: Budget) -> bool:
     """
     tier = a.problem.tier
     exchanged = False
+    # Per node, its pods by what their leaving saves, most first: the same for every
+    # unplaced pod that targets the node, until an exchange changes the assignment.
+    ranked: dict[int, tuple[dict[int, float], list[int]]] = {}
     for p, targets in _unplaced_with_targets(a, budget):
         best: tuple[int, float, int, int] | None = None
         for i in targets:
+            if i not in ranked:
+                every = {q: a.removal_gain(q) for q in a.members[i]}
+                ranked[i] = every, sorted(every, key=lambda m: -every[m])
+            gains, by_gain = ranked[i]
             # Never a pod of a higher priority out for ``p``; one of a lower priority goes
             # whatever the total does (the counts of the higher ranks come first).
-            gains = {q: a.removal_gain(q) for q in a.members[i] if tier[q] >= tier[p]}
-            for q in sorted(gains, key=lambda m: -gains[m])[:SWAP_PARTNERS]:
+            partners = [q for q in by_gain if tier[q] >= tier[p]][:SWAP_PARTNERS]
+            for q in _may_make_room(a, p, i, partners):
                 a.remove(q)
                 delta = a.insert_cost(p, i) - gains[q]
                 a.add(q, i)
@@ -894,6 +943,7 @@ def improve_exchanges(a: Assignment, budget: Budget) -> bool:
             a.remove(q)
             a.add(p, i)
             exchanged = True
+            ranked.clear()
     return exchanged
 
 
