@@ -849,11 +849,15 @@ def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
     # Whether a placed pod may go to another node: what ``p`` does to its node does not
     # change that for the others, so it is asked once per pod until something moves.
     elsewhere: dict[int, bool] = {}
+    largest: dict[int, list[int]] = {}
+    """Per node, its :data:`SWAP_PARTNERS` largest pods, until something moves."""
     for p, targets in _unplaced_with_targets(a, budget):
         best: tuple[float, int, int, int] | None = None
         for i in targets:
-            members = sorted(a.members[i], key=lambda m: -float(pr.requests[m, 0]))
-            for q in _may_make_room(a, p, i, members[:SWAP_PARTNERS]):
+            if i not in largest:
+                by_size = sorted(a.members[i], key=lambda m: -float(pr.requests[m, 0]))
+                largest[i] = by_size[:SWAP_PARTNERS]
+            for q in _may_make_room(a, p, i, largest[i]):
                 if q not in elsewhere:
                     ok, _ = a.joinable(q)
                     ok[a.where[q]] = False
@@ -880,6 +884,7 @@ def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
             a.add(q, j)
             placed_any = True
             elsewhere.clear()
+            largest.clear()
     return placed_any
 
 
@@ -917,21 +922,23 @@ def improve_exchanges(a: Assignment, budget: Budget) -> bool:
     tier = a.problem.tier
     exchanged = False
     # Per node, its pods by what their leaving saves, most first: the same for every
-    # unplaced pod that targets the node, until an exchange changes the assignment.
-    ranked: dict[int, tuple[dict[int, float], list[int]]] = {}
+    # unplaced pod that targets the node. Only the node of an exchange is ranked again (the
+    # pods' transfers elsewhere may save a little more or less now, which only changes
+    # which partners are tried); each trial prices the gain afresh.
+    ranked: dict[int, list[int]] = {}
     for p, targets in _unplaced_with_targets(a, budget):
         best: tuple[int, float, int, int] | None = None
         for i in targets:
             if i not in ranked:
-                every = {q: a.removal_gain(q) for q in a.members[i]}
-                ranked[i] = every, sorted(every, key=lambda m: -every[m])
-            gains, by_gain = ranked[i]
+                gains = {q: a.removal_gain(q) for q in a.members[i]}
+                ranked[i] = sorted(gains, key=lambda m: -gains[m])
             # Never a pod of a higher priority out for ``p``; one of a lower priority goes
             # whatever the total does (the counts of the higher ranks come first).
-            partners = [q for q in by_gain if tier[q] >= tier[p]][:SWAP_PARTNERS]
+            partners = [q for q in ranked[i] if tier[q] >= tier[p]][:SWAP_PARTNERS]
             for q in _may_make_room(a, p, i, partners):
+                gain = a.removal_gain(q)
                 a.remove(q)
-                delta = a.insert_cost(p, i) - gains[q]
+                delta = a.insert_cost(p, i) - gain
                 a.add(q, i)
                 if not math.isfinite(delta):
                     continue
@@ -943,7 +950,7 @@ def improve_exchanges(a: Assignment, budget: Budget) -> bool:
             a.remove(q)
             a.add(p, i)
             exchanged = True
-            ranked.clear()
+            del ranked[i]
     return exchanged
 
 
