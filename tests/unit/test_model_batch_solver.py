@@ -110,6 +110,32 @@ def test_deadline_pods_are_packed_where_their_cap_costs_least_capacity() -> None
     assert len({int(by_cap.where[p]) for p in range(4)}) == 2
 
 
+def test_loose_deadline_pods_first_keep_nodes_open_that_tight_ones_would_close() -> None:
+    # Two 1000m nodes. Loose cameras (500 ms: slack 4, cap 0.8) hold three to a node;
+    # a tight one (150 ms: slack 0.5, cap 1/3) holds its node to itself. Tightest first
+    # closes both nodes with the two tight cameras; loosest first fills them with four.
+    nodes = [mb.edge(f"edge-{k}", cpu=1000, site="s") for k in range(2)]
+    tight = [
+        mb.pod(f"tight-{k}", cpu=250, compute_cost=100.0, max_latency_ms=150.0) for k in range(2)
+    ]
+    loose = [
+        mb.pod(f"loose-{k}", cpu=250, compute_cost=100.0, max_latency_ms=500.0) for k in range(4)
+    ]
+    problem = evaluator.Problem(tight + loose, model.ClusterState(nodes), CONFIG)
+    caps = batch.utilization_cap(problem.slack()[:, :1], problem.max_utilization)[:, 0]
+    assert caps[:3].tolist() == pytest.approx([1 / 3, 1 / 3, 0.8])
+    tightest = batch.Assignment(problem)
+    batch.insert_cap_aware(tightest, batch.cap_aware_order(problem), batch.Budget(0, exact=True))
+    loosest = batch.Assignment(problem)
+    batch.insert_cap_aware(loosest, batch.loose_first_order(problem), batch.Budget(0, exact=True))
+    assert sorted(problem.pods[p].name for p in np.flatnonzero(tightest.where >= 0)) == [
+        "tight-0",
+        "tight-1",
+    ]
+    assert loosest.placed == 4
+    assert strategies.place_batch(tight + loose, model.ClusterState(nodes), CONFIG).placed == 4
+
+
 def test_a_batch_too_large_for_the_milp_still_packs_deadline_pods() -> None:
     nodes, pods = cameras_and_free_pods(48)  # 144 pods x 48 nodes: the heuristic path
     result = strategies.place_batch(pods, model.ClusterState(nodes), CONFIG)

@@ -23,10 +23,11 @@ How, within a time budget, keeping the best assignment found so far:
   on the final state are taken out), and insertions from scratch in two orders (most
   constrained first; smallest first, for overloaded clusters). Insertion charges each pod its
   marginal cost on the final state: its own completion plus what it and the pods already
-  sharing its node and links add to each other's. A third insertion
-  (:func:`insert_cap_aware`) charges deadline-bound pods first for the capacity their cap
-  takes from the node, so they share nodes and leave the others whole: on an overloaded
-  cluster it places the most pods;
+  sharing its node and links add to each other's. Two more insertions
+  (:func:`insert_cap_aware`) charge deadline-bound pods, placed first, for the capacity
+  their cap takes from the node, so they share nodes and leave the others whole: the
+  tightest first, or the loosest first (:func:`loose_first_order`), which on an overloaded
+  cluster places the most pods;
 * with ``use_milp`` (``optimal``, and small batches): a mixed-integer program solved by HiGHS
   (``highspy``): binary ``x[p,i]``, capacity rows, and the final-state deadline made linear:
   a pod with deadline ``D`` on node ``i`` meets it iff the node's final utilization stays
@@ -736,6 +737,33 @@ def cap_aware_order(problem: evaluator.Problem) -> list[int]:
     )
 
 
+def loose_first_order(problem: evaluator.Problem) -> list[int]:
+    """Deadline-bound pods first, the loosest first (the largest slack on any node), then
+    the others, smallest first: the second order of :func:`insert_cap_aware`.
+
+    Pods with room to spare lower a node's cap little, so placed first they fill the nodes
+    they share at a high cap, and the tighter ones that follow join them only where the cap
+    they would set still holds the pods there. On the bench's overloaded draws (mixed, 400
+    pods) this start places the most pods on seven of eight seeds (seed 2: 294 against
+    :func:`cap_aware_order`'s 234), and after 2 s of search 12 to 22 pods more than the
+    other starts did on five of them; on seed 4 the search took the smallest-first start
+    further (290 against 277). :func:`cap_aware_order` stays a start: where few pods compete
+    for nodes, the tightest first packs best."""
+    has_deadline = np.isfinite(problem.limit)
+    slack = np.where(problem.allowed, problem.slack(), -math.inf).max(axis=1)
+    share = np.where(problem.allowed, np.maximum(problem.cpu_share, problem.mem_share), np.inf)
+    smallest = share.min(axis=1) if share.shape[1] else np.zeros(len(problem))
+    return by_priority(
+        problem,
+        sorted(
+            range(len(problem)),
+            key=lambda p: (
+                (0, -float(slack[p]), p) if has_deadline[p] else (1, float(smallest[p]), p)
+            ),
+        ),
+    )
+
+
 def insert_cap_aware(a: Assignment, order: Sequence[int], budget: Budget) -> None:
     """Insert each unplaced pod of ``order`` where it lowers the nodes' caps least, then
     where it adds the least to the total.
@@ -1439,11 +1467,12 @@ def solve(
         a = Assignment(problem)
         insert_all(a, each, budget if candidates else Budget(0.0, exact=True))
         candidates.append((name, a))
-    if small_first_start and not budget.over():
-        a = Assignment(problem)
-        insert_cap_aware(a, cap_aware_order(problem), budget)
-        insert_all(a, order, budget)
-        candidates.append(("cap-aware", a))
+    for name, cap_order in (("cap-aware", cap_aware_order), ("loose-first", loose_first_order)):
+        if small_first_start and not budget.over():
+            a = Assignment(problem)
+            insert_cap_aware(a, cap_order(problem), budget)
+            insert_all(a, order, budget)
+            candidates.append((name, a))
     best_name, best = max(candidates, key=lambda c: c[1].key())
     if use_milp and float(priority_worth(problem).sum()) > MAX_WORTH:
         use_milp = False
