@@ -136,6 +136,27 @@ def test_loose_deadline_pods_first_keep_nodes_open_that_tight_ones_would_close()
     assert strategies.place_batch(tight + loose, model.ClusterState(nodes), CONFIG).placed == 4
 
 
+def test_a_node_held_down_by_several_tight_pods_is_traded_for_more_pods() -> None:
+    # One 2000m node; two tight cameras (70 ms: cap 0.29) hold it at 0.25 together, and
+    # no pod without a deadline fits beside them. Taking one out lets one other in (two
+    # pods either way); taking both out lets all six in.
+    nodes = [mb.edge("edge-0", cpu=2000, site="s")]
+    pods = [mb.pod(f"tight-{k}", cpu=250, compute_cost=100.0, max_latency_ms=70.0) for k in (0, 1)]
+    pods += [mb.pod(f"free-{k}", cpu=250, compute_cost=100.0) for k in range(6)]
+    problem = evaluator.Problem(pods, model.ClusterState(nodes), CONFIG)
+    cap = batch.utilization_cap(problem.slack()[:1, :1], problem.max_utilization)[0, 0]
+    assert 0.25 <= cap < 0.375
+    gathered = batch.from_nodes(problem, [0, 0] + [None] * 6)
+    assert gathered.placed == 2
+    one_out = gathered.copy()
+    one_out.remove(0)
+    batch.insert_all(one_out, range(2, 8), batch.Budget(0, exact=True))
+    assert one_out.placed == 2
+    traded = batch.trade_for_count(gathered, batch.Budget(0, exact=True))
+    assert traded.placed == 6
+    assert all(traded.where[2:] == 0)
+
+
 def test_a_batch_too_large_for_the_milp_still_packs_deadline_pods() -> None:
     nodes, pods = cameras_and_free_pods(48)  # 144 pods x 48 nodes: the heuristic path
     result = strategies.place_batch(pods, model.ClusterState(nodes), CONFIG)

