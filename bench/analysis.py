@@ -452,7 +452,7 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
             out.append(
                 f"- **{name}: {pending} of the pods spread places wait under batch**, which "
                 f"places {b['placed']} to spread's {sp['placed']} (on time: {b['on_time']} to "
-                f"{sp['on_time']}; {late} of the {pending} miss their deadline in spread's "
+                f"{sp['on_time']}; {late} of the {pending} {'misses its' if late == 1 else 'miss their'} deadline in spread's "
                 "own final state, the pods it placed after them loading their node): the "
                 "solver keeps the most pods on time, then the least total completion, and a "
                 "pod that waits adds nothing to that total, so the costliest pods are the "
