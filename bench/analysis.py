@@ -449,10 +449,11 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
         pending = row.get("pending_by_batch_placed_by_spread", 0)
         if pending and b["placed"] >= sp["placed"]:
             late = pending - row.get("pending_by_batch_on_time_by_spread", pending)
+            miss = "misses its" if late == 1 else "miss their"
             out.append(
                 f"- **{name}: {pending} of the pods spread places wait under batch**, which "
                 f"places {b['placed']} to spread's {sp['placed']} (on time: {b['on_time']} to "
-                f"{sp['on_time']}; {late} of the {pending} {'misses its' if late == 1 else 'miss their'} deadline in spread's "
+                f"{sp['on_time']}; {late} of the {pending} {miss} deadline in spread's "
                 "own final state, the pods it placed after them loading their node): the "
                 "solver keeps the most pods on time, then the least total completion, and a "
                 "pod that waits adds nothing to that total, so the costliest pods are the "
