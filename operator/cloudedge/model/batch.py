@@ -1481,11 +1481,16 @@ def solve(
         insert_all(a, each, budget if candidates else Budget(0.0, exact=True))
         candidates.append((name, a))
     for name, cap_order in (("cap-aware", cap_aware_order), ("loose-first", loose_first_order)):
-        if small_first_start and not budget.over():
-            a = Assignment(problem)
-            insert_cap_aware(a, cap_order(problem), budget)
-            insert_all(a, order, budget)
-            candidates.append((name, a))
+        if not small_first_start or budget.over():
+            break
+        if name == "loose-first" and any(c.placed == len(problem) for _, c in candidates):
+            # It is there to place more pods; every pod is placed already (the live
+            # binder's batches, mostly, whose budget it would take from the search).
+            break
+        a = Assignment(problem)
+        insert_cap_aware(a, cap_order(problem), budget)
+        insert_all(a, order, budget)
+        candidates.append((name, a))
     best_name, best = max(candidates, key=lambda c: c[1].key())
     if use_milp and float(priority_worth(problem).sum()) > MAX_WORTH:
         use_milp = False
