@@ -868,8 +868,8 @@ def insert_with_ejection(a: Assignment, budget: Budget) -> bool:
     # Whether a placed pod may go to another node: what ``p`` does to its node does not
     # change that for the others, so it is asked once per pod until something moves.
     elsewhere: dict[int, bool] = {}
+    # Per node, its SWAP_PARTNERS largest pods, until something moves.
     largest: dict[int, list[int]] = {}
-    """Per node, its :data:`SWAP_PARTNERS` largest pods, until something moves."""
     for p, targets in _unplaced_with_targets(a, budget):
         best: tuple[float, int, int, int] | None = None
         for i in targets:
