@@ -564,7 +564,9 @@ def why(scenario: Mapping[str, Any]) -> list[str]:
         deadline = _median([p["deadline_s"] for p in base_pods if p.get("deadline_s")])
         lines.append(
             f"- {name}: deadlines judged from the container's start, {parts[0]}; "
-            f"{parts[1]}; the deadline is {_fmt(deadline)} s."
+            f"{parts[1]}; the deadline is {_fmt(deadline)} s. Of {name}'s misses, "
+            f"{_causes_text(miss_causes(runs[name]['pods']))}; of {baseline}'s, "
+            f"{_causes_text(miss_causes(base_pods))}."
         )
     deadline_runs = [
         (n, run["summary"]) for n, run in runs.items() if run["summary"].get("deadline_pods")
@@ -588,6 +590,122 @@ def why(scenario: Mapping[str, Any]) -> list[str]:
     if lines:
         lines = ["", "Why (read from the per-pod records below):", "", *lines]
     return lines
+
+
+CAUSES = ("alone", "link", "cpu", "host")
+"""Why a pod missed its deadline after its container started (:func:`miss_causes`)."""
+
+
+def _spans(pod: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """(task start, transfer start, processing start, end) on the host's clock: the task
+    fetches, then computes, and stamps its start and its end (one kernel clock for every
+    node of the kind cluster)."""
+    m = pod["measured"]
+    end = float(m["finished_at"])
+    computing = end - float(m["processing_s"])
+    return float(m["started_at"]), computing - float(m["transfer_s"]), computing, end
+
+
+def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def miss_causes(pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Each pod that missed its deadline after its container started, put under one cause
+    read from the measured stamps of every pod of the run:
+
+    * ``alone``: its transfer and processing *alone* on that node (the queueing reading's
+      terms: the slowest link at full rate, the node's whole CPU) already exceed the
+      deadline; no timing could have met it there, only another node;
+    * ``link``: the part that ran longest over its alone time is the transfer, and other
+      tasks' transfers crossed its node's link or came from its data source meanwhile;
+    * ``cpu``: that part is the processing, and other tasks on its node were starting or
+      computing meanwhile (one CPU quota per node);
+    * ``host``: that part ran long with no other task measured beside it on the resource
+      (the host's own load: every node's kubelet and the data servers share its CPUs).
+
+    Returns the counts per cause, with the median of the slowed part's measured over alone
+    time and of the other tasks beside it, per cause (``None`` where no pod has the cause).
+    """
+    done = [p for p in pods if completed(p)]
+    counts = dict.fromkeys(CAUSES, 0)
+    slowdown: dict[str, list[float]] = {c: [] for c in CAUSES}
+    beside: dict[str, list[float]] = {c: [] for c in CAUSES}
+    missed = [p for p in pods if missed_deadline_after_start(p)]
+    for pod in missed:
+        alone = pod.get("predicted_queueing") or {}
+        if not completed(pod) or "transfer_s" not in alone:
+            continue
+        m = pod["measured"]
+        alone_t, alone_p = float(alone["transfer_s"]), float(alone["processing_s"])
+        if alone_t + alone_p > float(pod["deadline_s"]):
+            counts["alone"] += 1
+            continue
+        _, fetching, computing, end = _spans(pod)
+        excess_t = float(m["transfer_s"]) - alone_t
+        excess_p = float(m["processing_s"]) - alone_p
+        others = [q for q in done if q is not pod]
+        if excess_t >= excess_p:
+            part, measured_s, alone_s = "link", float(m["transfer_s"]), alone_t
+            near = [
+                q
+                for q in others
+                if q["measured"].get("bytes")
+                and (
+                    q.get("node") == pod.get("node")
+                    or q.get("data_source") == pod.get("data_source")
+                )
+                and _overlaps((fetching, computing), _spans(q)[1:3])
+            ]
+        else:
+            part, measured_s, alone_s = "cpu", float(m["processing_s"]), alone_p
+            near = [
+                q
+                for q in others
+                if q.get("node") == pod.get("node")
+                and any(
+                    _overlaps((computing, end), span)
+                    for span in ((_spans(q)[0], _spans(q)[1]), _spans(q)[2:])
+                )
+            ]
+        cause = part if near else "host"
+        counts[cause] += 1
+        if alone_s > 0:
+            slowdown[cause].append(measured_s / alone_s)
+        beside[cause].append(float(len(near)))
+    return {
+        "missed": len(missed),
+        "counts": counts,
+        "slowdown": {c: _median(v) for c, v in slowdown.items()},
+        "beside": {c: _median(v) for c, v in beside.items()},
+    }
+
+
+def _causes_text(causes: Mapping[str, Any]) -> str:
+    """``miss_causes`` as a clause of the page."""
+    counts, slowdown, beside = causes["counts"], causes["slowdown"], causes["beside"]
+    words = {
+        "alone": "could not meet it alone on their node (its transfer and processing at full "
+        "rate exceed the deadline)",
+        "link": "fetched while other tasks' transfers crossed the same link",
+        "cpu": "computed while other tasks used their node's CPU quota",
+        "host": "ran slower than alone with no other task measured beside them",
+    }
+    parts = []
+    for cause in CAUSES:
+        if not counts[cause]:
+            continue
+        detail = []
+        if cause in ("link", "cpu"):
+            detail.append(f"other tasks beside, median {_fmt(beside[cause])}")
+        if cause != "alone" and slowdown[cause] is not None:
+            detail.append(f"{_fmt(slowdown[cause])}x their alone time")
+        if cause == "host":
+            detail.append("the host's own load")
+        parts.append(
+            f"{counts[cause]} {words[cause]}" + (f" ({'; '.join(detail)})" if detail else "")
+        )
+    return ", ".join(parts) if parts else "none"
 
 
 def _transfer_why(scenario: Mapping[str, Any]) -> list[str]:

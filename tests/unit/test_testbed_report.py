@@ -286,3 +286,76 @@ def test_the_wait_is_split_at_the_medians_of_the_api_servers_stamps() -> None:
     assert "| binder | 3 | 1 | 2 | 6 | 6.3 |" in lines
     # A run recorded before the stamps existed has no such table.
     assert report.wait_split({"schedulers": {"binder": {"pods": [pod("batch", 1.0)]}}}) == []
+
+
+def timed(
+    name: str,
+    node: str,
+    *,
+    source: str,
+    fetch: tuple[float, float],
+    compute: tuple[float, float],
+    alone: tuple[float, float],
+    deadline: float | None = 0.5,
+) -> dict[str, Any]:
+    """A completed detection task that fetched over ``fetch`` and computed over ``compute``
+    (host seconds), with the model's alone estimates of both parts."""
+    return {
+        "pod": name,
+        "class": "latency-sensitive",
+        "node": node,
+        "data_source": source,
+        "phase": "Succeeded",
+        "started": True,
+        "deadline_s": deadline,
+        "measured": {
+            "bytes": 80_000,
+            "started_at": fetch[0] - 0.05,
+            "transfer_s": fetch[1] - fetch[0],
+            "processing_s": compute[1] - compute[0],
+            "finished_at": compute[1],
+            "wait_s": 3.0,
+            "total_s": 3.0 + compute[1] - fetch[0],
+        },
+        "predicted_queueing": {"transfer_s": alone[0], "processing_s": alone[1]},
+    }
+
+
+def test_each_missed_deadline_is_put_under_what_was_measured_beside_it() -> None:
+    pods = [
+        # Its transfer alone from that node (a far cloud node) exceeds the deadline.
+        timed("far", "cloud", source="s1", fetch=(0.0, 0.9), compute=(0.9, 1.0), alone=(0.8, 0.1)),
+        # Two transfers into n1 at once: each slower than alone.
+        timed("a", "n1", source="s1", fetch=(10.0, 10.6), compute=(10.6, 10.7), alone=(0.2, 0.1)),
+        timed("b", "n1", source="s1", fetch=(10.1, 10.7), compute=(10.7, 10.8), alone=(0.2, 0.1)),
+        # On n2, c computes while d starts and fetches: c's processing is the slow part.
+        timed("c", "n2", source="s2", fetch=(20.0, 20.2), compute=(20.2, 20.9), alone=(0.2, 0.1)),
+        timed("d", "n2", source="s3", fetch=(20.5, 20.6), compute=(20.6, 20.65), alone=(0.2, 0.1)),
+        # Alone on n3 and still slow: the host.
+        timed("e", "n3", source="s3", fetch=(30.0, 30.7), compute=(30.7, 30.8), alone=(0.2, 0.1)),
+        # No deadline: beside others, never counted.
+        timed(
+            "f",
+            "n3",
+            source="s3",
+            fetch=(40.0, 45.0),
+            compute=(45.0, 46.0),
+            alone=(4.0, 1.0),
+            deadline=None,
+        ),
+    ]
+    causes = report.miss_causes(pods)
+    assert causes["missed"] == 5  # a, b, c, e and far; d met its deadline
+    assert causes["counts"] == {"alone": 1, "link": 2, "cpu": 1, "host": 1}
+    assert causes["beside"]["link"] == 1.0
+    assert causes["slowdown"]["link"] == pytest.approx(3.0)
+    assert causes["slowdown"]["cpu"] == pytest.approx(7.0)
+    assert causes["beside"]["host"] == 0.0
+    text = report._causes_text(causes)
+    assert text.startswith("1 could not meet it alone on their node")
+    assert (
+        "2 fetched while other tasks' transfers crossed the same link "
+        "(other tasks beside, median 1;" in text
+    )
+    # A pod that met its deadline after its start is not a miss, whatever ran beside it.
+    assert report.miss_causes(pods[4:5])["missed"] == 0
