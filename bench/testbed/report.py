@@ -31,6 +31,9 @@ TERMS = (
 )
 """(name, predicted key, measured key) of each term compared."""
 
+ACCURACY_TARGET = 0.25
+"""The issue's bound on the median of |predicted / measured - 1| of the total."""
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (``q`` in 0..100) of a non-empty sequence."""
@@ -462,9 +465,18 @@ def targets(scenario: Mapping[str, Any]) -> list[str]:
         name: run["model_error"]["total"]["median_abs_error"]
         for name, run in scenario["schedulers"].items()
     }
-    text = ", ".join(f"{k} {_fmt(v)}" for k, v in errors.items())
+    text = ", ".join(
+        f"{k} {_fmt(v)}"
+        + (
+            f" (missed by +{_fmt(v - ACCURACY_TARGET)})"
+            if v is not None and v > ACCURACY_TARGET
+            else ""
+        )
+        for k, v in errors.items()
+    )
     lines.append(
-        f"- model accuracy, median |predicted/measured - 1| of total (target <= 0.25): {text}"
+        "- model accuracy, median |predicted/measured - 1| of total "
+        f"(target <= {ACCURACY_TARGET}): {text}"
     )
     return lines
 
@@ -586,13 +598,14 @@ def why(scenario: Mapping[str, Any]) -> list[str]:
             f"{_fmt(_median(waits))} s. The column in parentheses judges the deadline from the "
             "container's start, on the transfer and processing the model estimates."
         )
+    lines += _accuracy_why(scenario)
     lines += _transfer_why(scenario)
     if lines:
         lines = ["", "Why (read from the per-pod records below):", "", *lines]
     return lines
 
 
-CAUSES = ("alone", "link", "cpu", "host")
+CAUSES = ("alone", "link", "cpu", "host", "unfinished")
 """Why a pod missed its deadline after its container started (:func:`miss_causes`)."""
 
 
@@ -622,7 +635,9 @@ def miss_causes(pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     * ``cpu``: that part is the processing, and other tasks on its node were starting or
       computing meanwhile (one CPU quota per node);
     * ``host``: that part ran long with no other task measured beside it on the resource
-      (the host's own load: every node's kubelet and the data servers share its CPUs).
+      (the host's own load: every node's kubelet and the data servers share its CPUs);
+    * ``unfinished``: it never completed (never started, failed, or cut by the run's end),
+      so no stamp says where its time went.
 
     Returns the counts per cause, with the median of the slowed part's measured over alone
     time and of the other tasks beside it, per cause (``None`` where no pod has the cause).
@@ -634,7 +649,10 @@ def miss_causes(pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     missed = [p for p in pods if missed_deadline_after_start(p)]
     for pod in missed:
         alone = pod.get("predicted_queueing") or {}
-        if not completed(pod) or "transfer_s" not in alone:
+        if not completed(pod):
+            counts["unfinished"] += 1
+            continue
+        if "transfer_s" not in alone:
             continue
         m = pod["measured"]
         alone_t, alone_p = float(alone["transfer_s"]), float(alone["processing_s"])
@@ -690,6 +708,7 @@ def _causes_text(causes: Mapping[str, Any]) -> str:
         "link": "fetched while other tasks' transfers crossed the same link",
         "cpu": "computed while other tasks used their node's CPU quota",
         "host": "ran slower than alone with no other task measured beside them",
+        "unfinished": "did not complete (never started, failed, or cut by the run's end)",
     }
     parts = []
     for cause in CAUSES:
@@ -706,6 +725,100 @@ def _causes_text(causes: Mapping[str, Any]) -> str:
             f"{counts[cause]} {words[cause]}" + (f" ({'; '.join(detail)})" if detail else "")
         )
     return ", ".join(parts) if parts else "none"
+
+
+def _milestone(
+    pods: Sequence[Mapping[str, Any]], key: str, *, since: str | None = None
+) -> list[float]:
+    """One API-server stamp of every completed pod (seconds after submission), or the time
+    from stamp ``since`` to it."""
+    out = []
+    for pod in pods:
+        stamps = pod.get("milestones") or {}
+        if not completed(pod) or stamps.get(key) is None:
+            continue
+        if since is None:
+            out.append(float(stamps[key]))
+        elif stamps.get(since) is not None:
+            out.append(float(stamps[key]) - float(stamps[since]))
+    return out
+
+
+def _accuracy_why(scenario: Mapping[str, Any]) -> list[str]:
+    """Where a run's model accuracy target is missed: each term's median ratio, how much of a
+    completion the wait-to-start is, the pod start the prediction used against what the run's
+    own pods measured (and the API server's stamps that show why the host started them later),
+    and the error once the run's own pod start is used: in-sample, so a diagnostic that
+    separates the host's drift from the rest of the model, not a result."""
+    runs = scenario.get("schedulers") or {}
+    baseline = scenario.get("baseline", "kube-scheduler")
+    base_pods = (runs.get(baseline) or {}).get("pods") or []
+    start = scenario.get("pod_start_s")
+    source = (
+        f"fitted on {baseline}'s run"
+        if scenario.get("pod_start_from") == "baseline"
+        else "measured by the probe"
+    )
+    out = []
+    for name, run in runs.items():
+        errors = run.get("model_error") or {}
+        total = (errors.get("total") or {}).get("median_abs_error")
+        if total is None or total <= ACCURACY_TARGET:
+            continue
+        done = [p for p in run["pods"] if completed(p) and p["measured"]["total_s"] > 0]
+        terms = ", ".join(
+            f"{term} {_fmt(errors[term]['median_ratio'])} (off by "
+            f"{_fmt(errors[term]['median_abs_error'])})"
+            for term in ("waiting", "transfer", "processing")
+            if (errors.get(term) or {}).get("median_ratio") is not None
+        )
+        # The pods the prediction gives room at once: their predicted wait is the pod start.
+        waits = sorted(
+            p["measured"]["wait_s"]
+            for p in done
+            if start is not None
+            and abs(float((p.get("predicted") or {}).get("waiting_s", -1.0)) - start) < 1e-3
+        )
+        share = _median([p["measured"]["wait_s"] / p["measured"]["total_s"] for p in done])
+        line = (
+            f"- {name}: the total is off by a median {_fmt(total)} (target <= "
+            f"{ACCURACY_TARGET}: missed by +{_fmt(total - ACCURACY_TARGET)}). Median predicted / "
+            f"measured per term: {terms}. The wait-to-start is a median "
+            f"{_fmt(None if share is None else 100 * share)}% of each measured total"
+        )
+        if waits:
+            line += (
+                f", and one pod start stands for the start of every pod with room: "
+                f"{_fmt(start)} s here, {source}, while the {len(waits)} pods of this run it "
+                f"gives room at once waited from {_fmt(percentile(waits, 10))} to "
+                f"{_fmt(percentile(waits, 90))} s (10th to 90th percentile)"
+            )
+        own = run.get("pod_start_own_s")
+        if name != baseline and own is not None:
+            started = _median(_milestone(run["pods"], "container_started_s", since="scheduled_s"))
+            base_started = _median(
+                _milestone(base_pods, "container_started_s", since="scheduled_s")
+            )
+            created = _milestone(run["pods"], "created_s")
+            base_created = _milestone(base_pods, "created_s")
+            line += (
+                f". Its own pods with room at once waited {_fmt(own)} s (median): their "
+                f"containers started a median {_fmt(started)} s after the API server recorded "
+                f"them scheduled ({baseline}'s run: {_fmt(base_started)} s), and the Job "
+                "controller created the run's last pod "
+                f"{_fmt(max(created) if created else None)} s after its submission "
+                f"({_fmt(max(base_created) if base_created else None)} s)"
+            )
+            own_total = ((run.get("model_error_own_start") or {}).get("total") or {}).get(
+                "median_abs_error"
+            )
+            if own_total is not None:
+                line += (
+                    f". With that pod start (fitted on the pods it grades, so not a "
+                    f"prediction) the total would be off by {_fmt(own_total)}"
+                )
+        out.append(line + ".")
+    return out
 
 
 def _transfer_why(scenario: Mapping[str, Any]) -> list[str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import datetime
 import json
@@ -724,6 +725,15 @@ def predict_scenario(
         predict(the_plan, run["pods"], config, pod_start_s=entry["pod_start_s"])
         run["model_error"] = report.term_errors(run["pods"])
         run["model_error_queueing"] = report.term_errors(run["pods"], "predicted_queueing")
+        own = fit_pod_start(the_plan, run["pods"], config)
+        run["pod_start_own_s"] = own
+        if own is not None:
+            # A diagnostic, not a prediction: the pod start fitted on this run's own pods, so
+            # that the page can say how much of the error is the host's start drifting from
+            # one run to the next and how much is the rest of the model.
+            copies = copy.deepcopy(run["pods"])
+            predict(the_plan, copies, config, pod_start_s=own)
+            run["model_error_own_start"] = report.term_errors(copies)
 
 
 def repredict(doc: dict[str, Any]) -> dict[str, Any]:

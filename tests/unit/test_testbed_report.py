@@ -344,9 +344,13 @@ def test_each_missed_deadline_is_put_under_what_was_measured_beside_it() -> None
             deadline=None,
         ),
     ]
+    # Never started: missed, with no stamp to read a cause from.
+    pending = {**timed("g", "n4", source="s3", fetch=(0, 0), compute=(0, 0), alone=(0.2, 0.1))}
+    pending.update(phase="Pending", started=False, measured={})
+    pods.append(pending)
     causes = report.miss_causes(pods)
-    assert causes["missed"] == 5  # a, b, c, e and far; d met its deadline
-    assert causes["counts"] == {"alone": 1, "link": 2, "cpu": 1, "host": 1}
+    assert causes["missed"] == 6  # a, b, c, e, far and g; d met its deadline
+    assert causes["counts"] == {"alone": 1, "link": 2, "cpu": 1, "host": 1, "unfinished": 1}
     assert causes["beside"]["link"] == 1.0
     assert causes["slowdown"]["link"] == pytest.approx(3.0)
     assert causes["slowdown"]["cpu"] == pytest.approx(7.0)
@@ -357,5 +361,62 @@ def test_each_missed_deadline_is_put_under_what_was_measured_beside_it() -> None
         "2 fetched while other tasks' transfers crossed the same link "
         "(other tasks beside, median 1;" in text
     )
+    assert text.endswith("1 did not complete (never started, failed, or cut by the run's end)")
     # A pod that met its deadline after its start is not a miss, whatever ran beside it.
     assert report.miss_causes(pods[4:5])["missed"] == 0
+
+
+def _started(total: float, wait: float, stamps: tuple[float, float, float]) -> dict[str, Any]:
+    """A completed pod given room at once (predicted wait = the scenario's pod start, 2 s)
+    that waited ``wait`` of its ``total``, with the API server's stamps."""
+    p = pod("batch", total, predicted=total)
+    p["measured"]["wait_s"] = wait
+    p["predicted"]["waiting_s"] = 2.0
+    created, scheduled, container = stamps
+    p["milestones"] = {
+        "created_s": created,
+        "scheduled_s": scheduled,
+        "container_started_s": container,
+    }
+    return p
+
+
+def test_a_missed_accuracy_target_is_put_against_the_pod_start_each_run_measured() -> None:
+    def errors(total: float) -> dict[str, Any]:
+        return {
+            "total": {"median_abs_error": total, "median_ratio": 1 - total, "pods": 3},
+            "waiting": {"median_abs_error": 0.4, "median_ratio": 0.6, "pods": 3},
+            "transfer": {"median_abs_error": 0.1, "median_ratio": 1.1, "pods": 3},
+        }
+
+    base = [_started(4.0, 2.0, (0.0, 0.0, 1.0)), _started(5.0, 3.0, (0.0, 1.0, 2.0))]
+    ours = [_started(6.0, 5.0, (0.0, 0.0, 3.0)), _started(7.0, 6.0, (2.5, 3.0, 6.0))]
+    scenario = {
+        "baseline": "kube-scheduler",
+        "pod_start_s": 2.0,
+        "pod_start_from": "baseline",
+        "schedulers": {
+            "kube-scheduler": {"pods": base, "model_error": errors(0.1)},
+            "binder": {
+                "pods": ours,
+                "model_error": errors(0.4),
+                "pod_start_own_s": 5.5,
+                "model_error_own_start": errors(0.05),
+            },
+        },
+    }
+    lines = report._accuracy_why(scenario)
+    assert len(lines) == 1  # kube-scheduler met its target: nothing to explain
+    line = lines[0]
+    assert line.startswith("- binder: the total is off by a median 0.4 (target <= 0.25: missed")
+    assert "waiting 0.6 (off by 0.4), transfer 1.1 (off by 0.1)." in line
+    assert "2 s here, fitted on kube-scheduler's run" in line
+    assert "waited from 5 to 6 s" in line
+    # Containers started 3 s after scheduling (median of 3 and 3) against 1 s; the last pod
+    # was created 2.5 s after its submission against 0 s.
+    assert (
+        "a median 3 s after the API server recorded them scheduled (kube-scheduler's run: 1 s)"
+        in line
+    )
+    assert "created the run's last pod 2.5 s after its submission (0 s)" in line
+    assert line.endswith("the total would be off by 0.05.")
