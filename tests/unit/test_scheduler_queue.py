@@ -79,11 +79,58 @@ def test_backoff_doubles_from_one_second_to_ten(attempts: int, backoff: float) -
     for _ in range(attempts):
         clock.now += 100
         assert pop_now(q) == "a"
-        q.cluster_changed()  # a change during the attempt: back off, do not park
-        q.failed("a")
+        q.failed("a", wait_for_change=False)  # an error, such as a failed Binding
+        q.cluster_changed()
     clock.now += backoff - 0.01
     assert pop_now(q) is None
     clock.now += 0.02
+    assert pop_now(q) == "a"
+
+
+def test_after_a_change_a_backed_off_pod_is_tried_once_no_other_pod_waits() -> None:
+    clock = Clock()
+    q = SchedulingQueue(clock=clock)
+
+    async def pop() -> str | None:
+        try:
+            return (await asyncio.wait_for(q.pop(), 0.05)).uid
+        except TimeoutError:
+            return None
+
+    async def scenario() -> None:  # one loop: the queue's wakeup event belongs to it
+        q.add(pod("a"))
+        for _ in range(4):  # four attempts while the cluster filled: its backoff is now 8 s
+            clock.now += 100
+            assert await pop() == "a"
+            q.cluster_changed()
+            q.failed("a")
+        q.add(pod("b", created="2026-01-01T00:00:05Z"))
+        q.cluster_changed()  # room is freed
+        clock.now += 0.5
+        assert await pop() == "b"  # a pod that has not failed goes first
+        assert await pop() is None  # and a goes no sooner than a second after its attempt
+        clock.now += 0.5
+        assert await pop() == "a"  # not 8 s later: nothing else was waiting
+        # Parked with no change since: nothing to retry early.
+        q.failed("a")
+        clock.now += 5
+        assert await pop() is None
+
+    asyncio.run(scenario())
+
+
+def test_a_pod_backing_off_after_an_error_waits_its_whole_backoff() -> None:
+    clock = Clock()
+    q = SchedulingQueue(clock=clock)
+    q.add(pod("a"))
+    for _ in range(3):
+        clock.now += 100
+        assert pop_now(q) == "a"
+        q.failed("a", wait_for_change=False)
+    q.cluster_changed()
+    clock.now += 3.9
+    assert pop_now(q) is None
+    clock.now += 0.2
     assert pop_now(q) == "a"
 
 

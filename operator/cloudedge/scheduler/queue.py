@@ -9,6 +9,16 @@ could free room) or ``flush_interval_s`` passes, then sits out the rest of its b
 (1 s doubling to 10 s per failed attempt) and returns to the active queue. A pod whose spec
 or annotations change returns at once: its input is new. Single-threaded: call from the event
 loop; other threads use ``loop.call_soon_threadsafe``.
+
+The backoff keeps pods that keep failing from crowding out the others; it is not a wait for
+its own sake. So when no pod is active, a pod backing off after a cluster change is tried at
+once, as kube-scheduler does since 1.33 (``SchedulerPopFromBackoffQ``, on by default), but
+never sooner than ``initial_backoff_s`` after its last attempt, which bounds a pod's retries
+to one a second however often the cluster changes. Without it a pod that failed a few times
+while the cluster filled (its backoff grown to 10 s) waited up to 10 s after the room it
+needed was freed, on an idle scheduler. Pods backing off after an error (a Binding that
+failed, ``failed(wait_for_change=False)``) sit out their whole backoff: nothing says that
+trying again sooner would help.
 """
 
 from __future__ import annotations
@@ -88,6 +98,7 @@ class SchedulingQueue:
         self._active: list[tuple[tuple[int, str, int, int], str]] = []
         self._in_active: set[str] = set()
         self._backoff: set[str] = set()
+        self._changed: set[str] = set()  # backing off after a cluster change: may go early
         self._parked: set[str] = set()
         self._held: set[str] = set()
         self._in_flight: set[str] = set()
@@ -119,7 +130,7 @@ class SchedulingQueue:
             self._inputs[uid] = new_input
             if uid in self._parked or uid in self._backoff or uid in self._held:
                 self._parked.discard(uid)
-                self._backoff.discard(uid)
+                self._leave_backoff(uid)
                 self._held.discard(uid)
                 self._push_active(qp)
 
@@ -135,7 +146,7 @@ class SchedulingQueue:
         """The pod was bound (by anyone) or deleted: forget it."""
         self._pods.pop(uid, None)
         self._inputs.pop(uid, None)
-        self._backoff.discard(uid)
+        self._leave_backoff(uid)
         self._parked.discard(uid)
         self._held.discard(uid)
         self._in_active.discard(uid)  # its heap entry is skipped lazily
@@ -161,6 +172,8 @@ class SchedulingQueue:
             self._parked.add(uid)
         else:
             self._backoff.add(uid)
+            if wait_for_change:
+                self._changed.add(uid)  # the cluster changed while it was tried
         self._wakeup.set()
 
     def hold(self, uid: str) -> None:
@@ -183,6 +196,7 @@ class SchedulingQueue:
         self._generation += 1
         if self._parked:
             self._backoff |= self._parked
+            self._changed |= self._parked
             self._parked.clear()
             self._wakeup.set()
 
@@ -228,8 +242,12 @@ class SchedulingQueue:
         return batch
 
     def _pop_ready(self) -> QueuedPod | None:
-        """The first active pod, marked in flight; None when none is ready."""
+        """The first active pod, marked in flight; None when none is ready. With no active
+        pod, the first pod backing off after a cluster change whose last attempt is
+        ``initial_backoff_s`` old (see the module's docstring)."""
         self._promote()
+        if not self._in_active:
+            self._pop_from_backoff()
         while self._active:
             _, uid = heapq.heappop(self._active)
             if uid in self._in_active:
@@ -267,12 +285,29 @@ class SchedulingQueue:
         for uid in list(self._backoff):
             qp = self._pods[uid]
             if qp.not_before <= now:
-                self._backoff.discard(uid)
+                self._leave_backoff(uid)
                 self._push_active(qp)
+
+    def _pop_from_backoff(self) -> None:
+        now = self._clock()
+        early = [
+            self._pods[uid]
+            for uid in self._changed
+            if now - self._pods[uid].parked_at >= self.initial_backoff_s
+        ]
+        if early:
+            qp = min(early, key=lambda q: q.order)
+            self._leave_backoff(qp.uid)
+            self._push_active(qp)
+
+    def _leave_backoff(self, uid: str) -> None:
+        self._backoff.discard(uid)
+        self._changed.discard(uid)
 
     def _next_timer(self) -> float | None:
         now = self._clock()
         times = [self._pods[u].not_before - now for u in self._backoff]
+        times += [self._pods[u].parked_at + self.initial_backoff_s - now for u in self._changed]
         times += [self._pods[u].parked_at + self.flush_interval_s - now for u in self._parked]
         if not times:
             return None
