@@ -190,6 +190,24 @@ def delete_data_servers(kube: cluster.Kube) -> None:
     )
 
 
+def delete_task_jobs(kube: cluster.Kube) -> None:
+    """Delete every task Job of the testbed and its pods (none is not an error). A run that was
+    interrupted (Ctrl-C, a failure) leaves its Jobs, whose names the next run would reuse."""
+    kube(
+        "delete",
+        "jobs",
+        "-n",
+        plan.TASK_NAMESPACE,
+        "-l",
+        plan.TESTBED_LABEL,
+        "--ignore-not-found",
+        "--cascade=foreground",
+        "--wait=true",
+        "--timeout=180s",
+        timeout=200,
+    )
+
+
 def start_data_servers(
     kube: cluster.Kube, name: str, the_plan: plan.Plan, image: str
 ) -> dict[str, str]:
@@ -374,6 +392,7 @@ def run_scheduler(
     run_id: str,
 ) -> list[dict[str, Any]]:
     """Submit every pod of the plan at once (one List, arrival order) and measure them."""
+    delete_task_jobs(kube)  # what an interrupted run left
     submitted_at = time.time()
     jobs = [
         plan.task_job(
@@ -568,6 +587,7 @@ def as_found(kube: cluster.Kube, name: str, nodes: Sequence[str]) -> Iterator[No
         yield
     finally:
         progress("putting the cluster back as it was found")
+        delete_task_jobs(kube)
         delete_data_servers(kube)
         cluster.restore_snapshot(kube, name, snap, cluster.node_containers(kube, name))
 
