@@ -302,8 +302,25 @@ def test_a_burst_bigger_than_the_cluster_fills_it_to_capacity_and_no_further(
         newly = now_bound & pending
         return newly if len(newly) == 50 else None
 
-    wait_until("50 waiting pods to take the freed room", refilled, timeout=120, interval=2)
+    newly = wait_until("50 waiting pods to take the freed room", refilled, timeout=120, interval=2)
     assert_no_overcommit(kube)
+
+    # The pods still waiting were tried again after the deletions and failed as before: each
+    # repeat counted on the pod's first FailedScheduling event (as kubectl describe shows
+    # "x2 over 30s"), not a second object with the same message.
+    still = pending - newly
+
+    def repeats() -> dict[tuple[str, str], list[int]] | None:
+        series: dict[tuple[str, str], list[int]] = {}
+        for e in kube.core.list_namespaced_event(namespace).items:
+            ours = (e.source and e.source.component) == "cloud-edge-scheduler"
+            if ours and e.reason == "FailedScheduling" and e.involved_object.name in still:
+                key = (e.involved_object.name, e.message or "")
+                series.setdefault(key, []).append(e.count or 1)
+        return series if any(sum(c) >= 2 for c in series.values()) else None
+
+    series = wait_until("a repeat counted on its first event", repeats, timeout=60, interval=2)
+    assert all(len(counts) == 1 for counts in series.values()), series
 
 
 BAD_ANNOTATIONS = {

@@ -115,3 +115,72 @@ def test_event_names_fit_the_name_limit_and_differ() -> None:
     assert len(first) <= events.MAX_NAME
     assert first.startswith("x" * 200)
     assert first != second
+
+
+class Reply:
+    """A ``_preload_content=False`` reply, read and released by ``client.drain``."""
+
+    data = b"{}"
+
+    def release_conn(self) -> None:
+        pass
+
+
+class SeriesApi:
+    """Stores events by name; counts creates and patches; answers a patch of a missing event
+    with 404, as the API server does once an event's TTL has passed."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, dict[str, Any]] = {}
+        self.creates = 0
+        self.patches = 0
+
+    def create_namespaced_event(self, namespace: str, body: Any, **_: Any) -> Reply:
+        self.creates += 1
+        self.stored[body["metadata"]["name"]] = dict(body)
+        return Reply()
+
+    def patch_namespaced_event(self, name: str, namespace: str, body: Any, **_: Any) -> Reply:
+        self.patches += 1
+        if name not in self.stored:
+            raise ApiException(status=404, reason="Not Found")
+        self.stored[name].update(body)
+        return Reply()
+
+
+def test_a_repeated_event_updates_its_count_instead_of_adding_an_object(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(events.time, "monotonic", lambda: now[0])
+    api = SeriesApi()
+    recorder = events.EventRecorder(api, instance="i")  # type: ignore[arg-type]
+    for _ in range(3):
+        recorder.pod_event(POD, reason="FailedScheduling", message="0/3 nodes", warning=True)
+        now[0] += 10
+    (only,) = api.stored.values()
+    assert (api.creates, api.patches, only["count"]) == (1, 2, 3)
+    # Another message, reason or pod is another event.
+    recorder.pod_event(POD, reason="FailedScheduling", message="0/4 nodes", warning=True)
+    recorder.pod_event(POD, reason="Scheduled", message="0/3 nodes")
+    other = {"metadata": {"name": "q", "namespace": "ns", "uid": "u2"}}
+    recorder.pod_event(other, reason="FailedScheduling", message="0/3 nodes", warning=True)
+    assert (api.creates, api.patches) == (4, 2)
+    # Past the window, a repeat starts a new series.
+    now[0] += events.SERIES_WINDOW_S
+    recorder.pod_event(POD, reason="FailedScheduling", message="0/3 nodes", warning=True)
+    assert (api.creates, api.patches) == (5, 2)
+    # An event gone from the API server (its TTL) is recorded anew.
+    api.stored.clear()
+    recorder.pod_event(POD, reason="FailedScheduling", message="0/3 nodes", warning=True)
+    assert (api.creates, api.patches) == (6, 3)
+    assert [e["count"] for e in api.stored.values()] == [1]
+
+
+def test_the_events_remembered_for_updating_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events, "SERIES_CACHE", 2)
+    api = SeriesApi()
+    recorder = events.EventRecorder(api, instance="i")  # type: ignore[arg-type]
+    for message in ("a", "b", "c", "a"):
+        recorder.pod_event(POD, reason="FailedScheduling", message=message, warning=True)
+    assert (api.creates, api.patches) == (4, 0), "the oldest, a, was forgotten"

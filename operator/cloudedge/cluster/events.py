@@ -5,10 +5,18 @@
 ``kubectl describe pod`` and ``kubectl get events`` read as they do with the default scheduler.
 Failures to record are logged, never raised: an event is not worth stopping scheduling for.
 Transient failures (API server unreachable, 429, 5xx) are retried a few times first.
+
+An event that repeats (the same object, reason and message within ten minutes: a pod retried
+while it still does not fit) updates the first one's ``count`` and ``lastTimestamp`` instead
+of adding an object, as client-go's event correlator does; ``kubectl describe pod`` then reads
+``(x12 over 3m)`` as it does for kube-scheduler, and a pod that waits long does not fill etcd
+with one event per attempt.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import datetime
 import itertools
 import json
@@ -39,6 +47,20 @@ TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_NAME = 253
 """Longest object name (a DNS subdomain)."""
 _SEQUENCE = itertools.count()
+SERIES_WINDOW_S = 600.0
+"""Repeats within this long of an event's first recording update it (client-go: 10 minutes)."""
+SERIES_CACHE = 4096
+"""Events remembered for updating, the least recently repeated forgotten first: a bound on
+memory, at the cost of a new object for a repeat of a forgotten one."""
+
+
+@dataclasses.dataclass
+class _Series:
+    """One recorded event that repeats may update."""
+
+    name: str
+    first: float
+    count: int
 
 
 def namespace_terminating(err: BaseException) -> bool:
@@ -77,6 +99,8 @@ class EventRecorder:
         self.core = core
         self.instance = instance or socket.gethostname()
         self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._series: collections.OrderedDict[tuple[str, ...], _Series] = collections.OrderedDict()
 
     def close(self) -> None:
         """Stop retrying: writes still failing are dropped at once (shutdown)."""
@@ -136,15 +160,29 @@ class EventRecorder:
         warning: bool = False,
         action: str = "Scheduling",
     ) -> None:
-        """Record an event about any object; cluster-scoped ones get theirs in ``default``."""
+        """Record an event about any object; cluster-scoped ones get theirs in ``default``. A
+        repeat within :data:`SERIES_WINDOW_S` of the first updates it (the module's docstring)."""
         namespace = involved.get("namespace") or "default"
         if len(message) > MAX_MESSAGE:
             message = message[: MAX_MESSAGE - 3] + "..."
         now = _now()
+        key = (
+            namespace,
+            str(involved.get("kind") or ""),
+            str(involved.get("name") or ""),
+            str(involved.get("uid") or ""),
+            reason,
+            "Warning" if warning else "Normal",
+            action,
+            message,
+        )
+        if self._repeat(key, namespace, now):
+            return
+        name = event_name(involved)
         body = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": event_name(involved), "namespace": namespace},
+            "metadata": {"name": name, "namespace": namespace},
             "involvedObject": involved,
             "reason": reason,
             "message": message,
@@ -182,6 +220,40 @@ class EventRecorder:
                 involved.get("name"),
                 err,
             )
+            return
+        with self._lock:
+            self._series[key] = _Series(name=name, first=time.monotonic(), count=1)
+            while len(self._series) > SERIES_CACHE:
+                self._series.popitem(last=False)
+
+    def _repeat(self, key: tuple[str, ...], namespace: str, now: str) -> bool:
+        """Count a repeat on the event first recorded for ``key``: True when that was done (or
+        tried: a failed update is logged, not turned into a second object), False when there is
+        no such event to update, or it is gone (the API server keeps events an hour)."""
+        with self._lock:
+            series = self._series.get(key)
+            if series is None or time.monotonic() - series.first >= SERIES_WINDOW_S:
+                self._series.pop(key, None)
+                return False
+            series.count += 1
+            name, count = series.name, series.count
+            self._series.move_to_end(key)
+        patch = {"count": count, "lastTimestamp": now}
+        try:
+            self._write(
+                lambda: self.core.patch_namespaced_event(
+                    name, namespace, patch, _preload_content=False, _request_timeout=10
+                )
+            )
+        except ApiException as err:
+            if err.status == 404:
+                with self._lock:
+                    self._series.pop(key, None)
+                return False
+            log.warning("event %s/%s not updated (x%d): %s", namespace, name, count, err)
+        except Exception as err:
+            log.warning("event %s/%s not updated (x%d): %s", namespace, name, count, err)
+        return True
 
     def unschedulable(self, pod: dict[str, Any], *, message: str) -> bool:
         """Set the pod's ``PodScheduled`` condition to False with reason ``Unschedulable``.
