@@ -190,16 +190,17 @@ def delete_data_servers(kube: cluster.Kube) -> None:
     )
 
 
-def delete_task_jobs(kube: cluster.Kube) -> None:
-    """Delete every task Job of the testbed and its pods (none is not an error). A run that was
-    interrupted (Ctrl-C, a failure) leaves its Jobs, whose names the next run would reuse."""
+def delete_task_jobs(kube: cluster.Kube, run_id: str | None = None) -> None:
+    """Delete the task Jobs of run ``run_id`` (every run's when None) and their pods, none
+    being no error. A run that was interrupted (Ctrl-C, a failure) leaves its Jobs, whose
+    names the next run would reuse."""
     kube(
         "delete",
         "jobs",
         "-n",
         plan.TASK_NAMESPACE,
         "-l",
-        plan.TESTBED_LABEL,
+        plan.TESTBED_LABEL if run_id is None else f"{plan.TESTBED_LABEL}={run_id}",
         "--ignore-not-found",
         "--cascade=foreground",
         "--wait=true",
@@ -452,18 +453,7 @@ def run_scheduler(
         )
         for job, pod in zip(jobs, the_plan.pods, strict=True)
     ]
-    kube(
-        "delete",
-        "jobs",
-        "-n",
-        plan.TASK_NAMESPACE,
-        "-l",
-        f"{plan.TESTBED_LABEL}={run_id}",
-        "--cascade=foreground",
-        "--wait=true",
-        "--timeout=180s",
-        timeout=200,
-    )
+    delete_task_jobs(kube, run_id)
     return records
 
 
