@@ -283,6 +283,18 @@ def test_a_burst_bigger_than_the_cluster_fills_it_to_capacity_and_no_further(
         timeout=60,
         interval=2,
     )
+
+    def became_unschedulable() -> dict[str, object]:
+        """lastTransitionTime of each waiting pod's PodScheduled condition."""
+        return {
+            p.metadata.name: c.last_transition_time
+            for p in kube.pods(namespace)
+            if p.metadata.name in pending
+            for c in p.status.conditions or []
+            if c.type == "PodScheduled"
+        }
+
+    marked_at = became_unschedulable()
     failed = wait_until(
         "a FailedScheduling event for every waiting pod",
         lambda: (
@@ -321,6 +333,10 @@ def test_a_burst_bigger_than_the_cluster_fills_it_to_capacity_and_no_further(
 
     series = wait_until("a repeat counted on its first event", repeats, timeout=60, interval=2)
     assert all(len(counts) == 1 for counts in series.values()), series
+    # Failing again changed nothing in the condition: it still dates from the first failure.
+    still_marked = {k: v for k, v in became_unschedulable().items() if k in still}
+    assert still_marked == {k: marked_at[k] for k in still_marked}
+    assert still_marked
 
 
 BAD_ANNOTATIONS = {

@@ -184,3 +184,45 @@ def test_the_events_remembered_for_updating_are_bounded(monkeypatch: pytest.Monk
     for message in ("a", "b", "c", "a"):
         recorder.pod_event(POD, reason="FailedScheduling", message=message, warning=True)
     assert (api.creates, api.patches) == (4, 0), "the oldest, a, was forgotten"
+
+
+class StatusApi:
+    """Records every status patch of a pod."""
+
+    def __init__(self) -> None:
+        self.patches: list[dict[str, Any]] = []
+
+    def patch_namespaced_pod_status(self, name: str, namespace: str, body: Any, **_: Any) -> Reply:
+        self.patches.append(body)
+        return Reply()
+
+
+def _with_condition(status: str, reason: str, message: str) -> dict[str, Any]:
+    condition = {
+        "type": "PodScheduled",
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+    }
+    return {**POD, "status": {"conditions": [{"type": "Ready"}, condition]}}
+
+
+def test_the_unschedulable_condition_is_patched_only_when_it_changes() -> None:
+    api = StatusApi()
+    recorder = events.EventRecorder(api, instance="i")  # type: ignore[arg-type]
+    # Not yet unschedulable: a transition, stamped now.
+    assert recorder.unschedulable(POD, message="0/3 nodes")
+    assert recorder.unschedulable(_with_condition("True", "", ""), message="0/3 nodes")
+    stamps = [p["status"]["conditions"][0]["lastTransitionTime"] for p in api.patches]
+    assert len(stamps) == 2
+    assert "2026-01-01T00:00:00Z" not in stamps
+    # Already so, with the same message: nothing to send, as kube-scheduler.
+    same = _with_condition("False", "Unschedulable", "0/3 nodes")
+    assert recorder.unschedulable(same, message="0/3 nodes")
+    assert len(api.patches) == 2
+    # A new message: sent, and the status did not change, so neither does the transition time.
+    assert recorder.unschedulable(same, message="0/4 nodes")
+    (condition,) = api.patches[-1]["status"]["conditions"]
+    assert condition["message"] == "0/4 nodes"
+    assert condition["lastTransitionTime"] == "2026-01-01T00:00:00Z"

@@ -260,8 +260,30 @@ class EventRecorder:
 
         Returns False when the pod is gone: 404, or its name now belongs to another pod (the
         UID in the patch is a precondition; the API server refuses to change it).
+
+        As kube-scheduler's ``UpdatePodCondition``: when ``pod`` (as last seen) already has
+        this condition with this message, nothing is sent, and a new message on a pod already
+        unschedulable keeps the condition's ``lastTransitionTime`` (the status did not change).
+        A pod retried while it does not fit would otherwise be patched at every attempt.
         """
         meta = pod.get("metadata") or {}
+        text = message[:MAX_MESSAGE]
+        current = next(
+            (
+                c
+                for c in ((pod.get("status") or {}).get("conditions") or [])
+                if isinstance(c, dict) and c.get("type") == "PodScheduled"
+            ),
+            None,
+        )
+        if current is not None and (current.get("status"), current.get("reason")) != (
+            "False",
+            "Unschedulable",
+        ):
+            current = None  # not yet unschedulable: this is a transition
+        if current is not None and current.get("message") == text:
+            return True
+        since = None if current is None else current.get("lastTransitionTime")
         patch = {
             "metadata": {"uid": meta.get("uid")} if meta.get("uid") else {},
             "status": {
@@ -270,9 +292,9 @@ class EventRecorder:
                         "type": "PodScheduled",
                         "status": "False",
                         "reason": "Unschedulable",
-                        "message": message[:MAX_MESSAGE],
+                        "message": text,
                         "lastProbeTime": None,
-                        "lastTransitionTime": _now(),
+                        "lastTransitionTime": since or _now(),
                     }
                 ]
             },
