@@ -245,13 +245,11 @@ class EventRecorder:
                     name, namespace, patch, _preload_content=False, _request_timeout=10
                 )
             )
-        except ApiException as err:
-            if err.status == 404:
+        except Exception as err:
+            if isinstance(err, ApiException) and err.status == 404:
                 with self._lock:
                     self._series.pop(key, None)
                 return False
-            log.warning("event %s/%s not updated (x%d): %s", namespace, name, count, err)
-        except Exception as err:
             log.warning("event %s/%s not updated (x%d): %s", namespace, name, count, err)
         return True
 
