@@ -248,6 +248,52 @@ def test_the_searchs_quick_tests_never_turn_away_a_move_that_would_fit(
     assert fitting > 0
 
 
+def test_emptying_a_site_frees_the_room_a_data_bound_pod_needs_next_to_its_data() -> None:
+    # Two jobs reading 1 MB fill the edge node that holds their data and a 50 MB data set;
+    # the pod that reads the 50 MB runs on the cloud, behind the cloud-edge link. Each job
+    # is better where it is, and the reader fits on the edge only once both jobs are gone:
+    # no move, swap or chain (one pod moved per node) gets there, and the local search
+    # stops. Emptying the site and refilling it, the pod with the most to lose first, puts
+    # the reader next to its data and the jobs on the cloud.
+    nodes = [mb.cloud("cloud-1", cpu=2000), mb.edge("edge-1", cpu=2000)]
+    data = {"data_source": "edge-1", "compute_cost": 100.0}
+    pods = [
+        mb.pod("job-1", cpu=1000, data_size_mb=1.0, **data),
+        mb.pod("job-2", cpu=1000, data_size_mb=1.0, **data),
+        mb.pod("reader", cpu=2000, data_size_mb=50.0, **data),
+    ]
+    problem = evaluator.Problem(pods, model.ClusterState(nodes), CONFIG)
+    stuck = batch.local_search(batch.from_nodes(problem, [1, 1, 0]), batch.Budget(0, exact=True))
+    assert stuck.where.tolist() == [1, 1, 0]
+    found = batch.ruin_and_recreate(stuck.copy(), batch.Budget(0, exact=True))
+    assert found.where.tolist() == [0, 0, 1]
+    assert found.placed == 3
+    assert found.total() < stuck.total() - 1.0
+
+
+@pytest.mark.parametrize("reading", list(model.CongestionModel))
+def test_ruin_and_recreate_never_returns_a_worse_assignment(
+    reading: model.CongestionModel,
+) -> None:
+    config = model.ModelConfig(congestion_model=reading)
+    improved = 0
+    for seed in (1, 2, 3, 4):
+        nodes, pods = overfilled_edge(seed)
+        problem = evaluator.Problem(pods, model.ClusterState(nodes), config)
+        a = batch.Assignment(problem)
+        batch.insert_all(a, batch.small_first(problem), batch.Budget(0, exact=True))
+        before = (a.counts(), a.total())
+        found = batch.ruin_and_recreate(a.copy(), batch.Budget(0, exact=True))
+        assert found.counts() >= before[0], seed
+        if found.counts() == before[0]:
+            assert found.total() <= before[1] + batch.COST_EPS, seed
+        improved += (found.counts(), -found.total()) > (before[0], -before[1] + 1e-6)
+        # Every filter still holds: the assignment rebuilt from its nodes keeps every pod.
+        again = batch.from_nodes(problem, [None if i < 0 else int(i) for i in found.where])
+        assert again.where.tolist() == found.where.tolist(), seed
+    assert improved > 0
+
+
 def test_the_seed_places_nine_of_its_ten_pods() -> None:
     sim = simulate.build(simulate.scenario_files("seed"))
     assert strategies.place_batch(sim.pods, sim.cluster, sim.config).placed == 9
