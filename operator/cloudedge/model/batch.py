@@ -1179,10 +1179,11 @@ def ruin_and_recreate(a: Assignment, budget: Budget) -> Assignment:
     cloud behind its capped link. Emptying the site and filling it again, the pods that
     need it most first, reaches what those steps cannot: on mixed-250 (seed 2), given 30 s
     (``optimal``), the local search from the kept start stopped at a total of 5,672 s, and
-    at 5,467 s after this (its ends from the seven starts ranged from 4,075 to 6,275 s). Run with the
-    time the local search leaves (:func:`solve`): given a share of the budget before it,
-    it lowered the totals of the 150- and 250-pod draws more, but the 400-pod draws lost up
-    to 10 pods, whose search needs the whole budget (docs/model.md, "Joint placement").
+    at 5,467 s after this (its ends from the seven starts ranged from 4,075 to 6,275 s).
+    Run with the time the local search leaves (:func:`solve`): given a share of the budget
+    before it, it lowered the totals of the 150- and 250-pod draws more, but the 400-pod
+    draws lost up to 10 pods, whose search needs the whole budget (docs/model.md, "Joint
+    placement").
     Deterministic: no random choice, so an exact solve stays exact."""
     pr = a.problem
     order = constrained_order(pr)
