@@ -395,8 +395,15 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
         if shared["batch"] > 1.05 * shared["optimal"]:
             out.append(
                 f"- **{name}: batch's mean completion is {_f(shared['batch'] / shared['optimal'])}"
-                f"x optimal's** (sharing reading): batch stops its local search at 2 s, "
-                f"optimal at {detail['time_limit_s']:g} s."
+                f"x optimal's** (sharing reading): batch stops its local search at 2 s; "
+                f"optimal's search ran {_f(o.get('seconds', math.nan))} s of its "
+                f"{detail['time_limit_s']:g} s"
+                + (
+                    ", and emptied and refilled sites with the time its local search left "
+                    '(docs/model.md, "Joint placement", 4).'
+                    if o.get("recreated")
+                    else "."
+                )
             )
         if s["deadline_misses"] > 0:
             out.append(

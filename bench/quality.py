@@ -85,6 +85,7 @@ def judge(result: strategies.PlacementResult, config: model.ModelConfig) -> dict
         "util_edge": util["edge"],
         "status": result.solver_status,
         "count_proven": bool(solve and solve.count_proven),
+        "recreated": bool(solve and solve.recreated),
         "lower_bound_s": solve.lower_bound_s if solve else float("nan"),
         "placed_keys": sorted(p.pod.key for p in result.placements if p.node is not None),
         "on_time_keys": sorted(
