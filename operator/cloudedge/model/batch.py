@@ -38,7 +38,8 @@ How, within a time budget, keeping the best assignment found so far:
   each (pod, node) pair priced against the best heuristic assignment;
 * local search on the exact objective: insertion of unplaced pods (ejecting one blocker to
   another node, or trading a deadline pod that caps its node for more pods), moves, swaps
-  and chains.
+  and chains; for ``optimal``, when it stops with time left, ruin and recreate (each site
+  emptied and refilled in turn) and the local search again.
 
 Every assignment the search holds is feasible on the final state, and greedy's repaired
 placement is one of the starting points, so the result is never worse than greedy's under the
@@ -1180,11 +1181,10 @@ def ruin_and_recreate(a: Assignment, budget: Budget) -> Assignment:
     need it most first, reaches what those steps cannot: on mixed-250 (seed 2), given 30 s
     (``optimal``), the local search from the kept start stopped at a total of 5,672 s, and
     at 5,467 s after this (its ends from the seven starts ranged from 4,075 to 6,275 s).
-    Run with the time the local search leaves (:func:`solve`): given a share of the budget
-    before it, it lowered the totals of the 150- and 250-pod draws more, but the 400-pod
-    draws lost up to 10 pods, whose search needs the whole budget (docs/model.md, "Joint
-    placement").
-    Deterministic: no random choice, so an exact solve stays exact."""
+    ``optimal`` runs it with the time the local search leaves (:func:`solve`'s
+    ``recreate``); ``batch`` does not, since the live binder's next batch waits for this
+    one (docs/model.md, "Joint placement", says what each order of the steps measured).
+    Deterministic: no random choice."""
     pr = a.problem
     order = constrained_order(pr)
     rank = np.empty(len(pr), dtype=np.int64)
@@ -1514,6 +1514,7 @@ def solve(
     use_milp: bool = True,
     exact: bool = False,
     small_first_start: bool = True,
+    recreate: bool = False,
 ) -> tuple[Assignment, SolveInfo]:
     """The best assignment found within ``time_limit_s`` (see the module docstring).
 
@@ -1524,7 +1525,10 @@ def solve(
     :class:`Budget`): for small batches, whose answer must not depend on the clock. Without
     any ``starts``, the first insertion runs to its end whatever the limit: it is the
     answer the search improves on. ``small_first_start`` False skips the second insertion
-    (large batches, where one insertion is a good share of the budget).
+    (large batches, where one insertion is a good share of the budget). ``recreate`` gives
+    the time the local search leaves to :func:`ruin_and_recreate` (``optimal``); without it
+    the search's end is the answer, as soon as it stops: the live binder's next batch waits
+    for this one.
     """
     t0 = time.monotonic()
     budget = Budget(time_limit_s, exact=exact)
@@ -1565,7 +1569,7 @@ def solve(
             if milp.key() > best.key():
                 best_name, best = "milp", milp
     best = local_search(best, budget)
-    if not budget.over():
+    if recreate and not budget.over():
         # The search stopped in a local optimum with time left: empty and refill one site
         # at a time, then search again from there.
         before = best.key()

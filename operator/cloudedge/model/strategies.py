@@ -293,6 +293,7 @@ def _solve(
             use_milp=use_milp or small,
             exact=small and strategy is Strategy.BATCH,
             small_first_start=not large,
+            recreate=strategy is Strategy.OPTIMAL,
         )
     info.solve_seconds = time.monotonic() - started
     return base, problem, [None if i < 0 else int(i) for i in assignment.where.tolist()], info
