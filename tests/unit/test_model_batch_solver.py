@@ -389,3 +389,55 @@ class TestWithBothReadingsTheObjectiveAddsTheQueueingWait:
             evaluator.Problem([new], cluster, model.ModelConfig())
         ).insert_costs(0)
         assert costs[0] > costs[1]
+
+
+class TestSortedSumsPriceWhatTheLoopsPriced:
+    """``batch._Sums`` keeps pricing's minima sums sorted; it must answer what a loop over
+    the members answers, after any order of adds and removes."""
+
+    def test_the_sums_match_a_loop_over_the_members(self) -> None:
+        rng = random.Random(7)
+        sums = batch._Sums()
+        members: list[tuple[float, float]] = []
+        for step in range(400):
+            if members and rng.random() < 0.4:
+                key, weight = members.pop(rng.randrange(len(members)))
+                sums.discard(key, weight)
+            else:
+                key = rng.choice((0.0, 1.0, 2.5, 2.5, 40.0, rng.uniform(0, 50)))
+                weight = rng.choice((1.0, 250.0, 1000.0))
+                members.append((key, weight))
+                sums.add(key, weight)
+            d = rng.choice((0.0, 2.5, 40.0, rng.uniform(0, 60)))
+            mins, weighted = sums.both_mins(d)
+            assert batch._mins(sorted(sums.keys), d) == pytest.approx(mins), step
+            assert mins == pytest.approx(sum(min(d, k) for k, _ in members)), step
+            assert weighted == pytest.approx(sum(w * min(d, k) for k, w in members)), step
+        assert sorted(sums.keys) == sums.keys
+
+    @pytest.mark.parametrize("seed", [1, 2])
+    def test_one_nodes_price_matches_the_whole_batchs_on_many_sites(self, seed: int) -> None:
+        # Many sources and sites, pods reading one source from several nodes of one site and
+        # of others: the per-source, per-site and per-node sums each carry a part.
+        from bench import quality
+
+        cluster, pods = quality.mixed(seed, 150)
+        problem = evaluator.Problem(pods, cluster, CONFIG)
+        assert batch.sharing(problem).n_sites > 2
+        rng = random.Random(seed)
+        a = batch.Assignment(problem)
+        for p in rng.sample(range(len(pods)), len(pods)):
+            fits = np.flatnonzero(np.isfinite(a.insert_costs(p)))
+            if len(fits):
+                a.add(p, int(rng.choice(fits.tolist())))
+        for p in rng.sample(range(len(pods)), 60):
+            i = int(a.where[p])
+            if i >= 0:
+                # Placed: its removal gain is what the total loses without it.
+                without = a.copy()
+                without.remove(p)
+                assert a.total() - without.total() == pytest.approx(a.removal_gain(p))
+            costs = a.insert_costs(p) if i < 0 else without.insert_costs(p)
+            for j in np.flatnonzero(np.isfinite(costs)).tolist():
+                priced = a.insert_cost(p, j) if i < 0 else without.insert_cost(p, j)
+                assert priced == pytest.approx(costs[j], rel=1e-9, abs=1e-9)

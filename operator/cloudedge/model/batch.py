@@ -48,6 +48,7 @@ solver's key (pods placed with every filter holding, then the objective).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import gc
@@ -100,6 +101,67 @@ class SolveInfo:
         return (self.total_s - self.lower_bound_s) / self.lower_bound_s
 
 
+class _Sums:
+    """A multiset of ``(key, weight)`` pairs kept sorted by key, so that ``sum(min(d, key))``
+    and ``sum(weight * min(d, key))`` over it take one bisection and slice sums (C loops)
+    instead of a Python loop over its members.
+
+    Pricing a pod on a node sums such minima over the pods it would share the node or a
+    link with: the work of the shorter of two pods on one CPU, the megabytes of the smaller
+    of two transfers on one link. A cloud node holds a hundred pods and a camera's source
+    serves dozens, and the local search prices pods hundreds of thousands of times; a loop
+    grows with the readers of a source, these sums with their logarithm. Measured (the local
+    search from the most-constrained-first insertion to its end, same result): mixed-400
+    seed 1, 48-52 s of CPU with loops, 43 s with these; mixed-250, within noise (7-8 s)."""
+
+    __slots__ = ("keys", "products", "weights")
+
+    def __init__(self) -> None:
+        self.keys: list[float] = []
+        self.weights: list[float] = []
+        self.products: list[float] = []
+        """``weight * key`` per member, in the order of :attr:`keys`."""
+
+    def copy(self) -> _Sums:
+        out = _Sums()
+        out.keys, out.weights, out.products = self.keys[:], self.weights[:], self.products[:]
+        return out
+
+    def add(self, key: float, weight: float = 1.0) -> None:
+        k = bisect.bisect_right(self.keys, key)
+        self.keys.insert(k, key)
+        self.weights.insert(k, weight)
+        self.products.insert(k, key * weight)
+
+    def discard(self, key: float, weight: float = 1.0) -> None:
+        """Take out one member equal to ``(key, weight)``, which must be there."""
+        k = bisect.bisect_left(self.keys, key)
+        while self.weights[k] != weight:
+            k += 1
+        del self.keys[k], self.weights[k], self.products[k]
+
+    def both_mins(self, d: float) -> tuple[float, float]:
+        """``sum(min(d, key))`` and ``sum(weight * min(d, key))`` over the members."""
+        keys = self.keys
+        k = bisect.bisect_left(keys, d)
+        return (
+            sum(keys[:k]) + d * (len(keys) - k),
+            sum(self.products[:k]) + d * sum(self.weights[k:]),
+        )
+
+
+def _mins(keys: list[float], d: float) -> float:
+    """``sum(min(d, key))`` over ``keys``, sorted (:class:`_Sums`, unweighted: a plain
+    sorted list, kept with :func:`bisect.insort`)."""
+    k = bisect.bisect_left(keys, d)
+    return sum(keys[:k]) + d * (len(keys) - k)
+
+
+def _discard(keys: list[float], key: float) -> None:
+    """Take one ``key`` out of sorted ``keys``, where it must be."""
+    del keys[bisect.bisect_left(keys, key)]
+
+
 class Assignment:
     """A feasible assignment with per-node accumulators, so moves are priced in O(nodes)."""
 
@@ -119,6 +181,16 @@ class Assignment:
         self.readers: dict[int, set[int]] = {}
         """Per data source (:attr:`Sharing.source`): its placed pods that fetch across the
         network (they share its uplink, and by site the topology link)."""
+        # The same members as sorted sums (:class:`_Sums`), which pricing reads: per node
+        # its pods by work per CPU (weighted by CPU) and its fetching pods by data size; per
+        # source its readers by size, all of them, per site and per node.
+        self.cpu_sums = [_Sums() for _ in range(n_nodes)]
+        self.fetch_sums: list[list[float]] = [[] for _ in range(n_nodes)]
+        self.source_sums: dict[int, list[float]] = {}
+        self.source_site_sums: dict[int, list[float]] = {}
+        """Keyed ``source * sites + site``."""
+        self.source_node_sums: dict[int, list[float]] = {}
+        """Keyed ``source * nodes + node``."""
         self.node_slack = np.full(n_nodes, math.inf)
         self.slack, self.slack_limit = _slacks(problem)
         self.fit_cap = problem.capacity + 1e-6
@@ -167,6 +239,11 @@ class Assignment:
         clone.members = [set(m) for m in self.members]
         clone.fetching = [set(m) for m in self.fetching]
         clone.readers = {k: set(v) for k, v in self.readers.items()}
+        clone.cpu_sums = [b.copy() for b in self.cpu_sums]
+        clone.fetch_sums = [b[:] for b in self.fetch_sums]
+        clone.source_sums = {k: b[:] for k, b in self.source_sums.items()}
+        clone.source_site_sums = {k: b[:] for k, b in self.source_site_sums.items()}
+        clone.source_node_sums = {k: b[:] for k, b in self.source_node_sums.items()}
         clone.node_slack = self.node_slack.copy()
         clone.room = self.room.copy()
         clone.node_limit = self.node_limit.copy()
@@ -216,9 +293,23 @@ class Assignment:
         self.service_on[i] += pr.service[p, i]
         self.members[i].add(p)
         sh = self.sharing
+        self.cpu_sums[i].add(sh.ratio_of[p], sh.weight_of[p])
         if sh.remote[p, i]:
             self.fetching[i].add(p)
-            self.readers.setdefault(sh.source_of[p], set()).add(p)
+            source, size = sh.source_of[p], sh.size_of[p]
+            self.readers.setdefault(source, set()).add(p)
+            bisect.insort(self.fetch_sums[i], size)
+            n_nodes = len(sh.site_of)
+            for sums, key in (
+                (self.source_sums, source),
+                (self.source_site_sums, source * sh.n_sites + sh.site_of[i]),
+                (self.source_node_sums, source * n_nodes + i),
+            ):
+                found = sums.get(key)
+                if found is None:
+                    sums[key] = [size]
+                else:
+                    bisect.insort(found, size)
         self.node_slack[i] = min(self.node_slack[i], self.slack[p, i])
         self._refresh(i)
 
@@ -232,9 +323,16 @@ class Assignment:
         self.service_on[i] -= pr.service[p, i]
         members = self.members[i]
         members.discard(p)
+        sh = self.sharing
+        self.cpu_sums[i].discard(sh.ratio_of[p], sh.weight_of[p])
         if p in self.fetching[i]:
             self.fetching[i].discard(p)
-            self.readers[self.sharing.source_of[p]].discard(p)
+            source, size = sh.source_of[p], sh.size_of[p]
+            self.readers[source].discard(p)
+            _discard(self.fetch_sums[i], size)
+            _discard(self.source_sums[source], size)
+            _discard(self.source_site_sums[source * sh.n_sites + sh.site_of[i]], size)
+            _discard(self.source_node_sums[source * len(sh.site_of) + i], size)
         if not members:  # no rounding residue on an empty node
             self.cpu[i], self.mem[i] = self._start_cpu[i], self._start_mem[i]
             self.used[i] = pr.start[i]
@@ -361,10 +459,13 @@ class Assignment:
         sh = self.sharing
         cost = 0.0
         if sh.work_of[p] > 0:
+            # Over the node's other pods q: (w_p + w_q) min(r_p, r_q).
             w_p, r_p = sh.weight_of[p], sh.ratio_of[p]
-            weight, ratio = sh.weight_of, sh.ratio_of
-            cpu = sum((w_p + weight[q]) * min(r_p, ratio[q]) for q in self.members[i] if q != p)
-            cost += cpu * sh.inv_rate_of[i]
+            mins, weighted = self.cpu_sums[i].both_mins(r_p)
+            cpu = w_p * mins + weighted
+            if self.where[p] == i:  # its own pair is not a pair
+                cpu -= 2.0 * w_p * r_p
+            cost += max(cpu, 0.0) * sh.inv_rate_of[i]
         if not sh.remote[p, i]:
             return cost
         return cost + 2.0 * terms.MEGABITS_PER_MEGABYTE * self.link_megabits(p, i)
@@ -374,28 +475,44 @@ class Assignment:
         crosses the network there): the megabytes each shares with it times the inverse rate
         of the slowest link the two cross together (:func:`.contention.link_sums`): the
         node's downlink; from the same source also its uplink, and the topology link into
-        the node's site when both land in that site."""
+        the node's site when both land in that site.
+
+        The three rates nest (``up <= across <= here``), so the readers of ``p``'s source
+        are summed at ``up``, those in the node's site add ``across - up`` and those on the
+        node ``here - across``: four sorted sums (:class:`_Sums`) answer it."""
         sh = self.sharing
-        d_p, size, source_p = sh.size_of[p], sh.size_of, sh.source_of[p]
+        d_p, source_p = sh.size_of[p], sh.source_of[p]
         down = sh.inv_down_of[i]
-        total = 0.0
-        for q in self.fetching[i]:
-            if q != p and sh.source_of[q] != source_p:  # the same source's: below
-                total += min(d_p, size[q]) * down
-        readers = self.readers.get(source_p, ())
-        if not readers:
+        n_nodes = len(sh.site_of)
+        on_node = self.source_node_sums.get(source_p * n_nodes + i)
+        same_node = _mins(on_node, d_p) if on_node is not None else 0.0
+        # The node's other transfers, from other sources, share its downlink only.
+        total = max(_mins(self.fetch_sums[i], d_p) - same_node, 0.0) * down
+        everywhere = self.source_sums.get(source_p)
+        if not everywhere:
             return total
-        up, site, where = sh.inv_up_of[p], sh.site_of, self.where
+        j = int(self.where[p])
+        # p's own transfer, where it is placed, is not a pair.
+        own = j >= 0 and p in self.fetching[j]
+        site_i = sh.site_of[i]
+        in_site = self.source_site_sums.get(source_p * sh.n_sites + site_i)
+        same_site = _mins(in_site, d_p) if in_site is not None else 0.0
+        same_all = _mins(everywhere, d_p)
+        if own:
+            same_all -= d_p
+            if sh.site_of[j] == site_i:
+                same_site -= d_p
+                if j == i:
+                    same_node -= d_p
+        up = sh.inv_up_of[p]
         across = max(up, float(sh.inv_link[p, i]))
         here = max(across, down)
-        site_i = site[i]
-        for q in readers:
-            if q == p:
-                continue
-            j = int(where[q])
-            rate = here if j == i else across if site[j] == site_i else up
-            total += min(d_p, size[q]) * rate
-        return total
+        return (
+            total
+            + max(same_all, 0.0) * up
+            + max(same_site, 0.0) * (across - up)
+            + max(same_node, 0.0) * (here - across)
+        )
 
 
 def _slacks(problem: evaluator.Problem) -> tuple[state_mod.FloatArray, state_mod.FloatArray]:
