@@ -353,11 +353,12 @@ class Assignment:
             np.maximum(self.cpu + pr.cpu_share[p], self.mem + pr.mem_share[p]),
             pr.max_utilization,
         )
-        ok = (
-            pr.allowed[p]
-            & np.all(pr.requests[p] <= self.room, axis=1)
-            & (g_new <= np.minimum(self.node_limit, self.slack_limit[p]))
-        )
+        ok = pr.allowed[p] & (g_new <= np.minimum(self.node_limit, self.slack_limit[p]))
+        # Column by column: np.all over the rows' axis was 49 us of a 1,000-node pricing,
+        # three comparisons 9 us.
+        room = self.room
+        for r, request in enumerate(pr.requests[p].tolist()):
+            ok &= room[:, r] >= request
         return ok, g_new
 
     def insert_costs(self, p: int) -> state_mod.FloatArray:
