@@ -72,3 +72,20 @@ def test_a_409_for_a_pod_bound_elsewhere_is_a_typed_conflict_naming_the_node() -
     with pytest.raises(binding.BindConflict) as caught:
         binding.bind(core, namespace="default", name="p", uid="uid-p", node="edge-1")
     assert caught.value.node == "cloud-1"
+
+
+def test_a_409_from_a_failing_etcd_for_a_pod_found_on_this_node_is_this_requests_binding() -> None:
+    # etcd stored the write and failed before it answered: the API server's reply is a 409
+    # about the storage, and the pod is on the node this request named.
+    core = FakeCore({("default", "p"): ("uid-p", "edge-1")})
+    core.fail_with = api_error(409, ETCD_DOWN)
+    outcome = binding.bind(core, namespace="default", name="p", uid="uid-p", node="edge-1")
+    assert outcome is binding.Outcome.BOUND
+
+
+def test_a_409_saying_already_assigned_to_this_node_is_an_earlier_binding() -> None:
+    # Bound before this request (an earlier attempt, or another client with the same choice):
+    # the API server says so, and this request made nothing.
+    core = FakeCore({("default", "p"): ("uid-p", "edge-1")})
+    outcome = binding.bind(core, namespace="default", name="p", uid="uid-p", node="edge-1")
+    assert outcome is binding.Outcome.ALREADY_BOUND_SAME_NODE

@@ -31,6 +31,10 @@ from kubernetes.client import exceptions as k8s_exc
 from cloudedge import errors
 from cloudedge.cluster import client
 
+ALREADY_ASSIGNED = "is already assigned to node"
+"""The API server's 409 for a Binding of a pod that was bound before it (kube-apiserver's
+``assignPod``)."""
+
 
 class Outcome(enum.StrEnum):
     """A Binding that worked."""
@@ -143,7 +147,16 @@ def _classify(
         bound_node = spec.node_name if spec else None
         same_pod = not uid or bound_uid == uid
         if same_pod and bound_node == node:
-            return Outcome.ALREADY_BOUND_SAME_NODE
+            if ALREADY_ASSIGNED in text:
+                return Outcome.ALREADY_BOUND_SAME_NODE
+            # The 409 was about the write, not the assignment: the API server turns any
+            # storage error of a Binding into a 409 ("rpc error: code = Unavailable" while
+            # etcd fails), and etcd may have stored the write before it failed. The pod is
+            # where this request sent it, and nothing else had bound it (that 409 says
+            # "already assigned"): this request bound it. Taken for someone else's binding,
+            # such pods had no Scheduled event and went uncounted (tests/faults, etcd killed
+            # mid-burst: the five Bindings in flight at the kill).
+            return Outcome.BOUND
         if not same_pod:
             raise BindGone(f"{where}: pod was recreated ({text})") from err
         if bound_node:
