@@ -178,19 +178,16 @@ class Assignment:
         self.sharing = sharing(problem)
         self.fetching: list[set[int]] = [set() for _ in range(n_nodes)]
         """Per node: its pods whose data crosses the network (they share its downlink)."""
-        self.readers: dict[int, set[int]] = {}
-        """Per data source (:attr:`Sharing.source`): its placed pods that fetch across the
-        network (they share its uplink, and by site the topology link)."""
-        # The same members as sorted sums (:class:`_Sums`), which pricing reads: per node
-        # its pods by work per CPU (weighted by CPU) and its fetching pods by data size; per
-        # source its readers by size, all of them, per site and per node.
+        # What pricing reads, as sorted sums (:class:`_Sums`): per node its pods by work per
+        # CPU (weighted by CPU) and its fetching pods by data size; per data source
+        # (:attr:`Sharing.source`) the sizes of its placed pods that fetch across the network
+        # (they share its uplink, and by site the topology link): all of them, per site
+        # (:meth:`_site_key`) and per node (:meth:`_node_key`).
         self.cpu_sums = [_Sums() for _ in range(n_nodes)]
         self.fetch_sums: list[list[float]] = [[] for _ in range(n_nodes)]
         self.source_sums: dict[int, list[float]] = {}
         self.source_site_sums: dict[int, list[float]] = {}
-        """Keyed ``source * sites + site``."""
         self.source_node_sums: dict[int, list[float]] = {}
-        """Keyed ``source * nodes + node``."""
         self.node_slack = np.full(n_nodes, math.inf)
         self.slack, self.slack_limit = _slacks(problem)
         self.fit_cap = problem.capacity + 1e-6
@@ -238,7 +235,6 @@ class Assignment:
         clone.used = self.used.copy()
         clone.members = [set(m) for m in self.members]
         clone.fetching = [set(m) for m in self.fetching]
-        clone.readers = {k: set(v) for k, v in self.readers.items()}
         clone.cpu_sums = [b.copy() for b in self.cpu_sums]
         clone.fetch_sums = [b[:] for b in self.fetch_sums]
         clone.source_sums = {k: b[:] for k, b in self.source_sums.items()}
@@ -297,13 +293,11 @@ class Assignment:
         if sh.remote[p, i]:
             self.fetching[i].add(p)
             source, size = sh.source_of[p], sh.size_of[p]
-            self.readers.setdefault(source, set()).add(p)
             bisect.insort(self.fetch_sums[i], size)
-            n_nodes = len(sh.site_of)
             for sums, key in (
                 (self.source_sums, source),
-                (self.source_site_sums, source * sh.n_sites + sh.site_of[i]),
-                (self.source_node_sums, source * n_nodes + i),
+                (self.source_site_sums, self._site_key(source, i)),
+                (self.source_node_sums, self._node_key(source, i)),
             ):
                 found = sums.get(key)
                 if found is None:
@@ -328,11 +322,10 @@ class Assignment:
         if p in self.fetching[i]:
             self.fetching[i].discard(p)
             source, size = sh.source_of[p], sh.size_of[p]
-            self.readers[source].discard(p)
             _discard(self.fetch_sums[i], size)
             _discard(self.source_sums[source], size)
-            _discard(self.source_site_sums[source * sh.n_sites + sh.site_of[i]], size)
-            _discard(self.source_node_sums[source * len(sh.site_of) + i], size)
+            _discard(self.source_site_sums[self._site_key(source, i)], size)
+            _discard(self.source_node_sums[self._node_key(source, i)], size)
         if not members:  # no rounding residue on an empty node
             self.cpu[i], self.mem[i] = self._start_cpu[i], self._start_mem[i]
             self.used[i] = pr.start[i]
@@ -454,6 +447,14 @@ class Assignment:
             out += np.where(sh.remote[p], links, 0.0)
         return out
 
+    def _site_key(self, source: int, i: int) -> int:
+        """Key of :attr:`source_site_sums`: ``source`` and the site of node ``i``."""
+        return source * self.sharing.n_sites + self.sharing.site_of[i]
+
+    def _node_key(self, source: int, i: int) -> int:
+        """Key of :attr:`source_node_sums`: ``source`` and node ``i``."""
+        return source * len(self.sharing.site_of) + i
+
     def shared_with(self, p: int, i: int) -> float:
         """:meth:`shared_costs` on node ``i`` alone, from the pods that share its node and
         links (kept per node and per source: a move prices two nodes, not the batch)."""
@@ -484,8 +485,7 @@ class Assignment:
         sh = self.sharing
         d_p, source_p = sh.size_of[p], sh.source_of[p]
         down = sh.inv_down_of[i]
-        n_nodes = len(sh.site_of)
-        on_node = self.source_node_sums.get(source_p * n_nodes + i)
+        on_node = self.source_node_sums.get(self._node_key(source_p, i))
         same_node = _mins(on_node, d_p) if on_node is not None else 0.0
         # The node's other transfers, from other sources, share its downlink only.
         total = max(_mins(self.fetch_sums[i], d_p) - same_node, 0.0) * down
@@ -496,7 +496,7 @@ class Assignment:
         # p's own transfer, where it is placed, is not a pair.
         own = j >= 0 and p in self.fetching[j]
         site_i = sh.site_of[i]
-        in_site = self.source_site_sums.get(source_p * sh.n_sites + site_i)
+        in_site = self.source_site_sums.get(self._site_key(source_p, i))
         same_site = _mins(in_site, d_p) if in_site is not None else 0.0
         same_all = _mins(everywhere, d_p)
         if own:
