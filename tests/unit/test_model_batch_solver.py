@@ -437,6 +437,12 @@ class TestSortedSumsPriceWhatTheLoopsPriced:
                 without = a.copy()
                 without.remove(p)
                 assert a.total() - without.total() == pytest.approx(a.removal_gain(p))
+                # Priced while placed, on every node: its own pair and transfer left out,
+                # the whole-batch pass (masked columns) as one node's sums.
+                whole = a.shared_costs(p)
+                for j in range(len(whole)):
+                    assert whole[j] == pytest.approx(a.shared_with(p, j), rel=1e-9, abs=1e-9)
+                assert np.allclose(whole, without.shared_costs(p), rtol=1e-9, atol=1e-9)
             costs = a.insert_costs(p) if i < 0 else without.insert_costs(p)
             for j in np.flatnonzero(np.isfinite(costs)).tolist():
                 priced = a.insert_cost(p, j) if i < 0 else without.insert_cost(p, j)

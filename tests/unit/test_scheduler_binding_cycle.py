@@ -338,3 +338,31 @@ def test_a_batch_is_reserved_whole_while_greedy_decides_only_as_bind_workers_fre
     assert binds == 8
     assert sorted(sent) == sorted(names)  # each pod bound once
     assert cpu_used(view) == {"a": 800.0}
+
+
+def test_other_work_on_the_event_loop_runs_between_two_decisions() -> None:
+    # Pods that fit nowhere free their bind slot at once and the queue is never empty, so
+    # nothing in the cycle waits: without a yield the loop (pod events, bindings, /metrics)
+    # stood still until every one of them was tried.
+    s = setup()
+    pods = 60
+
+    async def go() -> list[float]:
+        for k in range(pods):
+            s.scheduler.pod_pending(pending(f"big-{k}", cpu="8"))
+        task = asyncio.create_task(s.scheduler.run())
+        seen: list[float] = []
+        for _ in range(2000):  # bounded: every pod tried, or 2,000 turns of the loop
+            await asyncio.sleep(0)
+            seen.append(s.sample("cloudedge_schedule_attempts_total", result="unschedulable"))
+            if seen[-1] >= pods:
+                break
+        await s.scheduler.stop(drain_s=1)
+        await asyncio.gather(task, return_exceptions=True)
+        return seen
+
+    seen = asyncio.run(go())
+    s.scheduler._side_pool.shutdown(wait=True)
+    assert seen[-1] == pods  # every pod was tried
+    # This coroutine had a turn after each decision or so, not once all were made.
+    assert len([n for n in seen if 0 < n < pods]) >= pods // 2, seen

@@ -54,6 +54,18 @@ def decisions_in_flight(bind_workers: int, batch: batching.BatchOptions) -> int:
     return max(bind_workers, batch.max_pods) if batch.batched else bind_workers
 
 
+async def _yield() -> None:
+    """Let the event loop run its other work between two decisions.
+
+    A decision runs on the loop, and neither a ready queue nor a free bind slot makes the
+    cycle wait, so a run of pods that fit nowhere (each frees its slot at once) used to hold
+    the loop until the queue was empty: the pod stream's events, the bindings just started
+    and ``/metrics`` and ``/healthz`` waited seconds behind it on a loaded machine (a fault
+    test's scrape timed out after 5 s). kube-scheduler decides in a goroutine of its own.
+    """
+    await asyncio.sleep(0)
+
+
 LOST_REPLY = "bound by an earlier attempt whose reply was lost"
 
 FRESH_VIEW_WAIT_S = 30.0
@@ -250,6 +262,7 @@ class Scheduler:
             except Exception:
                 decided = self._failed_unexpectedly(qp)
             self._dispatch(qp, decided)
+            await _yield()
 
     def _dispatch(self, qp: queue_mod.QueuedPod, decided: Decision | Result) -> None:
         """Start the binding cycle of a Decision, or settle an attempt that ended without one
@@ -322,6 +335,7 @@ class Scheduler:
             except Exception:
                 decided = self._failed_unexpectedly(qp)
             self._dispatch(qp, decided)
+            await _yield()
 
     def _failed_unexpectedly(self, qp: queue_mod.QueuedPod) -> Result:
         """A bug while deciding: logged and counted; the pod is retried after a backoff."""
