@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import zlib
 from typing import Any
 
 import prometheus_client as prom
@@ -366,3 +367,33 @@ def test_other_work_on_the_event_loop_runs_between_two_decisions() -> None:
     assert seen[-1] == pods  # every pod was tried
     # This coroutine had a turn after each decision or so, not once all were made.
     assert len([n for n in seen if 0 < n < pods]) >= pods // 2, seen
+
+
+def test_one_pods_side_calls_run_in_order_and_other_pods_run_beside_them() -> None:
+    # A pod's FailedScheduling and its Scheduled are submitted microseconds apart; the first
+    # write is slow here, and the second must still come after it. Another pod's call runs
+    # meanwhile on another lane.
+    pool = core.SidePool(lanes=2)
+    written: list[str] = []
+    slow_started, other_done = threading.Event(), threading.Event()
+
+    def slow(name: str) -> None:
+        slow_started.set()
+        other_done.wait(timeout=5)  # bounded: held until the other pod's call is written
+        written.append(name)
+
+    # Two UIDs on different lanes of two.
+    first, other = (
+        "pod-a",
+        next(
+            f"pod-{k}"
+            for k in range(100)
+            if zlib.crc32(f"pod-{k}".encode()) % 2 != zlib.crc32(b"pod-a") % 2
+        ),
+    )
+    pool.submit(first, slow, "a: FailedScheduling")
+    pool.submit(first, written.append, "a: Scheduled")
+    assert slow_started.wait(timeout=5)
+    pool.submit(other, lambda: (written.append(f"{other}: Scheduled"), other_done.set()))
+    pool.shutdown(wait=True)
+    assert written == [f"{other}: Scheduled", "a: FailedScheduling", "a: Scheduled"]

@@ -24,6 +24,8 @@ import enum
 import logging
 import math
 import time
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client as k8s
@@ -114,6 +116,36 @@ class Decision:
     tier: model.Tier | None
 
 
+SIDE_LANES = 4
+"""Threads that write events and conditions (:class:`SidePool`)."""
+
+
+class SidePool:
+    """Best-effort API calls (events, conditions) off the decision path, in order per pod.
+
+    kube-scheduler's event broadcaster writes a pod's events in the order they were made. A
+    plain pool of threads did not: a failed Binding's FailedScheduling and the Scheduled that
+    follows once the pod is found on its node are submitted microseconds apart, and two
+    threads could write them the other way round. Each pod's calls go to one single-thread
+    lane, chosen by its UID, so they run in order; pods spread over the lanes, so as many
+    calls run at once as there are lanes.
+    """
+
+    def __init__(self, lanes: int = SIDE_LANES) -> None:
+        self._lanes = [
+            concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"events-{k}")
+            for k in range(lanes)
+        ]
+
+    def submit(self, key: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``fn`` after every call submitted before it for the same ``key``."""
+        self._lanes[zlib.crc32(key.encode()) % len(self._lanes)].submit(fn, *args, **kwargs)
+
+    def shutdown(self, *, wait: bool = True, cancel_futures: bool = False) -> None:
+        for lane in self._lanes:
+            lane.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 class Scheduler:
     """Ties the queue, the view, the model and the API together."""
 
@@ -140,9 +172,7 @@ class Scheduler:
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=bind_workers, thread_name_prefix="bind"
         )
-        self._side_pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=4, thread_name_prefix="events"
-        )
+        self._side_pool = SidePool()
         self._slots = asyncio.Semaphore(decisions_in_flight(bind_workers, self.batch))
         self._binds: set[asyncio.Task[None]] = set()
         self._leading = asyncio.Event()
@@ -445,13 +475,14 @@ class Scheduler:
         self.metrics.schedule_attempts.labels(result).inc()
         log.info("%s %s: %s", qp.key, result, message)
         self._side(
+            qp.uid,
             self.recorder.pod_event,
             qp.obj,
             reason="FailedScheduling",
             message=message,
             warning=True,
         )
-        self._side(self._mark_unschedulable, qp.uid, qp.obj, message)
+        self._side(qp.uid, self._mark_unschedulable, qp.uid, qp.obj, message)
 
     def _mark_unschedulable(self, uid: str, obj: dict[str, Any], message: str) -> None:
         """Set ``PodScheduled=False`` (events thread); forget the pod if it no longer exists.
@@ -554,6 +585,7 @@ class Scheduler:
         self.metrics.schedule_attempts.labels("error").inc()
         log.warning("%s bind failed, will retry: %s", qp.key, err)
         self._side(
+            qp.uid,
             self.recorder.pod_event,
             qp.obj,
             reason="FailedScheduling",
@@ -583,13 +615,19 @@ class Scheduler:
         text = f"Successfully assigned {qp.key} to {node}: {message}"
         log.info("%s", text)
         self._side(
-            self.recorder.pod_event, qp.obj, reason="Scheduled", message=text, action="Binding"
+            qp.uid,
+            self.recorder.pod_event,
+            qp.obj,
+            reason="Scheduled",
+            message=text,
+            action="Binding",
         )
 
-    def _side(self, fn: Any, *args: Any, **kwargs: Any) -> None:
-        """Run a best-effort API call (event, condition) without holding up decisions."""
+    def _side(self, uid: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run a best-effort API call (event, condition) about pod ``uid`` without holding up
+        decisions, after the calls made before it about that pod (:class:`SidePool`)."""
         if not self._stopping:
-            self._side_pool.submit(fn, *args, **kwargs)
+            self._side_pool.submit(uid, fn, *args, **kwargs)
 
     async def stop(self, *, drain_s: float = 10.0) -> None:
         """Stop deciding; let started binds finish (bounded), then release the pools."""
