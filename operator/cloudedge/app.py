@@ -24,7 +24,7 @@ import prometheus_client as prom
 from aiohttp import web
 from kubernetes import client as k8s
 
-from cloudedge import SCHEDULER_NAME, errors, inputs, model
+from cloudedge import SCHEDULER_NAME, errors, inputs, memory, model
 from cloudedge.cluster import client, events, live
 from cloudedge.metrics import Metrics
 from cloudedge.scheduler import batching, core, leader, operator, ownership, stream
@@ -286,6 +286,7 @@ class App:
             self.scheduler.attach(loop)
         await loop.run_in_executor(None, self.live.start)
         log.info("cluster view synced: %d nodes", len(self.live.view.node_names()))
+        log.info("%d objects frozen out of the cyclic collector", memory.freeze_survivors())
         if self.serving_extender:
             await self._start_site(
                 self._extender_app(), self.opts.extender_port, ssl_context=self.extender_ssl
@@ -328,4 +329,5 @@ class App:
 
 def run(opts: RunOptions) -> None:
     """Blocking entry point of ``cloudedge run``."""
+    memory.keep_freed_memory()
     asyncio.run(App(opts).run())
