@@ -85,6 +85,10 @@ def free_port() -> int:
 # -- clusters ----------------------------------------------------------------------------------
 
 
+SETTLE_TIMEOUT_S = 300.0
+"""How long a fresh cluster's nodes may keep the lifecycle controller's taints."""
+
+
 class KwokCluster:
     """A kwokctl cluster of ours, started and stopped with hack/cluster-up.sh / cluster-down.sh."""
 
@@ -96,6 +100,8 @@ class KwokCluster:
         self.scheduler_config = scheduler_config
         self.kubeconfig = str(cache_dir() / "clusters" / name / "kubeconfig")
         self.log = Path(tempfile.mkstemp(prefix=f"{name}-up-", suffix=".log")[1])
+        self.settled_after_s = math.nan
+        """Seconds from cluster-up.sh's return until no node was tainted (see up())."""
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ, CLUSTER_NAME=self.name, NODES_FILE=str(self.nodes_file))
@@ -118,6 +124,42 @@ class KwokCluster:
         if proc.returncode != 0:
             tail = self.log.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"cluster-up.sh for {self.name} failed:\n{tail}")
+        self.settled_after_s = self._wait_untainted()
+
+    def _wait_untainted(self) -> float:
+        """Seconds until no node carries a ``node.kubernetes.io/`` taint (not-ready,
+        unreachable), bounded by :data:`SETTLE_TIMEOUT_S`.
+
+        cluster-up.sh returns when every node is Ready; the node lifecycle controller then
+        lifts the not-ready taints a few nodes at a time, over minutes on 1,000 nodes. Every
+        lifted taint is a node change to each scheduler's cache (and a rebuild of our
+        view's model state): a run timed meanwhile measures the cluster settling.
+        """
+        api = ce_client.api_client(self.kubeconfig)
+        started = time.monotonic()
+        try:
+            core = k8s.CoreV1Api(api)
+            while True:
+                nodes = core.list_node().items
+                tainted = sum(
+                    1
+                    for node in nodes
+                    if any(
+                        t.key.startswith("node.kubernetes.io/")
+                        for t in (node.spec.taints if node.spec and node.spec.taints else [])
+                    )
+                )
+                waited = time.monotonic() - started
+                if tainted == 0:
+                    return waited
+                if waited > SETTLE_TIMEOUT_S:
+                    raise RuntimeError(
+                        f"{self.name}: {tainted} of {len(nodes)} nodes still carry a "
+                        f"node.kubernetes.io/ taint after {SETTLE_TIMEOUT_S:.0f}s"
+                    )
+                time.sleep(2.0)
+        finally:
+            api.close()  # type: ignore[no-untyped-call]
 
     def component_pids(self) -> dict[str, int]:
         """PIDs of the control plane's processes, from kwokctl's pid files."""
@@ -154,6 +196,27 @@ def cpu_seconds(pid: int) -> float:
         return math.nan
     # After the command name: state is field 3, utime and stime are fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+IDLE_SAMPLE_S = 15.0
+"""How long each cluster's control plane is watched, idle, before its first run."""
+
+
+def idle_cores(cluster: KwokCluster, progress: common.Progress) -> dict[str, float]:
+    """Cores each control-plane process uses with no pod to place: what every run's per-pod
+    CPU figures carry for as long as the run lasts, whatever the binder."""
+    pids = cluster.component_pids()
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    time.sleep(IDLE_SAMPLE_S)
+    cores = {
+        name: round((cpu_seconds(pid) - before[name]) / IDLE_SAMPLE_S, 3)
+        for name, pid in pids.items()
+    }
+    progress(
+        f"e2e: {cluster.name}: nodes untainted {cluster.settled_after_s:.0f}s after "
+        f"cluster-up.sh; idle for {IDLE_SAMPLE_S:.0f}s: cores {cores}"
+    )
+    return cores
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -690,7 +753,12 @@ def run(
     results: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in modes}
     memory: dict[str, float] = {}
     profile: dict[str, Any] = {}
-    meta: dict[str, Any] = {"nodes": n_nodes, "counts": list(counts), "kubernetes": ""}
+    meta: dict[str, Any] = {
+        "nodes": n_nodes,
+        "counts": list(counts),
+        "kubernetes": "",
+        "idle_cores": {},
+    }
     try:
         if set(modes) & set("abd"):
             cluster = KwokCluster(MAIN_CLUSTER, nodes_file)
@@ -698,6 +766,7 @@ def run(
             cluster.up()
             try:
                 meta["kubernetes"] = _server_version(cluster.kubeconfig)
+                meta["idle_cores"]["main"] = idle_cores(cluster, progress)
                 _main_cluster_runs(
                     cluster, counts, sites, alloc, modes, results, memory, profile, progress
                 )
@@ -713,6 +782,7 @@ def run(
             cluster.up()
             try:
                 meta["kubernetes"] = meta["kubernetes"] or _server_version(cluster.kubeconfig)
+                meta["idle_cores"]["extender"] = idle_cores(cluster, progress)
                 _extender_runs(cluster, port, counts, sites, alloc, results, progress)
             finally:
                 if not keep_clusters:

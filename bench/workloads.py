@@ -211,6 +211,11 @@ def kube_nodes(n: int, rng: random.Random) -> list[dict[str, Any]]:
                     },
                     "labels": {
                         "type": "kwok",
+                        # The beta labels too, as a kubelet sets them: added after the
+                        # node exists, they were a model change per node while the
+                        # first run of a fresh cluster was timed (a state rebuild each).
+                        "beta.kubernetes.io/arch": "amd64",
+                        "beta.kubernetes.io/os": "linux",
                         "kubernetes.io/arch": "amd64",
                         "kubernetes.io/os": "linux",
                         "kubernetes.io/hostname": s["name"],
