@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import common
+from cloudedge.extender import server
 
 
 def _f(value: float, digits: int = 3) -> str:
@@ -107,6 +108,58 @@ def core(numbers: common.Numbers, detail: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _cpu_per_pod(r: dict[str, Any]) -> tuple[float, dict[str, float]]:
+    """Milliseconds of CPU per bound pod: our process's (nan for kube-scheduler alone) and
+    each control-plane component's."""
+    return float(r.get("binder_cpu_ms_per_pod", math.nan)), {
+        str(k): float(v) for k, v in (r.get("control_plane_cpu_ms_per_pod") or {}).items()
+    }
+
+
+def _extender_gap(
+    b: dict[str, Any], c: dict[str, Any], n: int, idle: dict[str, float] | None
+) -> str:
+    """Why (c) bound fewer than half of (b)'s pods per second: from the CPU every process of
+    the run spent per pod, against the machine's cores."""
+    ours, plane = _cpu_per_pod(c)
+    _, plane_b = _cpu_per_pod(b)
+    total = (0.0 if math.isnan(ours) else ours) + sum(plane.values())
+    total_b = sum(plane_b.values())
+    cores = os.cpu_count() or 1
+    parts = ", ".join(f"{name} {_f(ms)}" for name, ms in plane.items())
+    text = (
+        f"- **{n:,} pods, (c) extender {_f(c['pods_per_second'])} pods/s < half of (b) "
+        f"{_f(b['pods_per_second'])} pods/s** (latency p50 {_f(b['latency_p50_s'])} s to "
+        f"{_f(c['latency_p50_s'])} s). kube-scheduler's scheduling cycle waits for two HTTP "
+        "calls per pod, one after the other (filter, prioritize), and its binding cycle, run "
+        "asynchronously, for a third (`/bind`, made in the extender's own pool of "
+        f"{server.BIND_WORKERS} threads, `extender/server.py`). Per pod bound, the extender "
+        f"used {_f(ours)} ms of CPU and the cluster's processes {parts}: {_f(total)} ms in "
+        f"all, against {_f(total_b)} ms for the cluster's processes in (b). On {cores} cores, "
+        f"{_f(total)} ms per pod is at most about {_f(cores * 1000.0 / total)} pods/s, and "
+        f"at the run's rate these processes kept {_f(total * c['pods_per_second'] / 1000.0)} "
+        "cores busy. Each per-pod figure includes what the process spent while the run "
+        "lasted, whatever the pods, so the slower the run the more of that each pod carries."
+    )
+    if idle and c["pods_per_second"] > 0:
+        idle_total = sum(idle.values())
+        per_pod = idle_total * 1000.0 / c["pods_per_second"]
+        text += (
+            f" Idle before the runs, the extender's cluster used {_f(idle_total)} cores ("
+            + ", ".join(f"{name} {_f(v)}" for name, v in idle.items())
+            + f"): at {_f(c['pods_per_second'])} pods/s that is about {_f(per_pod)} ms of "
+            "each pod's figure above."
+        )
+    bind_c = c.get("binding_duration_seconds_mean")
+    if bind_c:
+        text += (
+            f" A `/bind` took {_f(bind_c * 1e3)} ms on average "
+            "(`cloudedge_binding_duration_seconds`), against kube-scheduler's `httpTimeout` "
+            "of 5 s."
+        )
+    return text
+
+
 def e2e(numbers: common.Numbers, detail: dict[str, Any]) -> str:
     results = detail["results"]
     counts = sorted({int(n) for by_n in results.values() for n in by_n})
@@ -129,41 +182,7 @@ def e2e(numbers: common.Numbers, detail: dict[str, Any]) -> str:
         if a and (behind_b or behind_d):
             out.append(_operator_gap(a, b, d, n, created.get("a")))
         if c and b and c["pods_per_second"] < 0.5 * b["pods_per_second"]:
-            cpu = c.get("binder_cpu_ms_per_pod", math.nan)
-            out.append(
-                f"- **{n:,} pods, (c) extender {_f(c['pods_per_second'])} pods/s < half of (b) "
-                f"{_f(b['pods_per_second'])} pods/s** (latency p50 {_f(b['latency_p50_s'])} s "
-                f"to {_f(c['latency_p50_s'])} s). kube-scheduler's scheduling cycle waits for "
-                "two HTTP calls per pod, one after the other (filter, prioritize), and its "
-                "binding cycle, run asynchronously, for a third (`/bind`, which itself waits "
-                "for the API server); the extender process used "
-                f"{_f(cpu)} ms of CPU per pod, and its `/bind` goes through the same "
-                "`binding.bind` as (a)."
-            )
-            bind_c = c.get("binding_duration_seconds_mean")
-            if bind_c:
-                threads = min(32, (os.cpu_count() or 1) + 4)
-                text = (
-                    f" A `/bind` took {_f(bind_c * 1e3)} ms on average "
-                    "(`cloudedge_binding_duration_seconds`, which starts before the thread is "
-                    "found), against kube-scheduler's `httpTimeout` of 5 s. "
-                    "`extender/server.py` `_Extender.bind` runs `binding.bind` through "
-                    "`asyncio.to_thread`, i.e. the event loop's default executor: "
-                    f"min(32, CPUs + 4) = {threads} threads here, while kube-scheduler binds "
-                    "pods asynchronously, many at once, so the calls queue for those threads."
-                )
-                call = (d or {}).get("binding_duration_seconds_mean")
-                if call:
-                    text += (
-                        f" One Binding call took {_f(call * 1e3)} ms in (d) in the same run "
-                        f"(the same `bind`): at that call time {threads} "
-                        f"threads bind at most about {_f(threads / call)} pods/s, and the "
-                        "average above shows the calls did queue."
-                    )
-                out[-1] += text + (
-                    " A bind pool of its own (like the operator's 16 workers) and connection "
-                    "reuse would lift it."
-                )
+            out.append(_extender_gap(b, c, n, detail.get("idle_cores", {}).get("extender")))
         if d and created.get("d") and d["pods_per_second"] > 0.8 * created["d"]:
             out.append(
                 f"- {n:,} pods: the ceiling (d) bound {_f(d['pods_per_second'])} pods/s while the "
