@@ -8,6 +8,7 @@ filters or Python objects. Both are timed alternately in one loop, so machine no
 
 from __future__ import annotations
 
+import copy
 import cProfile
 import dataclasses
 import json
@@ -29,6 +30,7 @@ import numpy.typing as npt
 
 from bench import common, workloads
 from cloudedge import model
+from cloudedge.cluster.view import ClusterView
 from cloudedge.model import filters, terms
 from cloudedge.model import state as state_mod
 
@@ -456,6 +458,64 @@ def time_constrained(n_nodes: int, reps: int, progress: common.Progress) -> dict
     return out
 
 
+def time_node_change(
+    n_nodes: int, n_pods: int, reps: int, progress: common.Progress
+) -> dict[str, Any]:
+    """What one node's relabel costs the live view (``ClusterView.upsert_node`` then the state
+    the next decision reads) on ``n_nodes`` kwok-like nodes holding ``n_pods`` bound pods:
+    in place (``ClusterState.with_node``) against the state built again from every node and
+    pod, which was the only path before, timed alternately."""
+    rng = random.Random(SEED + n_nodes + 2)
+    objects = workloads.kube_nodes(n_nodes, rng)
+    sites = sorted({str(o["metadata"]["labels"]["cloudedge.io/site"]) for o in objects})
+    pods = [
+        {
+            "metadata": {
+                "name": f"bench-{k:05d}",
+                "namespace": "default",
+                "uid": f"uid-{k}",
+                "labels": {"app": "cloudedge-bench"},
+                "annotations": {
+                    "cloudedge.io/data-source": sites[k % len(sites)],
+                    "cloudedge.io/data-size-mb": "2",
+                    "cloudedge.io/compute-cost": "200",
+                },
+            },
+            "spec": {
+                "nodeName": objects[k % n_nodes]["metadata"]["name"],
+                "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m"}}}],
+            },
+            "status": {"phase": "Running"},
+        }
+        for k in range(n_pods)
+    ]
+    view = ClusterView()
+    view.replace_nodes(objects)
+    view.replace_pods(pods)
+    view.state()
+    clock = time.perf_counter_ns
+    ms: dict[str, list[float]] = {"in_place": [], "rebuilt": []}
+    for r in range(reps):
+        obj = copy.deepcopy(objects[r % n_nodes])
+        obj["metadata"]["labels"]["bench.cloudedge.io/round"] = str(r)
+        for way in ("in_place", "rebuilt") if r % 2 == 0 else ("rebuilt", "in_place"):
+            t0 = clock()
+            view.upsert_node(obj)
+            if way == "rebuilt":
+                view._state = None  # the path every node change took before with_node
+            view.state()
+            ms[way].append((clock() - t0) / 1e6)
+            obj["metadata"]["labels"]["bench.cloudedge.io/round"] += "x"
+    out: dict[str, Any] = {"nodes": n_nodes, "pods": n_pods, "reps": reps}
+    for way, values in ms.items():
+        out[way] = {"p50": common.percentile(values, 50), "p99": common.percentile(values, 99)}
+    progress(
+        f"core: a node relabelled on {n_nodes} nodes with {n_pods} pods: p50 "
+        f"{out['in_place']['p50']:.3f} ms in place, {out['rebuilt']['p50']:.1f} ms rebuilt"
+    )
+    return out
+
+
 REFERENCE_COMMIT = "a299fc9"
 """The scoring core before named resource vectors, kube's preference terms, the term registry
 and the locality reserve: the reference its no-slowdown target (within 10%) is measured against."""
@@ -560,6 +620,7 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
     stages = stage_breakdown(1000, 500 if quick else 3000)
     idiom_rows = idioms(1000)
     constrained = time_constrained(1000, 200 if quick else 1000, progress)
+    node_change = time_node_change(1000, 5000, 20 if quick else 100, progress)
     time_limit = 10.0
     optimal = [time_optimal(p, progress, time_limit) for p in OPTIMAL_PODS]
     reference = compare_reference(progress, rounds=2 if quick else 8, reps=500 if quick else 2000)
@@ -583,6 +644,10 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
         for stat in ("p50", "p99"):
             value = round(constrained[variant][stat], 2)
             numbers[f"core_constrained_{variant}_1000_nodes_us_{stat}"] = value
+    for way in ("in_place", "rebuilt"):
+        for stat in ("p50", "p99"):
+            value = round(node_change[way][stat], 3)
+            numbers[f"core_view_node_change_{way}_1000_nodes_5000_pods_ms_{stat}"] = value
     if reference is not None:
         numbers["core_score_1000_nodes_vs_reference_ratio_p50"] = round(reference["change"], 3)
     for name, us in stages["median_us"].items():
@@ -597,6 +662,7 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
         "idioms": idiom_rows,
         "optimal": optimal,
         "constrained": constrained,
+        "node_change": node_change,
         "reference": reference,
         "quick": quick,
     }

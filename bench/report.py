@@ -258,6 +258,22 @@ def _constrained_text(c: dict[str, Any] | None) -> str:
     )
 
 
+def _node_change_text(c: dict[str, Any] | None) -> str:
+    """A node's relabel in the live view: ``bench.core.time_node_change``, both paths."""
+    if not c:
+        return ""
+    return (
+        f"A node changed (`bench/core.py`, `time_node_change`): on {c['nodes']:,} nodes holding "
+        f"{c['pods']:,} bound pods, one node relabelled and the state the next decision reads, "
+        f"{c['reps']} times: p50 {fmt(c['in_place']['p50'])} ms, p99 "
+        f"{fmt(c['in_place']['p99'])} ms with that node's columns updated in place "
+        "(`ClusterState.with_node`: labels, taints, conditions, allocatable), against p50 "
+        f"{fmt(c['rebuilt']['p50'])} ms, p99 {fmt(c['rebuilt']['p99'])} ms for the state built "
+        "again from every node and pod, as every such change was before, timed alternately. A "
+        "change of a node's tier, site, bandwidth or compute rate still builds it again."
+    )
+
+
 def _reference_text(r: dict[str, Any] | None) -> str:
     """The scoring core against the reference commit: ``bench.core.compare_reference``."""
     if not r:
@@ -387,6 +403,8 @@ often the kernel picked the same node.
 {scoring_table}
 
 {_constrained_text(detail.get("constrained"))}
+
+{_node_change_text(detail.get("node_change"))}
 
 {_reference_text(detail.get("reference"))}
 

@@ -2,7 +2,10 @@
 
 Watches (see :mod:`cloudedge.cluster.reflector`) feed it; it keeps one
 :class:`cloudedge.model.ClusterState` whose usage is updated in place as pods come and go, so
-a decision never rebuilds arrays for thousands of nodes. Usage ``U_i`` is the requests of every
+a decision never rebuilds arrays for thousands of nodes. A node's new labels, taints,
+conditions or allocatable replace that node's columns (``ClusterState.with_node``); the state
+is built again from every node and pod only when nodes come or go, or one moves in the
+network (tier, site, bandwidth, compute rate). Usage ``U_i`` is the requests of every
 non-terminated pod bound to node *i*, whoever scheduled it, plus *reservations*: pods this
 scheduler has chosen but not yet seen bound. A reservation ends when the watch shows the pod
 bound (its requests then count as a pod), when the bind fails, or when the pod is deleted.
@@ -147,9 +150,17 @@ class ClusterView:
             name = str(obj.get("metadata", {}).get("name", ""))
             before = self._nodes.get(name)
             self._put_node(obj)
-            if self._nodes.get(name) == before:
+            after = self._nodes.get(name)
+            if after == before:
                 return  # a heartbeat: nothing the model reads has changed
-            self._state = None
+            # Labels, taints, conditions, allocatable: the one node's columns, in place of a
+            # state rebuilt from every node and pod (model.ClusterState.with_node).
+            known = self._state
+            self._state = (
+                known.with_node(after)
+                if known is not None and before is not None and after is not None
+                else None
+            )
         self._changed("node-updated")
 
     def delete_node(self, name: str) -> None:
@@ -396,7 +407,8 @@ class ClusterView:
         self._changed("reservation-dropped")
 
     def state(self) -> model.ClusterState:
-        """The model state (rebuilt lazily after node changes); call under the lock."""
+        """The model state (built again lazily after the node changes ``with_node`` does not
+        take); call under the lock."""
         with self._lock:
             if self._state is None:
                 self._state = self._build_state()

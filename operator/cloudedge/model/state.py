@@ -8,6 +8,7 @@ and the live scheduler does the same for reservations.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -204,6 +205,87 @@ class ClusterState:
         clone.scoring_later = dict(self.scoring_later)
         clone.label_index = {key: dict(nodes) for key, nodes in self.label_index.items()}
         return clone
+
+    def with_node(self, node: types.Node) -> ClusterState | None:
+        """This state with one known node's Node replaced, its usage and placed pods kept; or
+        None when the change needs a state built from scratch.
+
+        Why: a node's labels, taints, conditions or allocatable change far more often than its
+        place in the network (kubelets and controllers relabel, cordon, taint), and building
+        a state replays every placed pod: 20-150 ms on 1,000 nodes, paid per change by the
+        binder and the extender (a fresh cluster's label churn was half the extender's CPU,
+        docs/benchmarks.md, end to end). What this path leaves alone it cannot change: the
+        node's tier, site, bandwidth and compute rate (the network columns, the per-source
+        views and the pods' shares of links and CPU are built from them), and the resource
+        axes (a new extended resource widens every column). For those it returns None.
+
+        The result takes over this state's usage and placed pods, so this state must not be
+        used after it (the view drops it); copies made before it (snapshots) keep their own
+        usage and the columns they had: every changed column is a new array.
+        """
+        i = self.index.get(node.name)
+        if i is None:
+            return None
+        old = self.nodes[i]
+        if (
+            node.tier != old.tier
+            or node.site != old.site
+            or node.bandwidth_mbps != old.bandwidth_mbps
+            or node.compute_rate != old.compute_rate
+            or not set(node.allocatable) <= set(self.resources)
+        ):
+            return None
+        new = object.__new__(ClusterState)
+        new.__dict__.update(self.__dict__)
+        nodes = list(self.nodes)
+        nodes[i] = dataclasses.replace(node, used=old.used)
+        new.nodes = tuple(nodes)
+        # Values cached from labels, taints and allocatable (selector masks, topology domains,
+        # label columns, memoized terms) are recomputed on demand; the network's are kept.
+        new._cache = {}
+        new._label_columns = {}
+        new.memo = {}
+        new.version = self.version + 1
+        if node.ready != old.ready or node.schedulable != old.schedulable:
+            new.ready = self.ready.copy()
+            new.ready[i] = node.ready
+            new.schedulable = self.schedulable.copy()
+            new.schedulable[i] = node.schedulable
+            base = self.base_code.copy()
+            # As in __init__: no tier label (1) before unschedulable (2) before not ready (3).
+            base[i] = (
+                1
+                if node.tier is None
+                else 2
+                if not node.schedulable
+                else 3
+                if not node.ready
+                else 0
+            )
+            new.base_code = base
+            new.any_base_failure = bool(base.any())
+        if node.taints != old.taints:
+            new.hard_tainted = self.hard_tainted.copy()
+            new.hard_tainted[i] = any(t.effect in NO_SCHEDULE_EFFECTS for t in node.taints)
+            new.any_hard_taint = bool(new.hard_tainted.any())
+        if node.allocatable != old.allocatable:
+            row = np.array([node.allocatable.amount(r) for r in self.resources], np.float64)
+            new.allocatable = self.allocatable.copy()
+            new.allocatable[i] = row
+            alloc2 = new.allocatable[i, :2]
+            new.zero_allocatable = self.zero_allocatable.copy()
+            new.zero_allocatable[:, i] = alloc2 <= 0
+            new.any_zero_allocatable = bool(new.zero_allocatable.any())
+            new.inv_allocatable = self.inv_allocatable.copy()
+            new.inv_allocatable[:, i] = np.where(
+                alloc2 > 0, 1.0 / np.where(alloc2 > 0, alloc2, 1.0), 0.0
+            )
+            new.allocatable_fit = self.allocatable_fit.copy()
+            new.allocatable_fit[:, i] = row + 1e-6
+            new.headroom = self.headroom.copy()
+            new.inv_free_cpu = self.inv_free_cpu.copy()
+            new._headroom_of(i)
+        return new
 
     def _place(self, pod: types.Pod, node: int) -> None:
         pid = pod.placement_id
