@@ -90,3 +90,44 @@ def test_an_open_reflector_whose_stream_breaks_reports_it_and_relists(
     warnings = [rec.message for rec in caplog.records if rec.levelno >= logging.WARNING]
     assert len(warnings) == 1
     assert "pods watch failed: connection refused" in warnings[0]
+
+
+def test_the_same_failure_again_is_a_warning_once_then_debug_until_it_changes(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CRD not installed answers 404 to every list: one warning that says so, not one per
+    retry; a different failure is a warning again."""
+    monkeypatch.setattr(reflector, "BACKOFF_START_S", 0.001)
+    monkeypatch.setattr(reflector, "BACKOFF_MAX_S", 0.001)
+    stop = threading.Event()
+    calls: list[int] = []
+
+    def lister(**_: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 6:
+            stop.set()
+            raise ConnectionError("connection refused")
+        raise k8s.exceptions.ApiException(status=404, reason="Not Found")
+
+    def ignore(_: Any) -> None:
+        return None
+
+    r = reflector.Reflector(
+        k8s.ApiClient(),
+        lister,
+        name="networktopologies",
+        on_replace=ignore,
+        on_upsert=ignore,
+        on_delete=ignore,
+        stop=stop,
+    )
+    with caplog.at_level(logging.DEBUG, logger="cloudedge.cluster.reflector"):
+        thread = threading.Thread(target=r.run, daemon=True)
+        thread.start()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert len(calls) == 6
+    failed = [rec for rec in caplog.records if "watch failed" in rec.message]
+    assert [rec.levelno for rec in failed] == [logging.WARNING] + [logging.DEBUG] * 4
+    assert "is its CRD installed?" in failed[0].message
+    assert "(5 in a row)" in failed[-1].message

@@ -3,7 +3,10 @@
 The watch resumes from the last resourceVersion it saw; on ``410 Gone`` (the version was
 compacted away) or any error it relists, and the relist *replaces* the view's objects so that
 nothing deleted during the gap keeps counting. Backoff between failures is bounded (0.5 s
-doubling to 10 s) so a restarting API server is retried promptly but not hammered.
+doubling to 10 s) so a restarting API server is retried promptly but not hammered. The same
+failure again is logged as a warning once every ``REPEAT_WARNING_S`` (at debug level in
+between): a resource the API server does not serve (a CRD not installed, HTTP 404) or a long
+outage would otherwise write a warning per reflector every 10 s.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,6 +30,8 @@ WATCH_TIMEOUT_S = 300
 """Server-side watch timeout; the API server closes the stream and we resume from the last
 version, which also proves the connection is alive."""
 BACKOFF_START_S, BACKOFF_MAX_S = 0.5, 10.0
+REPEAT_WARNING_S = 300.0
+"""How often the same failure of one reflector is logged again as a warning."""
 WATCH_CLIENT_MARGIN_S = 30
 """The client gives a watch this long past the server's timeout before taking it for dead."""
 LIST_TIMEOUT_S = 60
@@ -64,6 +70,11 @@ class Reflector:
         self.relists = 0
         self._thread: threading.Thread | None = None
         self._watch: k8s_watch.Watch | None = None
+        self._failure = ""
+        """The last failure, as logged; empty while the list and watch work."""
+        self._failures = 0
+        """Failures in a row since the list or watch last worked."""
+        self._warned_at = float("-inf")
 
     def start(self) -> None:
         """Run in a daemon thread."""
@@ -101,6 +112,9 @@ class Reflector:
                 if not version:
                     version = self._list()
                     log.info("%s listed at resourceVersion %s", self.name, version)
+                    if self._failures:
+                        log.info("%s works again after %d failures", self.name, self._failures)
+                    self._failure, self._failures = "", 0
                 version = self._watch_from(version)
                 backoff = BACKOFF_START_S
             except k8s_exc.ApiException as err:
@@ -111,9 +125,10 @@ class Reflector:
                     log.info("%s watch expired (410 Gone); relisting", self.name)
                     version = ""
                     continue
-                log.warning(
-                    "%s watch failed: HTTP %s; retrying in %.1fs", self.name, err.status, backoff
-                )
+                what = f"HTTP {err.status}"
+                if err.status == 404:
+                    what += " (the API server does not serve this resource: is its CRD installed?)"
+                self._failed(what, backoff)
                 version = ""
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
@@ -124,10 +139,22 @@ class Reflector:
                     # stderr, which aborts the process (SIGABRT) after a clean stop.
                     return
                 self._went_stale()
-                log.warning("%s watch failed: %s; retrying in %.1fs", self.name, err, backoff)
+                self._failed(str(err), backoff)
                 version = ""
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    def _failed(self, what: str, backoff: float) -> None:
+        """Log a failed list or watch: a warning when it is new, or the same one
+        ``REPEAT_WARNING_S`` after the last warning; debug in between."""
+        self._failures += 1
+        now = time.monotonic()
+        level = logging.DEBUG
+        if what != self._failure or now - self._warned_at >= REPEAT_WARNING_S:
+            level, self._warned_at = logging.WARNING, now
+        self._failure = what
+        again = f" ({self._failures} in a row)" if self._failures > 1 else ""
+        log.log(level, "%s watch failed: %s; retrying in %.1fs%s", self.name, what, backoff, again)
 
     def _went_stale(self) -> None:
         """The watch broke: what was seen may be out of date until the relist."""
