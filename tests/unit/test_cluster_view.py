@@ -164,3 +164,19 @@ def test_an_evaluation_is_reused_only_while_pod_config_and_cluster_are_unchanged
     assert not after_usage.feasible[0], "a's new usage leaves no room: the answer is fresh"
     view.replace_nodes([node("a"), node("b"), node("c")])
     assert len(view.evaluate(p, CONFIG).feasible) == 3, "new nodes: a new state, a new answer"
+
+
+def test_usage_and_placed_agree_on_every_bound_and_reserved_pod() -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a"), node("b")])
+    view.replace_pods([pod("p1", "300m", "a"), pod("p2", "200m", "b"), pod("p3", "1", None)])
+    _, reserved = view.decide(model_pod("r1", 400), CONFIG)
+    assert reserved is not None
+    usage, placed, topology = view.usage_and_placed()
+    assert sorted((p.uid, n) for p, n in placed) == sorted(
+        [("p1", "a"), ("p2", "b"), ("r1", reserved.node)]
+    )
+    for name in ("a", "b"):
+        on_node = sum(p.requests.cpu for p, n in placed if n == name)
+        assert usage[name].cpu == pytest.approx(on_node)
+    assert topology is view.state().topology

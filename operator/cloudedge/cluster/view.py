@@ -456,6 +456,23 @@ class ClusterView:
                 for name, row in zip(state.names, state.used, strict=True)
             }
 
+    def usage_and_placed(
+        self,
+    ) -> tuple[dict[str, model.ResourceList], list[tuple[model.Pod, str]], model.Topology]:
+        """Requested amounts per known node, every pod counted on one (bound or reserved) and
+        the topology, read in one hold of the lock: a state built from Node objects other than
+        the view's (the extender without its node cache) adds the pods to the usage, and a
+        watch thread changing them in between would count a pod in one and not the other, or
+        break the walk over a node's pods."""
+        with self._lock:
+            state = self.state()
+            placed = [
+                (pod, state.names[i])
+                for i, on_node in state.placed.items()
+                for pod in on_node.values()
+            ]
+            return self.usage_by_node(), placed, state.topology
+
     def reservations(self) -> int:
         """How many reservations are open."""
         with self._lock:

@@ -375,15 +375,8 @@ class _Extender:
 
     def _evaluate_objects(self, pod: model.Pod, objects: tuple[wire.KubeObject, ...]) -> _Evaluated:
         """nodeCacheCapable false: the given Node objects, with the view's usage where known."""
-        usage = self.view.usage_by_node()
-        known = self.view.state()
-        topology = known.topology
         # The pods the view holds on each node, by name: the congestion term reads them.
-        placed = [
-            (pod_on_node, known.names[i])
-            for i, on_node in known.placed.items()
-            for pod_on_node in on_node.values()
-        ]
+        usage, placed, topology = self.view.usage_and_placed()
         nodes: list[model.Node] = []
         rows: list[int] = []
         names: list[str] = []
