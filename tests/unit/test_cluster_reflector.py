@@ -4,13 +4,45 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 from kubernetes import client as k8s
 
 from cloudedge.cluster import reflector
+
+
+def _ignore(_: Any) -> None:
+    return None
+
+
+def make_reflector(
+    lister: Any,
+    stop: threading.Event,
+    *,
+    name: str = "pods",
+    on_stale: Callable[[], None] | None = None,
+) -> reflector.Reflector:
+    """A reflector of ``lister`` whose callbacks ignore what it lists."""
+    return reflector.Reflector(
+        k8s.ApiClient(),
+        lister,
+        name=name,
+        on_replace=_ignore,
+        on_upsert=_ignore,
+        on_delete=_ignore,
+        stop=stop,
+        on_stale=on_stale,
+    )
+
+
+def run_to_its_end(r: reflector.Reflector, *, timeout: float) -> None:
+    """Run the reflector's loop in a thread until it ends (it must, within ``timeout``)."""
+    thread = threading.Thread(target=r.run, daemon=True)
+    thread.start()
+    thread.join(timeout=timeout)
+    assert not thread.is_alive(), "the reflector did not stop"
 
 
 def broken_stream(stop: threading.Event, calls: list[str]) -> Any:
@@ -31,24 +63,9 @@ def test_a_closed_reflector_whose_stream_breaks_ends_without_a_warning_or_a_stal
     calls: list[str] = []
     stale: list[bool] = []
 
-    def ignore(_: Any) -> None:
-        return None
-
-    r = reflector.Reflector(
-        k8s.ApiClient(),
-        broken_stream(stop, calls),
-        name="pods",
-        on_replace=ignore,
-        on_upsert=ignore,
-        on_delete=ignore,
-        stop=stop,
-        on_stale=lambda: stale.append(True),
-    )
+    r = make_reflector(broken_stream(stop, calls), stop, on_stale=lambda: stale.append(True))
     with caplog.at_level(logging.INFO, logger="cloudedge.cluster.reflector"):
-        thread = threading.Thread(target=r.run, daemon=True)
-        thread.start()
-        thread.join(timeout=5)
-    assert not thread.is_alive()
+        run_to_its_end(r, timeout=5)
     assert calls == ["list"]
     assert stale == []
     assert [rec.message for rec in caplog.records if rec.levelno >= logging.WARNING] == []
@@ -67,24 +84,9 @@ def test_an_open_reflector_whose_stream_breaks_reports_it_and_relists(
             stop.set()  # the second attempt is the relist: end the test there
         raise ConnectionError("connection refused")
 
-    def ignore(_: Any) -> None:
-        return None
-
-    r = reflector.Reflector(
-        k8s.ApiClient(),
-        lister,
-        name="pods",
-        on_replace=ignore,
-        on_upsert=ignore,
-        on_delete=ignore,
-        stop=stop,
-        on_stale=lambda: stale.append(True),
-    )
+    r = make_reflector(lister, stop, on_stale=lambda: stale.append(True))
     with caplog.at_level(logging.INFO, logger="cloudedge.cluster.reflector"):
-        thread = threading.Thread(target=r.run, daemon=True)
-        thread.start()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
+        run_to_its_end(r, timeout=10)
     assert len(calls) == 2
     assert stale == [True]
     warnings = [rec.message for rec in caplog.records if rec.levelno >= logging.WARNING]
@@ -109,23 +111,9 @@ def test_the_same_failure_again_is_a_warning_once_then_debug_until_it_changes(
             raise ConnectionError("connection refused")
         raise k8s.exceptions.ApiException(status=404, reason="Not Found")
 
-    def ignore(_: Any) -> None:
-        return None
-
-    r = reflector.Reflector(
-        k8s.ApiClient(),
-        lister,
-        name="networktopologies",
-        on_replace=ignore,
-        on_upsert=ignore,
-        on_delete=ignore,
-        stop=stop,
-    )
+    r = make_reflector(lister, stop, name="networktopologies")
     with caplog.at_level(logging.DEBUG, logger="cloudedge.cluster.reflector"):
-        thread = threading.Thread(target=r.run, daemon=True)
-        thread.start()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
+        run_to_its_end(r, timeout=10)
     assert len(calls) == 6
     failed = [rec for rec in caplog.records if "watch failed" in rec.message]
     assert [rec.levelno for rec in failed] == [logging.WARNING] + [logging.DEBUG] * 4
