@@ -223,3 +223,26 @@ def test_scores_stay_within_0_and_100(
         ev = scoring.evaluate(pod, cluster, CONFIG)
         assert np.all((ev.scores >= 0) & (ev.scores <= 100))
         assert np.all(np.isfinite(ev.ect))
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["cpu", "memory", "pods", "nvidia.com/gpu"]),
+            st.floats(0, 1e12, allow_nan=False),
+            max_size=4,
+        ),
+        max_size=12,
+    )
+)
+def test_a_total_of_resource_lists_is_their_sum_one_after_the_other(
+    amounts: list[dict[str, float]],
+) -> None:
+    """``ResourceList.total`` (the view's per-node usage) equals adding the lists in turn."""
+    lists = [model.ResourceList(a) for a in amounts]
+    one_by_one = model.ResourceList()
+    for one in lists:
+        one_by_one = one_by_one + one
+    total = model.ResourceList.total(lists)
+    assert dict(total.items()) == dict(one_by_one.items())
+    assert model.ResourceList.total(amounts) == one_by_one

@@ -585,15 +585,15 @@ class ClusterView:
             self._state.release(pod, self._state.index[node])
 
     def _build_state(self) -> model.ClusterState:
-        used: dict[str, model.ResourceList] = {}
+        requests: dict[str, list[model.ResourceList]] = {}
         placed: list[tuple[model.Pod, str]] = []
         entries: list[PodUsage | Reservation] = [*self._pods.values()]
         entries += self._reservations.values()
         for entry in entries:
-            used[entry.node] = used.get(entry.node, model.ResourceList()) + entry.pod.requests
+            requests.setdefault(entry.node, []).append(entry.pod.requests)
             placed.append((entry.pod, entry.node))
         nodes = [
-            dataclasses.replace(node, used=used.get(name, model.ResourceList()))
+            dataclasses.replace(node, used=model.ResourceList.total(requests.get(name, ())))
             for name, node in sorted(self._nodes.items())
         ]
         return model.ClusterState(nodes, topology=self._topology, placed=placed)

@@ -95,6 +95,18 @@ class ResourceList(Mapping[str, float]):
             out[name] = out.get(name, 0.0) + float(value)
         return ResourceList(out)
 
+    @staticmethod
+    def total(lists: Iterable[Mapping[str, float]]) -> ResourceList:
+        """The sum of ``lists``, as adding them one after the other from nothing gives it, but
+        building one list instead of one per term: the view sums every bound pod's requests
+        per node each time it builds a state (25,000 lists made for 5,000 pods)."""
+        out: dict[str, float] = {}
+        for one in lists:
+            items = one._items if isinstance(one, ResourceList) else one
+            for name, value in items.items():
+                out[name] = out.get(name, 0.0) + float(value)
+        return ResourceList(out)
+
     def maximum(self, other: Mapping[str, float]) -> ResourceList:
         """Per resource, the larger amount of the two (init containers run one at a time)."""
         out = dict(self._items)
