@@ -91,7 +91,9 @@ def explain(
         header.append(f"no node until its claims change: {', '.join(claims.pending)}")
     try:
         pod = inputs.parse_pod(pod_obj, namespace_labels=cluster.namespace_labels())
-        pod = dataclasses.replace(pod, volume_node_terms=claims.node_terms)
+        pod = dataclasses.replace(
+            pod, volume_node_terms=claims.node_terms, volume_reason=claims.reason
+        )
     except errors.InputError as err:
         return "\n".join([*header, f"invalid scheduling input: {err}"])
     ev = cluster.evaluate(pod, config or model.ModelConfig())

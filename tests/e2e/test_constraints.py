@@ -256,6 +256,49 @@ def storage(kube: Cluster) -> Iterator[str]:
             kube.kubectl("delete", *mine, "--ignore-not-found", "--wait=false")
 
 
+def claim(name: str, *, cls: str = "", volume: str = "") -> dict[str, Any]:
+    """A 1Gi ReadWriteOnce claim of class ``cls``, bound ahead to ``volume`` if given."""
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "1Gi"}},
+        "storageClassName": cls,
+    }
+    if volume:
+        spec["volumeName"] = volume
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def host_path_volume(
+    name: str,
+    namespace: str,
+    claim_name: str,
+    *,
+    hosts: list[str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A 1Gi volume reserved for ``namespace/claim_name``, on ``hosts`` (node affinity) if
+    given, with ``labels``."""
+    spec: dict[str, Any] = {
+        "capacity": {"storage": "1Gi"},
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": "",
+        "hostPath": {"path": f"/tmp/{name}"},
+        "claimRef": {"namespace": namespace, "name": claim_name},
+    }
+    if hosts:
+        on_hosts = {"key": HOST, "operator": "In", "values": hosts}
+        spec["nodeAffinity"] = {
+            "required": {"nodeSelectorTerms": [{"matchExpressions": [on_hosts]}]}
+        }
+    return {"metadata": {"name": name, "labels": labels or {}}, "spec": spec}
+
+
+def mounting(name: str, group: str, claim_name: str) -> dict[str, Any]:
+    """A pod of ``group`` that mounts ``claim_name``."""
+    volumes = [{"name": "v", "persistentVolumeClaim": {"claimName": claim_name}}]
+    return pod(name, group, volumes=volumes)
+
+
 def test_volume_topology_binds_near_the_volume_and_keeps_unusable_claims_pending(
     kube: Cluster,
     operator: OperatorProcess,
@@ -276,31 +319,8 @@ def test_volume_topology_binds_near_the_volume_and_keeps_unusable_claims_pending
             }
         )
 
-    def claim(name: str, *, cls: str = "", volume: str = "") -> dict[str, Any]:
-        spec: dict[str, Any] = {
-            "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": "1Gi"}},
-            "storageClassName": cls,
-        }
-        if volume:
-            spec["volumeName"] = volume
-        return {"metadata": {"name": name}, "spec": spec}
-
     def volume(name: str, claim_name: str) -> dict[str, Any]:
-        hosts = {"key": HOST, "operator": "In", "values": [near]}
-        return {
-            "metadata": {"name": name},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "",
-                "hostPath": {"path": f"/tmp/{name}"},
-                "claimRef": {"namespace": namespace, "name": claim_name},
-                "nodeAffinity": {
-                    "required": {"nodeSelectorTerms": [{"matchExpressions": [hosts]}]}
-                },
-            },
-        }
+        return host_path_volume(name, namespace, claim_name, hosts=[near])
 
     kube.core.create_persistent_volume(volume(f"pv-data-{storage}", "data"))
     kube.core.create_namespaced_persistent_volume_claim(
@@ -309,17 +329,13 @@ def test_volume_topology_binds_near_the_volume_and_keeps_unusable_claims_pending
     kube.core.create_namespaced_persistent_volume_claim(namespace, claim("waits", cls=immediate))
     kube.core.create_namespaced_persistent_volume_claim(namespace, claim("later", cls=late))
 
-    def mounting(name: str, claim_name: str) -> dict[str, Any]:
-        volumes = [{"name": "v", "persistentVolumeClaim": {"claimName": claim_name}}]
-        return pod(name, group, volumes=volumes)
-
     names = create(
         kube,
         namespace,
-        mounting("near", "data"),
-        mounting("unbound", "waits"),
-        mounting("missing", "nope"),
-        mounting("late", "later"),
+        mounting("near", group, "data"),
+        mounting("unbound", group, "waits"),
+        mounting("missing", group, "nope"),
+        mounting("late", group, "later"),
     )
     result = outcome(kube, namespace, names)
     assert result["near"][0] == near
@@ -341,6 +357,35 @@ def test_volume_topology_binds_near_the_volume_and_keeps_unusable_claims_pending
         timeout=60,
     )
     assert node == near
+
+
+def test_a_volumes_zone_label_keeps_its_pod_in_that_zone_as_volume_zone_does(
+    kube: Cluster,
+    operator: OperatorProcess,
+    nodes: tuple[str, NodeMaker],
+    namespace: str,
+    storage: str,
+) -> None:
+    """A volume with a zone label and no node affinity (as cloud disks were labelled): the
+    pod goes to a node of that zone, and waits with VolumeZone's reason where no node of
+    the group is in it."""
+    group, make = nodes
+    make("za")
+    in_zb = make("zb")
+    make("za")
+    for zone in ("zb", "zc"):
+        kube.core.create_persistent_volume(
+            host_path_volume(f"pv-{zone}-{storage}", namespace, zone, labels={ZONE: zone})
+        )
+        kube.core.create_namespaced_persistent_volume_claim(
+            namespace, claim(zone, volume=f"pv-{zone}-{storage}")
+        )
+    names = create(kube, namespace, mounting("in-zb", group, "zb"), mounting("in-zc", group, "zc"))
+    result = outcome(kube, namespace, names)
+    assert result["in-zb"][0] == in_zb
+    node, message = result["in-zc"]
+    assert node is None
+    assert "3 node(s) had no available volume zone" in message
 
 
 def test_topology_spread_keeps_the_zones_within_max_skew(

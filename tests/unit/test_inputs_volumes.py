@@ -163,3 +163,84 @@ def test_an_unreadable_volume_affinity_is_an_input_error_naming_the_volume() -> 
     bad = {"pv-a": {"metadata": {"name": "pv-a"}, "spec": {"nodeAffinity": affinity}}}
     with pytest.raises(errors.InputError, match="PersistentVolume pv-a"):
         volume_inputs.pod_volumes(pod("on-a"), claims=CLAIMS, volumes=bad, classes={})
+
+
+GA_ZONE, BETA_ZONE = "topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"
+GA_REGION = "topology.kubernetes.io/region"
+
+
+def zoned_volume(name: str, labels: dict[str, str], *hosts: str) -> dict[str, Any]:
+    pv = volume(name, *hosts)
+    pv["metadata"]["labels"] = labels
+    return pv
+
+
+ZONED = {
+    v["metadata"]["name"]: v
+    for v in [
+        zoned_volume("pv-z12", {GA_ZONE: "z1__z2"}),
+        zoned_volume("pv-beta", {BETA_ZONE: "z1"}),
+        zoned_volume("pv-r1z2", {GA_REGION: "r1", GA_ZONE: "z2"}),
+        zoned_volume("pv-z1-on-ad", {GA_ZONE: "z1"}, "a", "d", "b"),
+        zoned_volume("pv-unparsable", {GA_ZONE: "z1____z2"}),
+    ]
+}
+ZONED_CLAIMS = {f"ns/{name}": claim(name, volume=name) for name in ZONED}
+ZONE_NODES = {
+    "a": {GA_ZONE: "z1"},
+    "b": {GA_ZONE: "z2", GA_REGION: "r1"},
+    "c": {GA_ZONE: "z3"},
+    "d": {},
+    "e": {BETA_ZONE: "z1"},
+    "f": {GA_REGION: "r1"},
+}
+
+
+def zoned_feasible(*claims: str) -> tuple[dict[str, bool], model.Evaluation]:
+    found = volume_inputs.pod_volumes(pod(*claims), claims=ZONED_CLAIMS, volumes=ZONED, classes={})
+    p = dataclasses.replace(
+        parse_pod(pod(*claims)), volume_node_terms=found.node_terms, volume_reason=found.reason
+    )
+    nodes = [
+        parse_node(
+            {
+                "metadata": {
+                    "name": name,
+                    "labels": {"cloudedge.io/tier": "edge", HOST: name, **labels},
+                },
+                "status": {"allocatable": {"cpu": "1", "memory": "1Gi", "pods": "10"}},
+            }
+        )
+        for name, labels in ZONE_NODES.items()
+    ]
+    ev = model.evaluate(p, model.ClusterState(nodes), model.ModelConfig())
+    return dict(zip(ev.node_names, ev.feasible.tolist(), strict=True)), ev
+
+
+@pytest.mark.parametrize(
+    ("claim_name", "nodes"),
+    [
+        pytest.param("pv-z12", {"a", "b", "d"}, id="either-zone-of-the-list"),
+        pytest.param("pv-beta", {"a", "d", "e"}, id="beta-key-matched-by-ga-key"),
+        pytest.param("pv-r1z2", {"b", "d"}, id="region-and-zone"),
+        pytest.param("pv-z1-on-ad", {"a", "d"}, id="zone-and-node-affinity"),
+        pytest.param("pv-unparsable", set(ZONE_NODES), id="unparsable-value-ignored"),
+    ],
+)
+def test_a_volumes_zone_labels_keep_the_pod_to_nodes_of_its_zones_as_volume_zone_does(
+    claim_name: str, nodes: set[str]
+) -> None:
+    """A node with no zone or region label takes any volume (d); a node with one must carry
+    each of the volume's keys (f has a region only), the GA key standing in for a beta one
+    the node lacks (a for pv-beta; e has only the beta key, so not for pv-z12)."""
+    allowed, _ = zoned_feasible(claim_name)
+    assert {n for n, ok in allowed.items() if ok} == nodes
+
+
+def test_nodes_a_volumes_zone_excludes_are_counted_with_kube_schedulers_reason() -> None:
+    _, ev = zoned_feasible("pv-z12")
+    assert f"3 {volume_inputs.REASON_ZONE}" in ev.failure_summary()
+    _, both = zoned_feasible("pv-z1-on-ad")
+    assert f"4 {volume_inputs.REASON_AFFINITY_OR_ZONE}" in both.failure_summary()
+    _, plain = zoned_feasible("pv-unparsable")
+    assert plain.failure_summary() == "6/6 nodes are available."

@@ -5,6 +5,10 @@ storage classes:
 
 - a claim bound to a PersistentVolume: the volume's ``spec.nodeAffinity.required`` limits the
   nodes (one term of every such volume must match, "volume node affinity conflict" otherwise);
+  so do its zone and region labels, as kube-scheduler's VolumeZone plugin reads them (a node
+  with any zone or region label must carry each of the volume's, or the GA key of a beta one,
+  with one of its ``__``-separated values; a node with none of them takes any volume: "no
+  available volume zone" otherwise);
 - a claim that does not exist, is being deleted, or is bound to a volume that does not exist:
   the pod stays Pending with kube-scheduler's message;
 - an unbound claim whose StorageClass binds ``Immediate`` (or that names no class): Pending,
@@ -20,6 +24,7 @@ Generic ephemeral volumes (``ephemeral``) are refused by :mod:`cloudedge.inputs.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +35,17 @@ from cloudedge.model import types
 UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
 PV_MISSING = "pod has PersistentVolumeClaims bound to non-existent PersistentVolumes"
 LATE_BINDING = "WaitForFirstConsumer"
+REASON_ZONE = "node(s) had no available volume zone"
+REASON_AFFINITY_OR_ZONE = "node(s) had volume node affinity conflict or no available volume zone"
+ZONE_LABELS = (
+    "failure-domain.beta.kubernetes.io/zone",
+    "failure-domain.beta.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "topology.kubernetes.io/region",
+)
+"""The volume and node labels VolumeZone compares, in its order."""
+GA_LABEL = {ZONE_LABELS[0]: ZONE_LABELS[2], ZONE_LABELS[1]: ZONE_LABELS[3]}
+"""A volume's beta key is also matched by a node's GA key when the node lacks the beta one."""
 
 Objects = Mapping[str, Mapping[str, Any]]
 """Objects by name (claims: by ``namespace/name``)."""
@@ -45,6 +61,9 @@ class VolumeFacts:
     """Why no node can take the pod until a claim changes (kube-scheduler's messages)."""
     refused: tuple[str, ...] = ()
     """Fields the binder does not honour (claims of a WaitForFirstConsumer class)."""
+    reason: str = ""
+    """The failure reason of the nodes ``node_terms`` exclude, when not only node affinity
+    (the filters' default) excludes them: a volume's zone labels do too."""
 
 
 NO_VOLUMES = VolumeFacts()
@@ -75,6 +94,7 @@ def pod_volumes(
         return NO_VOLUMES
     namespace = str(_mapping(obj.get("metadata")).get("namespace") or "default")
     terms: list[tuple[types.SelectorTerm, ...]] = []
+    zones: list[tuple[types.SelectorTerm, ...]] = []
     pending: list[str] = []
     refused: list[str] = []
     for i, name in wanted:
@@ -93,6 +113,9 @@ def pod_volumes(
                 pending.append(PV_MISSING)
             else:
                 terms.extend(_node_affinity(volume))
+                zone = _zone_terms(volume)
+                if zone:
+                    zones.append(zone)
             continue
         class_name = spec.get("storageClassName")
         storage_class = classes.get(str(class_name)) if class_name else None
@@ -105,11 +128,58 @@ def pod_volumes(
             )
         else:
             pending.append(UNBOUND_IMMEDIATE)
+    reason = ""
+    if zones:
+        reason = REASON_AFFINITY_OR_ZONE if terms else REASON_ZONE
     return VolumeFacts(
-        node_terms=tuple(terms),
+        node_terms=tuple(terms + zones),
         pending=tuple(dict.fromkeys(pending)),
         refused=tuple(refused),
+        reason=reason,
     )
+
+
+def _zone_terms(volume: Mapping[str, Any]) -> tuple[types.SelectorTerm, ...]:
+    """The nodes a volume's zone and region labels allow, as node selector terms (one must
+    match); none when it has no such label.
+
+    VolumeZone's rule: a node without any zone or region label takes the volume (a cluster of
+    one zone may label nothing); another must carry, for each of the volume's labels, the same
+    key, or the GA key of a beta one when it lacks the beta key, with one of the volume's
+    values (``us-east-1a__us-east-1b``: either). A value that does not parse (an empty zone in
+    the list) is ignored, as kube-scheduler ignores it. The per-label alternatives are spelled
+    out as terms, at most four for the two beta keys.
+    """
+    labels = _mapping(_mapping(volume.get("metadata")).get("labels"))
+    per_label: list[list[tuple[types.SelectorRequirement, ...]]] = []
+    for key in ZONE_LABELS:
+        value = labels.get(key)
+        if not isinstance(value, str):
+            continue
+        zones = tuple(zone.strip() for zone in value.split("__"))
+        if not all(zones):
+            continue
+        options: list[tuple[types.SelectorRequirement, ...]] = [
+            (types.SelectorRequirement(key, "In", zones),)
+        ]
+        if key in GA_LABEL:
+            options.append(
+                (
+                    types.SelectorRequirement(key, "DoesNotExist"),
+                    types.SelectorRequirement(GA_LABEL[key], "In", zones),
+                )
+            )
+        per_label.append(options)
+    if not per_label:
+        return ()
+    unlabelled = types.SelectorTerm(
+        match_expressions=tuple(types.SelectorRequirement(k, "DoesNotExist") for k in ZONE_LABELS)
+    )
+    matching = [
+        types.SelectorTerm(match_expressions=tuple(r for part in combo for r in part))
+        for combo in itertools.product(*per_label)
+    ]
+    return (unlabelled, *matching)
 
 
 def _node_affinity(volume: Mapping[str, Any]) -> list[tuple[types.SelectorTerm, ...]]:

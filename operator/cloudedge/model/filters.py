@@ -235,6 +235,8 @@ def static_filters(pod: types.Pod, cluster: state_mod.ClusterState) -> FilterRes
         texts[TIER] = tier_reason(pod.tier)
     if pod.max_latency_ms is not None:
         texts[DEADLINE] = deadline_reason(pod.max_latency_ms)
+    if pod.volume_reason:
+        texts[VOLUME] = pod.volume_reason
     # The pod-independent filters are precomputed per state: reuse, do not recompute.
     base = cluster.base_code if cluster.any_base_failure else None
     result = FilterResult(len(cluster), texts=texts, base=base)

@@ -425,8 +425,12 @@ class Pod:
     """Required podAntiAffinity terms (they also keep later pods away from this one)."""
     spread: tuple[SpreadConstraint, ...] = ()
     volume_node_terms: tuple[tuple[SelectorTerm, ...], ...] = ()
-    """The required node affinity of each bound PersistentVolume the pod mounts: a node must
-    match one term of every volume (VolumeBinding)."""
+    """The required node affinity of each bound PersistentVolume the pod mounts, and the
+    nodes its zone labels allow: a node must match one term of every group (VolumeBinding,
+    VolumeZone)."""
+    volume_reason: str = ""
+    """What a node ``volume_node_terms`` excludes is counted as (empty: kube's VolumeBinding
+    reason, "volume node affinity conflict")."""
     preferred_node_affinity: tuple[PreferredNodeTerm, ...] = ()
     preferred_affinity: tuple[WeightedPodTerm, ...] = ()
     preferred_anti_affinity: tuple[WeightedPodTerm, ...] = ()

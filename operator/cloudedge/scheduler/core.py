@@ -420,7 +420,9 @@ class Scheduler:
         try:
             pod = inputs.parse_pod(qp.obj, namespace_labels=self.cluster.namespace_labels())
             if claims.node_terms:
-                pod = dataclasses.replace(pod, volume_node_terms=claims.node_terms)
+                pod = dataclasses.replace(
+                    pod, volume_node_terms=claims.node_terms, volume_reason=claims.reason
+                )
         except errors.InputError as err:
             # A changed annotation brings the pod back at once (see SchedulingQueue.add).
             self._report_not_placed(qp, "invalid", f"invalid scheduling input: {err}")
