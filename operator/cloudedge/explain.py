@@ -89,6 +89,13 @@ def explain(
         header.append(f"refused by the binder: {inputs.refusal(unhonoured)}")
     if claims.pending:
         header.append(f"no node until its claims change: {', '.join(claims.pending)}")
+    users = (
+        cluster.claim_users(claims.exclusive, other_than=str(uid or "")) if claims.exclusive else []
+    )
+    if users:
+        header.append(
+            "no node until its ReadWriteOncePod claim is free: in use by " + ", ".join(users)
+        )
     try:
         pod = inputs.parse_pod(pod_obj, namespace_labels=cluster.namespace_labels())
         pod = dataclasses.replace(

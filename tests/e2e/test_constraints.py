@@ -388,6 +388,54 @@ def test_a_volumes_zone_label_keeps_its_pod_in_that_zone_as_volume_zone_does(
     assert "3 node(s) had no available volume zone" in message
 
 
+@pytest.mark.parametrize(
+    "placement",
+    [
+        pytest.param(("--placement", "greedy"), id="greedy"),
+        pytest.param(("--placement", "batch", "--batch-window", "5"), id="batch"),
+    ],
+)
+def test_a_read_write_once_pod_claim_runs_one_pod_at_a_time(
+    kube: Cluster,
+    nodes: tuple[str, NodeMaker],
+    namespace: str,
+    storage: str,
+    placement: tuple[str, ...],
+) -> None:
+    """Two pods mount one ReadWriteOncePod claim (in batch mode, in one batch): one binds, the
+    other waits with VolumeRestrictions' reason until the first is deleted, then binds."""
+    group, make = nodes
+    make("za")
+    make("za")
+    volume = host_path_volume(f"pv-solo-{storage}", namespace, "solo")
+    volume["spec"]["accessModes"] = ["ReadWriteOncePod"]
+    kube.core.create_persistent_volume(volume)
+    solo = claim("solo", volume=f"pv-solo-{storage}")
+    solo["spec"]["accessModes"] = ["ReadWriteOncePod"]
+    kube.core.create_namespaced_persistent_volume_claim(namespace, solo)
+    proc = OperatorProcess(
+        kube.kubeconfig, lease_name=f"e2e-{secrets.token_hex(4)}", extra_args=placement
+    )
+    proc.start()
+    try:
+        names = create(
+            kube, namespace, mounting("one", group, "solo"), mounting("two", group, "solo")
+        )
+        result = outcome(kube, namespace, names)
+        bound = [name for name, (node, _) in result.items() if node]
+        assert len(bound) == 1, result
+        waiting = "two" if bound == ["one"] else "one"
+        assert "ReadWriteOncePod access mode" in result[waiting][1]
+        kube.core.delete_namespaced_pod(bound[0], namespace, grace_period_seconds=0)
+        wait_until(
+            "the waiting pod bound once the claim is free",
+            lambda: kube.core.read_namespaced_pod(waiting, namespace).spec.node_name,
+            timeout=60,
+        )
+    finally:
+        proc.close()
+
+
 def test_topology_spread_keeps_the_zones_within_max_skew(
     kube: Cluster, operator: OperatorProcess, nodes: tuple[str, NodeMaker], namespace: str
 ) -> None:

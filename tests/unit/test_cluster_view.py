@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -180,3 +181,22 @@ def test_usage_and_placed_agree_on_every_bound_and_reserved_pod() -> None:
         on_node = sum(p.requests.cpu for p, n in placed if n == name)
         assert usage[name].cpu == pytest.approx(on_node)
     assert topology is view.state().topology
+
+
+def test_claim_users_are_the_bound_and_reserved_pods_that_mount_the_claim() -> None:
+    def mounting(uid: str, claim_name: str, node_name: str | None) -> dict[str, Any]:
+        obj = pod(uid, "100m", node_name)
+        obj["spec"]["volumes"] = [{"name": "v", "persistentVolumeClaim": {"claimName": claim_name}}]
+        return obj
+
+    view = ClusterView()
+    view.replace_nodes([node("a")])
+    view.replace_pods([mounting("bound", "data", "a"), mounting("pending", "data", None)])
+    assert view.claim_users(["ns/data"], other_than="new") == ["ns/bound"]
+    assert view.claim_users(["ns/data"], other_than="bound") == []
+    assert view.claim_users(["ns/other"], other_than="new") == []
+    reserved = dataclasses.replace(model_pod("r1", 100), claims=("ns/other",))
+    view.decide(reserved, CONFIG)
+    assert view.claim_users(["ns/other"], other_than="new") == ["ns/r1"]
+    view.upsert_pod(mounting("bound", "data", "a") | {"status": {"phase": "Succeeded"}})
+    assert view.claim_users(["ns/data"], other_than="new") == []

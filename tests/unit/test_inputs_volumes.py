@@ -244,3 +244,19 @@ def test_nodes_a_volumes_zone_excludes_are_counted_with_kube_schedulers_reason()
     assert f"4 {volume_inputs.REASON_AFFINITY_OR_ZONE}" in both.failure_summary()
     _, plain = zoned_feasible("pv-unparsable")
     assert plain.failure_summary() == "6/6 nodes are available."
+
+
+def test_a_read_write_once_pod_claim_is_exclusive_and_every_claim_is_on_the_pod() -> None:
+    one_pod = claim("solo", volume="pv-any")
+    one_pod["spec"]["accessModes"] = ["ReadWriteOncePod"]
+    shared = claim("shared", volume="pv-any")
+    shared["spec"]["accessModes"] = ["ReadWriteOnce"]
+    found = volume_inputs.pod_volumes(
+        pod("solo", "shared"),
+        claims={"ns/solo": one_pod, "ns/shared": shared},
+        volumes=VOLUMES,
+        classes={},
+    )
+    assert found.exclusive == ("ns/solo",)
+    assert found.pending == ()
+    assert parse_pod(pod("solo", "shared", "solo")).claims == ("ns/solo", "ns/shared")

@@ -230,7 +230,7 @@ class ClusterView:
 
     def volumes_of(self, obj: Mapping[str, Any]) -> volume_inputs.VolumeFacts:
         """What the claims of ``obj`` (a v1 Pod) mean for its placement, now."""
-        if not volume_inputs.claim_names(obj):
+        if not pod_inputs.claim_names(obj):
             return volume_inputs.NO_VOLUMES
         with self._lock:
             return volume_inputs.pod_volumes(
@@ -238,6 +238,19 @@ class ClusterView:
                 claims=self._storage["persistentvolumeclaims"],
                 volumes=self._storage["persistentvolumes"],
                 classes=self._storage["storageclasses"],
+            )
+
+    def claim_users(self, claims: Iterable[str], *, other_than: str) -> list[str]:
+        """The bound or reserved pods, other than UID ``other_than``, that mount one of
+        ``claims`` (``namespace/name``), by ``namespace/name``: VolumeRestrictions keeps a
+        ReadWriteOncePod claim to one pod. A scan of every pod, made only for a pod with such
+        a claim."""
+        wanted = set(claims)
+        with self._lock:
+            entries: list[tuple[str, PodUsage | Reservation]] = [*self._pods.items()]
+            entries += self._reservations.items()
+            return sorted(
+                {e.key for uid, e in entries if uid != other_than and wanted & set(e.pod.claims)}
             )
 
     def pods_listing(self) -> None:

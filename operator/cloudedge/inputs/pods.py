@@ -123,10 +123,23 @@ def parse_placed(
     )
 
 
+def claim_names(obj: Mapping[str, Any]) -> list[tuple[int, str]]:
+    """(index, claimName) of every ``persistentVolumeClaim`` volume of a Pod object."""
+    spec = obj.get("spec")
+    volumes = spec.get("volumes") if isinstance(spec, Mapping) else None
+    out = []
+    for i, volume in enumerate(volumes if isinstance(volumes, list) else []):
+        source = volume.get("persistentVolumeClaim") if isinstance(volume, Mapping) else None
+        claim = source.get("claimName") if isinstance(source, Mapping) else None
+        if isinstance(claim, str) and claim:
+            out.append((i, claim))
+    return out
+
+
 def _placement_constraints(
     obj: Mapping[str, Any], *, who: str, namespace: str, namespace_labels: NamespaceLabels | None
 ) -> dict[str, Any]:
-    """labels, host_ports, affinity, anti_affinity and spread of a Pod object."""
+    """labels, host_ports, affinity, anti_affinity, spread and claims of a Pod object."""
     labels = objects.string_map(obj, "metadata", "labels")
 
     def terms(kind: str) -> tuple[types.PodAffinityTerm, ...]:
@@ -151,6 +164,7 @@ def _placement_constraints(
         "preferred_anti_affinity": _preferred_pod_terms(
             obj, "podAntiAffinity", who=who, namespace=namespace, labels=labels
         ),
+        "claims": tuple(dict.fromkeys(f"{namespace}/{c}" for _, c in claim_names(obj))),
     }
 
 

@@ -30,12 +30,18 @@ from typing import Any
 
 from cloudedge import errors
 from cloudedge.inputs import pods as pod_inputs
+from cloudedge.inputs.pods import claim_names
 from cloudedge.model import types
 
 UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
 PV_MISSING = "pod has PersistentVolumeClaims bound to non-existent PersistentVolumes"
 LATE_BINDING = "WaitForFirstConsumer"
 REASON_ZONE = "node(s) had no available volume zone"
+REASON_CLAIM_IN_USE = (
+    "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
+)
+"""VolumeRestrictions' words for a pod whose ReadWriteOncePod claim another pod uses."""
+ONE_POD = "ReadWriteOncePod"
 REASON_AFFINITY_OR_ZONE = "node(s) had volume node affinity conflict or no available volume zone"
 ZONE_LABELS = (
     "failure-domain.beta.kubernetes.io/zone",
@@ -61,6 +67,9 @@ class VolumeFacts:
     """Why no node can take the pod until a claim changes (kube-scheduler's messages)."""
     refused: tuple[str, ...] = ()
     """Fields the binder does not honour (claims of a WaitForFirstConsumer class)."""
+    exclusive: tuple[str, ...] = ()
+    """``namespace/name`` of the pod's claims with the ReadWriteOncePod access mode: while
+    another bound or reserved pod mounts one, no node can take this pod (VolumeRestrictions)."""
     reason: str = ""
     """The failure reason of the nodes ``node_terms`` exclude, when not only node affinity
     (the filters' default) excludes them: a volume's zone labels do too."""
@@ -71,17 +80,6 @@ NO_VOLUMES = VolumeFacts()
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def claim_names(obj: Mapping[str, Any]) -> list[tuple[int, str]]:
-    """(index, claimName) of every ``persistentVolumeClaim`` volume of a Pod object."""
-    volumes = _mapping(obj.get("spec")).get("volumes")
-    out = []
-    for i, volume in enumerate(volumes if isinstance(volumes, list) else []):
-        claim = _mapping(_mapping(volume).get("persistentVolumeClaim")).get("claimName")
-        if isinstance(claim, str) and claim:
-            out.append((i, claim))
-    return out
 
 
 def pod_volumes(
@@ -95,6 +93,7 @@ def pod_volumes(
     namespace = str(_mapping(obj.get("metadata")).get("namespace") or "default")
     terms: list[tuple[types.SelectorTerm, ...]] = []
     zones: list[tuple[types.SelectorTerm, ...]] = []
+    exclusive: list[str] = []
     pending: list[str] = []
     refused: list[str] = []
     for i, name in wanted:
@@ -106,6 +105,9 @@ def pod_volumes(
             pending.append(f'persistentvolumeclaim "{name}" is being deleted')
             continue
         spec = _mapping(claim.get("spec"))
+        modes = spec.get("accessModes")
+        if isinstance(modes, list) and ONE_POD in modes:
+            exclusive.append(f"{namespace}/{name}")
         bound_to = spec.get("volumeName")
         if bound_to:
             volume = volumes.get(str(bound_to))
@@ -135,6 +137,7 @@ def pod_volumes(
         node_terms=tuple(terms + zones),
         pending=tuple(dict.fromkeys(pending)),
         refused=tuple(refused),
+        exclusive=tuple(dict.fromkeys(exclusive)),
         reason=reason,
     )
 

@@ -428,6 +428,10 @@ class Pod:
     """The required node affinity of each bound PersistentVolume the pod mounts, and the
     nodes its zone labels allow: a node must match one term of every group (VolumeBinding,
     VolumeZone)."""
+    claims: tuple[str, ...] = ()
+    """``namespace/name`` of each PersistentVolumeClaim the pod mounts: while it is bound or
+    reserved, a ReadWriteOncePod claim among them keeps every other pod that mounts it off
+    every node (VolumeRestrictions)."""
     volume_reason: str = ""
     """What a node ``volume_node_terms`` excludes is counted as (empty: kube's VolumeBinding
     reason, "volume node affinity conflict")."""

@@ -32,6 +32,7 @@ from kubernetes import client as k8s
 
 from cloudedge import errors, inputs, model
 from cloudedge.cluster import binding, events, view
+from cloudedge.inputs import volumes as volume_inputs
 from cloudedge.metrics import Metrics
 from cloudedge.scheduler import batching
 from cloudedge.scheduler import leader as leader_mod
@@ -322,6 +323,7 @@ class Scheduler:
                 self._settle(qp, got)
             else:
                 admitted.append((qp, got))
+        admitted = await self._one_pod_per_exclusive_claim(admitted)
         if not admitted:
             return
         pods = [pod for _, pod in admitted]
@@ -366,6 +368,31 @@ class Scheduler:
                 decided = self._failed_unexpectedly(qp)
             self._dispatch(qp, decided)
             await _yield()
+
+    async def _one_pod_per_exclusive_claim(
+        self, admitted: list[tuple[queue_mod.QueuedPod, model.Pod]]
+    ) -> list[tuple[queue_mod.QueuedPod, model.Pod]]:
+        """The admitted pods of a batch less those whose ReadWriteOncePod claim an earlier pod
+        of the batch mounts (reported as greedy would report them once the first is
+        reserved): every pod of a batch passes :meth:`_admit` before any is reserved."""
+        taken: set[str] = set()
+        kept = []
+        for qp, pod in admitted:
+            exclusive = set(self.cluster.volumes_of(qp.obj).exclusive) if pod.claims else set()
+            if exclusive & taken:
+                await self._slots.acquire()  # _settle frees one
+                self._report_not_placed(qp, "unschedulable", self._claim_in_use(qp))
+                self._settle(qp, Result.UNSCHEDULABLE)
+                continue
+            taken |= exclusive
+            kept.append((qp, pod))
+        return kept
+
+    def _claim_in_use(self, qp: queue_mod.QueuedPod) -> str:
+        """kube-scheduler's message for a pod whose ReadWriteOncePod claim is in use."""
+        reason = volume_inputs.REASON_CLAIM_IN_USE
+        nodes = len(self.cluster.node_names())
+        return f"0/{nodes} nodes are available: {reason}." + inputs.preemption_note(qp.obj)
 
     def _failed_unexpectedly(self, qp: queue_mod.QueuedPod) -> Result:
         """A bug while deciding: logged and counted; the pod is retried after a backoff."""
@@ -416,6 +443,11 @@ class Scheduler:
             # changes, and the view's storage watches report that as a cluster change.
             message = f"0/{len(self.cluster.node_names())} nodes are available: "
             self._report_not_placed(qp, "unschedulable", message + ", ".join(claims.pending) + ".")
+            return Result.UNSCHEDULABLE
+        if claims.exclusive and self.cluster.claim_users(claims.exclusive, other_than=qp.uid):
+            # As VolumeRestrictions' PreFilter: no node, until the pod using it is gone (a
+            # pod deleted is a cluster change, which retries this one).
+            self._report_not_placed(qp, "unschedulable", self._claim_in_use(qp))
             return Result.UNSCHEDULABLE
         try:
             pod = inputs.parse_pod(qp.obj, namespace_labels=self.cluster.namespace_labels())
