@@ -426,6 +426,8 @@ def test_a_read_write_once_pod_claim_runs_one_pod_at_a_time(
         assert len(bound) == 1, result
         waiting = "two" if bound == ["one"] else "one"
         assert "ReadWriteOncePod access mode" in result[waiting][1]
+        explained = explain.explain(waiting, namespace, kubeconfig=kube.kubeconfig)
+        assert f"ReadWriteOncePod claim is free: in use by {namespace}/{bound[0]}" in explained
         kube.core.delete_namespaced_pod(bound[0], namespace, grace_period_seconds=0)
         wait_until(
             "the waiting pod bound once the claim is free",
