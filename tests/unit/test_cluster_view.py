@@ -200,3 +200,78 @@ def test_claim_users_are_the_bound_and_reserved_pods_that_mount_the_claim() -> N
     assert view.claim_users(["ns/other"], other_than="new") == ["ns/r1"]
     view.upsert_pod(mounting("bound", "data", "a") | {"status": {"phase": "Succeeded"}})
     assert view.claim_users(["ns/data"], other_than="new") == []
+
+
+def _placed(view: ClusterView) -> dict[str, tuple[str, model.Pod]]:
+    _, placed, _ = view.usage_and_placed()
+    return {p.uid: (n, p) for p, n in placed}
+
+
+def test_a_status_update_keeps_the_pod_as_parsed_and_the_state_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a"), node("b")])
+    view.replace_pods([pod("p1", "300m", "a")])
+    state = view.state()
+    version = state.version
+    first = _placed(view)["p1"][1]
+    incoming = model_pod("x", 100)
+    evaluation = view.evaluate(incoming, CONFIG)
+    parses: list[str] = []
+    real = view_mod.pod_inputs.parse_placed
+    monkeypatch.setattr(
+        view_mod.pod_inputs,
+        "parse_placed",
+        lambda obj, **kw: parses.append(obj["metadata"]["uid"]) or real(obj, **kw),
+    )
+    running = pod("p1", "300m", "a")
+    running["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    running["metadata"]["resourceVersion"] = "2"
+    view.upsert_pod(running)
+    assert parses == [], "only the status changed: nothing to parse again"
+    assert view.state() is state
+    assert state.version == version
+    assert _placed(view)["p1"][1] is first
+    assert view.evaluate(incoming, CONFIG) is evaluation, "the extender's cache still holds"
+    assert cpu_used(view) == {"a": 300.0, "b": 0.0}
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["labels", "annotations", "requests", "node"],
+)
+def test_an_update_of_what_the_model_reads_is_parsed_again(change: str) -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a"), node("b")])
+    view.replace_pods([pod("p1", "300m", "a")])
+    version = view.state().version
+    updated = pod("p1", "300m", "a")
+    if change == "labels":
+        updated["metadata"]["labels"] = {"app": "camera"}
+    elif change == "annotations":
+        updated["metadata"]["annotations"] = {"cloudedge.io/compute-cost": "500"}
+    elif change == "requests":
+        updated = pod("p1", "600m", "a")
+    else:
+        updated = pod("p1", "300m", "b")
+    view.upsert_pod(updated)
+    where, parsed = _placed(view)["p1"]
+    assert view.state().version > version
+    assert (where, parsed.labels, parsed.compute_cost) == (
+        "b" if change == "node" else "a",
+        {"app": "camera"} if change == "labels" else {},
+        500.0 if change == "annotations" else 0.0,
+    )
+    expected = {"requests": {"a": 600.0, "b": 0.0}, "node": {"a": 0.0, "b": 300.0}}
+    assert cpu_used(view) == expected.get(change, {"a": 300.0, "b": 0.0})
+
+
+def test_a_pod_that_finishes_with_nothing_else_changed_frees_its_node() -> None:
+    view = ClusterView()
+    view.replace_nodes([node("a")])
+    view.replace_pods([pod("p1", "300m", "a")])
+    view.upsert_pod(pod("p1", "300m", "a", phase="Running"))
+    view.upsert_pod(pod("p1", "300m", "a", phase="Failed"))
+    assert cpu_used(view) == {"a": 0.0}
+    assert _placed(view) == {}

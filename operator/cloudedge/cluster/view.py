@@ -55,6 +55,9 @@ class PodUsage:
     node: str
     pod: model.Pod
     """What the model places: requests, labels, host ports, required anti-affinity."""
+    inputs: int = 0
+    """:func:`_inputs_of` of the object it was parsed from: an update that changes none of
+    it (a status update: the kubelet's, kwok's) leaves the pod as it is."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,7 +210,7 @@ class ClusterView:
 
     def _namespaces_changed(self) -> None:
         for obj in list(self._by_namespace_selector.values()):
-            self._put_pod(obj)
+            self._put_pod(obj, reparse=True)
 
     def replace_storage(self, kind: str, objects: Iterable[Mapping[str, Any]]) -> None:
         """A relist of ``kind`` (one of :data:`STORAGE`)."""
@@ -535,15 +538,34 @@ class ClusterView:
     def _usage_of(self, obj: Mapping[str, Any]) -> PodUsage | None:
         return self._pods.get(_uid(obj))
 
-    def _put_pod(self, obj: Mapping[str, Any]) -> None:
+    def _put_pod(self, obj: Mapping[str, Any], *, reparse: bool = False) -> None:
+        """Count ``obj`` (a v1 Pod) where it is bound, in place of what it was.
+
+        A bound pod is updated three or four times more by its status (the kubelet's
+        conditions and phase) than by anything the model reads; such an update keeps the
+        pod as parsed, its usage and the state's version (which the extender's
+        filter-to-prioritize cache is keyed on), and costs a hash instead of a parse.
+        ``reparse`` parses it anyway: the namespace labels its selectors read changed."""
         uid = _uid(obj)
-        old = self._pods.pop(uid, None)
-        self._by_namespace_selector.pop(uid, None)
-        if old is not None:
-            self._release(old.node, old.pod)
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
         node = spec.get("nodeName")
+        old = self._pods.get(uid)
+        inputs = _inputs_of(obj) if node else 0
+        if (
+            old is not None
+            and not reparse
+            and old.inputs == inputs
+            and status.get("phase") not in TERMINAL_PHASES
+        ):
+            if uid in self._by_namespace_selector:
+                self._by_namespace_selector[uid] = obj
+            self._drop_reservation(uid)
+            return
+        self._pods.pop(uid, None)
+        self._by_namespace_selector.pop(uid, None)
+        if old is not None:
+            self._release(old.node, old.pod)
         if not node or status.get("phase") in TERMINAL_PHASES:
             if not node:
                 return
@@ -563,7 +585,7 @@ class ClusterView:
             except errors.InputError:
                 requests = model.ResourceList(pods=1.0)
             placed = model.Pod(name=key, uid=uid, requests=requests)
-        usage = PodUsage(key=key, node=str(node), pod=placed)
+        usage = PodUsage(key=key, node=str(node), pod=placed, inputs=inputs)
         self._pods[uid] = usage
         self._drop_reservation(uid)
         self._assign(usage.node, usage.pod)
@@ -647,6 +669,25 @@ def _selects_namespaces_by_label(obj: Mapping[str, Any]) -> bool:
             if isinstance(selector, Mapping) and any(selector.values()):
                 return True
     return False
+
+
+def _inputs_of(obj: Mapping[str, Any]) -> int:
+    """What of a Pod object the view reads (its spec, labels, annotations and name), as one
+    number. ``repr`` and not a canonical form: the API server writes an object's fields in
+    one order, so an unchanged pod repeats its text, and one written in another order only
+    costs a parse. 9 us against 70 us for :func:`.pods.parse_placed` of a camera pod."""
+    meta = obj.get("metadata") or {}
+    return hash(
+        repr(
+            (
+                obj.get("spec"),
+                meta.get("labels"),
+                meta.get("annotations"),
+                meta.get("namespace"),
+                meta.get("name"),
+            )
+        )
+    )
 
 
 def _uid(obj: Mapping[str, Any]) -> str:
