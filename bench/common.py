@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime
 import math
@@ -112,6 +113,36 @@ def blas_info() -> list[dict[str, Any]]:
         {k: v for k, v in info.items() if k != "filepath"}
         for info in threadpoolctl.threadpool_info()
     ]
+
+
+def speed_gauge_ms(repeats: int = 5) -> float:
+    """Milliseconds of a fixed single-threaded workload (the median of ``repeats``): lower
+    is faster.
+
+    This virtual machine's speed changes from hour to hour with what else its host runs,
+    with the load average near 0 (the scoring kernel's p50 was 48 us one day and 75 to 130
+    us the next, the same code). A time-budgeted number (the joint solver's 2 s) or an
+    absolute one (microseconds per decision) is read against the gauge taken when its
+    section started. The workload is what the solver and the binder spend their time on:
+    interpreted loops over lists, dicts and floats, and small numpy calls."""
+    import numpy
+
+    rng = numpy.random.default_rng(0)
+    values = rng.random(1_000)
+    keys = [f"node-{i}" for i in range(1_000)]
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        table: dict[str, float] = {}
+        for round_ in range(20):
+            for i, key in enumerate(keys):
+                table[key] = table.get(key, 0.0) + float(values[i]) * round_
+            ordered = sorted(table.values())
+            bisect.insort(ordered, 0.5)
+            for _ in range(50):
+                numpy.minimum(values, 0.5).sum()
+        times.append((time.perf_counter() - started) * 1e3)
+    return float(sorted(times)[len(times) // 2])
 
 
 def machine_facts() -> dict[str, Any]:

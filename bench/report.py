@@ -241,7 +241,12 @@ def _stamp(facts: dict[str, Any], detail: dict[str, Any]) -> str:
     }
     # Sections of one page may come from different runs (--only): each names its own commit.
     at = f" at commit {when['commit']}" if when.get("commit") else ""
-    return f"_Measured {when['date']}{at}, {scale}, load average {when['loadavg']:.1f} at start._"
+    # Runs before the gauge existed have none.
+    gauge = f", speed gauge {when['gauge_ms']:.1f} ms" if when.get("gauge_ms") else ""
+    return (
+        f"_Measured {when['date']}{at}, {scale}, load average {when['loadavg']:.1f}"
+        f"{gauge} at start._"
+    )
 
 
 def _constrained_text(c: dict[str, Any] | None) -> str:
@@ -1233,8 +1238,13 @@ def write_page(
         ),
         "",
         "On a 2-core machine every number here moves with whatever else runs; the load average "
-        "says how busy it was. Compare ratios from the same run rather than absolute times "
-        "across runs.",
+        "says how busy it was. So does the virtual machine's host, which the load average does "
+        "not show: each section's stamp gives the **speed gauge** taken as it started "
+        "(`bench.common.speed_gauge_ms`, milliseconds of a fixed single-threaded workload of "
+        "loops and small numpy calls; lower is faster; it doubles when another process keeps "
+        "one of the two cores busy). Compare ratios from the "
+        "same run rather than absolute times across runs, and time-budgeted results (the "
+        "joint solver's) with the gauge in mind.",
         "",
         "## Targets",
         "",

@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     details: dict[str, dict[str, Any]] = {}
     failed: list[str] = []
     for name in args.sections:
-        progress(f"section {name}: start")
+        gauge = common.speed_gauge_ms()
+        progress(f"section {name}: start (speed gauge {gauge:.1f} ms)")
         try:
             section_numbers, detail = run_section(name, args, progress)
         except Exception as err:
@@ -176,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": facts["date"],
             "loadavg": facts["loadavg_start"],
             "commit": facts["commit"],
+            "gauge_ms": gauge,
         }
         details[name] = detail
         progress(f"section {name}: done")
