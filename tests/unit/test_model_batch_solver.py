@@ -248,6 +248,51 @@ def test_the_searchs_quick_tests_never_turn_away_a_move_that_would_fit(
     assert fitting > 0
 
 
+@pytest.mark.parametrize("reading", list(model.CongestionModel))
+def test_a_swap_priced_in_place_changes_the_total_as_the_swap_itself_does(
+    reading: model.CongestionModel,
+) -> None:
+    # The local search prices most swaps from its sums, without moving the pods; the price
+    # must be the total's change when the two pods do trade nodes, and inf exactly when
+    # one of them no longer fits (resources, or a deadline on its new node).
+    config = model.ModelConfig(congestion_model=reading)
+    fitting = refused = same_source = 0
+    for seed in (1, 2, 3):
+        nodes, pods = overfilled_edge(seed)
+        problem = evaluator.Problem(pods, model.ClusterState(nodes), config)
+        a = batch.Assignment(problem)
+        batch.insert_all(a, batch.constrained_first(problem), batch.Budget(0, exact=True))
+        placed = np.flatnonzero(a.where >= 0).tolist()
+        for p in placed:
+            for q in placed:
+                i, j = int(a.where[p]), int(a.where[q])
+                if i == j or not (problem.allowed[p, j] and problem.allowed[q, i]):
+                    continue
+                swap = batch._Swap(a, p, i, j)
+                if not swap.priced_in_place(q):
+                    same_source += 1
+                    continue
+                priced = swap.change(q)
+                before = a.total()
+                trial = a.copy()
+                trial.remove(p)
+                trial.remove(q)
+                fits = math.isfinite(trial.insert_cost(p, j))
+                if fits:
+                    trial.add(p, j)
+                    fits = math.isfinite(trial.insert_cost(q, i))
+                if fits:
+                    trial.add(q, i)
+                    fitting += 1
+                    assert priced == pytest.approx(trial.total() - before, abs=1e-6), (p, q)
+                else:
+                    refused += 1
+                    assert priced == math.inf, (seed, p, q)
+    assert fitting > 0
+    assert refused > 0
+    assert same_source > 0
+
+
 def test_emptying_a_site_frees_the_room_a_data_bound_pod_needs_next_to_its_data() -> None:
     # Two jobs reading 1 MB fill the edge node that holds their data and a 50 MB data set;
     # the pod that reads the 50 MB runs on the cloud, behind the cloud-edge link. Each job
