@@ -541,9 +541,9 @@ class ClusterView:
     def _put_pod(self, obj: Mapping[str, Any], *, reparse: bool = False) -> None:
         """Count ``obj`` (a v1 Pod) where it is bound, in place of what it was.
 
-        A bound pod is updated three or four times more by its status (the kubelet's
-        conditions and phase) than by anything the model reads; such an update keeps the
-        pod as parsed, its usage and the state's version (which the extender's
+        A bound pod's status is written several times as it starts (the kubelet's
+        conditions, IPs and phase), and none of it is what the model reads; such an update
+        keeps the pod as parsed, its usage and the state's version (which the extender's
         filter-to-prioritize cache is keyed on), and costs a hash instead of a parse.
         ``reparse`` parses it anyway: the namespace labels its selectors read changed."""
         uid = _uid(obj)
