@@ -390,6 +390,21 @@ def _operator_gap(
     return text + end
 
 
+def _floor_text(row: dict[str, Any], key: str) -> str:
+    """Where the queueing reading's floor (each pod's least time alone, the smallest of as
+    many pods as spread places) is above 0.70 of spread's mean: no search meets the target."""
+    floor = row.get("floor") or {}
+    spread = row["spread"]["mean_ect_s"]
+    pods = floor.get("pods")
+    if not pods or row[key]["placed"] < pods or not floor["mean_ect_s"] > 0.7 * spread:
+        return ""
+    return (
+        f" No placement of {pods} pods is below {_f(floor['mean_ect_s'] / spread)}x spread's "
+        f"by that reading ({_f(floor['mean_ect_s'])} s: each pod alone on its best node, the "
+        f"{pods} least): the target is out of reach."
+    )
+
+
 def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
     out: list[str] = []
     for row in detail["rows"]:
@@ -470,7 +485,7 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
                 f"spread: {split}). That reading charges each pod an M/M/1 wait on its "
                 "node's final *requested* share, 99 service times at 99%, a pod alone on a "
                 f"node it fills included; by the sharing reading {key} has "
-                f"{_f(shared[key] / shared['spread'])}x spread's."
+                f"{_f(shared[key] / shared['spread'])}x spread's.{_floor_text(row, key)}"
             )
         pending = row.get("pending_by_batch_placed_by_spread", 0)
         if pending and b["placed"] >= sp["placed"]:

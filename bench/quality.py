@@ -21,7 +21,7 @@ import numpy as np
 
 from bench import common, workloads
 from cloudedge import model, simulate
-from cloudedge.model import strategies
+from cloudedge.model import evaluator, strategies
 
 EXAMPLES = ("seed", "video-analytics", "burst")
 STRATEGIES = ("score", "spread", "batch", "optimal")
@@ -159,6 +159,17 @@ def compare(
                 "sharing_mean_s": common.mean(shared.ects),
             }
     b, s, sp, o = out["batch"], out["score"], out["spread"], out["optimal"]
+    # What no strategy can beat with as many pods as spread places: each pod's least time
+    # alone, the smallest ones (evaluator.least_completion). A mean target above this floor
+    # is out of reach of any search, which the page says beside it.
+    queueing_floor, sharing_floor = evaluator.least_completion(
+        evaluator.Problem(pods, cluster, config)
+    )
+    out["floor"] = {
+        "pods": sp["placed"],
+        "mean_ect_s": evaluator.least_mean(queueing_floor, sp["placed"]),
+        "sharing_mean_s": evaluator.least_mean(sharing_floor, sp["placed"]),
+    }
     out["pending_by_batch_placed_by_spread"] = len(set(sp["placed_keys"]) - set(b["placed_keys"]))
     # Of those, the pods spread places on time on its final state (the others miss their
     # deadline there: pods spread placed after them load their node).
@@ -224,6 +235,11 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
             rows.append(
                 compare(name, cluster, pods, config, time_limit_s=time_limit, progress=progress)
             )
+    return numbers_of(rows), {"rows": rows, "time_limit_s": time_limit, "quick": quick}
+
+
+def numbers_of(rows: list[dict[str, Any]]) -> common.Numbers:
+    """The flat numbers of the JSON (and of the targets) from the rows of :func:`compare`."""
     numbers: common.Numbers = {}
     for row in rows:
         key = row["scenario"].replace("-", "_")
@@ -270,6 +286,14 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
             numbers[f"quality_{key}_{strategy}_vs_spread_common_mean_ect_ratio"] = ratio(
                 queued["mean_s"], queued["spread_mean_s"]
             )
+        floor = row["floor"]
+        numbers[f"quality_{key}_floor_pods"] = float(floor["pods"])
+        numbers[f"quality_{key}_floor_vs_spread_mean_ect_ratio"] = ratio(
+            floor["mean_ect_s"], sp["mean_ect_s"]
+        )
+        numbers[f"quality_{key}_floor_vs_spread_sharing_mean_ratio"] = ratio(
+            floor["sharing_mean_s"], sp["sharing_mean_s"]
+        )
         numbers[f"quality_{key}_batch_vs_optimal_sharing_mean_ratio"] = ratio(
             b["sharing_mean_s"], o["sharing_mean_s"]
         )
@@ -285,4 +309,4 @@ def run(progress: common.Progress, *, quick: bool) -> tuple[common.Numbers, dict
         numbers[f"quality_{key}_pending_by_batch_placed_by_spread"] = float(
             row["pending_by_batch_placed_by_spread"]
         )
-    return numbers, {"rows": rows, "time_limit_s": time_limit, "quick": quick}
+    return numbers

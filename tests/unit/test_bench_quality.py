@@ -82,3 +82,35 @@ def test_the_page_gives_the_ratio_on_the_pods_both_place_and_why_when_it_is_high
     facts = {"date": "2026-11-30 00:00 UTC", "loadavg_start": 0.1, "commit": "abc1234"}
     page = bench_report.quality_section(detail, facts, tmp_path)
     assert "| 0.9 (3) |" in page
+
+
+def test_a_row_carries_the_floor_of_as_many_pods_as_spread_places() -> None:
+    row = _row()
+    floor = row["floor"]
+    assert floor["pods"] == row["spread"]["placed"] == 3
+    # Three 100m pods on two 4-CPU nodes: the floor is each pod alone, below every strategy.
+    for name in quality.STRATEGIES:
+        assert floor["mean_ect_s"] <= row[name]["mean_ect_s"] + 1e-9
+        assert floor["sharing_mean_s"] <= row[name]["sharing_mean_s"] + 1e-9
+
+
+def test_a_mean_target_above_the_floor_is_called_out_of_reach(tmp_path: pathlib.Path) -> None:
+    row = _row()
+    spread = row["spread"]
+    row["batch"]["mean_ect_s"] = 0.9 * spread["mean_ect_s"]
+    row["floor"]["mean_ect_s"] = 0.8 * spread["mean_ect_s"]
+    detail = {"rows": [row], "time_limit_s": 1.0, "quick": True}
+    numbers = quality.numbers_of(detail["rows"])
+    assert numbers["quality_tiny_floor_vs_spread_mean_ect_ratio"] == pytest.approx(0.8)
+    table = bench_report.targets(numbers)
+    missed = [line for line in table.splitlines() if "tiny: batch's mean" in line]
+    assert any("(out of reach: no placement of 3 pods is below 0.8)" in m for m in missed)
+    assert not any("out of reach" in line for line in table.splitlines() if "| met" in line)
+    assert "No placement of 3 pods is below 0.8x spread's by that reading" in (
+        analysis.quality({}, detail)
+    )
+    # Below the target, the floor says nothing.
+    row["floor"]["mean_ect_s"] = 0.5 * spread["mean_ect_s"]
+    numbers = quality.numbers_of(detail["rows"])
+    assert "out of reach" not in bench_report.targets(numbers)
+    assert "No placement" not in analysis.quality({}, detail)

@@ -246,3 +246,32 @@ def test_a_total_of_resource_lists_is_their_sum_one_after_the_other(
     total = model.ResourceList.total(lists)
     assert dict(total.items()) == dict(one_by_one.items())
     assert model.ResourceList.total(amounts) == one_by_one
+
+
+@SETTINGS
+@given(scenarios(), st.sampled_from(list(model.Strategy)))
+def test_no_placement_is_below_the_floor_of_each_pod_alone(
+    scenario: tuple[model.ClusterState, list[model.Pod]], strategy: model.Strategy
+) -> None:
+    cluster, batch = scenario
+    result = model.place(batch, cluster, CONFIG, strategy=strategy, time_limit_s=5)
+    problem = evaluator.Problem(batch, cluster, CONFIG)
+    queueing, sharing = evaluator.least_completion(problem)
+    graded = strategies.grade(result, CONFIG)
+    shared = strategies.grade_sharing(result, CONFIG)
+    for p, (by_queue, by_share) in enumerate(zip(graded.outcomes, shared.outcomes, strict=True)):
+        if by_queue is None or by_share is None:
+            continue
+        assert by_queue.ect_s >= queueing[p] - 1e-9
+        assert by_share.ect_s >= sharing[p] - 1e-9
+    if graded.placed:
+        assert evaluator.least_mean(queueing, graded.placed) <= graded.mean_ect_s + 1e-9
+        assert evaluator.least_mean(sharing, graded.placed) <= shared.mean_ect_s + 1e-9
+
+
+def test_the_least_mean_of_a_count_is_the_mean_of_that_many_smallest_floors() -> None:
+    floors = np.array([4.0, np.inf, 1.0, 3.0])
+    assert evaluator.least_mean(floors, 2) == 2.0
+    assert evaluator.least_mean(floors, 3) == np.float64(8.0 / 3)
+    assert evaluator.least_mean(floors, 4) == np.inf, "a pod no node allows cannot be placed"
+    assert np.isnan(evaluator.least_mean(floors, 0))

@@ -254,6 +254,43 @@ def final_rho(problem: Problem, nodes: Sequence[int | None]) -> state_mod.FloatA
     return rho
 
 
+def least_completion(problem: Problem) -> tuple[state_mod.FloatArray, state_mod.FloatArray]:
+    """Per pod: the least completion time any placement can give it, by the queueing reading
+    and by the sharing reading (inf for a pod no node allows).
+
+    Other pods only add to a pod's time: to its node's utilization, so to its M/M/1 wait,
+    and to the CPU and links it shares. So a pod alone on its best node is a floor: by the
+    queueing reading its fixed time there plus its wait at the node's utilization with its
+    own share alone; by the sharing reading its grade alone there (one :func:`grade_sharing`
+    of the pod by itself per node the filters allow). The mean of the ``k`` smallest floors
+    is a floor on the mean of any placement of ``k`` pods: where it is above a target, no
+    placement of that many pods meets it, whatever the search (the bench says so beside
+    such a target). The nodes are those the filters allow before the batch; a pod whose
+    required affinity only a pod of the batch satisfies has no floor (inf)."""
+    cpu, mem = problem.start_utilization()
+    rho = np.maximum(cpu[None, :] + problem.cpu_share, mem[None, :] + problem.mem_share)
+    waiting = problem.service * congestion(rho, problem.max_utilization)
+    queueing = np.where(problem.allowed, problem.fixed + waiting, np.inf).min(axis=1)
+    sharing = np.full(len(problem.pods), math.inf)
+    for p, pod in enumerate(problem.pods):
+        allowed = np.flatnonzero(problem.allowed[p])
+        if not len(allowed):
+            continue
+        alone = Problem([pod], problem.base, problem.config)
+        sharing[p] = min(grade_sharing(alone, [int(i)]).ects[0] for i in allowed)
+    return queueing, sharing
+
+
+def least_mean(floors: state_mod.FloatArray, count: int) -> float:
+    """The mean of the ``count`` smallest of ``floors`` (:func:`least_completion`): no
+    placement of ``count`` pods has a lower mean (nan for no pods; inf when fewer than
+    ``count`` pods can be placed at all)."""
+    if count <= 0:
+        return math.nan
+    smallest = np.sort(floors)[:count]
+    return float(smallest.mean()) if len(smallest) == count else math.inf
+
+
 def grade_assignment(problem: Problem, nodes: Sequence[int | None]) -> Grade:
     """Grade node indices (``None`` = unplaced), one per pod of ``problem``."""
     rho = final_rho(problem, nodes)
