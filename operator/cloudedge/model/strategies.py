@@ -247,6 +247,11 @@ LARGE_BATCH_TIME_LIMIT_S = 0.15
 pods on 1,000 nodes, and the local search stops at the budget with the best found so far."""
 
 
+QUEUEING_FIRST_PODS = 100
+"""From this many pods a batch is searched by the queueing reading first (:func:`.batch.
+_queueing_first`)."""
+
+
 @batch.no_cyclic_gc()  # the whole solve, cost matrices included
 def _solve(
     pods: Sequence[types.Pod],
@@ -294,6 +299,7 @@ def _solve(
             exact=small and strategy is Strategy.BATCH,
             small_first_start=not large,
             recreate=strategy is Strategy.OPTIMAL,
+            queueing_first=len(pods) >= QUEUEING_FIRST_PODS and not large,
         )
     info.solve_seconds = time.monotonic() - started
     return base, problem, [None if i < 0 else int(i) for i in assignment.where.tolist()], info
