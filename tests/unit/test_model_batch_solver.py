@@ -295,6 +295,40 @@ def test_a_swap_priced_in_place_changes_the_total_as_the_swap_itself_does(
     assert same_source > 0
 
 
+@pytest.mark.parametrize("reading", list(model.CongestionModel))
+def test_an_exchange_priced_in_place_is_the_change_of_making_it(
+    reading: model.CongestionModel,
+) -> None:
+    # An unplaced pod taking the place of a placed one, priced from the sums: the same as
+    # taking the placed pod out and pricing the unplaced one there (inf when it does not fit).
+    config = model.ModelConfig(congestion_model=reading)
+    priced_fits = priced_refused = 0
+    for seed in (1, 2, 3):
+        nodes, pods = overfilled_edge(seed)
+        problem = evaluator.Problem(pods, model.ClusterState(nodes), config)
+        a = batch.Assignment(problem)
+        batch.insert_all(a, batch.small_first(problem), batch.Budget(0, exact=True))
+        for p in np.flatnonzero(a.where < 0).tolist():
+            for i in range(len(nodes)):
+                if not problem.allowed[p, i]:
+                    continue
+                exchange = batch._Exchange(a, p, i)
+                for q in sorted(a.members[i]):
+                    priced = exchange.change(q)
+                    gain = a.removal_gain(q)
+                    a.remove(q)
+                    made = a.insert_cost(p, i) - gain
+                    a.add(q, i)
+                    if math.isfinite(made):
+                        priced_fits += 1
+                        assert priced == pytest.approx(made, abs=1e-6), (seed, p, i, q)
+                    else:
+                        priced_refused += 1
+                        assert priced == math.inf, (seed, p, i, q)
+    assert priced_fits > 0
+    assert priced_refused > 0
+
+
 def test_searching_by_the_waits_first_ends_lower_than_by_the_sum_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

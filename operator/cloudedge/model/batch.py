@@ -1151,11 +1151,9 @@ def improve_exchanges(a: Assignment, budget: Budget) -> bool:
             # Never a pod of a higher priority out for ``p``; one of a lower priority goes
             # whatever the total does (the counts of the higher ranks come first).
             partners = [q for q in ranked[i] if tier[q] >= tier[p]][:SWAP_PARTNERS]
+            exchange = _Exchange(a, p, i)
             for q in _may_make_room(a, p, i, partners):
-                gain = a.removal_gain(q)
-                a.remove(q)
-                delta = a.insert_cost(p, i) - gain
-                a.add(q, i)
+                delta = exchange.change(q)
                 if not math.isfinite(delta):
                     continue
                 rank = int(tier[p]) - int(tier[q])
@@ -1378,6 +1376,46 @@ class _Swap:
             )
         if a.queues:
             change += _wait_after(a, i, p, q, g_i) + _wait_after(a, j, q, p, g_j)
+        return change
+
+
+class _Exchange:
+    """The change of the total if the unplaced pod ``p`` took the place of a pod ``q`` of
+    node ``i``, which then waits: computed from the kept sums, as :class:`_Swap` prices a
+    swap, when the two read different sources; by taking ``q`` out and putting it back
+    when they read one (they share its uplink)."""
+
+    def __init__(self, a: Assignment, p: int, i: int) -> None:
+        self.a, self.p, self.i = a, p, i
+        pr = a.problem
+        self.request_p = pr.requests[p].tolist()
+        self.room_i = a.room[i].tolist()
+        self.shared_p = a.shared_with(p, i) if a.shares else 0.0
+        self.tight = sorted((float(a.slack[m, i]), m) for m in a.members[i])[:2]
+
+    def change(self, q: int) -> float:
+        a, p, i = self.a, self.p, self.i
+        pr, sh = a.problem, a.sharing
+        source = sh.source_of[p]
+        if source >= 0 and sh.source_of[q] == source:
+            gain = a.removal_gain(q)
+            a.remove(q)
+            cost = a.insert_cost(p, i)
+            a.add(q, i)
+            return cost - gain
+        request_q = pr.requests[q].tolist()
+        for r_p, r_q, room in zip(self.request_p, request_q, self.room_i, strict=True):
+            if r_p > room + r_q:
+                return math.inf
+        g_new = _g(_shared_rho(a, i, q, p), pr.max_utilization)
+        slack = next((v for v, m in self.tight if m != q), math.inf)
+        if g_new > min(slack, float(a.slack[p, i])) * (1 + 1e-12):
+            return math.inf
+        change = float(sh.alone[p, i] - sh.alone[q, i])
+        if a.shares:
+            change += self.shared_p - _pair(a, p, q, i) - a.shared_with(q, i)
+        if a.queues:
+            change += _wait_after(a, i, q, p, g_new)
         return change
 
 
