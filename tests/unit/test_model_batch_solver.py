@@ -42,6 +42,18 @@ def overfilled_edge(seed: int) -> tuple[list[model.Node], list[model.Pod]]:
     return nodes, pods
 
 
+def inserted(
+    seed: int, config: model.ModelConfig, order: str = "small_first"
+) -> tuple[evaluator.Problem, batch.Assignment]:
+    """:func:`overfilled_edge`'s batch inserted in ``order`` (a function of :mod:`.batch`),
+    with no search: an assignment whose moves the tests price."""
+    nodes, pods = overfilled_edge(seed)
+    problem = evaluator.Problem(pods, model.ClusterState(nodes), config)
+    a = batch.Assignment(problem)
+    batch.insert_all(a, getattr(batch, order)(problem), batch.Budget(0, exact=True))
+    return problem, a
+
+
 def nodes_of(result: strategies.PlacementResult) -> list[str | None]:
     return [p.node for p in result.placements]
 
@@ -228,13 +240,10 @@ def test_the_searchs_quick_tests_never_turn_away_a_move_that_would_fit(
     config = model.ModelConfig(congestion_model=reading)
     refused = fitting = 0
     for seed in (1, 2, 3):
-        nodes, pods = overfilled_edge(seed)
-        problem = evaluator.Problem(pods, model.ClusterState(nodes), config)
-        a = batch.Assignment(problem)
-        batch.insert_all(a, batch.small_first(problem), batch.Budget(0, exact=True))
+        problem, a = inserted(seed, config)
         for p in np.flatnonzero(a.where < 0).tolist():
             assert np.array_equal(a.joinable(p)[0], np.isfinite(a.insert_costs(p)))
-            for i in range(len(nodes)):
+            for i in range(len(problem.base)):
                 members = sorted(a.members[i])
                 kept = set(batch._may_make_room(a, p, i, members))
                 for q in members:
@@ -260,10 +269,7 @@ def test_a_swap_priced_in_place_changes_the_total_as_the_swap_itself_does(
     config = model.ModelConfig(congestion_model=reading)
     fitting = refused = same_source = 0
     for seed in (1, 2, 3):
-        nodes, pods = overfilled_edge(seed)
-        problem = evaluator.Problem(pods, model.ClusterState(nodes), config)
-        a = batch.Assignment(problem)
-        batch.insert_all(a, batch.constrained_first(problem), batch.Budget(0, exact=True))
+        problem, a = inserted(seed, config, "constrained_first")
         placed = np.flatnonzero(a.where >= 0).tolist()
         for p in placed:
             for q in placed:
@@ -304,12 +310,9 @@ def test_an_exchange_priced_in_place_is_the_change_of_making_it(
     config = model.ModelConfig(congestion_model=reading)
     priced_fits = priced_refused = 0
     for seed in (1, 2, 3):
-        nodes, pods = overfilled_edge(seed)
-        problem = evaluator.Problem(pods, model.ClusterState(nodes), config)
-        a = batch.Assignment(problem)
-        batch.insert_all(a, batch.small_first(problem), batch.Budget(0, exact=True))
+        problem, a = inserted(seed, config)
         for p in np.flatnonzero(a.where < 0).tolist():
-            for i in range(len(nodes)):
+            for i in range(len(problem.base)):
                 if not problem.allowed[p, i]:
                     continue
                 exchange = batch._Exchange(a, p, i)
