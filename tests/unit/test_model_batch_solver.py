@@ -3,6 +3,7 @@ neither the clock nor nodes it cannot use, and the solver prints nothing of its 
 
 from __future__ import annotations
 
+import collections
 import gc
 import math
 import random
@@ -52,6 +53,17 @@ def inserted(
     a = batch.Assignment(problem)
     batch.insert_all(a, getattr(batch, order)(problem), batch.Budget(0, exact=True))
     return problem, a
+
+
+def same_price(priced: float, made: float, seen: collections.Counter[str], where: object) -> None:
+    """A move priced in place against the same move made: the same change of the total, or
+    inf for both when the move does not fit. ``seen`` counts each outcome."""
+    if math.isfinite(made):
+        seen["fits"] += 1
+        assert priced == pytest.approx(made, abs=1e-6), where
+    else:
+        seen["refused"] += 1
+        assert priced == math.inf, where
 
 
 def nodes_of(result: strategies.PlacementResult) -> list[str | None]:
@@ -267,7 +279,8 @@ def test_a_swap_priced_in_place_changes_the_total_as_the_swap_itself_does(
     # must be the total's change when the two pods do trade nodes, and inf exactly when
     # one of them no longer fits (resources, or a deadline on its new node).
     config = model.ModelConfig(congestion_model=reading)
-    fitting = refused = same_source = 0
+    seen: collections.Counter[str] = collections.Counter()
+    same_source = 0
     for seed in (1, 2, 3):
         problem, a = inserted(seed, config, "constrained_first")
         placed = np.flatnonzero(a.where >= 0).tolist()
@@ -291,13 +304,10 @@ def test_a_swap_priced_in_place_changes_the_total_as_the_swap_itself_does(
                     fits = math.isfinite(trial.insert_cost(q, i))
                 if fits:
                     trial.add(q, i)
-                    fitting += 1
-                    assert priced == pytest.approx(trial.total() - before, abs=1e-6), (p, q)
-                else:
-                    refused += 1
-                    assert priced == math.inf, (seed, p, q)
-    assert fitting > 0
-    assert refused > 0
+                made = trial.total() - before if fits else math.inf
+                same_price(priced, made, seen, (seed, p, q))
+    assert seen["fits"] > 0
+    assert seen["refused"] > 0
     assert same_source > 0
 
 
@@ -308,7 +318,7 @@ def test_an_exchange_priced_in_place_is_the_change_of_making_it(
     # An unplaced pod taking the place of a placed one, priced from the sums: the same as
     # taking the placed pod out and pricing the unplaced one there (inf when it does not fit).
     config = model.ModelConfig(congestion_model=reading)
-    priced_fits = priced_refused = 0
+    seen: collections.Counter[str] = collections.Counter()
     for seed in (1, 2, 3):
         problem, a = inserted(seed, config)
         for p in np.flatnonzero(a.where < 0).tolist():
@@ -322,14 +332,9 @@ def test_an_exchange_priced_in_place_is_the_change_of_making_it(
                     a.remove(q)
                     made = a.insert_cost(p, i) - gain
                     a.add(q, i)
-                    if math.isfinite(made):
-                        priced_fits += 1
-                        assert priced == pytest.approx(made, abs=1e-6), (seed, p, i, q)
-                    else:
-                        priced_refused += 1
-                        assert priced == math.inf, (seed, p, i, q)
-    assert priced_fits > 0
-    assert priced_refused > 0
+                    same_price(priced, made, seen, (seed, p, i, q))
+    assert seen["fits"] > 0
+    assert seen["refused"] > 0
 
 
 def test_searching_by_the_waits_first_ends_lower_than_by_the_sum_alone(
