@@ -1333,11 +1333,9 @@ class _Swap:
         self.request_p = pr.requests[p].tolist()
         self.room_i = (a.room[i] + pr.requests[p]).tolist()
         self.room_j = a.room[j].tolist()
-        # The deadlines that stay on each node: i's without p; j's without q (the two
-        # tightest, since q may be the tightest).
-        self.slack_i = min((float(a.slack[m, i]) for m in a.members[i] if m != p), default=math.inf)
-        tight = sorted((float(a.slack[m, j]), m) for m in a.members[j])[:2]
-        self.tight_j = tight
+        # The deadlines that stay on each node: i's without p, j's without q.
+        self.slack_i = _slack_without(_tightest(a, i), p)
+        self.tight_j = _tightest(a, j)
 
     def priced_in_place(self, q: int) -> bool:
         """Whether :meth:`change` is exact for ``q``: ``p`` and ``q`` do not read one source."""
@@ -1359,7 +1357,7 @@ class _Swap:
         rho_j = _shared_rho(a, j, q, p)
         g_i = _g(rho_i, pr.max_utilization)
         g_j = _g(rho_j, pr.max_utilization)
-        slack_j = next((v for v, m in self.tight_j if m != q), math.inf)
+        slack_j = _slack_without(self.tight_j, q)
         if g_i > min(self.slack_i, float(a.slack[q, i])) * (1 + 1e-12):
             return math.inf
         if g_j > min(slack_j, float(a.slack[p, j])) * (1 + 1e-12):
@@ -1391,9 +1389,10 @@ class _Exchange:
         self.request_p = pr.requests[p].tolist()
         self.room_i = a.room[i].tolist()
         self.shared_p = a.shared_with(p, i) if a.shares else 0.0
-        self.tight = sorted((float(a.slack[m, i]), m) for m in a.members[i])[:2]
+        self.tight = _tightest(a, i)
 
     def change(self, q: int) -> float:
+        """The total's change if ``p`` took ``q``'s place (inf when it does not fit there)."""
         a, p, i = self.a, self.p, self.i
         pr, sh = a.problem, a.sharing
         source = sh.source_of[p]
@@ -1408,7 +1407,7 @@ class _Exchange:
             if r_p > room + r_q:
                 return math.inf
         g_new = _g(_shared_rho(a, i, q, p), pr.max_utilization)
-        slack = next((v for v, m in self.tight if m != q), math.inf)
+        slack = _slack_without(self.tight, q)
         if g_new > min(slack, float(a.slack[p, i])) * (1 + 1e-12):
             return math.inf
         change = float(sh.alone[p, i] - sh.alone[q, i])
@@ -1417,6 +1416,16 @@ class _Exchange:
         if a.queues:
             change += _wait_after(a, i, q, p, g_new)
         return change
+
+
+def _tightest(a: Assignment, i: int) -> list[tuple[float, int]]:
+    """Node ``i``'s two tightest deadlines: (the pod's slack there, the pod)."""
+    return sorted((float(a.slack[m, i]), m) for m in a.members[i])[:2]
+
+
+def _slack_without(tightest: list[tuple[float, int]], leaving: int) -> float:
+    """The node's slack (:attr:`Assignment.node_slack`) once ``leaving`` is gone from it."""
+    return next((slack for slack, m in tightest if m != leaving), math.inf)
 
 
 def _shared_rho(a: Assignment, i: int, leaving: int, joining: int) -> float:
