@@ -405,6 +405,38 @@ def _floor_text(row: dict[str, Any], key: str) -> str:
     )
 
 
+def _reading_alone(row: dict[str, Any], key: str, reading: str) -> str:
+    """What ``key`` (batch or score) did in the same run when its objective charged
+    ``reading`` alone (``congestionModel: sharing`` or ``queueing``), by both readings.
+
+    A mean missed by one reading under the default (``both``, the sum) has one of two
+    causes, and this run tells them apart: charging that reading alone meets the target (the
+    other reading's charge moved the pods: a trade the default makes), or it does not (the
+    default is not what holds the strategy back there)."""
+    alone = (row.get("models") or {}).get(f"{key}-{reading}")
+    spread = row["spread"]
+    if not alone or not spread.get("sharing_mean_s") or not spread.get("mean_ect_s"):
+        return ""
+    by_sharing = alone["sharing_mean_s"] / spread["sharing_mean_s"]
+    by_queueing = alone["mean_ect_s"] / spread["mean_ect_s"]
+    this, other, other_name = (
+        (by_sharing, by_queueing, "queueing")
+        if reading == "sharing"
+        else (by_queueing, by_sharing, "sharing")
+    )
+    text = (
+        f" With `congestionModel: {reading}` (this reading alone) {key} has {_f(this)}x "
+        f"spread's by it and {_f(other)}x by the {other_name} reading ({alone['placed']} "
+        "placed)"
+    )
+    if this <= 0.7:
+        return text + (
+            f": the default charges the sum of the two readings, and what the {other_name} "
+            "one charges moves pods off the nodes this one prefers."
+        )
+    return text + ": charging this reading alone does not meet the target either."
+
+
 def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
     out: list[str] = []
     for row in detail["rows"]:
@@ -449,17 +481,23 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
                 f"- **{name}: batch's mean completion is {_f(shared['batch'] / shared['spread'])}"
                 f"x spread's** (sharing reading; placed: batch {b['placed']}, spread "
                 f"{sp['placed']}); `optimal` ({detail['time_limit_s']:g} s of HiGHS and local "
-                f"search, {o['status']}) has {_f(shared['optimal'] / shared['spread'])}x. Both "
-                "minimize the sum of the two readings (`congestionModel: both`), and by the "
-                f"queueing one batch has {_f(b['mean_ect_s'] / sp['mean_ect_s'])}x spread's: "
-                "what this reading gives up buys that."
+                f"search, {o['status']}) has {_f(shared['optimal'] / shared['spread'])}x; by "
+                f"the queueing reading batch has {_f(b['mean_ect_s'] / sp['mean_ect_s'])}x."
+                + _reading_alone(row, "batch", "sharing")
             )
         if shared["score"] > 0.7 * shared["spread"]:
+            alone = _reading_alone(row, "score", "sharing")
             out.append(
                 f"- **{name}: score's mean completion is {_f(shared['score'] / shared['spread'])}"
                 f"x spread's** (sharing reading; batch's {_f(shared['batch'] / shared['spread'])}"
-                "x): greedy prices each pod against the pods placed before it and never "
-                "moves one, so the pods that come later take what room is left."
+                "x)."
+                + alone
+                + (
+                    " Greedy prices each pod against the pods placed before it and never "
+                    "moves one, so the pods that come later take what room is left."
+                    if not alone or alone.endswith("either.")
+                    else ""
+                )
             )
         for key, r in (("batch", b), ("score", s)):
             if r["mean_ect_s"] <= 0.7 * sp["mean_ect_s"]:
@@ -485,7 +523,9 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
                 f"spread: {split}). That reading charges each pod an M/M/1 wait on its "
                 "node's final *requested* share, 99 service times at 99%, a pod alone on a "
                 f"node it fills included; by the sharing reading {key} has "
-                f"{_f(shared[key] / shared['spread'])}x spread's.{_floor_text(row, key)}"
+                f"{_f(shared[key] / shared['spread'])}x spread's."
+                + _reading_alone(row, key, "queueing")
+                + _floor_text(row, key)
             )
         pending = row.get("pending_by_batch_placed_by_spread", 0)
         if pending and b["placed"] >= sp["placed"]:

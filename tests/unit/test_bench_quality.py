@@ -114,3 +114,39 @@ def test_a_mean_target_above_the_floor_is_called_out_of_reach(tmp_path: pathlib.
     numbers = quality.numbers_of(detail["rows"])
     assert "out of reach" not in bench_report.targets(numbers)
     assert "No placement" not in analysis.quality({}, detail)
+
+
+def test_a_missed_mean_says_whether_charging_that_reading_alone_meets_it() -> None:
+    row = _row()
+    spread = row["spread"]
+    # Under the default, score misses by the sharing reading.
+    row["score"]["sharing_mean_s"] = 1.0 * spread["sharing_mean_s"]
+    alone = row["models"]["score-sharing"]
+    detail = {"rows": [row], "time_limit_s": 1.0, "quick": True}
+    # The same greedy charging the sharing reading alone meets it: the default's trade.
+    alone["sharing_mean_s"] = 0.5 * spread["sharing_mean_s"]
+    alone["mean_ect_s"] = 1.25 * spread["mean_ect_s"]
+    why = analysis.quality({}, detail)
+    line = next(t for t in why.splitlines() if "score's mean completion is 1x" in t)
+    assert "With `congestionModel: sharing` (this reading alone) score has 0.5x" in line
+    assert "1.25x by the queueing reading" in line
+    assert "moves pods off the nodes this one prefers" in line
+    assert "never moves one" not in line
+    # It misses alone too: the default is not the cause, and greedy's order is named.
+    alone["sharing_mean_s"] = 0.9 * spread["sharing_mean_s"]
+    line = next(
+        t for t in analysis.quality({}, detail).splitlines() if "score's mean completion" in t
+    )
+    assert "score has 0.9x" in line
+    assert "charging this reading alone does not meet the target either" in line
+    assert "never moves one" in line
+    # The queueing reading's line reads the queueing-alone run the same way.
+    row["batch"]["mean_ect_s"] = 0.9 * spread["mean_ect_s"]
+    row["models"]["batch-queueing"]["mean_ect_s"] = 0.6 * spread["mean_ect_s"]
+    line = next(
+        t
+        for t in analysis.quality({}, detail).splitlines()
+        if "by the queueing reading batch's mean ECT is 0.9x" in t
+    )
+    assert "With `congestionModel: queueing` (this reading alone) batch has 0.6x" in line
+    assert "what the sharing one charges moves pods" in line
