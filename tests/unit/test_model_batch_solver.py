@@ -337,6 +337,59 @@ def test_an_exchange_priced_in_place_is_the_change_of_making_it(
     assert seen["refused"] > 0
 
 
+@pytest.mark.parametrize("reading", list(model.CongestionModel))
+def test_a_chain_turned_away_unpriced_would_not_have_lowered_the_total(
+    reading: model.CongestionModel,
+) -> None:
+    # Chains are screened by floors before any pod moves: each floor must be below every
+    # insertion the search can price, and a chain the screen turns away must be one that,
+    # made, would not lower the total.
+    config = model.ModelConfig(congestion_model=reading)
+    turned_away = kept = lowering = 0
+    for seed in (1, 2, 3):
+        problem, a = inserted(seed, config, "constrained_first")
+        floor, _two = batch.least_insert_costs(a)
+        for p in range(len(problem)):
+            i = int(a.where[p])
+            if i >= 0:
+                a.remove(p)
+            for j in range(len(problem.base)):
+                assert floor[p, j] <= a.insert_cost(p, j) + 1e-9, (seed, p, j)
+            if i >= 0:
+                a.add(p, i)
+        for p in np.flatnonzero(a.where >= 0).tolist():
+            i = int(a.where[p])
+            gain_p = a.removal_gain(p)
+            for j in range(len(problem.base)):
+                if j == i or not problem.allowed[p, j]:
+                    continue
+                for q in sorted(a.members[j]):
+                    screened = batch._chain_may_gain(a, p, j, gain_p, q)
+                    before = a.total()
+                    trial = a.copy()
+                    trial.remove(p)
+                    trial.remove(q)
+                    lowers = False
+                    if math.isfinite(trial.insert_cost(p, j)):
+                        trial.add(p, j)
+                        cost = trial.insert_costs(q)
+                        cost[j] = math.inf
+                        k = int(np.argmin(cost))
+                        if math.isfinite(cost[k]):
+                            trial.add(q, k)
+                            lowers = trial.total() < before - batch.COST_EPS
+                    lowering += lowers
+                    if screened:
+                        kept += 1
+                    else:
+                        turned_away += 1
+                        assert not lowers, (seed, p, j, q)
+    # The screen both passes and refuses, and some chains do lower the total.
+    assert turned_away > 0
+    assert kept > 0
+    assert lowering > 0
+
+
 def test_searching_by_the_waits_first_ends_lower_than_by_the_sum_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
