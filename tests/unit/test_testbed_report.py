@@ -355,7 +355,11 @@ def test_each_missed_deadline_is_put_under_what_was_measured_beside_it() -> None
     assert causes["slowdown"]["link"] == pytest.approx(3.0)
     assert causes["slowdown"]["cpu"] == pytest.approx(7.0)
     assert causes["beside"]["host"] == 0.0
+    # The class found beside a miss most often, and in how many: here each other's.
+    assert causes["most_beside"]["link"] == ["latency-sensitive", 2]
+    assert causes["most_beside"]["host"] is None
     text = report._causes_text(causes)
+    assert "a latency-sensitive task beside 2 of the 2" in text
     assert text.startswith("1 could not meet it alone on their node")
     assert (
         "2 fetched while other tasks' transfers crossed the same link "
@@ -364,6 +368,14 @@ def test_each_missed_deadline_is_put_under_what_was_measured_beside_it() -> None
     assert text.endswith("1 did not complete (never started, failed, or cut by the run's end)")
     # A pod that met its deadline after its start is not a miss, whatever ran beside it.
     assert report.miss_causes(pods[4:5])["missed"] == 0
+    # A long transfer of another class on the same node names that class.
+    bulk = timed("bulk", "n5", source="s5", fetch=(50.0, 60.0), compute=(60.0, 61.0), alone=(9, 1))
+    bulk.update({"class": "data-intensive", "deadline_s": None})
+    late = timed("h", "n5", source="s5", fetch=(52.0, 52.6), compute=(52.6, 52.7), alone=(0.2, 0.1))
+    found = report.miss_causes([bulk, late])
+    assert found["counts"]["link"] == 1
+    assert found["most_beside"]["link"] == ["data-intensive", 1]
+    assert "a data-intensive task beside 1 of the 1" in report._causes_text(found)
 
 
 def _started(total: float, wait: float, stamps: tuple[float, float, float]) -> dict[str, Any]:
