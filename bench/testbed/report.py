@@ -330,7 +330,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
             "",
             "Model accuracy, median |predicted/measured - 1| (median ratio), before calibration "
             "(the scheduler's queueing reading of the final state) and after (the sharing "
-            'reading; docs/model.md, "Calibration"):',
+            'reading; docs/model.md, "Calibration"). ' + _fitted_text(scenario),
             "",
         ]
         lines.append("| scheduler | prediction | transfer | waiting | processing | total |")
@@ -831,6 +831,20 @@ def _accuracy_why(scenario: Mapping[str, Any]) -> list[str]:
                 )
         out.append(line + ".")
     return out
+
+
+def _fitted_text(scenario: Mapping[str, Any]) -> str:
+    """The numbers the sharing reading took from the baseline's run for this scenario: the pod
+    start, how far apart pods given room at once started, and what a request cost before its
+    first byte beyond the site latency."""
+    baseline = scenario.get("baseline", "kube-scheduler")
+    parts = [f"pod start {_fmt(scenario.get('pod_start_s'))} s"]
+    if scenario.get("start_spread_s") is not None:
+        parts.append(f"starts spread over {_fmt(scenario['start_spread_s'])} s")
+    if scenario.get("request_overhead_s") is not None:
+        parts.append(f"request overhead {_fmt(scenario['request_overhead_s'])} s")
+    source = f"{baseline}'s run" if scenario.get("pod_start_from") == "baseline" else "the probe"
+    return f"Fitted on {source}: {', '.join(parts)}."
 
 
 def _transfer_why(scenario: Mapping[str, Any]) -> list[str]:

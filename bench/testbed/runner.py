@@ -354,17 +354,26 @@ def predict(
     config: model.ModelConfig,
     *,
     pod_start_s: float,
+    start_spread_s: float = 0.0,
+    request_overhead_s: float = 0.0,
 ) -> None:
     """Add each pod's predicted terms on the node it ran on, graded on the final state (every
     pod of the run on its node, as they ran): the scheduler's queueing reading and the
-    calibrated sharing reading, whose pod start time is ``pod_start_s`` (measured by the
-    probe, not fitted to these pods)."""
+    calibrated sharing reading, whose pod start time is ``pod_start_s``, whose pods start
+    spread over ``start_spread_s`` and whose requests each cost ``request_overhead_s`` (all
+    fitted on the baseline's run, not these pods)."""
     state = the_plan.cluster()
     nodes = [state.index.get(str(r.get("node"))) for r in records]
     problem = evaluator.Problem(list(the_plan.pods), state, config)
     grades = {
         "predicted_queueing": evaluator.grade_assignment(problem, nodes),
-        "predicted": evaluator.grade_sharing(problem, nodes, pod_start_s=pod_start_s),
+        "predicted": evaluator.grade_sharing(
+            problem,
+            nodes,
+            pod_start_s=pod_start_s,
+            start_spread_s=start_spread_s,
+            request_overhead_s=request_overhead_s,
+        ),
     }
     for record, pod in zip(records, the_plan.pods, strict=True):
         record["data_source"] = pod.data_source
@@ -630,9 +639,13 @@ NOTES = """## How the testbed works
 - **Predicted.** Each pod's terms on the node it ran on, graded on the final state (every pod of
   the run where it ran): before calibration with the scheduler's queueing reading, after it with
   the sharing reading (processor sharing of the node's CPU, fair shares of each link, pods
-  waiting for room, and a pod start fitted per scenario on kube-scheduler's run: its accuracy is
-  in-sample, the others' are not); docs/model.md, "Calibration". A term under 2% of a pod's
-  measured total on both sides is not compared.
+  waiting for room). Three numbers of the host are fitted per scenario on kube-scheduler's run,
+  so its accuracy is in-sample and the others' are not: the pod start (the median wait-to-start
+  of pods with room at once), how far apart those pods start (a uniform window with the same
+  10th-to-90th percentile range; another transfer on a link counts only as likely as it is to
+  overlap within it) and what a request costs before its first byte beyond the site latency;
+  docs/model.md, "Calibration". A term under 2% of a pod's measured total on both sides is not
+  compared.
 - **Measured.** Each task reports transfer (request to last byte), wait-to-start (submission to
   container start: scheduling, waiting for room, container start), processing (the CPU loop, shared
   with co-located tasks) and total (submission to the end) in its termination message.
@@ -696,22 +709,72 @@ def scenario_plan(name: str, doc: Mapping[str, Any]) -> plan.Plan:
     )
 
 
-def fit_pod_start(
+def room_at_once_waits(
     the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
-) -> float | None:
-    """The pod start of a scenario: the median measured wait-to-start of the baseline run's
-    pods that had room at once (the sharing reading, run with no start time, admits them at
-    0). ``None`` when no such pod completed."""
+) -> list[float]:
+    """Measured wait-to-start of a run's completed pods that had room at once (the sharing
+    reading, run with no start time, admits them at 0): the time the cluster itself took to
+    start them, with no wait for room in it."""
     state = the_plan.cluster()
     nodes = [state.index.get(str(r.get("node"))) for r in records]
     problem = evaluator.Problem(list(the_plan.pods), state, config)
     grade = evaluator.grade_sharing(problem, nodes, pod_start_s=0.0)
-    waits = [
+    return [
         float(r["measured"]["wait_s"])
         for r, outcome in zip(records, grade.outcomes, strict=True)
         if outcome is not None and outcome.waiting_s == 0.0 and report.completed(r)
     ]
+
+
+def fit_pod_start(
+    the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
+) -> float | None:
+    """The pod start of a scenario: the median of :func:`room_at_once_waits` on the baseline's
+    run. ``None`` when no such pod completed."""
+    waits = room_at_once_waits(the_plan, records, config)
     return float(statistics.median(waits)) if waits else None
+
+
+def fit_request_overhead(
+    the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
+) -> float:
+    """What a request costs before its first byte beyond the site latency the data server
+    adds: the median of measured first byte minus modelled latency over the run's completed
+    pods that move data over a link (0 with none). On an idle cluster it is milliseconds; with
+    a scenario's pods starting at once on this host, tens to a hundred."""
+    state = the_plan.cluster()
+    extra: list[float] = []
+    for record, pod in zip(records, the_plan.pods, strict=True):
+        measured = record.get("measured") or {}
+        index = state.index.get(str(record.get("node")))
+        if (
+            index is None
+            or pod.data_source is None
+            or pod.data_size_mb <= 0
+            or not report.completed(record)
+            or measured.get("first_byte_s") is None
+        ):
+            continue
+        view = state.source_view(pod.data_source)
+        if bool(view.on_node[index]):
+            continue  # the model charges no transfer for data on the pod's own node
+        extra.append(float(measured["first_byte_s"]) - float(view.latency_s[index]))
+    return max(0.0, float(statistics.median(extra))) if extra else 0.0
+
+
+def fit_start_spread(
+    the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
+) -> float:
+    """How far apart the pods given room at once start: the width of the uniform window with
+    the same 10th-to-90th percentile range as :func:`room_at_once_waits` (that range over
+    0.8), 0 with fewer than two such pods. The sharing reading counts another transfer on a
+    link only as likely as it is to overlap within this window
+    (:func:`.evaluator.expected_shared_megabytes`)."""
+    waits = room_at_once_waits(the_plan, records, config)
+    if len(waits) < 2:
+        return 0.0
+    deciles = statistics.quantiles(waits, n=10, method="inclusive")
+    return float((deciles[8] - deciles[0]) / 0.8)
 
 
 def predict_scenario(
@@ -731,8 +794,19 @@ def predict_scenario(
     }
     entry["pod_start_s"] = fitted if fitted is not None else probe_start_s
     entry["pod_start_from"] = "baseline" if fitted is not None else "probe"
+    spread = 0.0 if baseline is None else fit_start_spread(the_plan, baseline["pods"], config)
+    overhead = 0.0 if baseline is None else fit_request_overhead(the_plan, baseline["pods"], config)
+    entry["start_spread_s"] = spread
+    entry["request_overhead_s"] = overhead
     for run in entry["schedulers"].values():
-        predict(the_plan, run["pods"], config, pod_start_s=entry["pod_start_s"])
+        predict(
+            the_plan,
+            run["pods"],
+            config,
+            pod_start_s=entry["pod_start_s"],
+            start_spread_s=spread,
+            request_overhead_s=overhead,
+        )
         run["model_error"] = report.term_errors(run["pods"])
         run["model_error_queueing"] = report.term_errors(run["pods"], "predicted_queueing")
         own = fit_pod_start(the_plan, run["pods"], config)
@@ -742,7 +816,14 @@ def predict_scenario(
             # that the page can say how much of the error is the host's start drifting from
             # one run to the next and how much is the rest of the model.
             copies = copy.deepcopy(run["pods"])
-            predict(the_plan, copies, config, pod_start_s=own)
+            predict(
+                the_plan,
+                copies,
+                config,
+                pod_start_s=own,
+                start_spread_s=fit_start_spread(the_plan, run["pods"], config),
+                request_overhead_s=fit_request_overhead(the_plan, run["pods"], config),
+            )
             run["model_error_own_start"] = report.term_errors(copies)
 
 

@@ -32,6 +32,45 @@ class TestSharedFinish:
         assert evaluator.shared_finish([2.0, 2.0], [3.0, 1.0], 1) == 4.0
 
 
+class TestOverlapProbability:
+    def test_no_window_means_every_transfer_overlaps(self) -> None:
+        assert evaluator.overlap_probability(0.1, 0.2, 0.0) == 1.0
+
+    def test_short_transfers_in_a_long_window_rarely_meet(self) -> None:
+        # (a + b) / W - (a^2 + b^2) / (2 W^2) with a = 0.1, b = 0.3, W = 10.
+        assert evaluator.overlap_probability(0.1, 0.3, 10.0) == pytest.approx(
+            0.04 - (0.01 + 0.09) / 200
+        )
+
+    def test_it_is_symmetric_and_grows_with_either_length(self) -> None:
+        assert evaluator.overlap_probability(1.0, 2.0, 5.0) == evaluator.overlap_probability(
+            2.0, 1.0, 5.0
+        )
+        lengths = [0.0, 0.5, 1.0, 2.0, 4.0, 8.0]
+        chances = [evaluator.overlap_probability(x, 1.0, 4.0) for x in lengths]
+        assert chances == sorted(chances)
+
+    def test_transfers_as_long_as_the_window_always_overlap(self) -> None:
+        assert evaluator.overlap_probability(5.0, 5.0, 5.0) == 1.0
+        assert evaluator.overlap_probability(50.0, 9.0, 5.0) == 1.0
+
+
+class TestExpectedSharedMegabytes:
+    def test_no_window_is_fair_sharing_with_every_transfer(self) -> None:
+        sizes = [1.0, 3.0, 0.5]
+        for own in range(3):
+            assert evaluator.expected_shared_megabytes(
+                sizes, own, rate=8.0, spread_s=0.0
+            ) == evaluator.shared_finish(sizes, [1.0] * 3, own)
+
+    def test_a_small_object_among_far_apart_starts_is_mostly_alone(self) -> None:
+        # 0.1 MB at 8 Mbit/s takes 0.1 s alone, 0.01 of the 10 s window; a 10 MB transfer
+        # beside it takes the whole window, so they overlap with chance
+        # 0.01 + 1 - (0.0001 + 1) / 2 = 0.50995 and the small one is charged 0.1 + 0.50995 * 0.1 MB.
+        charged = evaluator.expected_shared_megabytes([0.1, 10.0], 0, rate=8.0, spread_s=10.0)
+        assert charged == pytest.approx(0.1 + 0.50995 * 0.1)
+
+
 def grade(
     pods: list[model.Pod], nodes: list[str], cluster: model.ClusterState, start: float = 0.0
 ) -> evaluator.Grade:
@@ -84,6 +123,32 @@ def test_readers_of_one_source_share_its_uplink_wherever_they_run() -> None:
     assert [o.transfer_s for o in apart.outcomes if o] == pytest.approx(
         [latency + 1.6, latency + 1.6]
     )
+
+
+def test_readers_that_start_apart_share_the_uplink_less() -> None:
+    # The same two readers, but their pods start spread over 16 s: each 0.8 s transfer (0.05
+    # of the window) meets the other with chance 0.05 + 0.05 - (0.0025 + 0.0025) / 2 = 0.0975,
+    # so each is charged 10 + 0.0975 * 10 MB; each request also pays 0.05 s before its first
+    # byte.
+    cluster = model.ClusterState([edge("e1"), cloud("c1"), cloud("c2")])
+    pods = [pod(f"r{k}", data_source="e1", data_size_mb=10.0) for k in range(2)]
+    problem = evaluator.Problem(pods, cluster, CONFIG)
+    together = evaluator.grade_sharing(problem, [1, 2])
+    spread = evaluator.grade_sharing(problem, [1, 2], start_spread_s=16.0, request_overhead_s=0.05)
+    assert together.outcomes[0] is not None
+    latency = together.outcomes[0].transfer_s - 1.6
+    assert [o.transfer_s for o in spread.outcomes if o] == pytest.approx(
+        [latency + 0.05 + 0.8 * 1.0975] * 2
+    )
+
+
+def test_data_on_the_pods_own_node_pays_no_request_overhead() -> None:
+    cluster = model.ClusterState([edge("e1")])
+    local = pod("local", data_source="e1", data_size_mb=10.0)
+    problem = evaluator.Problem([local], cluster, CONFIG)
+    graded = evaluator.grade_sharing(problem, [0], request_overhead_s=0.5)
+    assert graded.outcomes[0] is not None
+    assert graded.outcomes[0].transfer_s == 0.0
 
 
 def test_the_pod_start_is_the_wait_and_the_deadline_is_judged_on_the_sum() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -338,3 +339,47 @@ class TestScenarios:
     def test_an_unknown_scenario_lists_the_known_ones(self) -> None:
         with pytest.raises(ValueError, match="seed, video-analytics, burst"):
             scenarios.load("nope")
+
+
+class TestStartupFits:
+    """What the sharing reading's startup numbers are fitted from: a run's own records."""
+
+    @staticmethod
+    def records(
+        the_plan: plan.Plan, rows: list[tuple[str, float, float]]
+    ) -> list[dict[str, object]]:
+        state = the_plan.cluster()
+        view = state.source_view("store-1")
+        return [
+            {
+                "node": node_name,
+                "phase": "Succeeded",
+                "measured": {
+                    "total_s": wait + 1.0,
+                    "wait_s": wait,
+                    "first_byte_s": float(view.latency_s[state.index[node_name]]) + extra,
+                },
+            }
+            for node_name, wait, extra in rows
+        ]
+
+    def test_the_spread_is_the_uniform_window_of_the_starts_and_the_overhead_their_median(
+        self,
+    ) -> None:
+        pods = [dataclasses.replace(POD, name=f"detect-{k}") for k in range(3)]
+        the_plan = make(pods=pods)
+        records = self.records(the_plan, [("w1", 2.0, 0.05), ("w1", 4.0, 0.1), ("w2", 6.0, 0.15)])
+        config = model.ModelConfig()
+        # Inclusive deciles of 2, 4, 6: 2.4 and 5.6; a uniform window with that range is 4 s.
+        assert runner.fit_start_spread(the_plan, records, config) == pytest.approx(4.0)
+        assert runner.fit_request_overhead(the_plan, records, config) == pytest.approx(0.1)
+        assert runner.fit_pod_start(the_plan, records, config) == pytest.approx(4.0)
+
+    def test_pods_that_did_not_complete_fit_nothing(self) -> None:
+        the_plan = make()
+        records = self.records(the_plan, [("w1", 2.0, 0.05)])
+        records[0]["phase"] = "Failed"
+        config = model.ModelConfig()
+        assert runner.fit_start_spread(the_plan, records, config) == 0.0
+        assert runner.fit_request_overhead(the_plan, records, config) == 0.0
+        assert runner.fit_pod_start(the_plan, records, config) is None

@@ -346,6 +346,49 @@ def shared_finish(sizes: Sequence[float], weights: Sequence[float], own: int) ->
     return float(sum(min(size, w * virtual) for size, w in zip(sizes, weights, strict=True)))
 
 
+def overlap_probability(first_s: float, second_s: float, spread_s: float) -> float:
+    """Chance that two transfers lasting ``first_s`` and ``second_s`` are in flight at once
+    when each starts at an independent, uniformly drawn moment of a window ``spread_s`` long.
+
+    The start of ``q`` minus the start of ``p`` has a triangular density on
+    ``[-spread_s, spread_s]``; they overlap when it lies in ``(-second_s, first_s)``, whose
+    mass is ``(a + b) / W - (a^2 + b^2) / (2 W^2)`` with each length capped at ``W``. A window
+    of 0 (every pod starts together) gives 1: the reading's old assumption.
+    """
+    if spread_s <= 0.0:
+        return 1.0
+    a = min(max(first_s, 0.0), spread_s) / spread_s
+    b = min(max(second_s, 0.0), spread_s) / spread_s
+    return min(1.0, a + b - (a * a + b * b) / 2.0)
+
+
+def expected_shared_megabytes(
+    sizes: Sequence[float], own: int, *, rate: float, spread_s: float
+) -> float:
+    """Megabytes a link carries by the time transfer ``own`` ends, counting every other
+    transfer through the link only as likely as it is to be in flight at the same time
+    (:func:`overlap_probability`, durations at the link's full ``rate`` in Mbit/s).
+
+    With ``spread_s`` 0 this is :func:`shared_finish` with equal weights: every transfer
+    starts together and the link is fair-shared. The testbed measured why a window is needed:
+    pods given room at once still start seconds apart on a loaded host, so a 0.2 s detection
+    frame mostly crosses its link alone while an 18 s index transfer shares it with whatever
+    starts during it.
+    """
+    if spread_s <= 0.0:
+        return shared_finish(sizes, [1.0] * len(sizes), own)
+    mine = sizes[own]
+    alone = [terms.MEGABITS_PER_MEGABYTE * size / rate for size in sizes]
+    return float(
+        mine
+        + sum(
+            overlap_probability(alone[own], alone[q], spread_s) * min(size, mine)
+            for q, size in enumerate(sizes)
+            if q != own
+        )
+    )
+
+
 @dataclasses.dataclass
 class _Running:
     """A pod admitted to a node in :func:`run_node`: its transfer ends, then its work runs."""
@@ -424,7 +467,12 @@ def run_node(
 
 
 def grade_sharing(
-    problem: Problem, nodes: Sequence[int | None], *, pod_start_s: float = 0.0
+    problem: Problem,
+    nodes: Sequence[int | None],
+    *,
+    pod_start_s: float = 0.0,
+    start_spread_s: float = 0.0,
+    request_overhead_s: float = 0.0,
 ) -> Grade:
     """Grade a placement as its pods run it, each CPU-bound and without a CPU limit: the
     *sharing* reading of the final state (docs/model.md, "Calibration: the final state as it
@@ -439,7 +487,11 @@ def grade_sharing(
       node's downlink (every pod on ``i`` that fetches data from elsewhere), the source's
       uplink (every pod reading that source from elsewhere) and the topology link between the
       two sites; the slowest of the three, each as processor sharing of the data sizes
-      (:func:`shared_finish`);
+      (:func:`shared_finish`); with ``start_spread_s`` > 0 the pods start spread over that
+      window rather than together, and another transfer counts only as likely as it is to
+      be in flight at the same time (:func:`expected_shared_megabytes`); each transfer also
+      pays ``request_overhead_s`` before its first byte beyond the site latency (a request
+      to a server on a busy host);
     * processing: the node runs its pods (:func:`run_node`): weighted processor sharing of its
       compute rate among the pods computing, weights their CPU requests (the kernel's CPU
       shares); when all start together, ``sum_q min(A_q, A_p w_q / w_p) / P_i``;
@@ -485,9 +537,11 @@ def grade_sharing(
             if not (math.isfinite(rate) and rate > 0):
                 continue  # a source site without nodes, or a link without a cap
             sizes = [problem.pods[q].data_size_mb for q in group]
-            megabytes = shared_finish(sizes, [1.0] * len(sizes), group.index(p))
+            megabytes = expected_shared_megabytes(
+                sizes, group.index(p), rate=rate, spread_s=start_spread_s
+            )
             slowest = max(slowest, terms.MEGABITS_PER_MEGABYTE * megabytes / rate)
-        transfers[p] = float(view.latency_s[i]) + slowest
+        transfers[p] = float(view.latency_s[i]) + request_overhead_s + slowest
     runs: dict[int, tuple[float, float]] = {}
     for i, here in on_node.items():
         runs.update(
