@@ -133,6 +133,24 @@ require_docker() {
     kind_die "the Docker daemon does not answer (docker info); start it with hack/docker-up.sh (needs root) or your system's service manager"
 }
 
+# thaw_cluster NAME: thaw every frozen cgroup v1 freezer under the cluster's node containers.
+# A machine stopped while runc was starting a container inside a node leaves that container's
+# cgroup FROZEN; when dockerd starts the node again its `runc init` sleeps there for good, and
+# `docker rm -f` (so `kind delete cluster`) fails with "did not receive an exit event". Thawed,
+# the node stops and deletes normally (measured on this host after a restart).
+thaw_cluster() {
+  local id state
+  for id in $(docker ps -aq --no-trunc --filter "label=io.x-k8s.kind.cluster=$1" 2>/dev/null); do
+    [[ -d /sys/fs/cgroup/freezer/docker/$id ]] || continue
+    while IFS= read -r state; do
+      if [[ $(cat "$state" 2>/dev/null) == FROZEN ]]; then
+        kind_log "thawing a frozen cgroup of node container ${id:0:12} (${state#/sys/fs/cgroup/freezer/docker/"$id"/})"
+        echo THAWED >"$state" 2>/dev/null || kind_log "could not thaw $state (not root?)"
+      fi
+    done < <(find "/sys/fs/cgroup/freezer/docker/$id" -name freezer.state 2>/dev/null)
+  done
+}
+
 # require_disk DIR GIB WHAT: a clear message before a step that would fill the disk half-way.
 require_disk() {
   local dir=$1 need_gib=$2 what=$3 avail_kib

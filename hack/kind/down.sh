@@ -17,6 +17,7 @@ timeout 20 docker info >/dev/null 2>&1 || kind_die "the Docker daemon does not a
 [[ -n "$KIND" ]] || KIND="$KIND_BIN/kind"
 if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; then
   t0=$(now)
+  thaw_cluster "$KIND_CLUSTER_NAME"
   timeout 300 "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" --kubeconfig "$STATE_DIR/kubeconfig" >&2
   kind_log "deleted kind cluster $KIND_CLUSTER_NAME in $(($(now) - t0))s"
 else

@@ -139,6 +139,7 @@ if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; t
   # kube-proxy does not mend it (measured); a new cluster does, so such a cluster is replaced.
   if nodes_restarted || proxy_broken || ! service_answers 60; then
     kind_log "the existing cluster's nodes were restarted after it was made, and its kube-proxy then fails (its Service IPs refuse connections, now or later): deleting it and creating it again"
+    thaw_cluster "$KIND_CLUSTER_NAME"
     "${kind_env[@]}" "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >&2
     exec "$0" "$@"
   fi
