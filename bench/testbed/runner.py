@@ -375,10 +375,16 @@ def predict(
             request_overhead_s=request_overhead_s,
         ),
     }
+    # Which pods the reading gives room at once (it admits them at 0 with no start time):
+    # the page compares their measured starts with the fitted ones.
+    at_once = [
+        outcome is not None and outcome.waiting_s == 0.0
+        for outcome in evaluator.grade_sharing(problem, nodes).outcomes
+    ]
     for record, pod in zip(records, the_plan.pods, strict=True):
         record["data_source"] = pod.data_source
     for key, grade in grades.items():
-        for record, outcome in zip(records, grade.outcomes, strict=True):
+        for record, outcome, first in zip(records, grade.outcomes, at_once, strict=True):
             record[key] = (
                 None
                 if outcome is None
@@ -388,6 +394,7 @@ def predict(
                     "processing_s": round(outcome.processing_s, 6),
                     "ect_s": round(outcome.ect_s, 6),
                     "deadline_met": outcome.deadline_met,
+                    "room_at_once": first,
                 }
             )
 
@@ -642,8 +649,9 @@ NOTES = """## How the testbed works
   waiting for room). Three numbers of the host are fitted per scenario on kube-scheduler's run,
   so its accuracy is in-sample and the others' are not: the pod start (the median wait-to-start
   of pods with room at once), how far apart those pods start (a uniform window with the same
-  10th-to-90th percentile range; another transfer on a link counts only as likely as it is to
-  overlap within it) and what a request costs before its first byte beyond the site latency;
+  10th-to-90th percentile range: the reading starts them one after another in arrival order
+  over it, and counts another transfer on a link only as likely as it is to overlap within it)
+  and what a request costs before its first byte beyond the site latency;
   docs/model.md, "Calibration". A term under 2% of a pod's measured total on both sides is not
   compared.
 - **Measured.** Each task reports transfer (request to last byte), wait-to-start (submission to

@@ -142,6 +142,33 @@ def test_readers_that_start_apart_share_the_uplink_less() -> None:
     )
 
 
+def test_pods_with_room_start_one_after_another_over_the_window() -> None:
+    # Three 600m pods on two 1000m nodes: a and c have room at once (c on e2), b waits for a's
+    # room on e1. a and c start evenly over a 2 s window centred on the 1 s pod start (0 and
+    # 2 s); b starts 1 s after a's work ends, as without a window.
+    cluster = model.ClusterState([edge("e1", cpu=1000), edge("e2", cpu=1000)])
+    pods = [pod(name, cpu=600, compute_cost=600.0) for name in ("a", "b", "c")]
+    problem = evaluator.Problem(pods, cluster, CONFIG)
+    nodes = [0, 0, 1]
+    assert evaluator.room_at_once(problem, {0: [0, 1], 1: [2]}) == [0, 2]
+    graded = evaluator.grade_sharing(problem, nodes, pod_start_s=1.0, start_spread_s=2.0)
+    waits = [o.waiting_s for o in graded.outcomes if o]
+    together = evaluator.grade_sharing(problem, nodes, pod_start_s=1.0)
+    assert waits[0] == pytest.approx(0.0)
+    assert waits[2] == pytest.approx(2.0)
+    # a runs 0.6 s alone (600 units at 1000/s) from 0: b is admitted at 0.6 and starts at 1.6.
+    assert waits[1] == pytest.approx(1.6)
+    assert [o.waiting_s for o in together.outcomes if o] == pytest.approx([1.0, 2.6, 1.0])
+
+
+def test_a_window_never_starts_a_pod_before_its_arrival() -> None:
+    cluster = model.ClusterState([edge(f"e{k}", cpu=1000) for k in range(3)])
+    pods = [pod(f"p{k}", compute_cost=100.0) for k in range(3)]
+    problem = evaluator.Problem(pods, cluster, CONFIG)
+    starts = evaluator.staggered_starts(problem, {0: [0], 1: [1], 2: [2]}, 0.5, 4.0)
+    assert starts == {0: 0.0, 1: 0.5, 2: 2.5}
+
+
 def test_data_on_the_pods_own_node_pays_no_request_overhead() -> None:
     cluster = model.ClusterState([edge("e1")])
     local = pod("local", data_source="e1", data_size_mb=10.0)
