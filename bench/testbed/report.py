@@ -258,6 +258,15 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "How the testbed works, what it scales and what it cannot do: the end of this page.",
         "",
         f"- commit `{doc['commit']}`, {doc['started']} to {doc['finished']}",
+        *(
+            [
+                f"- predictions regraded at commit `{doc['predicted_at']}` (`python -m "
+                "bench.testbed.runner --rerender`): the placements and measurements are the "
+                "run's, the predictions that commit's model"
+            ]
+            if doc.get("predicted_at") and doc.get("predicted_at") != doc.get("commit")
+            else []
+        ),
         f"- machine: {doc['machine']['cpus']} CPUs ({doc['machine']['cpu_model']}), "
         f"{doc['machine']['memory_gib']} GiB; load average at start "
         f"{doc['machine']['load_start']}, at end {doc['machine']['load_end']}",

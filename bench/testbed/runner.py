@@ -1004,6 +1004,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.rerender:
             doc = json.loads((Path(args.out) / "testbed.json").read_text())
             doc["notes"] = NOTES  # the page's explanations, as the current code gives them
+            doc["predicted_at"] = commit()
             report.write(report.resummarize(repredict(doc)), Path(args.out))
             return 0
         doc = full(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -432,3 +433,11 @@ def test_a_missed_accuracy_target_is_put_against_the_pod_start_each_run_measured
     )
     assert "created the run's last pod 2.5 s after its submission (0 s)" in line
     assert line.endswith("the total would be off by 0.05.")
+
+
+def test_a_regraded_page_says_which_commit_predicted_it() -> None:
+    doc = json.loads((Path(__file__).resolve().parents[2] / "docs" / "testbed.json").read_text())
+    doc["predicted_at"] = "f00ba12"
+    assert "predictions regraded at commit `f00ba12`" in report.markdown(doc)
+    doc["predicted_at"] = doc["commit"]
+    assert "predictions regraded" not in report.markdown(doc)
