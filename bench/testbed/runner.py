@@ -1005,7 +1005,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             doc = json.loads((Path(args.out) / "testbed.json").read_text())
             doc["notes"] = NOTES  # the page's explanations, as the current code gives them
             doc["predicted_at"] = commit()
-            report.write(report.resummarize(repredict(doc)), Path(args.out))
+            doc = report.resummarize(repredict(doc))
+            for entry in doc["scenarios"]:
+                # Predicted against measured moves with the model: draw the plots again.
+                for plot_name in entry.get("plots") or []:
+                    report.plot(entry, Path(args.out) / plot_name)
+            report.write(doc, Path(args.out))
             return 0
         doc = full(args)
     except (cluster.ClusterError, plan.PlanError) as err:
