@@ -122,22 +122,59 @@ class TestPodsQuota:
         with pytest.raises(cluster.ClusterError, match="7 fortnights"):
             cluster.pods_cpu_quota("node")
 
-    def test_the_cap_is_the_pods_slice_in_percent(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_the_cap_is_the_pods_slice_in_percent_over_a_short_period_weighed_first(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         calls: list[list[str]] = []
         monkeypatch.setattr(cluster, "run", lambda args, **k: calls.append(args) or "")
-        cluster.cap_cpu("node", 0.075)
+        cluster.cap_cpu("node", 0.15)
+        systemctl = ["docker", "exec", "node", "systemctl", "set-property", "--runtime"]
         assert calls == [
             [
-                "docker",
-                "exec",
-                "node",
-                "systemctl",
-                "set-property",
-                "--runtime",
+                *systemctl,
                 "kubelet-kubepods.slice",
-                "CPUQuota=7.50%",
-            ]
+                "CPUQuota=15.00%",
+                "CPUQuotaPeriodSec=14ms",
+                "CPUShares=65536",
+            ],
+            [*systemctl, "kubelet.slice", "CPUShares=65536"],
         ]
+
+    def test_lifting_the_cap_gives_systemd_its_defaults_back(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        calls: list[list[str]] = []
+        monkeypatch.setattr(cluster, "run", lambda args, **k: calls.append(args) or "")
+        cluster.uncap_cpu("node")
+        assert calls[0][-4:] == [
+            "kubelet-kubepods.slice", "CPUQuota=", "CPUQuotaPeriodSec=", "CPUShares=",
+        ]  # fmt: skip
+        assert calls[1][-2:] == ["kubelet.slice", "CPUShares="]
+
+    @pytest.mark.parametrize(
+        ("cpus", "period_ms"),
+        [(1.5, 10), (0.3, 10), (0.2, 10), (0.15, 14), (0.075, 27), (0.01, 100), (0.001, 100)],
+    )
+    def test_the_period_is_ten_milliseconds_unless_its_quota_would_be_under_two(
+        self, cpus: float, period_ms: int
+    ) -> None:
+        period = cluster.quota_period_ms(cpus)
+        assert period == period_ms
+        assert cpus * period >= cluster.MIN_QUOTA_MS or period == 100
+
+    @pytest.mark.parametrize("cpus", [0.0, -0.5, float("nan")], ids=["zero", "negative", "nan"])
+    def test_a_quota_that_is_not_positive_has_no_period(self, cpus: float) -> None:
+        with pytest.raises(cluster.ClusterError, match="CPU quota"):
+            cluster.quota_period_ms(cpus)
+
+    def test_the_slice_reads_back_from_its_cgroup_files(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(cluster, "run", lambda *a, **k: "14000\n2100\n65536\n")
+        assert cluster.pods_cpu_cgroup("node") == (14000, 2100, 65536)
+        monkeypatch.setattr(cluster, "run", lambda *a, **k: "cat: no such file\n")
+        with pytest.raises(cluster.ClusterError, match="period, quota and shares"):
+            cluster.pods_cpu_cgroup("node")
 
 
 class TestAsFound:
