@@ -4,8 +4,8 @@ One asyncio loop runs kopf (the NetworkTopology status), the scheduling cycle, a
 aiohttp servers: ``/metrics`` + ``/healthz`` on the metrics port and the extender API on the
 extender port. Watches of nodes, pods and NetworkTopology run in threads and feed one shared
 ClusterView, so the binder and the extender see the same cluster; the one pod watch also feeds
-the binder's queue (:mod:`cloudedge.scheduler.stream`). SIGTERM stops deciding, lets started binds
-finish (bounded), and closes everything.
+the binder's queue (:mod:`cloudedge.scheduler.stream`). SIGTERM, at any time from the process's
+start, stops deciding, lets started binds finish (bounded), and closes everything.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import ssl
 import threading
 from typing import Any
@@ -273,9 +274,52 @@ class App:
                         )
             await asyncio.sleep(UTILIZATION_PERIOD_S)
 
-    async def run(self) -> None:
-        """Start everything, run until SIGTERM/SIGINT, then shut down in order."""
-        loop = asyncio.get_running_loop()
+    def _trap_stop_signals(self, loop: asyncio.AbstractEventLoop, *, stopping: bool) -> None:
+        """Turn SIGTERM/SIGINT into the stop flag, from the first line of :meth:`run` on.
+
+        kopf installs its own handlers only once it runs, and Python's default for SIGTERM is to
+        die at once: a replica stopped while it syncs (a rollout that replaces a pod still
+        starting) would exit 143 with nothing closed. Once kopf returns its handlers are left
+        behind with a finished future; ``stopping`` puts ours back so that a second signal
+        during the drain is logged, not raised inside the loop.
+        """
+
+        def on_signal(signum: signal.Signals) -> None:
+            if stopping or self._stop.is_set():
+                log.info("%s received while stopping; the drain goes on", signum.name)
+                return
+            log.info("%s received: stopping", signum.name)
+            self._stop.set()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+
+    async def _sync(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """List the cluster (bounded by :meth:`live.LiveView.start`), unless a stop comes first.
+
+        Returns whether the view is synced; a stop during the listing closes the watches, which
+        ends the listing thread at once.
+        """
+        listing: asyncio.Future[None] = loop.run_in_executor(None, self.live.start)
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait((listing, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if not listing.done():
+            self.live.close()
+            with contextlib.suppress(errors.ClusterError):
+                await listing
+            return False
+        listing.result()
+        return True
+
+    async def _start(self, loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> bool:
+        """Start the servers, the view, the campaign and the decision loop, in that order.
+
+        Returns False when a stop came during the start: what started is closed by
+        :meth:`run` as after a normal run, what did not start is skipped.
+        """
         health = web.Application()
         health.router.add_get("/metrics", self._metrics)
         health.router.add_get("/healthz", self._healthz)
@@ -284,9 +328,12 @@ class App:
         log.info("metrics and health on %s:%d", self.opts.bind_address, self.opts.metrics_port)
         if self.scheduler is not None:
             self.scheduler.attach(loop)
-        await loop.run_in_executor(None, self.live.start)
+        if not await self._sync(loop):
+            return False
         log.info("cluster view synced: %d nodes", len(self.live.view.node_names()))
         log.info("%d objects frozen out of the cyclic collector", memory.freeze_survivors())
+        if self._stop.is_set():
+            return False
         if self.serving_extender:
             await self._start_site(
                 self._extender_app(), self.opts.extender_port, ssl_context=self.extender_ssl
@@ -298,22 +345,33 @@ class App:
                 self.opts.extender_port,
             )
         self.ownership.start()
-        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._update_utilization())]
+        tasks.append(asyncio.create_task(self._update_utilization()))
         if self.scheduler is not None:
             self.gate.start()
             tasks.append(asyncio.create_task(self.scheduler.run()))
-        kopf_task = asyncio.create_task(
-            kopf.operator(
-                registry=operator.registry(),
-                settings=operator.settings(),
-                clusterwide=True,
-                standalone=True,
-                stop_flag=self._stop,
-            )
-        )
+        return not self._stop.is_set()
+
+    async def run(self) -> None:
+        """Start everything, run until SIGTERM/SIGINT, then shut down in order.
+
+        A signal at any point, the start included, ends in the same ordered shutdown.
+        """
+        loop = asyncio.get_running_loop()
+        self._trap_stop_signals(loop, stopping=False)
+        tasks: list[asyncio.Task[Any]] = []
         try:
-            await kopf_task  # kopf handles SIGTERM/SIGINT and returns
+            if await self._start(loop, tasks):
+                # kopf replaces the handlers with its own and returns on SIGTERM/SIGINT or on
+                # the stop flag (set by a signal that came before it ran).
+                await kopf.operator(
+                    registry=operator.registry(),
+                    settings=operator.settings(),
+                    clusterwide=True,
+                    standalone=True,
+                    stop_flag=self._stop,
+                )
         finally:
+            self._trap_stop_signals(loop, stopping=True)
             log.info("shutting down")
             self.ownership.stop()
             self.gate.stop()

@@ -516,6 +516,26 @@ def test_sigterm_stops_the_operator_cleanly(kube: Cluster, operator: OperatorPro
     assert "stopped" in operator.log_tail()
 
 
+def test_sigterm_during_the_start_stops_the_operator_cleanly_too(kube: Cluster) -> None:
+    """The signal as soon as the metrics port is up: wherever in the start it lands (the first
+    listing, the collector freeze, or before kopf installs its handlers), the process goes
+    through the same shutdown and exits 0. The landing inside the listing, made certain by an
+    API server that never answers, is tests/unit/test_app_stop.py."""
+    proc = OperatorProcess(kube.kubeconfig, lease_name=f"starting-{secrets.token_hex(4)}")
+    proc.start(wait_healthy=False)
+    try:
+        wait_until(
+            "the metrics port",
+            lambda: "metrics and health on" in proc.log_tail(),
+            timeout=60,
+            interval=0.02,
+        )
+        assert proc.stop(timeout=20) == 0, proc.log_tail()
+        assert proc.log_tail().rstrip().endswith("cloudedge.app: stopped"), proc.log_tail()
+    finally:
+        proc.close()
+
+
 def test_the_network_topology_sites_column_is_written_and_follows_the_spec(
     kube: Cluster, operator: OperatorProcess
 ) -> None:

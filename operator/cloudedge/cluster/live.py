@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -21,6 +22,9 @@ from cloudedge.cluster import reflector, view
 from cloudedge.inputs import topology as topology_inputs
 
 log = logging.getLogger(__name__)
+
+START_POLL_S = 0.2
+"""How often :meth:`LiveView.start` looks whether it was closed while it waits for the lists."""
 
 NON_TERMINATED = "status.phase!=Succeeded,status.phase!=Failed"
 TOPOLOGY_GROUP, TOPOLOGY_VERSION, TOPOLOGY_PLURAL = "cloudedge.io", "v1alpha1", "networktopologies"
@@ -142,11 +146,21 @@ class LiveView:
         )
 
     def start(self, *, wait_s: float = 60.0) -> None:
-        """Start the watches and wait (bounded) for nodes, namespaces and pods to be listed."""
+        """Start the watches and wait (bounded) for nodes, namespaces and pods to be listed.
+
+        Returns early, unsynced, when :meth:`close` is called meanwhile (a stop during the
+        start), so that the caller's thread is not held for the rest of ``wait_s``.
+        """
         for r in self.reflectors:
             r.start()
-        if not self.view.synced.wait(wait_s):
-            raise errors.ClusterError(f"nodes, namespaces and pods not listed within {wait_s:.0f}s")
+        deadline = time.monotonic() + wait_s
+        while not self.view.synced.wait(min(START_POLL_S, max(0.0, deadline - time.monotonic()))):
+            if self.stop.is_set():
+                return
+            if time.monotonic() >= deadline:
+                raise errors.ClusterError(
+                    f"nodes, namespaces and pods not listed within {wait_s:.0f}s"
+                )
         if self._in_force is not None and self._last_good is not None:
             self._warn_unknown_sites(self._in_force, self._last_good)  # nodes are known now
 

@@ -40,6 +40,8 @@ RETRY_PERIOD_S = 2
 # Read-then-delete of the Lease on release can race the elector's last renewal (409 Conflict);
 # a few tries settle it, and a release that fails still leaves the lease to expire on its own.
 RELEASE_ATTEMPTS = 3
+RELEASE_TIMEOUT_S = 5.0
+"""Per request of the release: the stop must not hang on an API server that does not answer."""
 
 
 class _FencedLeaseLock(leaselock.LeaseLock):
@@ -60,6 +62,9 @@ class _FencedLeaseLock(leaselock.LeaseLock):
         # Set when the replica stops: the elector thread must not renew (or re-acquire) the
         # Lease after it was released.
         self.fenced = False
+        # Set before this replica's first create or update is sent (the reply may be lost, the
+        # write not): until then the Lease holds nothing of ours and a stop need not read it.
+        self.tried_write = False
 
     # A write counts from when it was sent, not from when its reply was read: a renewal sent
     # just before a stall (SIGSTOP) and read after it made a replica whose lease had long
@@ -67,6 +72,7 @@ class _FencedLeaseLock(leaselock.LeaseLock):
     def create(self, name: str, namespace: str, election_record: Any) -> bool:
         if self.fenced:
             return False
+        self.tried_write = True
         sent = time.monotonic()
         ok = self._create(name, namespace, election_record)
         if ok:
@@ -101,6 +107,7 @@ class _FencedLeaseLock(leaselock.LeaseLock):
     def update(self, name: str, namespace: str, updated_record: Any) -> bool:
         if self.fenced:
             return False
+        self.tried_write = True
         sent = time.monotonic()
         ok = bool(super().update(name, namespace, updated_record))  # type: ignore[no-untyped-call]
         if ok:
@@ -150,12 +157,17 @@ class LeaderGate:
         threading.Thread(target=self._campaign, name="leader-election", daemon=True).start()
 
     def stop(self) -> None:
-        """Stop campaigning and binding at once, and release the Lease if this replica holds it."""
+        """Stop campaigning and binding at once, and release the Lease if this replica holds it.
+
+        A replica that never wrote the Lease (stopped while it started, or a standby whose
+        every try found it held) has nothing to release and makes no request.
+        """
         self._stop.set()
         self._set(False)
         if self._lock is not None:
             self._lock.fenced = True
-            self._release()
+            if self._lock.tried_write:
+                self._release()
 
     def _release(self) -> None:
         """Delete the Lease if it is still ours, so that a standby acquires it at once."""
@@ -163,7 +175,9 @@ class LeaderGate:
         api = self._lock.api_instance
         for _ in range(RELEASE_ATTEMPTS):
             try:
-                lease = api.read_namespaced_lease(self.name, self.namespace)
+                lease = api.read_namespaced_lease(
+                    self.name, self.namespace, _request_timeout=RELEASE_TIMEOUT_S
+                )
                 if (
                     lease.spec is None
                     or lease.metadata is None
@@ -179,6 +193,7 @@ class LeaderGate:
                     self.name,
                     self.namespace,
                     body=k8s.V1DeleteOptions(preconditions=preconditions),
+                    _request_timeout=RELEASE_TIMEOUT_S,
                 )
                 log.info("leadership released (%s)", self.identity)
                 return
