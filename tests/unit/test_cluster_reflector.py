@@ -71,6 +71,43 @@ def test_a_closed_reflector_whose_stream_breaks_ends_without_a_warning_or_a_stal
     assert [rec.message for rec in caplog.records if rec.levelno >= logging.WARNING] == []
 
 
+class _Reply:
+    """A ``_preload_content=False`` reply holding a list of one pod."""
+
+    data = b'{"metadata": {"resourceVersion": "7"}, "items": [{"metadata": {"name": "p"}}]}'
+
+    def release_conn(self) -> None:
+        return None
+
+
+def test_a_list_that_returns_after_the_close_is_dropped_unapplied_and_unlogged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A stop during the start closes the reflectors while their first lists are in flight:
+    the view and the queue those lists feed are being shut down."""
+    stop = threading.Event()
+    replaced: list[list[Any]] = []
+
+    def lister(**_: Any) -> Any:
+        stop.set()  # closed while this request was in flight; its reply still comes
+        return _Reply()
+
+    r = reflector.Reflector(
+        k8s.ApiClient(),
+        lister,
+        name="pods",
+        on_replace=replaced.append,
+        on_upsert=_ignore,
+        on_delete=_ignore,
+        stop=stop,
+    )
+    with caplog.at_level(logging.INFO, logger="cloudedge.cluster.reflector"):
+        run_to_its_end(r, timeout=5)
+    assert replaced == []
+    assert r.relists == 0
+    assert [rec.message for rec in caplog.records] == []
+
+
 def test_an_open_reflector_whose_stream_breaks_reports_it_and_relists(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -99,6 +99,10 @@ class Reflector:
             _preload_content=False, _request_timeout=LIST_TIMEOUT_S, **self._kwargs()
         )
         doc = json.loads(client.drain(resp))
+        if self.stop.is_set():
+            # Closed while the list was in flight (a stop during the start): the view and the
+            # queue it would feed are being shut down, so the list is dropped.
+            return ""
         self.on_replace(list(doc.get("items") or []))
         self.relists += 1
         return str(doc.get("metadata", {}).get("resourceVersion", ""))
@@ -111,6 +115,8 @@ class Reflector:
             try:
                 if not version:
                     version = self._list()
+                    if self.stop.is_set():
+                        return
                     log.info("%s listed at resourceVersion %s", self.name, version)
                     if self._failures:
                         log.info("%s works again after %d failures", self.name, self._failures)
