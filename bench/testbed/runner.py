@@ -1039,6 +1039,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     report.plot(entry, Path(args.out) / plot_name)
             report.write(doc, Path(args.out))
             return 0
+        # Made before the run, not at its first plot: a missing directory used to end a
+        # finished run with FileNotFoundError and lose what it measured.
+        Path(args.out).mkdir(parents=True, exist_ok=True)
         doc = full(args)
     except (cluster.ClusterError, plan.PlanError) as err:
         progress(f"failed: {err}")
