@@ -293,7 +293,12 @@ def markdown(doc: Mapping[str, Any]) -> str:
             f"Scale: rate s = {scale['rate']:.4g} (CPU quotas and bandwidths), work w = "
             f"{scale['work']:.4g} (compute-cost, data size), resources k = "
             f"{scale['resources']:.4g}; one scenario second is {scale['time']:.4g} "
-            "testbed seconds.",
+            "testbed seconds."
+            + (
+                f" Run order: {', '.join(scenario['order'])} (rotated by one per scenario)."
+                if scenario.get("order")
+                else ""
+            ),
             "",
             "| scheduler | pods | completed | never started | failed | cut by the run's end "
             "| deadline misses (after start) | mean (s) | p95 (s) | makespan (s) |",

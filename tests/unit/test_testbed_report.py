@@ -242,6 +242,7 @@ def test_the_page_and_the_json_are_written_from_one_document(tmp_path: Path) -> 
                 "name": "seed",
                 "scale": {"rate": 0.27, "work": 8, "resources": 1, "time": 29.3},
                 "baseline": "kube-scheduler",
+                "order": ["binder", "kube-scheduler"],
                 "schedulers": {
                     "binder": {
                         "summary": summary,
@@ -259,6 +260,7 @@ def test_the_page_and_the_json_are_written_from_one_document(tmp_path: Path) -> 
     assert "commit `abc1234`" in text
     assert "| binder | 1 | 1 | 0 | 0 | 0 | 0/0 (0) |" in text
     assert "ratio 0.970; target within ±10%: met" in text
+    assert "Run order: binder, kube-scheduler (rotated by one per scenario)." in text
     assert (tmp_path / "testbed.json").read_text().startswith("{")
     report.plot(doc["scenarios"][0], tmp_path / "seed.png")
     assert (tmp_path / "seed.png").stat().st_size > 0
