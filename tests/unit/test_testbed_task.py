@@ -143,6 +143,85 @@ class TestResult:
             task.encode_result({"pod": "x" * 5000})
 
 
+class TestCpuClock:
+    def test_a_schedstat_line_is_cpu_and_runnable_seconds(self) -> None:
+        assert task.parse_schedstat("2500000000 125000000 42\n") == (2.5, 0.125)
+
+    @pytest.mark.parametrize("text", ["", "x y z", "12"], ids=["empty", "words", "one-field"])
+    def test_anything_else_is_unknown(self, text: str) -> None:
+        assert task.parse_schedstat(text) is None
+
+    def test_a_phase_is_the_difference_and_unknown_if_either_end_is(self) -> None:
+        assert task.cpu_spent((1.0, 0.5), (1.25, 0.75)) == (0.25, 0.25)
+        assert task.cpu_spent(None, (1.0, 1.0)) == (None, None)
+
+    def test_this_process_has_a_clock_that_runs(self) -> None:
+        before = task.cpu_clock()
+        task.burn(200_000)
+        after = task.cpu_clock()
+        assert before is not None
+        assert after is not None
+        assert after[0] > before[0]
+
+    def test_a_missing_file_is_unknown(self, tmp_path: Path) -> None:
+        assert task.cpu_clock(str(tmp_path / "none")) is None
+
+
+def fake_cgroups(tmp_path: Path, where: str) -> tuple[Path, Path]:
+    """A quota directory and a /proc/self/cgroup that says the process is ``where``."""
+    quota = tmp_path / "testbed-work"
+    quota.mkdir()
+    proc = tmp_path / "cgroup"
+    proc.write_text(f"3:cpuset:/kubelet.slice/x\n2:cpuacct:/kubelet.slice/x\n1:cpu:{where}\n")
+    return quota, proc
+
+
+class TestEnterQuota:
+    def test_the_task_gets_a_child_weighed_by_its_request_and_moves_in(
+        self, tmp_path: Path
+    ) -> None:
+        quota, proc = fake_cgroups(tmp_path, "/testbed-work/job-1-abcde")
+        path = task.enter_quota(str(quota), "job-1-abcde", 62.0, proc_cgroup=str(proc))
+        assert path == "/testbed-work/job-1-abcde"
+        child = quota / "job-1-abcde"
+        assert (child / "cpu.shares").read_text() == "63\n"
+        # "0" moves the writing process itself.
+        assert (child / "cgroup.procs").read_text() == "0\n"
+
+    def test_a_child_left_by_an_earlier_run_is_reused(self, tmp_path: Path) -> None:
+        quota, proc = fake_cgroups(tmp_path, "/testbed-work/p")
+        (quota / "p").mkdir()
+        path = task.enter_quota(str(quota), "p", 1000.0, proc_cgroup=str(proc))
+        assert path == "/testbed-work/p"
+        assert (quota / "p" / "cpu.shares").read_text() == "1024\n"
+
+    def test_a_move_the_kernel_did_not_make_is_an_error(self, tmp_path: Path) -> None:
+        quota, proc = fake_cgroups(tmp_path, "/kubelet.slice/kubelet-kubepods.slice/pod/c")
+        with pytest.raises(task.TaskError, match=r"cpu cgroup is /kubelet\.slice"):
+            task.enter_quota(str(quota), "p", 100.0, proc_cgroup=str(proc))
+
+    def test_a_quota_that_is_not_there_is_an_error_naming_it(self, tmp_path: Path) -> None:
+        with pytest.raises(task.TaskError, match=r"entering the node's CPU quota .*/absent/p"):
+            task.enter_quota(str(tmp_path / "absent"), "p", 100.0)
+
+    @pytest.mark.parametrize(
+        ("request_m", "shares"), [(0.0, 2), (1.0, 2), (62.5, 64), (2000, 2048)]
+    )
+    def test_shares_are_the_kubelets(self, request_m: float, shares: int) -> None:
+        assert task.cpu_shares(request_m) == shares
+
+    def test_a_task_told_of_a_quota_needs_its_request(self, tmp_path: Path) -> None:
+        annotations = tmp_path / "annotations"
+        annotations.write_text('cloudedge.io/compute-cost="1"\n')
+        env = {
+            "TESTBED_ANNOTATIONS": str(annotations),
+            "TESTBED_ITERATIONS_PER_UNIT": "10",
+            "TESTBED_QUOTA_CGROUP": str(tmp_path),
+        }
+        with pytest.raises(task.TaskError, match="TESTBED_CPU_REQUEST_M"):
+            task.run(env, started_at=1.0)
+
+
 @pytest.fixture
 def local_server() -> Iterator[str]:
     links = {"here": dataserver.Link(latency_ms=0.0, bandwidth_mbps=None)}
@@ -186,6 +265,10 @@ class TestRunLocally:
         assert doc["transfer_s"] > 0
         assert doc["processing_s"] >= 0
         assert doc["total_s"] >= doc["wait_s"]
+        # Linux keeps each task's CPU and run-queue time; the two phases report theirs.
+        assert doc["processing_cpu_s"] >= 0
+        assert doc["transfer_runnable_s"] >= 0
+        assert doc["quota_cgroup"] is None
 
     def test_an_unknown_data_source_is_reported_not_crashed_on(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
