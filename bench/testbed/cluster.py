@@ -199,8 +199,8 @@ PODS_SLICE = "kubelet-kubepods.slice"
 """The systemd slice of every pod on a kind node (cgroup driver systemd, cgroupRoot /kubelet)."""
 
 
-PODS_CPU_SHARES = 65536
-"""CPU weight of the pods' slice while the pods are capped (cgroup v1 ``cpu.shares``; the
+TASKS_CPU_SHARES = 65536
+"""CPU weight of the tasks' quota and of the data servers (cgroup v1 ``cpu.shares``; the
 default is 1024, the kernel's maximum 262144)."""
 
 MIN_QUOTA_MS = 2.0
@@ -219,34 +219,37 @@ PODS_PARENT_SLICE = "kubelet.slice"
 """The slice that holds the pods slice, beside ``kubelet.service`` (kind's kubelet unit)."""
 
 
-def _set_pods_cpu(container: str, cpus: float | None) -> None:
-    """Quota, quota period and weight of the node's pods slice, and the weight of its parent,
-    for this boot only (``None``: no quota, and systemd's default period and weights)."""
-    if cpus is None:
-        properties = ["CPUQuota=", "CPUQuotaPeriodSec=", "CPUShares="]
-        parent = "CPUShares="
-    else:
-        properties = [
-            f"CPUQuota={cpus * 100:.2f}%",
-            f"CPUQuotaPeriodSec={quota_period_ms(cpus)}ms",
-            f"CPUShares={PODS_CPU_SHARES}",
-        ]
-        parent = f"CPUShares={PODS_CPU_SHARES}"
+WORK_CGROUP = "/sys/fs/cgroup/cpu/testbed-work"
+"""The cgroup (v1 CPU controller, inside a kind node) that holds the node's CPU quota: every
+task moves itself into a child of it before its transfer (:func:`bench.testbed.task.enter_quota`),
+so the quota bounds the tasks' work and nothing else. The same as
+:data:`bench.testbed.plan.QUOTA_CGROUP` (this module does not import the plan)."""
+
+
+def _lift_pods_cpu(container: str) -> None:
+    """No quota and systemd's default weights on the node's pods slice and its parent, for
+    this boot only: what an older testbed, which capped the pods slice itself, may have left."""
     systemctl = ["docker", "exec", container, "systemctl", "set-property", "--runtime"]
-    run([*systemctl, PODS_SLICE, *properties])
-    run([*systemctl, PODS_PARENT_SLICE, parent])
+    run([*systemctl, PODS_SLICE, "CPUQuota=", "CPUQuotaPeriodSec=", "CPUShares="])
+    run([*systemctl, PODS_PARENT_SLICE, "CPUShares="])
 
 
 def cap_cpu(container: str, cpus: float) -> None:
-    """Cap the node's pods, together, at ``cpus`` CPUs (the CFS quota of their slice), over a
-    short quota period, and let them have that much first when the node's own daemons want
-    the CPU too.
+    """Cap the node's tasks, together, at ``cpus`` CPUs: the CFS quota of
+    :data:`WORK_CGROUP`, over a short quota period, weighed before the node's daemons and
+    its starting pods.
 
-    Why the pods and not the whole node: a scenario's edge node of 2 CPUs becomes a quota of a
-    few hundredths of a CPU here, and a kubelet, containerd and runc squeezed into that take
-    tens of seconds to start a container, which no 2-CPU node does. Left outside the quota,
-    they start containers as fast as on any node, and the tasks share the node's compute rate
-    as the scenario says.
+    Why the tasks and not the node, nor its pods: a scenario's edge node of 4 CPUs becomes a
+    quota of 0.15 CPUs here. A kubelet, containerd and runc squeezed into that took tens of
+    seconds to start a container, which no 4-CPU node does. Nor the pods' slice: a pod's start
+    costs about 0.1 CPU-s inside it (measured here: 48 ms for a pod whose container runs
+    ``/bin/true``, the sandbox and runc's; 102 ms for the task, the interpreter and its
+    imports), which at 0.15 CPUs is 0.7 s of the node's whole compute, 27 times what it costs
+    the node the edge node stands for, taken from whatever task runs there then. So each task
+    enters the quota once it has started (:func:`bench.testbed.task.enter_quota`) and leaves
+    it at exit: the quota holds its fetch and its work and nothing of any start. In it each
+    task has a child of its own whose ``cpu.shares`` follow its CPU request, as the kubelet
+    weighs pods, so co-located tasks share the node's rate as the scenario's pods would.
 
     Why the short period: the kernel grants a quota per period, all at once: with the default
     100 ms, 0.15 CPUs is 15 ms of CPU and then nothing until the period ends. A detection
@@ -255,38 +258,42 @@ def cap_cpu(container: str, cpus: float) -> None:
     node's rate fluidly; a period of 10 ms (longer only where the quota per period would fall
     under 2 ms) keeps those steps small beside such a task.
 
-    Why the weights: the kubelet weighs its pods' slice in proportion to the node's
-    allocatable (1024 shares for a scaled edge node's 1000 millicores, 128 for 125), in a
-    parent slice it shares with the kubelet itself (1024), beside containerd's slice (1024).
-    While a burst's containers started, the kubelet and containerd of the same node took the
-    CPU a task's quota promised it. A high weight on the pods' slice and on its parent lets
-    the tasks have their quota first; the quota still bounds them, so the daemons keep the
-    rest. (The data servers get the same weight: :func:`free_from_quota`.) On the burst,
-    tasks that computed with no other task on their node took a median 1.41 times their time
-    at the rate, 3.53 at the 75th percentile, before these settings, 1.33 and 1.71 after
-    (one run each, docs/testbed.md "How the testbed works").
+    Why the weight: the node's daemons and its pods' slice (where pods start) weigh 1024 each;
+    while a burst's containers started, they took the CPU a task's quota promised it. The
+    quota's cgroup weighs :data:`TASKS_CPU_SHARES`, so the tasks have their quota first and the
+    quota still bounds them. (The data servers get the same weight: :func:`free_from_quota`.)
     """
-    _set_pods_cpu(container, cpus)
+    period_us = quota_period_ms(cpus) * 1000
+    quota_us = max(1000, round(cpus * period_us))
+    _lift_pods_cpu(container)
+    # The old quota goes first, so the new period never applies to an older run's quota.
+    script = (
+        f"mkdir -p {WORK_CGROUP} && cd {WORK_CGROUP} && echo -1 > cpu.cfs_quota_us && "
+        f"echo {period_us} > cpu.cfs_period_us && echo {quota_us} > cpu.cfs_quota_us && "
+        f"echo {TASKS_CPU_SHARES} > cpu.shares"
+    )
+    run(["docker", "exec", container, "sh", "-c", script])
 
 
 SERVERS_CGROUP = "/sys/fs/cgroup/cpu/testbed-data"
-"""Where the data servers' processes run on a node: outside the pods' quota (cgroup v1)."""
+"""Where the data servers' processes run on a node: outside the pods' slice and the tasks'
+quota (cgroup v1)."""
 
 
 def free_from_quota(container: str, pattern: str) -> int:
     """Move the node's processes whose command line matches ``pattern`` out of the pods'
-    CPU quota, into a cgroup of their own; return how many moved.
+    slice, into a cgroup of their own at the tasks' weight; return how many moved.
 
     Why: the data server stands for the site's storage (a camera store's recorder), not for a
     pod that competes for the node's compute. As a pod without requests it had CPU weight 2
     against hundreds for each task, and with the tasks busy a local fetch waited seconds for
     its first byte, which no storage device of the scenario does. Its traffic still leaves
-    through the node's shaped link.
+    through the node's shaped link, and it is never in the tasks' quota (:func:`cap_cpu`).
     """
     # "[/]opt/..." matches the program but not this shell, whose command line holds "[/]".
     regex = f"'[{pattern[0]}]{pattern[1:]}'"
     script = (
-        f"mkdir -p {SERVERS_CGROUP} && echo {PODS_CPU_SHARES} > {SERVERS_CGROUP}/cpu.shares && "
+        f"mkdir -p {SERVERS_CGROUP} && echo {TASKS_CPU_SHARES} > {SERVERS_CGROUP}/cpu.shares && "
         f"n=0 && for p in $(pgrep -f {regex}); do "
         f"echo $p > {SERVERS_CGROUP}/cgroup.procs && n=$((n+1)); done; echo $n"
     )
@@ -296,55 +303,41 @@ def free_from_quota(container: str, pattern: str) -> int:
     return moved
 
 
-def pods_cpu_quota(container: str) -> float | None:
-    """The CPUs the node's pods are capped at (``None``: no cap), read back from systemd."""
-    out = run(
-        [
-            "docker",
-            "exec",
-            container,
-            "systemctl",
-            "show",
-            PODS_SLICE,
-            "-p",
-            "CPUQuotaPerSecUSec",
-            "--value",
-        ]
-    ).strip()
-    if out in ("", "infinity"):
-        return None
-    parts = re.findall(r"([0-9.]+)(ms|us|s)", out)
-    if not parts or "".join(n + u for n, u in parts) != out.replace(" ", ""):
-        raise ClusterError(f"{container}: unexpected CPUQuotaPerSecUSec {out!r}")
-    scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
-    return sum(float(number) * scale[unit] for number, unit in parts)
-
-
 PODS_CGROUP = f"/sys/fs/cgroup/cpu/{PODS_PARENT_SLICE}/{PODS_SLICE}"
 """The pods slice's cgroup (v1 CPU controller) inside a kind node."""
 
 
-def pods_cpu_cgroup(container: str) -> tuple[int, int, int]:
-    """``cpu.cfs_period_us``, ``cpu.cfs_quota_us`` and ``cpu.shares`` of the node's pods slice.
+def cpu_cgroup(container: str, path: str) -> tuple[int, int, int]:
+    """``cpu.cfs_period_us``, ``cpu.cfs_quota_us`` (-1: none) and ``cpu.shares`` of the cgroup
+    ``path`` inside the node (:data:`WORK_CGROUP`, :data:`PODS_CGROUP`).
 
-    Read from the cgroup files, not from systemd: the kubelet writes the slice's weight
+    Read from the cgroup files, not from systemd: the kubelet writes the pods slice's weight
     itself, so only the files say what the kernel applies.
     """
-    files = [f"{PODS_CGROUP}/{name}" for name in ("cpu.cfs_period_us", "cpu.cfs_quota_us")]
-    words = run(["docker", "exec", container, "cat", *files, f"{PODS_CGROUP}/cpu.shares"]).split()
+    files = [f"{path}/{name}" for name in ("cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.shares")]
+    words = run(["docker", "exec", container, "cat", *files]).split()
     try:
         period, quota, shares = (int(word) for word in words)
     except ValueError:
         raise ClusterError(
-            f"{container}: unexpected period, quota and shares of the pods' slice: {words!r}"
+            f"{container}: unexpected period, quota and shares of {path}: {words!r}"
         ) from None
     return period, quota, shares
 
 
 def uncap_cpu(container: str) -> None:
-    """Lift the pods' quota and weight, and a whole-node ``docker update --cpus`` an older
-    run left. (The kubelet sets its own weight on the pods' slice again when it restarts.)"""
-    _set_pods_cpu(container, None)
+    """Lift the quota (its cgroup and the tasks' children removed, empty once the tasks have
+    ended), the pods' weights, and a whole-node ``docker update --cpus`` an older run left.
+    (The kubelet sets its own weight on the pods' slice again when it restarts.)"""
+    _lift_pods_cpu(container)
+    # A child still holding a process cannot go: its quota is lifted instead, so that nothing
+    # stays capped by a run that ended.
+    script = (
+        f"[ -d {WORK_CGROUP} ] || exit 0; echo -1 > {WORK_CGROUP}/cpu.cfs_quota_us; "
+        f"for d in {WORK_CGROUP}/*/; do rmdir $d 2>/dev/null; done; rmdir {WORK_CGROUP} "
+        "2>/dev/null; exit 0"
+    )
+    run(["docker", "exec", container, "sh", "-c", script])
     # ``--cpus 0`` leaves a quota in place (it reads as "not given"); the host's CPU count
     # is a quota no node can reach.
     run(["docker", "update", "--cpus", str(len(os.sched_getaffinity(0))), container])

@@ -43,6 +43,13 @@ SPARE_TAINT = "testbed.cloudedge.io/spare"
 TASK_NAMESPACE = "cloudedge-testbed"
 DATA_SERVER_PROGRAM = "/opt/testbed/dataserver.py"
 """The data server's program in the task image (its processes are found by this name)."""
+NODE_CPU_CGROUPS = "/sys/fs/cgroup/cpu"
+"""A kind node's CPU controller hierarchy (cgroup v1), seen from the node."""
+QUOTA_CGROUP = f"{NODE_CPU_CGROUPS}/testbed-work"
+"""The node's CPU quota: the cgroup every task enters once started
+(:func:`bench.testbed.task.enter_quota`, :func:`bench.testbed.cluster.cap_cpu`)."""
+TASK_CGROUPS_MOUNT = "/testbed/cpu"
+"""Where a task sees :data:`NODE_CPU_CGROUPS` (a hostPath volume, written as root)."""
 MIN_CPUS = 0.01
 """The smallest quota this testbed sets: 1% of a CPU (the kernel refuses a CFS quota under 1 ms
 per 100 ms period)."""
@@ -426,6 +433,20 @@ def task_job(
         {"name": "TESTBED_ITERATIONS_PER_UNIT", "value": f"{iterations_per_unit:.6g}"},
         {"name": "TESTBED_DATA_SERVERS", "value": json.dumps(dict(data_servers), sort_keys=True)},
         {"name": "TESTBED_NODE_SITES", "value": json.dumps(node_sites(plan), sort_keys=True)},
+        {
+            "name": "TESTBED_QUOTA_CGROUP",
+            "value": TASK_CGROUPS_MOUNT + QUOTA_CGROUP.removeprefix(NODE_CPU_CGROUPS),
+        },
+        {
+            "name": "TESTBED_CPU_REQUEST_M",
+            "valueFrom": {
+                "resourceFieldRef": {
+                    "containerName": "task",
+                    "resource": "requests.cpu",
+                    "divisor": "1m",
+                }
+            },
+        },
     ]
     spec: dict[str, Any] = {
         "schedulerName": scheduler_name,
@@ -445,10 +466,20 @@ def task_job(
                     "requests": {"cpu": _quantity_cpu(cpu), "memory": _quantity_memory(memory)}
                 },
                 "terminationMessagePolicy": "File",
-                "volumeMounts": [{"name": "podinfo", "mountPath": "/etc/podinfo"}],
+                # Root, and the node's CPU cgroups: the task moves itself into the node's
+                # quota once started (task.enter_quota), so no pod's start is charged to it.
+                "securityContext": {"runAsUser": 0, "runAsGroup": 0},
+                "volumeMounts": [
+                    {"name": "podinfo", "mountPath": "/etc/podinfo"},
+                    {"name": "node-cpu-cgroups", "mountPath": TASK_CGROUPS_MOUNT},
+                ],
             }
         ],
         "volumes": [
+            {
+                "name": "node-cpu-cgroups",
+                "hostPath": {"path": NODE_CPU_CGROUPS, "type": "Directory"},
+            },
             {
                 "name": "podinfo",
                 "downwardAPI": {
@@ -456,7 +487,7 @@ def task_job(
                         {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}}
                     ]
                 },
-            }
+            },
         ],
     }
     if pod.node_selector:

@@ -655,7 +655,9 @@ def miss_causes(pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
       so no stamp says where its time went.
 
     Returns the counts per cause, with the median of the slowed part's measured over alone
-    time and of the other tasks beside it, per cause (``None`` where no pod has the cause),
+    time, of the other tasks beside it and of the seconds the task was ready to run but not
+    running (its node's quota spent or the host's CPUs busy; measured by the task, where it
+    reports it), per cause (``None`` where no pod has the cause),
     and per cause the workload class most often beside a miss, with in how many misses it
     was (``None`` where no task was beside): which placement choice a fix would have to
     change, the neighbour or the pod.
@@ -664,6 +666,7 @@ def miss_causes(pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     counts = dict.fromkeys(CAUSES, 0)
     slowdown: dict[str, list[float]] = {c: [] for c in CAUSES}
     beside: dict[str, list[float]] = {c: [] for c in CAUSES}
+    runnable: dict[str, list[float]] = {c: [] for c in CAUSES}
     classes: dict[str, collections.Counter[str]] = {c: collections.Counter() for c in CAUSES}
     missed = [p for p in pods if missed_deadline_after_start(p)]
     for pod in missed:
@@ -710,12 +713,16 @@ def miss_causes(pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         if alone_s > 0:
             slowdown[cause].append(measured_s / alone_s)
         beside[cause].append(float(len(near)))
+        ready = [m.get("transfer_runnable_s"), m.get("processing_runnable_s")]
+        if all(isinstance(r, (int, float)) for r in ready):
+            runnable[cause].append(float(sum(ready)))
         classes[cause].update({str(q.get("class") or "unknown") for q in near})
     return {
         "missed": len(missed),
         "counts": counts,
         "slowdown": {c: _median(v) for c, v in slowdown.items()},
         "beside": {c: _median(v) for c, v in beside.items()},
+        "runnable": {c: _median(v) for c, v in runnable.items()},
         "most_beside": {
             c: (list(found.most_common(1)[0]) if found else None) for c, found in classes.items()
         },
@@ -745,6 +752,9 @@ def _causes_text(causes: Mapping[str, Any]) -> str:
                 detail.append(f"a {most[0]} task beside {most[1]} of the {counts[cause]}")
         if cause != "alone" and slowdown[cause] is not None:
             detail.append(f"{_fmt(slowdown[cause])}x their alone time")
+        ready = (causes.get("runnable") or {}).get(cause)
+        if cause != "alone" and ready is not None:
+            detail.append(f"ready to run but not running for a median {_fmt(ready)} s")
         if cause == "host":
             detail.append("the host's own load")
         parts.append(

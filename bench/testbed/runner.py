@@ -8,12 +8,12 @@ Steps: the task image is built (FROM the local Python base) and loaded into the 
 kind cluster ``$KIND_CLUSTER_NAME`` (default ``cloudedge``, the one ``make kind-up`` makes) is
 created with the kind scripts when absent; the work loop is calibrated once per machine. Then
 per scenario: nodes are labelled, given the scenario's allocatable (kubelet reservations),
-capped (the CFS quota of the node's pods) and shaped (tbf, both directions); the data servers
-start; and per scheduler (in an order rotated by one per scenario, :func:`run_order`) the
-scenario's pods are submitted at once, in arrival order, as Jobs, and measured until all have
-finished or nothing has moved for ``--idle-timeout`` seconds (those left are pods that never
-started). docs/testbed.json and docs/testbed.md are written at the end, with
-plots.
+capped (a CFS quota each task of the node enters once started) and shaped (tbf, both
+directions); the data servers start; and per scheduler (in an order rotated by one per
+scenario, :func:`run_order`) the scenario's pods are submitted at once, in arrival order, as
+Jobs, and measured until all have finished or nothing has moved for ``--idle-timeout``
+seconds (those left are pods that never started). docs/testbed.json and docs/testbed.md are
+written at the end, with plots.
 
 Progress goes to stderr. Every wait is bounded; the run stops at ``--budget`` minutes and
 reports what it has.
@@ -129,26 +129,30 @@ def prepare(
     settings = {}
     for node in the_plan.nodes:
         quota = plan.cpu_quota(node)
-        cluster.cap_cpu(containers[node.name], quota)
-        applied = cluster.pods_cpu_quota(containers[node.name])
-        if applied is None or abs(applied - quota) > 0.005:
+        container = containers[node.name]
+        cluster.cap_cpu(container, quota)
+        period, quota_us, shares = cluster.cpu_cgroup(container, cluster.WORK_CGROUP)
+        wanted = (cluster.quota_period_ms(quota) * 1000, cluster.TASKS_CPU_SHARES)
+        if (period, shares) != wanted or quota_us <= 0 or abs(quota_us / period - quota) > 0.005:
             raise cluster.ClusterError(
-                f"{node.name}: its pods' CPU quota reads back as {applied} CPUs, not {quota}"
+                f"{node.name}: the tasks' quota {cluster.WORK_CGROUP} has period {period} us, "
+                f"quota {quota_us} us and {shares} cpu.shares; wanted {quota} CPUs over "
+                f"{wanted[0]} us, {wanted[1]} shares"
             )
-        period, quota_us, shares = cluster.pods_cpu_cgroup(containers[node.name])
-        wanted = (cluster.quota_period_ms(quota) * 1000, cluster.PODS_CPU_SHARES)
-        if (period, shares) != wanted or abs(quota_us / period - quota) > 0.005:
+        _, pods_quota_us, pods_shares = cluster.cpu_cgroup(container, cluster.PODS_CGROUP)
+        if pods_quota_us != -1:
             raise cluster.ClusterError(
-                f"{node.name}: its pods' slice has period {period} us, quota {quota_us} us "
-                f"and {shares} cpu.shares; wanted {quota} CPUs over {wanted[0]} us, "
-                f"{wanted[1]} shares"
+                f"{node.name}: its pods' slice has a quota of {pods_quota_us} us; wanted none "
+                "(pods start outside the tasks' quota)"
             )
         veth = cluster.shape(containers[node.name], node.bandwidth_mbps)
         settings[node.name] = {
             "container": containers[node.name],
             "cpus": quota,
+            "quota_cgroup": cluster.WORK_CGROUP,
             "quota_period_ms": period / 1000,
-            "pods_cpu_shares": shares,
+            "quota_cpu_shares": shares,
+            "pods_cpu_shares": pods_shares,
             "shaped_mbps": node.bandwidth_mbps,
             "host_veth": veth,
             "allocatable_cpu_m": node.allocatable.cpu,
@@ -632,25 +636,26 @@ NOTES = """## How the testbed works
   allocatable is set through the kubelet's `--system-reserved` (capacity minus the scenario's
   allocatable, times the resource scale k). Workers the scenario does not use are tainted
   `testbed.cloudedge.io/spare:NoSchedule`.
-- **CPU.** The pods of each node are capped together at its compute rate times the rate scale s
-  (the CFS quota of the node's `kubelet-kubepods.slice`), so the quotas sum to the CPU budget.
-  The tasks share that quota with the node's other pods (kube-proxy, the pod network), which use
-  little of it. The data server's process is moved out of it: it stands for the site's storage,
-  not for a pod competing for the node's compute (inside, with no requests, a busy node left it
-  seconds before a local fetch's first byte). The kubelet, containerd and runc are outside it:
-  squeezed into a few hundredths of a CPU they took tens of seconds to start one container (the
-  run of `6126faa` measured it), which no real node of the scenario's size does. The quota's
-  period is 10 ms (longer where that would grant under 2 ms per period), not the kernel's
-  100 ms: a quota is granted per period, so at 100 ms a task needing a few milliseconds of CPU
-  ran at once or waited most of a period, where the model shares the rate fluidly. The pods'
-  slice and its parent (which holds the kubelet too) weigh 65,536 CPU shares against the
-  1,024 of the node's daemons, as do the data servers: the kubelet gives the pods' slice
-  shares in proportion to the scaled allocatable (1,024 or fewer), and while a burst's
-  containers started the node's kubelet and containerd took the CPU the quota promised its
-  tasks. On the burst (`python -m bench.testbed.runner --scenarios burst`, one run at
-  `cbd4686` and one with both settings), tasks that computed with no other task on their node
-  took a median 1.41 times their time at the rate (75th percentile 3.53) before and 1.33
-  (1.71) after.
+- **CPU.** The tasks of each node are capped together at its compute rate times the rate scale
+  s, so the quotas sum to the CPU budget: the CFS quota of a cgroup of the node's
+  (`/sys/fs/cgroup/cpu/testbed-work`) that each task enters once its container has started
+  (the task runs as root with the node's CPU cgroups mounted, and moves itself into a child
+  weighed by its CPU request, as the kubelet weighs pods). Pod starts are outside it: a
+  pod's start costs about 0.1 CPU-s (48 ms for a pod whose container runs `/bin/true`, 102 ms
+  for the task's, measured in the pods' `cpuacct`), which at an edge node's 0.15 CPUs is 0.7 s
+  of its whole compute, 27 times what the start costs the 4-CPU node it stands for; inside
+  the quota, as up to `00d1ff1`, it fell on whatever task ran on the node then. The data
+  server's process is outside it too: it stands for the site's storage, not for a pod
+  competing for the node's compute. The kubelet, containerd and runc are outside it: squeezed
+  into a few hundredths of a CPU they took tens of seconds to start one container (the run of
+  `6126faa` measured it), which no real node of the scenario's size does. The quota's period
+  is 10 ms (longer where that would grant under 2 ms per period), not the kernel's 100 ms: a
+  quota is granted per period, so at 100 ms a task needing a few milliseconds of CPU ran at
+  once or waited most of a period, where the model shares the rate fluidly. The quota's
+  cgroup and the data servers weigh 65,536 CPU shares against the 1,024 of the node's daemons
+  and its pods' slice, so that tasks have their quota before containers start beside them.
+  Each task reports, per phase, the CPU it used and the time it was ready to run but did not
+  (`/proc/self/schedstat`): its node's quota spent, or the host's CPUs busy.
 - **Network.** tbf on the host side of each node's veth shapes what it downloads, tbf on the
   node's `eth0` what it uploads, both at the node's bandwidth times s. This kernel has no netem:
   **site-to-site latency is added by the data servers** (they wait the topology's latency before the
@@ -660,11 +665,10 @@ NOTES = """## How the testbed works
   shaped link, so the server paces those requests to the node's bandwidth, as the model charges.
 - **Work.** One work unit is one millisecond of one uncapped core, calibrated once per machine in
   the task image (`task.py calibrate`); a node capped at m millicores does m units per second.
-  What the task does besides its work is not scaled: starting the interpreter and fetching run
-  inside the same quota. The task is kept lean for that (bytecode compiled in the image, no
-  module it can do without): it starts in about 50 ms of CPU, against 165 ms before `ba7fb7b`,
-  which at an edge node's 75 millicores was 2 s of wall time per pod, 27 times what that start
-  takes on the 2-CPU node the edge node stands for.
+  What the task does besides its work is not scaled: its fetch (a few milliseconds of CPU for
+  a small object) runs inside the quota. Its start does not (above); the task is kept lean all
+  the same (bytecode compiled in the image, no module it can do without), since every start
+  loads the host.
 - **Pod start.** Every node's kubelet, containerd and runc share the host's CPUs with the
   others and with the control plane, so a pod's start here is the host's, not its node's, and
   it is most of each completion below (the table "Where the wait-to-start goes" splits the wait

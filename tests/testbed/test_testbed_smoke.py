@@ -54,3 +54,18 @@ def test_processing_wait_and_total_are_measured_and_consistent(record: dict[str,
     assert measured["wait_s"] >= 0
     parts = measured["wait_s"] + measured["transfer_s"] + measured["processing_s"]
     assert measured["total_s"] >= parts - 0.01
+
+
+def test_the_task_measured_inside_its_nodes_quota(record: dict[str, object]) -> None:
+    """The quota bounds the task's fetch and work, not its start: it moved itself into the
+    node's quota cgroup, and its processing took the CPU it burnt plus time waiting for it."""
+    measured = record["measured"]
+    assert isinstance(measured, dict), record
+    quota = measured["quota_cgroup"]
+    assert isinstance(quota, str), measured
+    assert quota.startswith("/testbed-work/"), measured
+    cpu, runnable = measured["processing_cpu_s"], measured["processing_runnable_s"]
+    assert isinstance(cpu, float), measured
+    assert isinstance(runnable, float), measured
+    assert cpu > 0
+    assert cpu + runnable <= measured["processing_s"] + 0.01

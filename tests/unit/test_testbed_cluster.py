@@ -100,47 +100,35 @@ class TestExtenderScheduler:
 
 
 class TestPodsQuota:
-    @pytest.mark.parametrize(
-        ("shown", "cpus"),
-        [
-            ("75ms", 0.075),
-            ("1.500000s", 1.5),
-            ("infinity", None),
-            ("", None),
-            ("300ms", 0.3),
-            ("1s 500ms", 1.5),
-        ],
-    )
-    def test_systemd_quota_per_second_reads_as_cpus(
-        self, monkeypatch: pytest.MonkeyPatch, shown: str, cpus: float | None
-    ) -> None:
-        monkeypatch.setattr(cluster, "run", lambda *a, **k: shown + "\n")
-        assert cluster.pods_cpu_quota("node") == (None if cpus is None else pytest.approx(cpus))
-
-    def test_an_unknown_form_is_an_error_naming_it(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(cluster, "run", lambda *a, **k: "7 fortnights")
-        with pytest.raises(cluster.ClusterError, match="7 fortnights"):
-            cluster.pods_cpu_quota("node")
-
-    def test_the_cap_is_the_pods_slice_in_percent_over_a_short_period_weighed_first(
+    def test_the_cap_is_a_quota_cgroup_over_a_short_period_weighed_first(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         calls: list[list[str]] = []
         monkeypatch.setattr(cluster, "run", lambda args, **k: calls.append(args) or "")
         cluster.cap_cpu("node", 0.15)
         systemctl = ["docker", "exec", "node", "systemctl", "set-property", "--runtime"]
-        assert calls == [
-            [
-                *systemctl,
-                "kubelet-kubepods.slice",
-                "CPUQuota=15.00%",
-                "CPUQuotaPeriodSec=14ms",
-                "CPUShares=65536",
-            ],
-            [*systemctl, "kubelet.slice", "CPUShares=65536"],
+        # The pods' slice: no quota, so no pod's start is charged to the node's compute.
+        assert calls[:2] == [
+            [*systemctl, "kubelet-kubepods.slice", "CPUQuota=", "CPUQuotaPeriodSec=", "CPUShares="],
+            [*systemctl, "kubelet.slice", "CPUShares="],
         ]
+        (script,) = [c[-1] for c in calls[2:] if c[:3] == ["docker", "exec", "node"]]
+        assert f"mkdir -p {cluster.WORK_CGROUP}" in script
+        # 0.15 CPUs over 14 ms: 2.1 ms a period; the old quota lifted before the new period.
+        assert script.index("echo -1 > cpu.cfs_quota_us") < script.index("cpu.cfs_period_us")
+        assert "echo 14000 > cpu.cfs_period_us" in script
+        assert "echo 2100 > cpu.cfs_quota_us" in script
+        assert "echo 65536 > cpu.shares" in script
 
-    def test_lifting_the_cap_gives_systemd_its_defaults_back(
+    def test_a_quota_under_the_kernels_least_is_raised_to_it(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        calls: list[list[str]] = []
+        monkeypatch.setattr(cluster, "run", lambda args, **k: calls.append(args) or "")
+        cluster.cap_cpu("node", 0.001)
+        assert "echo 1000 > cpu.cfs_quota_us" in calls[-1][-1]
+
+    def test_lifting_the_cap_gives_systemd_its_defaults_back_and_removes_the_quota(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         calls: list[list[str]] = []
@@ -150,6 +138,10 @@ class TestPodsQuota:
             "kubelet-kubepods.slice", "CPUQuota=", "CPUQuotaPeriodSec=", "CPUShares=",
         ]  # fmt: skip
         assert calls[1][-2:] == ["kubelet.slice", "CPUShares="]
+        script = calls[2][-1]
+        # A cgroup that still holds a process stays, but uncapped.
+        assert f"echo -1 > {cluster.WORK_CGROUP}/cpu.cfs_quota_us" in script
+        assert script.index("cpu.cfs_quota_us") < script.index(f"rmdir {cluster.WORK_CGROUP}")
 
     @pytest.mark.parametrize(
         ("cpus", "period_ms"),
@@ -167,14 +159,20 @@ class TestPodsQuota:
         with pytest.raises(cluster.ClusterError, match="CPU quota"):
             cluster.quota_period_ms(cpus)
 
-    def test_the_slice_reads_back_from_its_cgroup_files(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        monkeypatch.setattr(cluster, "run", lambda *a, **k: "14000\n2100\n65536\n")
-        assert cluster.pods_cpu_cgroup("node") == (14000, 2100, 65536)
+    def test_a_cgroup_reads_back_from_its_files(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        calls: list[list[str]] = []
+        monkeypatch.setattr(
+            cluster, "run", lambda args, **k: calls.append(args) or "14000\n2100\n65536\n"
+        )
+        assert cluster.cpu_cgroup("node", cluster.WORK_CGROUP) == (14000, 2100, 65536)
+        assert calls[0][-3:] == [
+            f"{cluster.WORK_CGROUP}/cpu.cfs_period_us",
+            f"{cluster.WORK_CGROUP}/cpu.cfs_quota_us",
+            f"{cluster.WORK_CGROUP}/cpu.shares",
+        ]
         monkeypatch.setattr(cluster, "run", lambda *a, **k: "cat: no such file\n")
         with pytest.raises(cluster.ClusterError, match="period, quota and shares"):
-            cluster.pods_cpu_cgroup("node")
+            cluster.cpu_cgroup("node", cluster.PODS_CGROUP)
 
 
 class TestAsFound:

@@ -200,6 +200,36 @@ class TestObjects:
         assert json.loads(env["TESTBED_DATA_SERVERS"]) == {"store-1": "http://10.0.0.1:8000"}
         assert json.loads(env["TESTBED_NODE_SITES"]) == {"w1": "cloud", "w2": "store-1"}
 
+    def test_a_job_lets_its_task_enter_the_node_quota_with_its_request(self) -> None:
+        p = make()
+        job = plan.task_job(
+            p,
+            0,
+            p.pods[0],
+            image="img:1",
+            scheduler_name="s",
+            data_servers={},
+            iterations_per_unit=1.0,
+            submitted_at=1.0,
+            run_id="r1",
+            active_deadline_s=300,
+        )
+        spec = job["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        # The task sees the node's CPU hierarchy at the mount, the quota's cgroup below it.
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["node-cpu-cgroups"]["hostPath"]["path"] == plan.NODE_CPU_CGROUPS
+        quota = env["TESTBED_QUOTA_CGROUP"]["value"]
+        assert quota == mounts["node-cpu-cgroups"] + "/testbed-work"
+        assert plan.QUOTA_CGROUP == plan.NODE_CPU_CGROUPS + "/testbed-work"
+        # Its weight in the quota comes from its own request, in millicores.
+        field = env["TESTBED_CPU_REQUEST_M"]["valueFrom"]["resourceFieldRef"]
+        assert field == {"containerName": "task", "resource": "requests.cpu", "divisor": "1m"}
+        # Writing a cgroup's procs file takes root; the image's own user is not.
+        assert container["securityContext"]["runAsUser"] == 0
+
     @pytest.mark.parametrize(
         ("index", "name", "expected"),
         [

@@ -379,6 +379,12 @@ def test_each_missed_deadline_is_put_under_what_was_measured_beside_it() -> None
     assert found["counts"]["link"] == 1
     assert found["most_beside"]["link"] == ["data-intensive", 1]
     assert "a data-intensive task beside 1 of the 1" in report._causes_text(found)
+    # Where the tasks say how long they were ready to run but did not, the page says it too.
+    assert found["runnable"]["link"] is None
+    late["measured"].update(transfer_runnable_s=0.25, processing_runnable_s=0.05)
+    found = report.miss_causes([bulk, late])
+    assert found["runnable"]["link"] == pytest.approx(0.3)
+    assert "ready to run but not running for a median 0.3 s" in report._causes_text(found)
 
 
 def _started(total: float, wait: float, stamps: tuple[float, float, float]) -> dict[str, Any]:
