@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import pytest
 import testbed_support  # noqa: F401 (puts the repo root on sys.path)
@@ -167,9 +168,10 @@ class TestObjects:
         assert patch["metadata"]["labels"]["cloudedge.io/site"] == "store-1"
         assert patch["metadata"]["annotations"]["cloudedge.io/compute-rate"] == "200"
 
-    def test_a_job_carries_the_scaled_annotations_the_task_and_the_scheduler_read(self) -> None:
-        p = make()
-        job = plan.task_job(
+    @staticmethod
+    def job(p: plan.Plan) -> dict[str, Any]:
+        """The Job of the plan's first pod, fourth in arrival order."""
+        return plan.task_job(
             p,
             3,
             p.pods[0],
@@ -181,6 +183,10 @@ class TestObjects:
             run_id="r1",
             active_deadline_s=300,
         )
+
+    def test_a_job_carries_the_scaled_annotations_the_task_and_the_scheduler_read(self) -> None:
+        p = make()
+        job = self.job(p)
         template = job["spec"]["template"]
         notes = template["metadata"]["annotations"]
         assert job["metadata"]["name"] == "t003-detect-0"
@@ -201,20 +207,7 @@ class TestObjects:
         assert json.loads(env["TESTBED_NODE_SITES"]) == {"w1": "cloud", "w2": "store-1"}
 
     def test_a_job_lets_its_task_enter_the_node_quota_with_its_request(self) -> None:
-        p = make()
-        job = plan.task_job(
-            p,
-            0,
-            p.pods[0],
-            image="img:1",
-            scheduler_name="s",
-            data_servers={},
-            iterations_per_unit=1.0,
-            submitted_at=1.0,
-            run_id="r1",
-            active_deadline_s=300,
-        )
-        spec = job["spec"]["template"]["spec"]
+        spec = self.job(make())["spec"]["template"]["spec"]
         (container,) = spec["containers"]
         env = {e["name"]: e for e in container["env"]}
         # The task sees the node's CPU hierarchy at the mount, the quota's cgroup below it.
