@@ -261,7 +261,8 @@ def cap_cpu(container: str, cpus: float) -> None:
     Why the weight: the node's daemons and its pods' slice (where pods start) weigh 1024 each;
     while a burst's containers started, they took the CPU a task's quota promised it. The
     quota's cgroup weighs :data:`TASKS_CPU_SHARES`, so the tasks have their quota first and the
-    quota still bounds them. (The data servers get the same weight: :func:`free_from_quota`.)
+    quota still bounds them. (The data servers get the same weight:
+    :func:`move_to_servers_cgroup`.)
     """
     period_us = quota_period_ms(cpus) * 1000
     quota_us = max(1000, round(cpus * period_us))
@@ -280,7 +281,7 @@ SERVERS_CGROUP = "/sys/fs/cgroup/cpu/testbed-data"
 quota (cgroup v1)."""
 
 
-def free_from_quota(container: str, pattern: str) -> int:
+def move_to_servers_cgroup(container: str, pattern: str) -> int:
     """Move the node's processes whose command line matches ``pattern`` out of the pods'
     slice, into a cgroup of their own at the tasks' weight; return how many moved.
 
@@ -299,7 +300,9 @@ def free_from_quota(container: str, pattern: str) -> int:
     )
     moved = int(run(["docker", "exec", container, "sh", "-c", script]).strip() or 0)
     if moved == 0:
-        raise ClusterError(f"{container}: no process matches {pattern!r} to free from the quota")
+        raise ClusterError(
+            f"{container}: no process matches {pattern!r} to move out of the pods' slice"
+        )
     return moved
 
 

@@ -227,8 +227,8 @@ def delete_task_jobs(kube: cluster.Kube, run_id: str | None = None) -> None:
 def start_data_servers(
     kube: cluster.Kube, name: str, the_plan: plan.Plan, image: str
 ) -> dict[str, str]:
-    """One data server per data source; wait until each is Ready, free its process from the
-    node's pods' quota (:func:`bench.testbed.cluster.free_from_quota`); return source -> URL."""
+    """One data server per data source; wait until each is Ready, move its process out of the
+    pods' slice (:func:`bench.testbed.cluster.move_to_servers_cgroup`); return source -> URL."""
     pods = [plan.data_server_pod(the_plan, source, image=image) for source in the_plan.sources()]
     delete_data_servers(kube)
     if not pods:
@@ -247,7 +247,7 @@ def start_data_servers(
     )
     containers = cluster.node_containers(kube, name)
     for node in sorted({pod["spec"]["nodeName"] for pod in pods}):
-        cluster.free_from_quota(containers[node], plan.DATA_SERVER_PROGRAM)
+        cluster.move_to_servers_cgroup(containers[node], plan.DATA_SERVER_PROGRAM)
     urls = {}
     for pod in pods:
         live = kube.json("get", "pod", "-n", plan.TASK_NAMESPACE, pod["metadata"]["name"])

@@ -188,7 +188,7 @@ class TestAsFound:
         assert cluster._map_patch({"a": "1"}, {"a": "1"}) == {}
 
 
-class TestDataServersOutsideTheQuota:
+class TestDataServersOutsideThePods:
     def test_every_matching_process_moves_and_the_count_comes_back(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -199,7 +199,7 @@ class TestDataServersOutsideTheQuota:
             return "2\n"
 
         monkeypatch.setattr(cluster, "run", fake)
-        assert cluster.free_from_quota("node", "/opt/testbed/dataserver.py") == 2
+        assert cluster.move_to_servers_cgroup("node", "/opt/testbed/dataserver.py") == 2
         script = calls[0][-1]
         # The pattern must not match the shell that runs it.
         assert "pgrep -f '[/]opt/testbed/dataserver.py'" in script
@@ -210,7 +210,7 @@ class TestDataServersOutsideTheQuota:
     ) -> None:
         monkeypatch.setattr(cluster, "run", lambda *a, **k: "0\n")
         with pytest.raises(cluster.ClusterError, match="node-1: no process matches"):
-            cluster.free_from_quota("node-1", "/opt/testbed/dataserver.py")
+            cluster.move_to_servers_cgroup("node-1", "/opt/testbed/dataserver.py")
 
 
 class TestPythonBase:
