@@ -18,10 +18,11 @@ does:
 
 Stdlib only: the image holds python3 and this file. It imports as little as it can (no
 dataclasses, argparse, typing or http.client: a raw socket speaks the one request it needs),
-and the image runs it from precompiled bytecode: the interpreter's own start is CPU inside the
-node's scaled quota, unscaled like nothing else. At an edge node's 75 millicores the 160 ms
-of CPU the task once took to start were 2 s of wall time, 27 times what the same start takes
-on the 2-CPU node it stands for, and that fell on the nodes latency-sensitive pods are sent to.
+and the image runs it from precompiled bytecode: every start loads the host's CPUs. The
+start is not charged to the node's scaled quota: the task enters that quota only once started
+(:func:`enter_quota`), since at an edge node's 75 millicores the 160 ms of CPU the task once
+took to start were 2 s of the node's whole compute, 27 times what the same start takes on the
+2-CPU node it stands for.
 """
 
 from __future__ import annotations
