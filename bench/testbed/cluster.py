@@ -258,8 +258,9 @@ def cap_cpu(container: str, cpus: float) -> None:
     node's rate fluidly; a period of 10 ms (longer only where the quota per period would fall
     under 2 ms) keeps those steps small beside such a task.
 
-    Why the weight: the node's daemons and its pods' slice (where pods start) weigh 1024 each;
-    while a burst's containers started, they took the CPU a task's quota promised it. The
+    Why the weight: the node's daemons weigh 1024 and its pods' slice (where pods start) what
+    the kubelet gives it, in proportion to the allocatable (1024 or fewer); while a burst's
+    containers started, they took the CPU a task's quota promised it. The
     quota's cgroup weighs :data:`TASKS_CPU_SHARES`, so the tasks have their quota first and the
     quota still bounds them. (The data servers get the same weight:
     :func:`move_to_servers_cgroup`.)

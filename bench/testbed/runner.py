@@ -653,7 +653,8 @@ NOTES = """## How the testbed works
   quota is granted per period, so at 100 ms a task needing a few milliseconds of CPU ran at
   once or waited most of a period, where the model shares the rate fluidly. The quota's
   cgroup and the data servers weigh 65,536 CPU shares against the 1,024 of the node's daemons
-  and its pods' slice, so that tasks have their quota before containers start beside them.
+  and the kubelet's weight for its pods' slice (1,024 or fewer), so that tasks have their
+  quota before containers start beside them.
   Each task reports, per phase, the CPU it used and the time it was ready to run but did not
   (`/proc/self/schedstat`): its node's quota spent, or the host's CPUs busy.
 - **Network.** tbf on the host side of each node's veth shapes what it downloads, tbf on the
