@@ -99,12 +99,18 @@ class TestExtenderScheduler:
         assert schedulers.placement_args("batch") == ["--placement=batch", "--batch-window=0.5"]
 
 
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Every command the cluster module runs, in order; each answers with no output."""
+    made: list[list[str]] = []
+    monkeypatch.setattr(cluster, "run", lambda args, **k: made.append(args) or "")
+    return made
+
+
 class TestPodsQuota:
     def test_the_cap_is_a_quota_cgroup_over_a_short_period_weighed_first(
-        self, monkeypatch: pytest.MonkeyPatch
+        self, calls: list[list[str]]
     ) -> None:
-        calls: list[list[str]] = []
-        monkeypatch.setattr(cluster, "run", lambda args, **k: calls.append(args) or "")
         cluster.cap_cpu("node", 0.15)
         systemctl = ["docker", "exec", "node", "systemctl", "set-property", "--runtime"]
         # The pods' slice: no quota, so no pod's start is charged to the node's compute.
@@ -120,19 +126,13 @@ class TestPodsQuota:
         assert "echo 2100 > cpu.cfs_quota_us" in script
         assert "echo 65536 > cpu.shares" in script
 
-    def test_a_quota_under_the_kernels_least_is_raised_to_it(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        calls: list[list[str]] = []
-        monkeypatch.setattr(cluster, "run", lambda args, **k: calls.append(args) or "")
+    def test_a_quota_under_the_kernels_least_is_raised_to_it(self, calls: list[list[str]]) -> None:
         cluster.cap_cpu("node", 0.001)
         assert "echo 1000 > cpu.cfs_quota_us" in calls[-1][-1]
 
     def test_lifting_the_cap_gives_systemd_its_defaults_back_and_removes_the_quota(
-        self, monkeypatch: pytest.MonkeyPatch
+        self, calls: list[list[str]]
     ) -> None:
-        calls: list[list[str]] = []
-        monkeypatch.setattr(cluster, "run", lambda args, **k: calls.append(args) or "")
         cluster.uncap_cpu("node")
         assert calls[0][-4:] == [
             "kubelet-kubepods.slice", "CPUQuota=", "CPUQuotaPeriodSec=", "CPUShares=",
