@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.testbed import plan
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = Path(os.environ.get("CACHE_DIR", str(Path.home() / ".cache" / "cloudedge")))
 MIB = 1024 * 1024
@@ -219,11 +221,10 @@ PODS_PARENT_SLICE = "kubelet.slice"
 """The slice that holds the pods slice, beside ``kubelet.service`` (kind's kubelet unit)."""
 
 
-WORK_CGROUP = "/sys/fs/cgroup/cpu/testbed-work"
+WORK_CGROUP = plan.QUOTA_CGROUP
 """The cgroup (v1 CPU controller, inside a kind node) that holds the node's CPU quota: every
 task moves itself into a child of it before its transfer (:func:`bench.testbed.task.enter_quota`),
-so the quota bounds the tasks' work and nothing else. The same as
-:data:`bench.testbed.plan.QUOTA_CGROUP` (this module does not import the plan)."""
+so the quota bounds the tasks' work and nothing else."""
 
 
 def _lift_pods_cpu(container: str) -> None:
@@ -277,7 +278,7 @@ def cap_cpu(container: str, cpus: float) -> None:
     run(["docker", "exec", container, "sh", "-c", script])
 
 
-SERVERS_CGROUP = "/sys/fs/cgroup/cpu/testbed-data"
+SERVERS_CGROUP = f"{plan.NODE_CPU_CGROUPS}/testbed-data"
 """Where the data servers' processes run on a node: outside the pods' slice and the tasks'
 quota (cgroup v1)."""
 
@@ -307,7 +308,7 @@ def move_to_servers_cgroup(container: str, pattern: str) -> int:
     return moved
 
 
-PODS_CGROUP = f"/sys/fs/cgroup/cpu/{PODS_PARENT_SLICE}/{PODS_SLICE}"
+PODS_CGROUP = f"{plan.NODE_CPU_CGROUPS}/{PODS_PARENT_SLICE}/{PODS_SLICE}"
 """The pods slice's cgroup (v1 CPU controller) inside a kind node."""
 
 
