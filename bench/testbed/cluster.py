@@ -278,6 +278,114 @@ def cap_cpu(container: str, cpus: float) -> None:
     run(["docker", "exec", container, "sh", "-c", script])
 
 
+WORK_CPUSET = plan.WORK_CPUSET
+"""The tasks' CPUs inside a kind node (cgroup v1 cpuset): :func:`dedicate_cpus`."""
+REST_CPUSET = f"{plan.NODE_CPUSETS}/testbed-system"
+"""Where a node's own processes (systemd, containerd, the kubelet) run while the tasks have
+CPUs of their own: the node's root cpuset must keep the tasks' CPUs, as their parent."""
+SERVERS_CPUSET = f"{plan.NODE_CPUSETS}/testbed-data"
+"""The data servers' CPUs: the tasks' (:func:`move_to_servers_cgroup`)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuSplit:
+    """The host's CPUs as two cpuset lists: the tasks' (``work``) and everything else's."""
+
+    work: str
+    rest: str
+
+
+def split_host_cpus(work: int) -> CpuSplit:
+    """The host's last ``work`` CPUs for the tasks and the others for the rest; a ClusterError
+    when that leaves either side without a CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not 0 < work < len(cpus):
+        raise ClusterError(
+            f"{work} CPU(s) for the tasks on a host of {len(cpus)}: the tasks need at least one "
+            "CPU of their own and the nodes and the control plane at least one other"
+        )
+    return CpuSplit(
+        work=",".join(str(c) for c in cpus[-work:]),
+        rest=",".join(str(c) for c in cpus[:-work]),
+    )
+
+
+def dedicate_cpus(container: str, cpus: CpuSplit) -> None:
+    """Run the node's tasks (and its data servers) on ``cpus.work`` and everything else of
+    the node on ``cpus.rest``.
+
+    Why: the quota bounds how much CPU the tasks get, not when they get it. On this 2-CPU
+    host, while a burst's pods started, the nodes' kubelets, containerds and runcs and the
+    control plane used 1.0-1.3 CPUs and a task within its quota waited 0.2-0.5 s per phase in
+    the host's run queue: a quarter to a half of a 0.53 s deadline, which the scenario's node,
+    whose daemons have cores of their own, never pays. With CPUs of their own the tasks wait
+    only for each other, as the model's processor sharing says; pod starts, which the model
+    counts as the wait-to-start, take what is left.
+
+    How (cgroup v1, where a child's CPUs are a subset of its parent's): the node's root
+    cpuset keeps every CPU; its processes but systemd move into :data:`REST_CPUSET` (systemd
+    stays: the kubelet puts pods' cgroups under systemd's own); every other cpuset of
+    the node narrows to ``cpus.rest`` deepest first, so that the pods the kubelet starts
+    later inherit it; :data:`WORK_CPUSET` and :data:`SERVERS_CPUSET` get ``cpus.work``.
+    A process started by ``docker exec`` lands in the root and may use any CPU: the runner's
+    short commands, not the tasks' neighbours.
+    """
+    run(["docker", "exec", container, "sh", "-c", dedicate_script(plan.NODE_CPUSETS, cpus)])
+
+
+_TESTBED_CPUSETS = tuple(
+    path.removeprefix(plan.NODE_CPUSETS + "/")
+    for path in (REST_CPUSET, WORK_CPUSET, SERVERS_CPUSET)
+)
+
+
+def dedicate_script(root: str, cpus: CpuSplit) -> str:
+    """The shell script of :func:`dedicate_cpus` on the cpuset hierarchy at ``root``.
+
+    A cgroup that goes while it runs (a pod deleted) is not an error; one that refuses its
+    CPUs is.
+    """
+    rest, work, servers = _TESTBED_CPUSETS
+    return (
+        f"set -e; cd {root}; mems=$(cat cpuset.mems); "
+        f"for d in {rest} {work} {servers}; do mkdir -p $d; echo $mems > $d/cpuset.mems; done; "
+        f"echo {cpus.rest} > {rest}/cpuset.cpus; "
+        f"for p in $(cat cgroup.procs); do [ $p = 1 ] || echo $p > {rest}/cgroup.procs "
+        "2>/dev/null || true; done; "
+        "find . -mindepth 1 -type d ! -path './testbed-*' "
+        "| awk -F/ '{print NF, $0}' | sort -rn | cut -d' ' -f2- "
+        f'| while read -r d; do echo {cpus.rest} > "$d/cpuset.cpus" 2>/dev/null '
+        '|| [ ! -d "$d" ]; done; '
+        f"echo {cpus.work} > {work}/cpuset.cpus; echo {cpus.work} > {servers}/cpuset.cpus"
+    )
+
+
+def share_cpus(container: str) -> None:
+    """Undo :func:`dedicate_cpus`: every cpuset of the node gets all of the node's CPUs again
+    (shallowest first), the node's processes go back to its root cpuset, and the testbed's
+    cpusets go once empty."""
+    run(["docker", "exec", container, "sh", "-c", share_script(plan.NODE_CPUSETS)])
+
+
+def share_script(root: str) -> str:
+    """The shell script of :func:`share_cpus` on the cpuset hierarchy at ``root``."""
+    rest, work, servers = _TESTBED_CPUSETS
+    return (
+        f"cd {root} || exit 0; all=$(cat cpuset.cpus); "
+        "find . -mindepth 1 -type d | awk -F/ '{print NF, $0}' | sort -n | cut -d' ' -f2- "
+        '| while read -r d; do echo $all > "$d/cpuset.cpus" 2>/dev/null; done; '
+        f"if [ -d {rest} ]; then for p in $(cat {rest}/cgroup.procs); do "
+        "echo $p > cgroup.procs 2>/dev/null; done; fi; "
+        f"find {rest} {work} {servers} -depth -type d 2>/dev/null "
+        '| while read -r d; do rmdir "$d" 2>/dev/null; done; exit 0'
+    )
+
+
+def cpuset_cpus(container: str, path: str) -> str:
+    """The CPUs the cpuset ``path`` inside the node allows (its ``cpuset.cpus``)."""
+    return run(["docker", "exec", container, "cat", f"{path}/cpuset.cpus"]).strip()
+
+
 SERVERS_CGROUP = f"{plan.NODE_CPU_CGROUPS}/testbed-data"
 """Where the data servers' processes run on a node: outside the pods' slice and the tasks'
 quota (cgroup v1)."""
@@ -298,7 +406,9 @@ def move_to_servers_cgroup(container: str, pattern: str) -> int:
     script = (
         f"mkdir -p {SERVERS_CGROUP} && echo {TASKS_CPU_SHARES} > {SERVERS_CGROUP}/cpu.shares && "
         f"n=0 && for p in $(pgrep -f {regex}); do "
-        f"echo $p > {SERVERS_CGROUP}/cgroup.procs && n=$((n+1)); done; echo $n"
+        f"echo $p > {SERVERS_CGROUP}/cgroup.procs && "
+        f"{{ [ ! -d {SERVERS_CPUSET} ] || echo $p > {SERVERS_CPUSET}/cgroup.procs; }} && "
+        "n=$((n+1)); done; echo $n"
     )
     moved = int(run(["docker", "exec", container, "sh", "-c", script]).strip() or 0)
     if moved == 0:

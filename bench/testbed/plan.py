@@ -50,6 +50,14 @@ QUOTA_CGROUP = f"{NODE_CPU_CGROUPS}/testbed-work"
 (:func:`bench.testbed.task.enter_quota`, :func:`bench.testbed.cluster.cap_cpu`)."""
 TASK_CGROUPS_MOUNT = "/testbed/cpu"
 """Where a task sees :data:`NODE_CPU_CGROUPS` (a hostPath volume, written as root)."""
+NODE_CPUSETS = "/sys/fs/cgroup/cpuset"
+"""A kind node's cpuset hierarchy (cgroup v1), seen from the node."""
+WORK_CPUSET = f"{NODE_CPUSETS}/testbed-work"
+"""The CPUs the tasks run on, once started (:func:`bench.testbed.task.enter_quota`,
+:func:`bench.testbed.cluster.dedicate_cpus`): none of the nodes' daemons, pod starts or the
+control plane run there."""
+TASK_CPUSETS_MOUNT = "/testbed/cpuset"
+"""Where a task sees :data:`NODE_CPUSETS` (a hostPath volume, written as root)."""
 MIN_CPUS = 0.01
 """The smallest quota this testbed sets: 1% of a CPU (the kernel refuses a CFS quota under 1 ms
 per 100 ms period)."""
@@ -408,8 +416,12 @@ def task_job(
     submitted_at: float,
     run_id: str,
     active_deadline_s: int,
+    work_cpuset: bool = True,
 ) -> dict[str, Any]:
     """The Job of one scenario pod: its requests and annotations, the task image, bounded.
+
+    With ``work_cpuset`` the task also enters the tasks' cpuset once started
+    (:data:`WORK_CPUSET`, :func:`bench.testbed.task.enter_cpuset`).
 
     The annotations are the scaled ones, so the scheduler and the task see the same numbers.
     The pod gets nothing it does not use (no token, no service links). ``backoffLimit: 0``
@@ -436,6 +448,12 @@ def task_job(
         {
             "name": "TESTBED_QUOTA_CGROUP",
             "value": TASK_CGROUPS_MOUNT + QUOTA_CGROUP.removeprefix(NODE_CPU_CGROUPS),
+        },
+        {
+            "name": "TESTBED_WORK_CPUSET",
+            "value": (
+                TASK_CPUSETS_MOUNT + WORK_CPUSET.removeprefix(NODE_CPUSETS) if work_cpuset else ""
+            ),
         },
         {
             "name": "TESTBED_CPU_REQUEST_M",
@@ -472,6 +490,7 @@ def task_job(
                 "volumeMounts": [
                     {"name": "podinfo", "mountPath": "/etc/podinfo"},
                     {"name": "node-cpu-cgroups", "mountPath": TASK_CGROUPS_MOUNT},
+                    {"name": "node-cpusets", "mountPath": TASK_CPUSETS_MOUNT},
                 ],
             }
         ],
@@ -479,6 +498,10 @@ def task_job(
             {
                 "name": "node-cpu-cgroups",
                 "hostPath": {"path": NODE_CPU_CGROUPS, "type": "Directory"},
+            },
+            {
+                "name": "node-cpusets",
+                "hostPath": {"path": NODE_CPUSETS, "type": "Directory"},
             },
             {
                 "name": "podinfo",

@@ -248,6 +248,16 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
+def cpus_line(work: str | None, rest: str | None) -> str:
+    """Which host CPUs ran the tasks and which the rest, for the page's header."""
+    if not work:
+        return "CPUs: the tasks shared every host CPU with the nodes' daemons and the control plane"
+    return (
+        f"CPUs: the tasks and the data servers on CPU {work}; every node's daemons, the pods' "
+        f"starts and the control plane on CPU {rest} (`--work-cpus`)"
+    )
+
+
 def markdown(doc: Mapping[str, Any]) -> str:
     """docs/testbed.md from the docs/testbed.json document."""
     lines = [
@@ -272,6 +282,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
         f"{doc['machine']['load_start']}, at end {doc['machine']['load_end']}",
         f"- cluster `{doc['cluster']}`; CPU budget {doc['cpu_budget']} CPUs; calibration "
         f"{doc['iterations_per_unit']:.4g} loop iterations per work unit",
+        "- " + cpus_line(doc.get("work_cpus"), doc.get("rest_cpus")),
         "",
     ]
     shaping = doc.get("shaping")

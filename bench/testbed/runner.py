@@ -109,10 +109,19 @@ def workers(kube: cluster.Kube) -> list[str]:
 
 
 def prepare(
-    kube: cluster.Kube, name: str, the_plan: plan.Plan, all_workers: Sequence[str]
+    kube: cluster.Kube,
+    name: str,
+    the_plan: plan.Plan,
+    all_workers: Sequence[str],
+    *,
+    cpus: cluster.CpuSplit | None,
 ) -> dict[str, Any]:
-    """Make the kind workers the plan's nodes: labels, allocatable, CPU quotas, shaping."""
+    """Make the kind workers the plan's nodes: labels, allocatable, CPU quotas, shaping, and
+    (``cpus`` given) the tasks' CPUs apart from every node's daemons and the control plane."""
     containers = cluster.node_containers(kube, name)
+    if cpus is not None:
+        for container in sorted(containers.values()):
+            cluster.dedicate_cpus(container, cpus)
     used = {node.name for node in the_plan.nodes}
     for node in the_plan.nodes:
         kube("patch", "node", node.name, "--type=merge", "-p", json.dumps(plan.node_patch(node)))
@@ -146,12 +155,21 @@ def prepare(
                 "(pods start outside the tasks' quota)"
             )
         veth = cluster.shape(containers[node.name], node.bandwidth_mbps)
+        work_cpus = None
+        if cpus is not None:
+            work_cpus = cluster.cpuset_cpus(container, cluster.WORK_CPUSET)
+            if work_cpus != cpus.work:
+                raise cluster.ClusterError(
+                    f"{node.name}: the tasks' cpuset {cluster.WORK_CPUSET} holds CPUs "
+                    f"{work_cpus!r}; wanted {cpus.work!r}"
+                )
         settings[node.name] = {
             "container": containers[node.name],
             "cpus": quota,
             "quota_cgroup": cluster.WORK_CGROUP,
             "quota_period_ms": period / 1000,
             "quota_cpu_shares": shares,
+            "work_cpus": work_cpus,
             "pods_cpu_shares": pods_shares,
             "shaped_mbps": node.bandwidth_mbps,
             "host_veth": veth,
@@ -173,6 +191,9 @@ def restore(kube: cluster.Kube, name: str, nodes: Sequence[str]) -> None:
         with contextlib.suppress(cluster.ClusterError):
             cluster.uncap_cpu(containers[node])
             cluster.unshape(containers[node])
+    for container in sorted(containers.values()):
+        with contextlib.suppress(cluster.ClusterError):
+            cluster.share_cpus(container)
 
 
 def install_basics(kube: cluster.Kube, the_plan: plan.Plan) -> None:
@@ -274,6 +295,8 @@ class RunSettings:
     iterations_per_unit: float
     idle_timeout_s: float
     run_timeout_s: float
+    work_cpuset: bool = True
+    """The tasks enter the tasks' cpuset (:func:`bench.testbed.cluster.dedicate_cpus`)."""
 
 
 def _parse_time(stamp: str | None) -> float | None:
@@ -450,6 +473,7 @@ def run_scheduler(
             submitted_at=submitted_at,
             run_id=run_id,
             active_deadline_s=int(settings.run_timeout_s) + 60,
+            work_cpuset=settings.work_cpuset,
         )
         for k, pod in enumerate(the_plan.pods)
     ]
@@ -563,16 +587,24 @@ def smoke_plan(kind_workers: Sequence[str], *, cpu_budget: float) -> plan.Plan:
 
 
 def probe(
-    kube: cluster.Kube, name: str, *, image: str, ipu: float, cpu_budget: float
+    kube: cluster.Kube,
+    name: str,
+    *,
+    image: str,
+    ipu: float,
+    cpu_budget: float,
+    cpus: cluster.CpuSplit | None,
 ) -> dict[str, Any]:
     """Run the smoke plan's one task on two workers (the others spare) and check shaping."""
     all_workers = workers(kube)
     the_plan = smoke_plan(all_workers, cpu_budget=cpu_budget)
     try:
-        prepare(kube, name, the_plan, all_workers)
+        prepare(kube, name, the_plan, all_workers, cpus=cpus)
         install_basics(kube, the_plan)
         servers = start_data_servers(kube, name, the_plan, image)
-        settings = RunSettings(image, ipu, idle_timeout_s=120, run_timeout_s=300)
+        settings = RunSettings(
+            image, ipu, idle_timeout_s=120, run_timeout_s=300, work_cpuset=cpus is not None
+        )
         (record,) = run_scheduler(
             kube,
             the_plan,
@@ -584,6 +616,7 @@ def probe(
     finally:
         restore(kube, name, [n.name for n in the_plan.nodes])
     shaped = the_plan.nodes[1].bandwidth_mbps
+    record["work_cpus"] = None if cpus is None else cpus.work
     measured = record.get("measured") or {}
     throughput = measured.get("throughput_mbps")
     record["shaped_mbps"] = shaped
@@ -607,7 +640,14 @@ def smoke(args: argparse.Namespace) -> dict[str, Any]:
     all_workers = workers(kube)
     cluster.load_image(image, [containers[w] for w in all_workers])
     with as_found(kube, args.cluster, all_workers):
-        return probe(kube, args.cluster, image=image, ipu=ipu, cpu_budget=args.cpu_budget)
+        return probe(
+            kube,
+            args.cluster,
+            image=image,
+            ipu=ipu,
+            cpu_budget=args.cpu_budget,
+            cpus=cpu_split(args),
+        )
 
 
 @contextlib.contextmanager
@@ -756,7 +796,7 @@ def scenario_plan(name: str, doc: Mapping[str, Any]) -> plan.Plan:
         pods=scenario.pods,
         kind_workers=inputs["kind_workers"],
         cpu_budget=doc["cpu_budget"],
-        work=scenario.work,
+        work=scenario.work_at(doc["cpu_budget"]),
         node_cpu_m=inputs["node_cpu_m"],
         node_memory=inputs["node_memory"],
     )
@@ -928,8 +968,13 @@ def full(args: argparse.Namespace) -> dict[str, Any]:
             "scenarios": [],
             "notes": NOTES,
         }
-        progress("shaping probe: one 40 MB transfer into a node shaped at 100 Mbit/s")
-        shaping_probe = probe(kube, args.cluster, image=image, ipu=ipu, cpu_budget=args.cpu_budget)
+        cpus = cpu_split(args)
+        doc["work_cpus"] = None if cpus is None else cpus.work
+        doc["rest_cpus"] = None if cpus is None else cpus.rest
+        progress("shaping probe: one 40 MB transfer into the edge node of the smoke plan")
+        shaping_probe = probe(
+            kube, args.cluster, image=image, ipu=ipu, cpu_budget=args.cpu_budget, cpus=cpus
+        )
         doc["shaping"] = shaping_probe["shaping"]
         doc["probe"] = shaping_probe
         doc["pod_start_s"] = probe_pod_start(shaping_probe)
@@ -954,7 +999,7 @@ def full(args: argparse.Namespace) -> dict[str, Any]:
                 "order": run_order(args.schedulers, index),
             }
             try:
-                entry["nodes"] = prepare(kube, args.cluster, the_plan, all_workers)
+                entry["nodes"] = prepare(kube, args.cluster, the_plan, all_workers, cpus=cpus)
                 install_basics(kube, the_plan)
                 servers = start_data_servers(kube, args.cluster, the_plan, image)
                 for sched in entry["order"]:
@@ -968,7 +1013,13 @@ def full(args: argparse.Namespace) -> dict[str, Any]:
                         with schedulers.running(
                             sched, kubeconfig=kubeconfig, log_dir=Path(args.log_dir)
                         ) as sname:
-                            settings = RunSettings(image, ipu, args.idle_timeout, args.run_timeout)
+                            settings = RunSettings(
+                                image,
+                                ipu,
+                                args.idle_timeout,
+                                args.run_timeout,
+                                work_cpuset=cpus is not None,
+                            )
                             records = run_scheduler(
                                 kube,
                                 the_plan,
@@ -1012,7 +1063,18 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--cluster", default=os.environ.get("KIND_CLUSTER_NAME", DEFAULT_CLUSTER))
     parser.add_argument("--scenarios", default=",".join(scenarios.NAMES))
     parser.add_argument("--schedulers", default="kube-scheduler,extender,binder,batch")
-    parser.add_argument("--cpu-budget", type=float, default=1.5, help="CPUs the node quotas sum to")
+    parser.add_argument(
+        "--cpu-budget",
+        type=float,
+        default=scenarios.CPU_BUDGET,
+        help="CPUs the node quotas sum to (at most --work-cpus when that is not 0)",
+    )
+    parser.add_argument(
+        "--work-cpus",
+        type=int,
+        default=1,
+        help="host CPUs kept for the tasks alone (0: the tasks share every CPU)",
+    )
     parser.add_argument("--budget", type=float, default=20.0, help="minutes for the whole run")
     parser.add_argument(
         "--run-timeout",
@@ -1038,8 +1100,27 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     for s in args.schedulers:
         if s not in schedulers.NAMES:
             parser.error(f"--schedulers: unknown {s!r}; use {', '.join(schedulers.NAMES)}")
+    host_cpus = len(os.sched_getaffinity(0))
+    if not 0 <= args.work_cpus < host_cpus:
+        parser.error(
+            f"--work-cpus {args.work_cpus}: this host has {host_cpus} CPUs; use 0 (the tasks "
+            f"share every CPU) up to {host_cpus - 1} (one stays for the nodes and the control "
+            "plane)"
+        )
+    if args.work_cpus and args.cpu_budget > args.work_cpus:
+        parser.error(
+            f"--cpu-budget {args.cpu_budget:g}: more than the {args.work_cpus} CPU(s) the tasks "
+            f"have (--work-cpus {args.work_cpus}); the quotas would promise CPU that is not "
+            "there. Use at most that, or --work-cpus 0"
+        )
     Path(args.log_dir).mkdir(parents=True, exist_ok=True)
     return args
+
+
+def cpu_split(args: argparse.Namespace) -> cluster.CpuSplit | None:
+    """The tasks' CPUs and the rest's (:func:`bench.testbed.cluster.dedicate_cpus`), or None
+    when ``--work-cpus 0`` lets the tasks share every CPU."""
+    return cluster.split_host_cpus(args.work_cpus) if args.work_cpus else None
 
 
 def _stop(signum: int, _frame: object) -> None:

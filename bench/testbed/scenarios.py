@@ -22,6 +22,12 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples"
 
 
+CPU_BUDGET = 0.9
+"""The CPUs the node quotas sum to by default, and the budget each scenario's work scale is
+chosen at: 0.9 of the one CPU the tasks have to themselves on a 2-CPU host (the rest of it
+for the data servers)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Scenario:
     """A scenario's nodes, topology and pods (arrival order), and its work scale."""
@@ -31,6 +37,12 @@ class Scenario:
     topology: model.Topology | None
     pods: tuple[model.Pod, ...]
     work: float
+    """The work scale at :data:`CPU_BUDGET`."""
+
+    def work_at(self, cpu_budget: float) -> float:
+        """The work scale at ``cpu_budget``: in proportion, so that a scenario takes the same
+        testbed time at any budget (time scales as work over rate)."""
+        return self.work * cpu_budget / CPU_BUDGET
 
 
 def _load(name: str, directory: str, *, work: float) -> Scenario:
@@ -99,16 +111,17 @@ def burst_pods() -> tuple[model.Pod, ...]:
 def load(name: str) -> Scenario:
     """The scenario ``name`` (one of :data:`NAMES`)."""
     if name == "seed":
-        # Seed tasks take about 0.3 s in scenario time; x8 work makes them seconds on the testbed.
-        return _load("seed", "seed", work=8.0)
+        # Seed tasks take about 0.3 s in scenario time; x4.8 work makes them seconds on the
+        # testbed.
+        return _load("seed", "seed", work=4.8)
     if name == "video-analytics":
-        # Training takes a minute of CPU in scenario time, and queues: at rate 1.5/40 CPUs per
-        # scenario CPU, work x0.02 (time x0.53) keeps the run within about two minutes.
-        return _load("video-analytics", "video-analytics", work=0.02)
+        # Training takes a minute of CPU in scenario time, and queues: at rate 0.9/40 CPUs per
+        # scenario CPU, work x0.012 (time x0.53) keeps the run within about two minutes.
+        return _load("video-analytics", "video-analytics", work=0.012)
     if name == "burst":
         # The burst's longest task (training, 60000 units on a 2-CPU share) is ~8 s of scenario
-        # CPU: work x0.04 (time x1.07) leaves the short detection tasks above a second.
-        base = _load("burst", "video-analytics", work=0.04)
+        # CPU: work x0.024 (time x1.07) leaves the short detection tasks above a second.
+        base = _load("burst", "video-analytics", work=0.024)
         return dataclasses.replace(base, pods=burst_pods())
     raise ValueError(f"scenario {name!r}: unknown; use one of {', '.join(NAMES)}")
 

@@ -69,3 +69,13 @@ def test_the_task_measured_inside_its_nodes_quota(record: dict[str, object]) -> 
     assert isinstance(runnable, float), measured
     assert cpu > 0
     assert cpu + runnable <= measured["processing_s"] + 0.01
+
+
+def test_the_task_ran_on_the_cpus_kept_for_the_tasks(record: dict[str, object]) -> None:
+    """The task ran on the CPU no node daemon, pod start or control plane uses (the host's
+    last, by default): the cpuset it entered once started."""
+    measured = record["measured"]
+    assert isinstance(measured, dict), record
+    work = record["work_cpus"]
+    assert isinstance(work, str), record
+    assert measured["work_cpus"] == [int(cpu) for cpu in work.split(",")], measured

@@ -3,11 +3,12 @@ the second kube-scheduler's configuration."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 import testbed_support  # noqa: F401 (puts the repo root on sys.path)
-from bench.testbed import cluster, schedulers
+from bench.testbed import cluster, plan, schedulers
 
 MIB = 1024 * 1024
 
@@ -204,6 +205,8 @@ class TestDataServersOutsideThePods:
         # The pattern must not match the shell that runs it.
         assert "pgrep -f '[/]opt/testbed/dataserver.py'" in script
         assert f"{cluster.SERVERS_CGROUP}/cgroup.procs" in script
+        # And onto the tasks' CPUs, where the node has them.
+        assert f"[ ! -d {cluster.SERVERS_CPUSET} ] || echo $p > " in script
 
     def test_no_process_found_is_an_error_naming_the_node(
         self, monkeypatch: pytest.MonkeyPatch
@@ -261,3 +264,72 @@ class TestPythonBase:
         self.fake_docker(monkeypatch, built)
         with pytest.raises(cluster.ClusterError, match=r"did not build base:test \(exit 1\)"):
             cluster.ensure_python_base("base:test")
+
+
+def fake_cpusets(root: Path) -> list[Path]:
+    """A node's cpuset hierarchy as plain files: the root with three processes (systemd is
+    1) and a pod's cgroups under the kubelet's slices, every one on CPUs 0-1."""
+    slices = root / "kubelet.slice" / "kubelet-kubepods.slice"
+    dirs = [root / "kubelet", root / "kubelet.slice", slices, slices / "pod-a", slices / "pod-a/c"]
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    (root / "cgroup.procs").write_text("1\n155\n227\n")
+    (root / "cpuset.mems").write_text("0\n")
+    for d in [root, *dirs]:
+        (d / "cpuset.cpus").write_text("0-1\n")
+    return dirs
+
+
+class TestTasksCpus:
+    def test_the_last_cpus_are_the_tasks_and_the_others_everything_elses(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(cluster.os, "sched_getaffinity", lambda _: {0, 1, 2, 3})
+        assert cluster.split_host_cpus(1) == cluster.CpuSplit(work="3", rest="0,1,2")
+        assert cluster.split_host_cpus(2) == cluster.CpuSplit(work="2,3", rest="0,1")
+
+    @pytest.mark.parametrize(("cpus", "work"), [({0}, 1), ({0, 1}, 2), ({0, 1}, 0)])
+    def test_a_split_that_leaves_a_side_without_a_cpu_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch, cpus: set[int], work: int
+    ) -> None:
+        monkeypatch.setattr(cluster.os, "sched_getaffinity", lambda _: cpus)
+        with pytest.raises(cluster.ClusterError, match="at least one CPU of their own"):
+            cluster.split_host_cpus(work)
+
+    def test_every_cpuset_but_the_tasks_and_servers_narrows_and_the_daemons_move(
+        self, tmp_path: Path
+    ) -> None:
+        dirs = fake_cpusets(tmp_path)
+        cpus = cluster.CpuSplit(work="1", rest="0")
+        subprocess.run(["sh", "-c", cluster.dedicate_script(str(tmp_path), cpus)], check=True)
+        for d in [*dirs, tmp_path / "testbed-system"]:
+            assert (d / "cpuset.cpus").read_text() == "0\n", d
+        for name in ("testbed-work", "testbed-data"):
+            assert (tmp_path / name / "cpuset.cpus").read_text() == "1\n"
+            assert (tmp_path / name / "cpuset.mems").read_text() == "0\n"
+        # The root keeps every CPU (the tasks' cpuset is its child) and systemd; the others
+        # moved (a plain file keeps the last one written).
+        assert (tmp_path / "cpuset.cpus").read_text() == "0-1\n"
+        assert (tmp_path / "testbed-system" / "cgroup.procs").read_text() == "227\n"
+
+    def test_sharing_again_gives_every_cpuset_the_roots_cpus_back(self, tmp_path: Path) -> None:
+        dirs = fake_cpusets(tmp_path)
+        cpus = cluster.CpuSplit(work="1", rest="0")
+        subprocess.run(["sh", "-c", cluster.dedicate_script(str(tmp_path), cpus)], check=True)
+        subprocess.run(["sh", "-c", cluster.share_script(str(tmp_path))], check=True)
+        for d in [*dirs, tmp_path / "testbed-work", tmp_path / "testbed-system"]:
+            assert (d / "cpuset.cpus").read_text() == "0-1\n", d
+        assert (tmp_path / "cgroup.procs").read_text() == "227\n"
+
+    def test_a_node_without_the_hierarchy_is_left_alone(self, tmp_path: Path) -> None:
+        script = cluster.share_script(str(tmp_path / "absent"))
+        assert subprocess.run(["sh", "-c", script], check=False).returncode == 0
+
+    def test_the_scripts_run_inside_the_node_on_its_cpuset_hierarchy(
+        self, calls: list[list[str]]
+    ) -> None:
+        cluster.dedicate_cpus("node", cluster.CpuSplit(work="1", rest="0"))
+        cluster.share_cpus("node")
+        assert [c[:5] for c in calls] == [["docker", "exec", "node", "sh", "-c"]] * 2
+        assert calls[0][-1].startswith(f"set -e; cd {plan.NODE_CPUSETS};")
+        assert calls[1][-1].startswith(f"cd {plan.NODE_CPUSETS} ||")

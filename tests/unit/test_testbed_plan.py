@@ -169,7 +169,7 @@ class TestObjects:
         assert patch["metadata"]["annotations"]["cloudedge.io/compute-rate"] == "200"
 
     @staticmethod
-    def job(p: plan.Plan) -> dict[str, Any]:
+    def job(p: plan.Plan, *, work_cpuset: bool = True) -> dict[str, Any]:
         """The Job of the plan's first pod, fourth in arrival order."""
         return plan.task_job(
             p,
@@ -182,6 +182,7 @@ class TestObjects:
             submitted_at=1700000000.5,
             run_id="r1",
             active_deadline_s=300,
+            work_cpuset=work_cpuset,
         )
 
     def test_a_job_carries_the_scaled_annotations_the_task_and_the_scheduler_read(self) -> None:
@@ -222,6 +223,19 @@ class TestObjects:
         assert field == {"containerName": "task", "resource": "requests.cpu", "divisor": "1m"}
         # Writing a cgroup's procs file takes root; the image's own user is not.
         assert container["securityContext"]["runAsUser"] == 0
+
+    def test_a_job_lets_its_task_enter_the_tasks_cpuset_unless_told_not_to(self) -> None:
+        spec = self.job(make())["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["node-cpusets"]["hostPath"]["path"] == plan.NODE_CPUSETS
+        assert env["TESTBED_WORK_CPUSET"] == mounts["node-cpusets"] + "/testbed-work"
+        assert plan.WORK_CPUSET == plan.NODE_CPUSETS + "/testbed-work"
+        shared = self.job(make(), work_cpuset=False)["spec"]["template"]["spec"]
+        (container,) = shared["containers"]
+        assert {e["name"]: e.get("value") for e in container["env"]}["TESTBED_WORK_CPUSET"] == ""
 
     @pytest.mark.parametrize(
         ("index", "name", "expected"),

@@ -449,3 +449,10 @@ def test_a_regraded_page_says_which_commit_predicted_it() -> None:
     assert "predictions regraded at commit `f00ba12`" in report.markdown(doc)
     doc["predicted_at"] = doc["commit"]
     assert "predictions regraded" not in report.markdown(doc)
+
+
+def test_the_header_says_which_cpus_ran_the_tasks() -> None:
+    assert report.cpus_line("1", "0").startswith("CPUs: the tasks and the data servers on CPU 1;")
+    assert "control plane on CPU 0" in report.cpus_line("1", "0")
+    # A run from before the tasks had CPUs of their own.
+    assert "shared every host CPU" in report.cpus_line(None, None)

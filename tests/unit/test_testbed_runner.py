@@ -48,3 +48,45 @@ def test_the_page_lists_runs_in_its_own_order_whatever_order_they_ran_in() -> No
         "batch",
         "other",
     ]
+
+
+class TestTasksCpus:
+    def test_by_default_the_tasks_have_one_cpu_and_the_quotas_fit_in_it(
+        self, tmp_path: Path
+    ) -> None:
+        args = runner.parse(["--log-dir", str(tmp_path)])
+        assert args.work_cpus == 1
+        assert 0 < args.cpu_budget <= 1
+
+    def test_quotas_beyond_the_tasks_cpus_are_refused_naming_both(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with pytest.raises(SystemExit):
+            runner.parse(["--log-dir", str(tmp_path), "--cpu-budget", "1.5"])
+        assert "--cpu-budget 1.5: more than the 1 CPU(s) the tasks have" in capsys.readouterr().err
+        # Shared CPUs take any budget.
+        assert runner.parse(["--log-dir", str(tmp_path), "--cpu-budget", "1.5", "--work-cpus", "0"])
+
+    @pytest.mark.parametrize("work", ["-1", "2"])
+    def test_a_count_that_leaves_no_cpu_to_either_side_is_refused(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        work: str,
+    ) -> None:
+        monkeypatch.setattr(runner.os, "sched_getaffinity", lambda _: {0, 1})
+        with pytest.raises(SystemExit):
+            runner.parse(["--log-dir", str(tmp_path), "--work-cpus", work, "--cpu-budget", "0.5"])
+        assert f"--work-cpus {work}: this host has 2 CPUs" in capsys.readouterr().err
+
+    def test_no_split_when_the_tasks_share_every_cpu(self, tmp_path: Path) -> None:
+        args = runner.parse(["--log-dir", str(tmp_path), "--work-cpus", "0"])
+        assert runner.cpu_split(args) is None
+
+
+def test_a_scenario_takes_the_same_testbed_time_at_any_cpu_budget() -> None:
+    burst = runner.scenarios.load("burst")
+    assert burst.work_at(runner.scenarios.CPU_BUDGET) == burst.work
+    # Time is work over rate, and the rate follows the budget: the work follows it too.
+    assert burst.work_at(0.45) == pytest.approx(burst.work / 2)

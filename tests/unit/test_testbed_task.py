@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -220,6 +221,40 @@ class TestEnterQuota:
         }
         with pytest.raises(task.TaskError, match="TESTBED_CPU_REQUEST_M"):
             task.run(env, started_at=1.0)
+
+
+class TestEnterCpuset:
+    def proc(self, tmp_path: Path, cpuset: str) -> Path:
+        proc = tmp_path / "cgroup"
+        proc.write_text(f"3:cpuset:{cpuset}\n1:cpu:/testbed-work/p\n")
+        return proc
+
+    def test_the_task_moves_itself_in_and_reports_the_cpus_it_may_use(self, tmp_path: Path) -> None:
+        cpuset = tmp_path / "testbed-work"
+        cpuset.mkdir()
+        cpus = task.enter_cpuset(str(cpuset), proc_cgroup=str(self.proc(tmp_path, "/testbed-work")))
+        # "0" moves the writing process itself; the CPUs are the kernel's answer after it.
+        assert (cpuset / "cgroup.procs").read_text() == "0\n"
+        assert cpus == sorted(os.sched_getaffinity(0))
+
+    def test_a_move_the_kernel_did_not_make_is_an_error(self, tmp_path: Path) -> None:
+        cpuset = tmp_path / "testbed-work"
+        cpuset.mkdir()
+        proc = self.proc(tmp_path, "/testbed-system/kubelet.slice/pod")
+        with pytest.raises(task.TaskError, match=r"cpuset cgroup is /testbed-system/kubelet"):
+            task.enter_cpuset(str(cpuset), proc_cgroup=str(proc))
+
+    def test_a_cpuset_that_is_not_there_is_an_error_naming_it(self, tmp_path: Path) -> None:
+        with pytest.raises(task.TaskError, match=r"entering the tasks' cpuset .*/absent"):
+            task.enter_cpuset(str(tmp_path / "absent"))
+
+    def test_a_process_file_without_a_cpuset_line_is_an_error(self, tmp_path: Path) -> None:
+        cpuset = tmp_path / "testbed-work"
+        cpuset.mkdir()
+        proc = tmp_path / "cgroup"
+        proc.write_text("1:cpu:/testbed-work/p\n")
+        with pytest.raises(task.TaskError, match="names no cpuset"):
+            task.enter_cpuset(str(cpuset), proc_cgroup=str(proc))
 
 
 @pytest.fixture
