@@ -6,6 +6,8 @@ set -o errexit -o nounset -o pipefail
 KIND_LOG_PREFIX=kind-down
 # shellcheck source=hack/kind/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=hack/kind/delete-cluster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/delete-cluster.sh"
 
 KIND_CLUSTER_NAME=${KIND_CLUSTER_NAME:-cloudedge}
 STATE_DIR="$CACHE_DIR/clusters/kind-$KIND_CLUSTER_NAME"
@@ -17,8 +19,8 @@ timeout 20 docker info >/dev/null 2>&1 || kind_die "the Docker daemon does not a
 [[ -n "$KIND" ]] || KIND="$KIND_BIN/kind"
 if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; then
   t0=$(now)
-  thaw_cluster "$KIND_CLUSTER_NAME"
-  timeout 300 "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" --kubeconfig "$STATE_DIR/kubeconfig" >&2
+  delete_cluster "$KIND_CLUSTER_NAME" "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" \
+    --kubeconfig "$STATE_DIR/kubeconfig"
   kind_log "deleted kind cluster $KIND_CLUSTER_NAME in $(($(now) - t0))s"
 else
   kind_log "kind cluster $KIND_CLUSTER_NAME does not exist; nothing to delete"

@@ -14,6 +14,8 @@ set -o errexit -o nounset -o pipefail
 KIND_LOG_PREFIX=kind-up
 # shellcheck source=hack/kind/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=hack/kind/delete-cluster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/delete-cluster.sh"
 
 KIND_CLUSTER_NAME=${KIND_CLUSTER_NAME:-cloudedge}
 KIND_TOPOLOGY=${KIND_TOPOLOGY:-seed}
@@ -139,8 +141,7 @@ if "$KIND" get clusters 2>/dev/null | grep -x "$KIND_CLUSTER_NAME" >/dev/null; t
   # kube-proxy does not mend it (measured); a new cluster does, so such a cluster is replaced.
   if nodes_restarted || proxy_broken || ! service_answers 60; then
     kind_log "the existing cluster's nodes were restarted after it was made, and its kube-proxy then fails (its Service IPs refuse connections, now or later): deleting it and creating it again"
-    thaw_cluster "$KIND_CLUSTER_NAME"
-    "${kind_env[@]}" "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >&2
+    delete_cluster "$KIND_CLUSTER_NAME" "${kind_env[@]}" "$KIND" delete cluster --name "$KIND_CLUSTER_NAME"
     exec "$0" "$@"
   fi
 else
