@@ -661,13 +661,14 @@ def miss_causes(pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     * ``cpu``: that part is the processing, and other tasks on its node were starting or
       computing meanwhile (one CPU quota per node);
     * ``host``: that part ran long with no other task measured beside it on the resource
-      (the host's own load: every node's kubelet and the data servers share its CPUs);
+      (the host's own load: the data servers share the tasks' CPU, every node's kubelet
+      too with ``--work-cpus 0``, and the kernel's network work runs on any CPU);
     * ``unfinished``: it never completed (never started, failed, or cut by the run's end),
       so no stamp says where its time went.
 
     Returns the counts per cause, with the median of the slowed part's measured over alone
     time, of the other tasks beside it and of the seconds the task was ready to run but not
-    running (its node's quota spent or the host's CPUs busy; measured by the task, where it
+    running (its node's quota spent or its CPU busy; measured by the task, where it
     reports it), per cause (``None`` where no pod has the cause),
     and per cause the workload class most often beside a miss, with in how many misses it
     was (``None`` where no task was beside): which placement choice a fix would have to
