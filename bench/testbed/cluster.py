@@ -381,6 +381,45 @@ def share_script(root: str) -> str:
     )
 
 
+def control_plane_container(cluster: str) -> str:
+    """The Docker container of a kind cluster's control plane node."""
+    out = run(
+        [
+            "docker",
+            "ps",
+            "--filter",
+            f"label=io.x-k8s.kind.cluster={cluster}",
+            "--filter",
+            "label=io.x-k8s.kind.role=control-plane",
+            "--format",
+            "{{.Names}}",
+        ]
+    ).split()
+    if len(out) != 1:
+        raise ClusterError(
+            f"kind cluster {cluster}: expected one control plane container, found {out}"
+        )
+    return out[0]
+
+
+CONTROL_PLANE_CPU_SHARES = 8192
+"""The control plane's weight on the nodes' CPU against each worker's 1,024 (Docker's)."""
+
+
+def container_cpu_shares(container: str, shares: int | None = None) -> int:
+    """The ``cpu.shares`` of a node's container (its cgroup on the host); set to ``shares``
+    first when given. Returns the value before any change."""
+    cid = run(["docker", "inspect", "-f", "{{.Id}}", container]).strip()
+    path = Path(f"/sys/fs/cgroup/cpu/docker/{cid}/cpu.shares")
+    try:
+        before = int(path.read_text())
+        if shares is not None:
+            path.write_text(f"{shares}\n")
+    except (OSError, ValueError) as err:
+        raise ClusterError(f"{container}: the CPU weight of its cgroup {path}: {err}") from err
+    return before
+
+
 def cpuset_cpus(container: str, path: str) -> str:
     """The CPUs the cpuset ``path`` inside the node allows (its ``cpuset.cpus``)."""
     return run(["docker", "exec", container, "cat", f"{path}/cpuset.cpus"]).strip()
@@ -455,12 +494,12 @@ def uncap_cpu(container: str) -> None:
     run(["docker", "exec", container, "sh", "-c", script])
     # ``--cpus 0`` leaves a quota in place (it reads as "not given"); the host's CPU count
     # is a quota no node can reach.
-    run(["docker", "update", "--cpus", str(len(os.sched_getaffinity(0))), container])
+    run(["docker", "update", "--cpus", str(os.cpu_count() or 1), container])
 
 
 def host_capacity() -> tuple[int, int]:
     """CPU millicores and memory bytes a kind node's kubelet reports: the host's."""
-    cpus = len(os.sched_getaffinity(0))
+    cpus = os.cpu_count() or 1
     with open("/proc/meminfo", encoding="ascii") as meminfo:
         for line in meminfo:
             if line.startswith("MemTotal:"):

@@ -640,14 +640,10 @@ def smoke(args: argparse.Namespace) -> dict[str, Any]:
     containers = cluster.node_containers(kube, args.cluster)
     all_workers = workers(kube)
     cluster.load_image(image, [containers[w] for w in all_workers])
-    with as_found(kube, args.cluster, all_workers):
+    cpus = cpu_split(args)
+    with cpus_apart(args.cluster, cpus), as_found(kube, args.cluster, all_workers):
         return probe(
-            kube,
-            args.cluster,
-            image=image,
-            ipu=ipu,
-            cpu_budget=args.cpu_budget,
-            cpus=cpu_split(args),
+            kube, args.cluster, image=image, ipu=ipu, cpu_budget=args.cpu_budget, cpus=cpus
         )
 
 
@@ -964,7 +960,8 @@ def full(args: argparse.Namespace) -> dict[str, Any]:
     containers = cluster.node_containers(kube, args.cluster)
     progress(f"loading {image} into {len(all_workers)} nodes")
     cluster.load_image(image, [containers[w] for w in all_workers])
-    with as_found(kube, args.cluster, all_workers):
+    cpus = cpu_split(args)
+    with cpus_apart(args.cluster, cpus), as_found(kube, args.cluster, all_workers):
         host_cpu_m, host_memory = cluster.host_capacity()
         config = model.ModelConfig()
         deadline = START + args.budget * 60
@@ -979,7 +976,6 @@ def full(args: argparse.Namespace) -> dict[str, Any]:
             "scenarios": [],
             "notes": NOTES,
         }
-        cpus = cpu_split(args)
         doc["work_cpus"] = None if cpus is None else cpus.work
         doc["rest_cpus"] = None if cpus is None else cpus.rest
         progress("shaping probe: one 40 MB transfer into the edge node of the smoke plan")
@@ -1126,6 +1122,35 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         )
     Path(args.log_dir).mkdir(parents=True, exist_ok=True)
     return args
+
+
+@contextlib.contextmanager
+def cpus_apart(name: str, cpus: cluster.CpuSplit | None) -> Iterator[None]:
+    """While the run lasts, keep the host's side of it off the tasks' CPUs and let the control
+    plane have its share of the others first; both put back after.
+
+    Why: with the nodes' daemons on one CPU (:func:`bench.testbed.cluster.dedicate_cpus`),
+    the runner, the schedulers it starts on the host (ours; kube-scheduler is in the control
+    plane) and their kubectl calls would otherwise run on the tasks' CPU too. And on that one
+    CPU the control plane weighed as much as each of the eight workers: in the burst at
+    ``286e282`` the Job controller created the pods a median 6-8 s after their submission
+    (0.2-1.7 s when everything shared both CPUs). A real cluster's control plane has machines
+    of its own; :data:`bench.testbed.cluster.CONTROL_PLANE_CPU_SHARES` gives it its ~0.4 CPU
+    first here.
+    """
+    if cpus is None:
+        yield
+        return
+    affinity = os.sched_getaffinity(0)
+    control_plane = cluster.control_plane_container(name)
+    shares = cluster.container_cpu_shares(control_plane, cluster.CONTROL_PLANE_CPU_SHARES)
+    os.sched_setaffinity(0, {int(cpu) for cpu in cpus.rest.split(",")})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, affinity)
+        with contextlib.suppress(cluster.ClusterError):
+            cluster.container_cpu_shares(control_plane, shares)
 
 
 def cpu_split(args: argparse.Namespace) -> cluster.CpuSplit | None:

@@ -90,3 +90,31 @@ def test_a_scenario_takes_the_same_testbed_time_at_any_cpu_budget() -> None:
     assert burst.work_at(runner.scenarios.CPU_BUDGET) == burst.work
     # Time is work over rate, and the rate follows the budget: the work follows it too.
     assert burst.work_at(0.45) == pytest.approx(burst.work / 2)
+
+
+def test_the_run_keeps_off_the_tasks_cpus_and_weighs_the_control_plane_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    affinity: list[set[int]] = [{0, 1}]
+    shares = {"cloudedge-control-plane": 1024}
+
+    def weigh(container: str, value: int | None = None) -> int:
+        before = shares[container]
+        if value is not None:
+            shares[container] = value
+        return before
+
+    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda _: affinity[-1])
+    monkeypatch.setattr(runner.os, "sched_setaffinity", lambda _, cpus: affinity.append(cpus))
+    monkeypatch.setattr(
+        runner.cluster, "control_plane_container", lambda _: "cloudedge-control-plane"
+    )
+    monkeypatch.setattr(runner.cluster, "container_cpu_shares", weigh)
+    with runner.cpus_apart("cloudedge", runner.cluster.CpuSplit(work="1", rest="0")):
+        assert affinity[-1] == {0}
+        assert shares["cloudedge-control-plane"] == runner.cluster.CONTROL_PLANE_CPU_SHARES
+    assert affinity[-1] == {0, 1}
+    assert shares["cloudedge-control-plane"] == 1024
+    # Tasks sharing every CPU: nothing to keep apart.
+    with runner.cpus_apart("cloudedge", None):
+        assert affinity[-1] == {0, 1}
