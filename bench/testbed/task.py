@@ -294,6 +294,29 @@ def cpu_shares(request_m: float) -> int:
     return max(2, int(request_m * 1024 // 1000))
 
 
+def _move_into(directory: str, controller: str, what: str, proc_cgroup: str) -> str:
+    """Move this process into the cgroup ``directory`` of the ``controller`` hierarchy and
+    return the path ``proc_cgroup`` then gives it; a TaskError naming ``what`` if the kernel
+    did not make the move."""
+    try:
+        with open(f"{directory}/cgroup.procs", "w", encoding="ascii") as fh:
+            fh.write("0\n")  # "0": the writing process itself
+        with open(proc_cgroup, encoding="ascii") as fh:
+            lines = fh.read().splitlines()
+    except OSError as err:
+        raise TaskError(f"entering {what} {directory}: {err}") from err
+    name = directory.rsplit("/", 1)[-1]
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            if path.endswith(f"/{name}"):
+                return path
+            raise TaskError(
+                f"entering {what} {directory}: this process's {controller} cgroup is {path}"
+            )
+    raise TaskError(f"entering {what} {directory}: {proc_cgroup} names no {controller} cgroup")
+
+
 def enter_quota(
     quota_dir: str, name: str, request_m: float, *, proc_cgroup: str = PROC_CGROUP
 ) -> str:
@@ -312,21 +335,9 @@ def enter_quota(
         os.makedirs(child, exist_ok=True)
         with open(f"{child}/cpu.shares", "w", encoding="ascii") as fh:
             fh.write(f"{cpu_shares(request_m)}\n")
-        with open(f"{child}/cgroup.procs", "w", encoding="ascii") as fh:
-            fh.write("0\n")
-        with open(proc_cgroup, encoding="ascii") as fh:
-            lines = fh.read().splitlines()
     except OSError as err:
         raise TaskError(f"entering the node's CPU quota {child}: {err}") from err
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if "cpu" in controllers.split(","):
-            if path.endswith(f"/{name}"):
-                return path
-            raise TaskError(
-                f"entering the node's CPU quota {child}: this process's cpu cgroup is {path}"
-            )
-    raise TaskError(f"entering the node's CPU quota {child}: {proc_cgroup} names no cpu cgroup")
+    return _move_into(child, "cpu", "the node's CPU quota", proc_cgroup)
 
 
 def enter_cpuset(cpuset_dir: str, *, proc_cgroup: str = PROC_CGROUP) -> list[int]:
@@ -339,24 +350,8 @@ def enter_cpuset(cpuset_dir: str, *, proc_cgroup: str = PROC_CGROUP) -> list[int
     phase. The tasks' cpuset holds a CPU none of those run on
     (:func:`bench.testbed.cluster.dedicate_cpus`), so a task waits only for the tasks.
     """
-    target = cpuset_dir.rstrip("/")
-    try:
-        with open(f"{target}/cgroup.procs", "w", encoding="ascii") as fh:
-            fh.write("0\n")
-        with open(proc_cgroup, encoding="ascii") as fh:
-            lines = fh.read().splitlines()
-    except OSError as err:
-        raise TaskError(f"entering the tasks' cpuset {target}: {err}") from err
-    name = target.rsplit("/", 1)[-1]
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if "cpuset" in controllers.split(","):
-            if path.endswith(f"/{name}"):
-                return sorted(os.sched_getaffinity(0))
-            raise TaskError(
-                f"entering the tasks' cpuset {target}: this process's cpuset cgroup is {path}"
-            )
-    raise TaskError(f"entering the tasks' cpuset {target}: {proc_cgroup} names no cpuset")
+    _move_into(cpuset_dir.rstrip("/"), "cpuset", "the tasks' cpuset", proc_cgroup)
+    return sorted(os.sched_getaffinity(0))
 
 
 SCHEDSTAT = "/proc/self/schedstat"
