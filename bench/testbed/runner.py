@@ -702,7 +702,12 @@ NOTES = """## How the testbed works
   the burst within its quota was ready to run but not running for 0.2 to 0.5 s per phase while
   the burst's containers started (a 0.53 s deadline), where the node it stands for runs its
   daemons on cores of their own; on its own CPU it waited a median 0.056 s, for the other
-  tasks only (the run of `286e282`'s burst, binder).
+  tasks only (the run of `286e282`'s burst, binder). The runner and what it starts on the
+  host (our schedulers, kubectl) keep off that CPU too, and on the other one the control
+  plane's container weighs 8,192 CPU shares against each worker's 1,024 while the run lasts:
+  weighed like one worker among nine, the Job controller created the burst's pods 6 to 8 s
+  after their submission (at `286e282`), where a real cluster's control plane has machines of
+  its own.
   Each task reports, per phase, the CPU it used and the time it was ready to run but did not
   (`/proc/self/schedstat`): its node's quota spent, or the tasks' CPU busy with other tasks.
 - **Network.** tbf on the host side of each node's veth shapes what it downloads, tbf on the
