@@ -842,7 +842,8 @@ def _accuracy_why(scenario: Mapping[str, Any]) -> list[str]:
         if waits and spread > 0:
             line += (
                 f", and the pods with room at once start one after another over "
-                f"{_fmt(spread)} s centred on a pod start of {_fmt(start)} s, both {source}, "
+                f"{_fmt(spread)} s centred on a pod start of {_fmt(start)} s"
+                f"{_per_pod(scenario)}, {source}, "
                 f"while the {len(waits)} pods of this run it gives room at once waited from "
                 f"{_fmt(percentile(waits, 10))} to {_fmt(percentile(waits, 90))} s (10th to "
                 "90th percentile)"
@@ -850,8 +851,9 @@ def _accuracy_why(scenario: Mapping[str, Any]) -> list[str]:
         elif waits:
             line += (
                 f", and one pod start stands for the start of every pod with room: "
-                f"{_fmt(start)} s here, {source}, while the {len(waits)} pods of this run it "
-                f"gives room at once waited from {_fmt(percentile(waits, 10))} to "
+                f"{_fmt(start)} s{_per_pod(scenario)} here, {source}, while the "
+                f"{len(waits)} pods of this run it gives room at once waited from "
+                f"{_fmt(percentile(waits, 10))} to "
                 f"{_fmt(percentile(waits, 90))} s (10th to 90th percentile)"
             )
         own = run.get("pod_start_own_s")
@@ -863,7 +865,8 @@ def _accuracy_why(scenario: Mapping[str, Any]) -> list[str]:
             created = _milestone(run["pods"], "created_s")
             base_created = _milestone(base_pods, "created_s")
             line += (
-                f". Its own pods with room at once waited {_fmt(own)} s (median): their "
+                f". Its own pods with room at once fit a pod start of {_fmt(own)} s"
+                f"{_per_pod(run, 'start_per_pod_own_s')}: their "
                 f"containers started a median {_fmt(started)} s after the API server recorded "
                 f"them scheduled ({baseline}'s run: {_fmt(base_started)} s), and the Job "
                 "controller created the run's last pod "
@@ -882,12 +885,21 @@ def _accuracy_why(scenario: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _per_pod(scenario: Mapping[str, Any], key: str = "start_per_pod_s") -> str:
+    """The part of the pod start that grows with the pods a node starts at once, as words
+    (nothing for runs graded before it was fitted, or when it is 0)."""
+    per_pod = scenario.get(key)
+    if not per_pod:
+        return ""
+    return f" plus {_fmt(per_pod)} s per pod its node starts at once"
+
+
 def _fitted_text(scenario: Mapping[str, Any]) -> str:
     """The numbers the sharing reading took from the baseline's run for this scenario: the pod
     start, how far apart pods given room at once started, and what a request cost before its
     first byte beyond the site latency."""
     baseline = scenario.get("baseline", "kube-scheduler")
-    parts = [f"pod start {_fmt(scenario.get('pod_start_s'))} s"]
+    parts = [f"pod start {_fmt(scenario.get('pod_start_s'))} s{_per_pod(scenario)}"]
     if scenario.get("start_spread_s") is not None:
         parts.append(f"starts spread over {_fmt(scenario['start_spread_s'])} s")
     if scenario.get("request_overhead_s") is not None:

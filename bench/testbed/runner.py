@@ -39,6 +39,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import scipy.stats
+
 from bench.testbed import cluster, plan, report, scenarios, schedulers
 from cloudedge import model
 from cloudedge.model import evaluator
@@ -392,15 +394,13 @@ def predict(
     records: list[dict[str, Any]],
     config: model.ModelConfig,
     *,
-    pod_start_s: float,
-    start_spread_s: float = 0.0,
+    start: PodStart,
     request_overhead_s: float = 0.0,
 ) -> None:
     """Add each pod's predicted terms on the node it ran on, graded on the final state (every
     pod of the run on its node, as they ran): the scheduler's queueing reading and the
-    calibrated sharing reading, whose pod start time is ``pod_start_s``, whose pods start
-    spread over ``start_spread_s`` and whose requests each cost ``request_overhead_s`` (all
-    fitted on the baseline's run, not these pods)."""
+    calibrated sharing reading, whose pods take ``start`` to start and whose requests each
+    cost ``request_overhead_s`` (both fitted on the baseline's run, not these pods)."""
     state = the_plan.cluster()
     nodes = [state.index.get(str(r.get("node"))) for r in records]
     problem = evaluator.Problem(list(the_plan.pods), state, config)
@@ -409,8 +409,9 @@ def predict(
         "predicted": evaluator.grade_sharing(
             problem,
             nodes,
-            pod_start_s=pod_start_s,
-            start_spread_s=start_spread_s,
+            pod_start_s=start.base_s,
+            start_spread_s=start.spread_s,
+            start_per_pod_s=start.per_pod_s,
             request_overhead_s=request_overhead_s,
         ),
     }
@@ -814,30 +815,64 @@ def scenario_plan(name: str, doc: Mapping[str, Any]) -> plan.Plan:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class PodStart:
+    """How long the cluster takes to start a pod, fitted on a run: ``base_s`` plus
+    ``per_pod_s`` for each pod its node starts at the same time (itself included), the pods
+    given room at once spread over ``spread_s`` around that (:func:`fit_pod_start`)."""
+
+    base_s: float
+    per_pod_s: float
+    spread_s: float
+
+
 def room_at_once_waits(
     the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
-) -> list[float]:
+) -> list[tuple[int, float]]:
     """Measured wait-to-start of a run's completed pods that had room at once (the sharing
-    reading, run with no start time, admits them at 0): the time the cluster itself took to
-    start them, with no wait for room in it."""
+    reading, run with no start time, admits them at 0), each with how many pods its node was
+    given room for at once (itself included): the time the cluster itself took to start them,
+    with no wait for room in it, and how many it was starting on that node."""
     state = the_plan.cluster()
     nodes = [state.index.get(str(r.get("node"))) for r in records]
     problem = evaluator.Problem(list(the_plan.pods), state, config)
-    grade = evaluator.grade_sharing(problem, nodes, pod_start_s=0.0)
+    on_node: dict[int, list[int]] = {}
+    for p, i in enumerate(nodes):
+        if i is not None:
+            on_node.setdefault(i, []).append(p)
+    together = evaluator.starting_together(problem, on_node)
     return [
-        float(r["measured"]["wait_s"])
-        for r, outcome in zip(records, grade.outcomes, strict=True)
-        if outcome is not None and outcome.waiting_s == 0.0 and report.completed(r)
+        (together[p], float(records[p]["measured"]["wait_s"]))
+        for p in sorted(together)
+        if report.completed(records[p])
     ]
 
 
 def fit_pod_start(
     the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
-) -> float | None:
-    """The pod start of a scenario: the median of :func:`room_at_once_waits` on the baseline's
-    run. ``None`` when no such pod completed."""
-    waits = room_at_once_waits(the_plan, records, config)
-    return float(statistics.median(waits)) if waits else None
+) -> PodStart | None:
+    """The pod start of a scenario, fitted on :func:`room_at_once_waits` of a run (the
+    baseline's, for the prediction): the wait grows with the pods a node starts at once (each
+    is a sandbox, a network and a container for the node's kubelet and runtime to set up on
+    the CPU the system shares), so ``per_pod_s`` is the Theil-Sen slope of the wait on that
+    count (0 when the run has a single count, never below 0), ``base_s`` the median of what
+    is left, and ``spread_s`` the width of the uniform window with the same 10th-to-90th
+    percentile range as what is left (that range over 0.8; 0 with fewer than two pods).
+    ``None`` when no such pod completed."""
+    pairs = room_at_once_waits(the_plan, records, config)
+    if not pairs:
+        return None
+    counts = [float(n) for n, _ in pairs]
+    waits = [w for _, w in pairs]
+    slope = 0.0
+    if len(set(counts)) > 1:
+        slope = max(0.0, float(scipy.stats.theilslopes(waits, counts).slope))
+    rest = [w - slope * n for n, w in zip(counts, waits, strict=True)]
+    spread = 0.0
+    if len(rest) >= 2:
+        deciles = statistics.quantiles(rest, n=10, method="inclusive")
+        spread = float((deciles[8] - deciles[0]) / 0.8)
+    return PodStart(base_s=float(statistics.median(rest)), per_pod_s=slope, spread_s=spread)
 
 
 def fit_request_overhead(
@@ -867,21 +902,6 @@ def fit_request_overhead(
     return max(0.0, float(statistics.median(extra))) if extra else 0.0
 
 
-def fit_start_spread(
-    the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
-) -> float:
-    """How far apart the pods given room at once start: the width of the uniform window with
-    the same 10th-to-90th percentile range as :func:`room_at_once_waits` (that range over
-    0.8), 0 with fewer than two such pods. The sharing reading counts another transfer on a
-    link only as likely as it is to overlap within this window
-    (:func:`.evaluator.expected_shared_megabytes`)."""
-    waits = room_at_once_waits(the_plan, records, config)
-    if len(waits) < 2:
-        return 0.0
-    deciles = statistics.quantiles(waits, n=10, method="inclusive")
-    return float((deciles[8] - deciles[0]) / 0.8)
-
-
 def predict_scenario(
     the_plan: plan.Plan,
     entry: dict[str, Any],
@@ -890,32 +910,28 @@ def predict_scenario(
     probe_start_s: float,
 ) -> None:
     """Predict every run of one scenario. The pod start is fitted on the baseline's run
-    (:func:`fit_pod_start`: one number per scenario, so the baseline's accuracy is in-sample
-    and every other scheduler's is not); without a baseline run, the probe's is used."""
+    (:func:`fit_pod_start`: once per scenario, so the baseline's accuracy is in-sample and
+    every other scheduler's is not); without a baseline run, the probe's is used, the same for
+    every pod."""
     baseline = entry["schedulers"].get(entry.get("baseline", "kube-scheduler"))
     fitted = None if baseline is None else fit_pod_start(the_plan, baseline["pods"], config)
     entry["data_servers"] = {
         source: plan.data_server_node(the_plan, source) for source in the_plan.sources()
     }
-    entry["pod_start_s"] = fitted if fitted is not None else probe_start_s
+    start = fitted or PodStart(base_s=probe_start_s, per_pod_s=0.0, spread_s=0.0)
+    entry["pod_start_s"] = start.base_s
+    entry["start_per_pod_s"] = start.per_pod_s
+    entry["start_spread_s"] = start.spread_s
     entry["pod_start_from"] = "baseline" if fitted is not None else "probe"
-    spread = 0.0 if baseline is None else fit_start_spread(the_plan, baseline["pods"], config)
     overhead = 0.0 if baseline is None else fit_request_overhead(the_plan, baseline["pods"], config)
-    entry["start_spread_s"] = spread
     entry["request_overhead_s"] = overhead
     for run in entry["schedulers"].values():
-        predict(
-            the_plan,
-            run["pods"],
-            config,
-            pod_start_s=entry["pod_start_s"],
-            start_spread_s=spread,
-            request_overhead_s=overhead,
-        )
+        predict(the_plan, run["pods"], config, start=start, request_overhead_s=overhead)
         run["model_error"] = report.term_errors(run["pods"])
         run["model_error_queueing"] = report.term_errors(run["pods"], "predicted_queueing")
         own = fit_pod_start(the_plan, run["pods"], config)
-        run["pod_start_own_s"] = own
+        run["pod_start_own_s"] = None if own is None else own.base_s
+        run["start_per_pod_own_s"] = None if own is None else own.per_pod_s
         if own is not None:
             # A diagnostic, not a prediction: the pod start fitted on this run's own pods, so
             # that the page can say how much of the error is the host's start drifting from
@@ -925,8 +941,7 @@ def predict_scenario(
                 the_plan,
                 copies,
                 config,
-                pod_start_s=own,
-                start_spread_s=fit_start_spread(the_plan, run["pods"], config),
+                start=own,
                 request_overhead_s=fit_request_overhead(the_plan, run["pods"], config),
             )
             run["model_error_own_start"] = report.term_errors(copies)

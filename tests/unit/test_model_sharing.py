@@ -249,3 +249,49 @@ def test_a_pod_still_moving_its_data_does_not_take_a_share_of_the_cpu() -> None:
     computing = graded.outcomes[1]
     assert computing is not None
     assert computing.processing_s == pytest.approx(1.0)
+
+
+def test_a_node_starting_more_pods_at_once_starts_each_later() -> None:
+    # Three 300m pods on e1 (all fit at once) and one on e2: with 0.5 s plus 1 s per pod the
+    # node starts together, e1's take 3.5 s and e2's 1.5 s. A pod admitted later, when room
+    # frees, counts the pods its node is still starting beside itself.
+    cluster = model.ClusterState([edge("e1", cpu=1000), edge("e2", cpu=1000)])
+    pods = [pod(f"p{k}", cpu=300, compute_cost=100.0) for k in range(4)]
+    problem = evaluator.Problem(pods, cluster, CONFIG)
+    nodes = [0, 0, 0, 1]
+    assert evaluator.starting_together(problem, {0: [0, 1, 2], 1: [3]}) == {
+        0: 3,
+        1: 3,
+        2: 3,
+        3: 1,
+    }
+    graded = evaluator.grade_sharing(problem, nodes, pod_start_s=0.5, start_per_pod_s=1.0)
+    assert [o.waiting_s for o in graded.outcomes if o] == pytest.approx([3.5, 3.5, 3.5, 1.5])
+    # No per-pod part: the one pod start for every pod, as before.
+    flat = evaluator.grade_sharing(problem, nodes, pod_start_s=0.5)
+    assert [o.waiting_s for o in flat.outcomes if o] == pytest.approx([0.5] * 4)
+
+
+def test_pods_admitted_as_room_frees_count_those_still_starting() -> None:
+    # 600m pods on a 1000m node, one at a time: each is admitted alone, once the one before
+    # it ends, so each pays the start of one pod; a 300m pod fits beside the first and
+    # starts with it (two at once).
+    cluster = model.ClusterState([edge("e1", cpu=1000)])
+    pods = [
+        pod("first", cpu=600, compute_cost=1000.0),
+        pod("second", cpu=600, compute_cost=1000.0),
+        pod("small", cpu=300, compute_cost=0.0),
+    ]
+    problem = evaluator.Problem(pods, cluster, CONFIG)
+    runs = evaluator.run_node(
+        [(q, 0.0, p.compute_cost, 1.0, problem.requests[q]) for q, p in enumerate(pods)],
+        rate=1000.0,
+        free=problem.free[0],
+        start_s=0.5,
+        start_per_pod_s=1.0,
+    )
+    # first and small start together: 0.5 + 2 x 1 s. first runs alone 1 s (small has no
+    # work): ends at 3.5; second is admitted alone then and starts 1.5 s later.
+    assert runs[0] == pytest.approx((2.5, 1.0))
+    assert runs[2][0] == pytest.approx(2.5)
+    assert runs[1] == pytest.approx((3.5 + 1.5, 1.0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import statistics
 from typing import Any
 
 import pytest
@@ -407,16 +408,30 @@ class TestStartupFits:
         the_plan = make(pods=pods)
         records = self.records(the_plan, [("w1", 2.0, 0.05), ("w1", 4.0, 0.1), ("w2", 6.0, 0.15)])
         config = model.ModelConfig()
-        # Inclusive deciles of 2, 4, 6: 2.4 and 5.6; a uniform window with that range is 4 s.
-        assert runner.fit_start_spread(the_plan, records, config) == pytest.approx(4.0)
+        # Two pods start together on w1 (2 and 4 s), one alone on w2 (6 s): the slope of the
+        # wait on the count is negative, so no per-pod part. Inclusive deciles of 2, 4, 6: 2.4
+        # and 5.6; a uniform window with that range is 4 s.
+        fitted = runner.fit_pod_start(the_plan, records, config)
+        assert fitted is not None
+        assert (fitted.base_s, fitted.per_pod_s) == (pytest.approx(4.0), 0.0)
+        assert fitted.spread_s == pytest.approx(4.0)
         assert runner.fit_request_overhead(the_plan, records, config) == pytest.approx(0.1)
-        assert runner.fit_pod_start(the_plan, records, config) == pytest.approx(4.0)
+
+    def test_the_wait_grows_by_the_slope_per_pod_its_node_starts_at_once(self) -> None:
+        pods = [dataclasses.replace(POD, name=f"detect-{k}") for k in range(4)]
+        the_plan = make(pods=pods)
+        # w1 starts three at once (5, 6, 7 s), w2 one (3 s): Theil-Sen slope of (3,5) (3,6)
+        # (3,7) against (1,3) is the median of 1, 1.5 and 2; what is left: 0.5, 1.5, 2.5, 1.5.
+        rows = [("w1", 5.0, 0.1), ("w1", 6.0, 0.1), ("w1", 7.0, 0.1), ("w2", 3.0, 0.1)]
+        fitted = runner.fit_pod_start(the_plan, self.records(the_plan, rows), model.ModelConfig())
+        assert fitted is not None
+        assert fitted.per_pod_s == pytest.approx(1.5)
+        assert fitted.base_s == pytest.approx(statistics.median([0.5, 1.5, 2.5, 1.5]))
 
     def test_pods_that_did_not_complete_fit_nothing(self) -> None:
         the_plan = make()
         records = self.records(the_plan, [("w1", 2.0, 0.05)])
         records[0]["phase"] = "Failed"
         config = model.ModelConfig()
-        assert runner.fit_start_spread(the_plan, records, config) == 0.0
         assert runner.fit_request_overhead(the_plan, records, config) == 0.0
         assert runner.fit_pod_start(the_plan, records, config) is None
