@@ -34,6 +34,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -382,11 +383,28 @@ def pod_record(
     }
 
 
-PREDICTIONS = ("queueing", "sharing")
-"""The two readings of the final state each pod is predicted by (docs/model.md, "Calibration"):
-``queueing`` is the scheduler's own evaluator (M/M/1 wait on the requested share of each
-node), ``sharing`` the calibrated one (processor sharing, shared links, the measured pod
-start). ``predicted`` is the calibrated one; ``predicted_queueing`` the one before it."""
+PREDICTIONS = {
+    "predicted_queueing": "before: queueing",
+    "predicted_at_once": "sharing, bound at once",
+    "predicted": "after: sharing from the bind",
+}
+"""The readings of the final state each pod is predicted by (docs/model.md, "Calibration"),
+with the page's label: the scheduler's own evaluator (M/M/1 wait on the requested share of
+each node); the sharing reading (processor sharing, shared links, the fitted pod start) with
+every pod bound at submission, waiting only for room; and the same reading from each pod's
+bind as its scheduler decided it (``bound_at``), the calibrated prediction: where and when a
+pod is bound is the scheduler's decision, what the pod then does is the model's."""
+
+
+def bound_at(record: Mapping[str, Any]) -> float:
+    """Seconds after submission at which a pod was bound to its node: the runner's watch
+    (``bound_s``), else, for runs recorded before it, the API server's whole-second
+    ``PodScheduled`` stamp; 0 when neither (a pod never bound is predicted nothing)."""
+    stamps = record.get("milestones") or {}
+    at = stamps.get("bound_s")
+    if at is None:
+        at = stamps.get("scheduled_s")
+    return max(0.0, float(at or 0.0))
 
 
 def predict(
@@ -395,24 +413,33 @@ def predict(
     config: model.ModelConfig,
     *,
     start: PodStart,
+    bound_start: PodStart,
     request_overhead_s: float = 0.0,
 ) -> None:
     """Add each pod's predicted terms on the node it ran on, graded on the final state (every
-    pod of the run on its node, as they ran): the scheduler's queueing reading and the
-    calibrated sharing reading, whose pods take ``start`` to start and whose requests each
-    cost ``request_overhead_s`` (both fitted on the baseline's run, not these pods)."""
+    pod of the run on its node, as they ran), in each reading of :data:`PREDICTIONS`: pods
+    bound at once take ``start`` to start, pods from their bind ``bound_start``, and requests
+    each cost ``request_overhead_s`` (all fitted on the baseline's run, not these pods)."""
     state = the_plan.cluster()
     nodes = [state.index.get(str(r.get("node"))) for r in records]
     problem = evaluator.Problem(list(the_plan.pods), state, config)
     grades = {
         "predicted_queueing": evaluator.grade_assignment(problem, nodes),
-        "predicted": evaluator.grade_sharing(
+        "predicted_at_once": evaluator.grade_sharing(
             problem,
             nodes,
             pod_start_s=start.base_s,
             start_spread_s=start.spread_s,
             start_per_pod_s=start.per_pod_s,
             request_overhead_s=request_overhead_s,
+        ),
+        "predicted": evaluator.grade_sharing(
+            problem,
+            nodes,
+            pod_start_s=bound_start.base_s,
+            start_per_pod_s=bound_start.per_pod_s,
+            request_overhead_s=request_overhead_s,
+            bound_at_s=[bound_at(r) for r in records],
         ),
     }
     # Which pods the reading gives room at once (it admits them at 0 with no start time):
@@ -451,6 +478,77 @@ def run_order(names: Sequence[str], index: int) -> list[str]:
     return [*names[shift:], *names[:shift]]
 
 
+class BindWatch:
+    """When each pod of a run was bound, on the runner's clock: a ``kubectl get --watch`` of
+    the run's pods, read on a thread, keeps the first moment each Job's pod was seen with a
+    node. The API server's ``PodScheduled`` stamp is whole seconds; a pod's start from its
+    bind is 1 to 5 s here, so the prediction from the bind needs better than that."""
+
+    def __init__(self, kube: cluster.Kube, run_id: str) -> None:
+        self._command = [
+            kube.kubectl,
+            "--kubeconfig",
+            str(kube.kubeconfig),
+            "get",
+            "pods",
+            "-n",
+            plan.TASK_NAMESPACE,
+            "-l",
+            f"{plan.TESTBED_LABEL}={run_id}",
+            "--watch",
+            "--no-headers",
+            "-o",
+            "custom-columns=JOB:.metadata.labels.job-name,NODE:.spec.nodeName",
+        ]
+        self._bound: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> BindWatch:
+        self._process = subprocess.Popen(
+            self._command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        return self
+
+    def _read(self) -> None:
+        assert self._process is not None
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            self.seen(line, time.time())
+
+    def seen(self, line: str, at: float) -> None:
+        """One row of the watch, read at ``at``: the Job's pod is bound once a node shows."""
+        fields = line.split()
+        if len(fields) == 2 and fields[1] != "<none>":
+            with self._lock:
+                self._bound.setdefault(fields[0], at)
+
+    def bound(self) -> dict[str, float]:
+        """Job name -> the moment its pod was first seen bound."""
+        with self._lock:
+            return dict(self._bound)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._process is not None and self._process.stdout is not None:
+            self._process.stdout.close()
+
+
 def run_scheduler(
     kube: cluster.Kube,
     the_plan: plan.Plan,
@@ -460,8 +558,34 @@ def run_scheduler(
     settings: RunSettings,
     run_id: str,
 ) -> list[dict[str, Any]]:
-    """Submit every pod of the plan at once (one List, arrival order) and measure them."""
+    """Submit every pod of the plan at once (one List, arrival order) and measure them, with
+    a :class:`BindWatch` started first (and given a second to list) for their bind times."""
     delete_task_jobs(kube)  # what an interrupted run left
+    with BindWatch(kube, run_id) as watch:
+        time.sleep(1.0)
+        records = _submit_and_wait(kube, the_plan, scheduler_name, data_servers, settings, run_id)
+    bound = watch.bound()
+    if not bound and any(r["node"] for r in records):
+        progress("  the bind watch saw no pod bound: bind times from the API's stamps")
+    for record in records:
+        at = bound.get(record["job"])
+        record["milestones"]["bound_s"] = (
+            None if at is None else round(at - record["submitted_at"], 3)
+        )
+    delete_task_jobs(kube, run_id)
+    return records
+
+
+def _submit_and_wait(
+    kube: cluster.Kube,
+    the_plan: plan.Plan,
+    scheduler_name: str,
+    data_servers: Mapping[str, str],
+    settings: RunSettings,
+    run_id: str,
+) -> list[dict[str, Any]]:
+    """Create the Jobs (one List, arrival order) and wait for them: every one finished, the
+    run's timeout, or nothing moving; then each pod's record."""
     submitted_at = time.time()
     jobs = [
         plan.task_job(
@@ -516,14 +640,12 @@ def run_scheduler(
             cut_at = time.time()
             break
         time.sleep(2)
-    records = [
+    return [
         pod_record(
             by_job.get(job["metadata"]["name"], {}), job=job, scenario_pod=pod, cut_at=cut_at
         )
         for job, pod in zip(jobs, the_plan.pods, strict=True)
     ]
-    delete_task_jobs(kube, run_id)
-    return records
 
 
 def _state(pod: Mapping[str, Any]) -> str:
@@ -744,14 +866,17 @@ NOTES = """## How the testbed works
 - **Predicted.** Each pod's terms on the node it ran on, graded on the final state (every pod of
   the run where it ran): before calibration with the scheduler's queueing reading, after it with
   the sharing reading (processor sharing of the node's CPU, fair shares of each link, pods
-  waiting for room). Three numbers of the host are fitted per scenario on kube-scheduler's run,
-  so its accuracy is in-sample and the others' are not: the pod start (the median wait-to-start
-  of pods with room at once), how far apart those pods start (a uniform window with the same
-  10th-to-90th percentile range: the reading starts them one after another in arrival order
-  over it, and counts another transfer on a link only as likely as it is to overlap within it)
-  and what a request costs before its first byte beyond the site latency;
-  docs/model.md, "Calibration". A term under 2% of a pod's measured total on both sides is not
-  compared.
+  waiting for room) from each pod's bind: when to bind a pod is its scheduler's decision (ours
+  hold some back while their deadlines cannot be met), what it then does is the model's. The
+  bind is the runner's own watch of the pods (`bound_s`, to the millisecond; the API server's
+  `PodScheduled` stamp is whole seconds). The host's numbers are fitted per scenario on
+  kube-scheduler's run, so its accuracy is in-sample and the others' are not: the pod start
+  from the bind (each start costs some work on one CPU the nodes starting pods share equally,
+  a node's share split among the pods it starts, then a fixed part) and what a request costs
+  before its first byte beyond the site latency. The same reading with every pod bound at its
+  submission is reported beside it, with a start fitted for that (a base, a part per pod its
+  node starts at once, and the spread of those starts); docs/model.md, "Calibration". A term
+  under 2% of a pod's measured total on both sides is not compared.
 - **Measured.** Each task reports transfer (request to last byte), wait-to-start (submission to
   container start: scheduling, waiting for room, container start), processing (the CPU loop, shared
   with co-located tasks) and total (submission to the end) in its termination message.
@@ -875,6 +1000,39 @@ def fit_pod_start(
     return PodStart(base_s=float(statistics.median(rest)), per_pod_s=slope, spread_s=spread)
 
 
+START_WORK_GRID_S = tuple(k * 0.02 for k in range(151))
+"""The start work per pod :func:`fit_bound_start` tries: 0 to 3 s in steps of 20 ms."""
+
+
+def fit_bound_start(
+    the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
+) -> PodStart | None:
+    """The pod start from the bind, fitted on a run (the baseline's, for the prediction): each
+    start costs ``per_pod_s`` of work on the CPU the nodes share equally, split equally among
+    the pods a node is starting (:func:`.evaluator.shared_starts`, from the pods' measured
+    bind times), then ``base_s``. For each work on :data:`START_WORK_GRID_S` ``base_s`` is the
+    median of what the shared start leaves of the completed pods' measured bind-to-start; the
+    pair kept is the one with the least absolute deviation. ``None`` when no pod completed."""
+    state = the_plan.cluster()
+    nodes = [state.index.get(str(r.get("node"))) for r in records]
+    arrivals = [(p, i, bound_at(r)) for p, (r, i) in enumerate(zip(records, nodes, strict=True))]
+    placed = [(p, i, at) for p, i, at in arrivals if i is not None]
+    done = [p for p, _, _ in placed if report.completed(records[p])]
+    if not done:
+        return None
+    lags = {p: float(records[p]["measured"]["wait_s"]) - bound_at(records[p]) for p in done}
+    best: tuple[float, float, float] | None = None
+    for work in START_WORK_GRID_S:
+        shared = evaluator.shared_starts(placed, work)
+        rest = [lags[p] - (shared[p] - bound_at(records[p])) for p in done]
+        base = float(statistics.median(rest))
+        cost = sum(abs(r - base) for r in rest)
+        if best is None or cost < best[0] - 1e-9:
+            best = (cost, base, work)
+    assert best is not None
+    return PodStart(base_s=best[1], per_pod_s=best[2], spread_s=0.0)
+
+
 def fit_request_overhead(
     the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
 ) -> float:
@@ -909,29 +1067,42 @@ def predict_scenario(
     *,
     probe_start_s: float,
 ) -> None:
-    """Predict every run of one scenario. The pod start is fitted on the baseline's run
-    (:func:`fit_pod_start`: once per scenario, so the baseline's accuracy is in-sample and
-    every other scheduler's is not); without a baseline run, the probe's is used, the same for
-    every pod."""
+    """Predict every run of one scenario. The pod starts are fitted on the baseline's run
+    (:func:`fit_pod_start` for pods bound at once, :func:`fit_bound_start` from the bind:
+    once per scenario, so the baseline's accuracy is in-sample and every other scheduler's is
+    not); without a baseline run, the probe's start is used, the same for every pod."""
     baseline = entry["schedulers"].get(entry.get("baseline", "kube-scheduler"))
     fitted = None if baseline is None else fit_pod_start(the_plan, baseline["pods"], config)
+    from_bind = None if baseline is None else fit_bound_start(the_plan, baseline["pods"], config)
     entry["data_servers"] = {
         source: plan.data_server_node(the_plan, source) for source in the_plan.sources()
     }
-    start = fitted or PodStart(base_s=probe_start_s, per_pod_s=0.0, spread_s=0.0)
+    flat = PodStart(base_s=probe_start_s, per_pod_s=0.0, spread_s=0.0)
+    start = fitted or flat
+    bound_start = from_bind or flat
     entry["pod_start_s"] = start.base_s
     entry["start_per_pod_s"] = start.per_pod_s
     entry["start_spread_s"] = start.spread_s
+    entry["bound_start_s"] = bound_start.base_s
+    entry["bound_start_work_s"] = bound_start.per_pod_s
     entry["pod_start_from"] = "baseline" if fitted is not None else "probe"
     overhead = 0.0 if baseline is None else fit_request_overhead(the_plan, baseline["pods"], config)
     entry["request_overhead_s"] = overhead
     for run in entry["schedulers"].values():
-        predict(the_plan, run["pods"], config, start=start, request_overhead_s=overhead)
-        run["model_error"] = report.term_errors(run["pods"])
-        run["model_error_queueing"] = report.term_errors(run["pods"], "predicted_queueing")
-        own = fit_pod_start(the_plan, run["pods"], config)
-        run["pod_start_own_s"] = None if own is None else own.base_s
-        run["start_per_pod_own_s"] = None if own is None else own.per_pod_s
+        predict(
+            the_plan,
+            run["pods"],
+            config,
+            start=start,
+            bound_start=bound_start,
+            request_overhead_s=overhead,
+        )
+        for key in PREDICTIONS:
+            run[key.replace("predicted", "model_error")] = report.term_errors(run["pods"], key)
+        own = fit_bound_start(the_plan, run["pods"], config)
+        run["bound_start_own_s"] = None if own is None else own.base_s
+        run["bound_start_work_own_s"] = None if own is None else own.per_pod_s
+        run.pop("pod_start_own_s", None)
         if own is not None:
             # A diagnostic, not a prediction: the pod start fitted on this run's own pods, so
             # that the page can say how much of the error is the host's start drifting from
@@ -941,7 +1112,8 @@ def predict_scenario(
                 the_plan,
                 copies,
                 config,
-                start=own,
+                start=start,
+                bound_start=own,
                 request_overhead_s=fit_request_overhead(the_plan, run["pods"], config),
             )
             run["model_error_own_start"] = report.term_errors(copies)

@@ -79,3 +79,18 @@ def test_the_task_ran_on_the_cpus_kept_for_the_tasks(record: dict[str, object]) 
     work = record["work_cpus"]
     assert isinstance(work, str), record
     assert measured["work_cpus"] == [int(cpu) for cpu in work.split(",")], measured
+
+
+def test_the_bind_was_watched_between_submission_and_the_task_start(
+    record: dict[str, object],
+) -> None:
+    # The runner's watch of the real API server saw the pod bound: after its submission,
+    # before its task ran, and within a second of the API server's whole-second stamp.
+    stamps = record["milestones"]
+    measured = record["measured"]
+    assert isinstance(stamps, dict)
+    assert isinstance(measured, dict)
+    bound = stamps["bound_s"]
+    assert bound is not None, stamps
+    assert 0.0 <= bound <= measured["wait_s"]
+    assert stamps["scheduled_s"] - 1.0 <= bound <= stamps["scheduled_s"] + 1.0

@@ -295,3 +295,32 @@ def test_pods_admitted_as_room_frees_count_those_still_starting() -> None:
     assert runs[0] == pytest.approx((2.5, 1.0))
     assert runs[2][0] == pytest.approx(2.5)
     assert runs[1] == pytest.approx((3.5 + 1.5, 1.0))
+
+
+class TestSharedStarts:
+    def test_nodes_share_the_cpu_equally_and_their_pods_share_their_node(self) -> None:
+        # e0 starts one pod, e1 two, all bound at 0, 1 s of work each: e0's share is half the
+        # CPU until it is done at 2 s, by when e1's pods have had 0.5 s each; then e1 has it
+        # all and they end together 1 s later.
+        done = evaluator.shared_starts([(0, 0, 0.0), (1, 1, 0.0), (2, 1, 0.0)], 1.0)
+        assert done == pytest.approx({0: 2.0, 1: 3.0, 2: 3.0})
+
+    def test_a_pod_bound_after_the_others_are_done_starts_alone(self) -> None:
+        assert evaluator.shared_starts([(0, 0, 0.0), (1, 0, 5.0)], 1.0) == pytest.approx(
+            {0: 1.0, 1: 6.0}
+        )
+
+    def test_no_start_work_starts_each_pod_at_its_bind(self) -> None:
+        assert evaluator.shared_starts([(0, 0, 0.5), (1, 1, 2.0)], 0.0) == {0: 0.5, 1: 2.0}
+
+
+def test_from_the_bind_a_pod_waits_for_its_bind_then_its_shared_start() -> None:
+    # Two 300m pods on e1, bound at 0 and 4 s, one on e2 bound at 0; 1 s of start work and a
+    # 0.5 s base: e1's first and e2's share the CPU (done at 2 s), e1's second starts alone.
+    cluster = model.ClusterState([edge("e1", cpu=1000), edge("e2", cpu=1000)])
+    pods = [pod(f"p{k}", cpu=300, compute_cost=100.0) for k in range(3)]
+    problem = evaluator.Problem(pods, cluster, CONFIG)
+    graded = evaluator.grade_sharing(
+        problem, [0, 0, 1], pod_start_s=0.5, start_per_pod_s=1.0, bound_at_s=[0.0, 4.0, 0.0]
+    )
+    assert [o.waiting_s for o in graded.outcomes if o] == pytest.approx([2.5, 5.5, 2.5])

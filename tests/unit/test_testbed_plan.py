@@ -428,6 +428,27 @@ class TestStartupFits:
         assert fitted.per_pod_s == pytest.approx(1.5)
         assert fitted.base_s == pytest.approx(statistics.median([0.5, 1.5, 2.5, 1.5]))
 
+    def test_the_start_from_the_bind_finds_the_work_the_nodes_share(self) -> None:
+        pods = [dataclasses.replace(POD, name=f"detect-{k}") for k in range(3)]
+        the_plan = make(pods=pods)
+        # Bound at 0 (two on w1, one on w2) with 0.5 s of shared start work and a 1 s base:
+        # w2's pod is done with its work at 1 s, w1's at 1.5 s; so they ran at 2, 2.5, 2.5.
+        rows = [("w1", 2.5, 0.1), ("w1", 2.5, 0.1), ("w2", 2.0, 0.1)]
+        records = self.records(the_plan, rows)
+        for record in records:
+            record["milestones"] = {"bound_s": 0.0, "scheduled_s": 0.0}
+        fitted = runner.fit_bound_start(the_plan, records, model.ModelConfig())
+        assert fitted is not None
+        assert fitted.per_pod_s == pytest.approx(0.5)
+        assert fitted.base_s == pytest.approx(1.0)
+
+    def test_the_bind_is_the_watchs_else_the_api_servers_stamp(self) -> None:
+        assert runner.bound_at({"milestones": {"bound_s": 0.42, "scheduled_s": 1.0}}) == 0.42
+        assert runner.bound_at({"milestones": {"scheduled_s": 1.0}}) == 1.0
+        # The API's stamp is whole seconds: one before the submission is no bind before it.
+        assert runner.bound_at({"milestones": {"bound_s": None, "scheduled_s": -1.0}}) == 0.0
+        assert runner.bound_at({}) == 0.0
+
     def test_pods_that_did_not_complete_fit_nothing(self) -> None:
         the_plan = make()
         records = self.records(the_plan, [("w1", 2.0, 0.05)])
@@ -435,3 +456,15 @@ class TestStartupFits:
         config = model.ModelConfig()
         assert runner.fit_request_overhead(the_plan, records, config) == 0.0
         assert runner.fit_pod_start(the_plan, records, config) is None
+        assert runner.fit_bound_start(the_plan, records, config) is None
+
+
+class TestBindWatch:
+    def test_a_pod_is_bound_the_first_time_a_node_shows(self) -> None:
+        kube = runner.cluster.Kube(kubeconfig=runner.Path("/nonexistent"), kubectl="kubectl")
+        watch = runner.BindWatch(kube, "r1")
+        watch.seen("t000-task-1   <none>\n", 1.0)
+        watch.seen("t000-task-1   edge-node-1\n", 2.0)
+        watch.seen("t000-task-1   edge-node-1\n", 3.0)
+        watch.seen("garbage\n", 4.0)
+        assert watch.bound() == {"t000-task-1": 2.0}
