@@ -437,8 +437,8 @@ def wait_split(scenario: Mapping[str, Any]) -> list[str]:
         "",
         "Where the wait-to-start goes: medians over the completed pods of the seconds after "
         "submission at which each step was done (the API server's stamps are whole seconds, "
-        "so each is up to 1 s early; the bind is the runner's watch and the task's start its "
-        "own clock, both to the millisecond):",
+        "so each is up to 1 s early; the bind is when the runner's watch saw it, seconds late "
+        "when the API server is loaded; the task's start is its own clock):",
         "",
         "| scheduler | pods | "
         + " | ".join(label for _, label in MILESTONES)

@@ -397,13 +397,28 @@ pod is bound is the scheduler's decision, what the pod then does is the model's.
 
 
 def bound_at(record: Mapping[str, Any]) -> float:
-    """Seconds after submission at which a pod was bound to its node: the runner's watch
-    (``bound_s``), else, for runs recorded before it, the API server's whole-second
-    ``PodScheduled`` stamp; 0 when neither (a pod never bound is predicted nothing)."""
+    """Seconds after submission at which a pod was bound to its node, 0 when unknown (a pod
+    never bound is predicted nothing).
+
+    The API server's ``PodScheduled`` stamp is whole seconds, cut down, so the bind lies in
+    the second after it; the runner's watch (``bound_s``) places it within that second when
+    it saw the bind in time, but a loaded API server delivers watch events seconds late (at
+    06421ac the watch saw some pods bound after their task had started). So: the watch's time
+    when it falls within the stamp's second, else the middle of that second; never after the
+    task's own start; for runs recorded before the watch, the stamp itself."""
     stamps = record.get("milestones") or {}
-    at = stamps.get("bound_s")
-    if at is None:
-        at = stamps.get("scheduled_s")
+    watched, stamp = stamps.get("bound_s"), stamps.get("scheduled_s")
+    if stamp is None:
+        at = watched
+    elif "bound_s" not in stamps:
+        at = stamp
+    elif watched is not None and stamp <= watched < stamp + 1.0:
+        at = watched
+    else:
+        at = stamp + 0.5
+    measured = record.get("measured") or {}
+    if at is not None and measured.get("wait_s") is not None:
+        at = min(float(at), float(measured["wait_s"]))
     return max(0.0, float(at or 0.0))
 
 
@@ -481,8 +496,9 @@ def run_order(names: Sequence[str], index: int) -> list[str]:
 class BindWatch:
     """When each pod of a run was bound, on the runner's clock: a ``kubectl get --watch`` of
     the run's pods, read on a thread, keeps the first moment each Job's pod was seen with a
-    node. The API server's ``PodScheduled`` stamp is whole seconds; a pod's start from its
-    bind is 1 to 5 s here, so the prediction from the bind needs better than that."""
+    node. The API server's ``PodScheduled`` stamp is whole seconds, and a pod's start from its
+    bind is 1 to 5 s here; the watch places the bind within that second when its events
+    arrive in time (:func:`bound_at` says what is used when they do not)."""
 
     def __init__(self, kube: cluster.Kube, run_id: str) -> None:
         self._command = [
@@ -868,8 +884,9 @@ NOTES = """## How the testbed works
   the sharing reading (processor sharing of the node's CPU, fair shares of each link, pods
   waiting for room) from each pod's bind: when to bind a pod is its scheduler's decision (ours
   hold some back while their deadlines cannot be met), what it then does is the model's. The
-  bind is the runner's own watch of the pods (`bound_s`, to the millisecond; the API server's
-  `PodScheduled` stamp is whole seconds). The host's numbers are fitted per scenario on
+  bind is the runner's own watch of the pods (`bound_s`) where it falls within the second of
+  the API server's whole-second `PodScheduled` stamp, else the middle of that second (a loaded
+  API server delivers watch events seconds late; `runner.bound_at`). The host's numbers are fitted per scenario on
   kube-scheduler's run, so its accuracy is in-sample and the others' are not: the pod start
   from the bind (each start costs some work on one CPU the nodes starting pods share equally,
   a node's share split among the pods it starts, then a fixed part) and what a request costs

@@ -442,11 +442,20 @@ class TestStartupFits:
         assert fitted.per_pod_s == pytest.approx(0.5)
         assert fitted.base_s == pytest.approx(1.0)
 
-    def test_the_bind_is_the_watchs_else_the_api_servers_stamp(self) -> None:
-        assert runner.bound_at({"milestones": {"bound_s": 0.42, "scheduled_s": 1.0}}) == 0.42
+    def test_the_bind_is_the_watchs_within_the_api_servers_second(self) -> None:
+        def at(**stamps: float | None) -> float:
+            return runner.bound_at({"milestones": stamps, "measured": {"wait_s": 3.0}})
+
+        # The stamp is cut down to the second: the watch's 1.42 lies in it and is kept.
+        assert at(bound_s=1.42, scheduled_s=1.0) == 1.42
+        # A watch event delivered late (or early): the middle of the stamp's second.
+        assert at(bound_s=2.7, scheduled_s=1.0) == 1.5
+        assert at(bound_s=None, scheduled_s=1.0) == 1.5
+        # Never after the task's own start, never before the submission.
+        assert at(bound_s=None, scheduled_s=2.8) == 3.0
+        assert at(bound_s=-0.5, scheduled_s=-1.0) == 0.0
+        # Runs recorded before the watch: the stamp itself; nothing known: 0.
         assert runner.bound_at({"milestones": {"scheduled_s": 1.0}}) == 1.0
-        # The API's stamp is whole seconds: one before the submission is no bind before it.
-        assert runner.bound_at({"milestones": {"bound_s": None, "scheduled_s": -1.0}}) == 0.0
         assert runner.bound_at({}) == 0.0
 
     def test_pods_that_did_not_complete_fit_nothing(self) -> None:
