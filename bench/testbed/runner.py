@@ -392,8 +392,8 @@ PREDICTIONS = {
 with the page's label: the scheduler's own evaluator (M/M/1 wait on the requested share of
 each node); the sharing reading (processor sharing, shared links, the fitted pod start) with
 every pod bound at submission, waiting only for room; and the same reading from each pod's
-bind as its scheduler decided it (``bound_at``), the calibrated prediction: where and when a
-pod is bound is the scheduler's decision, what the pod then does is the model's."""
+bind (``bound_at``), the calibrated prediction: where and when a pod is bound is the
+scheduler's part, what the pod then does is the model's."""
 
 
 def bound_at(record: Mapping[str, Any]) -> float:
@@ -882,18 +882,19 @@ NOTES = """## How the testbed works
 - **Predicted.** Each pod's terms on the node it ran on, graded on the final state (every pod of
   the run where it ran): before calibration with the scheduler's queueing reading, after it with
   the sharing reading (processor sharing of the node's CPU, fair shares of each link, pods
-  waiting for room) from each pod's bind: when to bind a pod is its scheduler's decision (ours
-  hold some back while their deadlines cannot be met), what it then does is the model's. The
-  bind is the runner's own watch of the pods (`bound_s`) where it falls within the second of
-  the API server's whole-second `PodScheduled` stamp, else the middle of that second (a loaded
-  API server delivers watch events seconds late; `runner.bound_at`). The host's numbers are fitted per scenario on
+  waiting for room) from each pod's bind: when a pod is bound is its scheduler's part (and the
+  cluster's: the Job controller creates some pods seconds late on a loaded control plane),
+  what it then does is the model's. The bind is the runner's own watch of the pods
+  (`bound_s`) where it falls within the second of the API server's whole-second
+  `PodScheduled` stamp, else the middle of that second (a loaded API server delivers watch
+  events seconds late; `runner.bound_at`). The host's numbers are fitted per scenario on
   kube-scheduler's run, so its accuracy is in-sample and the others' are not: the pod start
-  from the bind (each start costs some work on one CPU the nodes starting pods share equally,
-  a node's share split among the pods it starts, then a fixed part) and what a request costs
-  before its first byte beyond the site latency. The same reading with every pod bound at its
-  submission is reported beside it, with a start fitted for that (a base, a part per pod its
-  node starts at once, and the spread of those starts); docs/model.md, "Calibration". A term
-  under 2% of a pod's measured total on both sides is not compared.
+  from the bind (each start costs some work on one CPU the nodes starting pods share
+  equally, a node's share split among the pods it starts, then a fixed part) and what a
+  request costs before its first byte beyond the site latency. The same reading with every
+  pod bound at its submission is reported beside it, with a start fitted for that (a base, a
+  part per pod its node starts at once, and the spread of those starts); docs/model.md,
+  "Calibration". A term under 2% of a pod's measured total on both sides is not compared.
 - **Measured.** Each task reports transfer (request to last byte), wait-to-start (submission to
   container start: scheduling, waiting for room, container start), processing (the CPU loop, shared
   with co-located tasks) and total (submission to the end) in its termination message.
