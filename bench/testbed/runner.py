@@ -579,7 +579,24 @@ def run_scheduler(
     delete_task_jobs(kube)  # what an interrupted run left
     with BindWatch(kube, run_id) as watch:
         time.sleep(1.0)
-        records = _submit_and_wait(kube, the_plan, scheduler_name, data_servers, settings, run_id)
+        submitted_at = time.time()
+        jobs = [
+            plan.task_job(
+                the_plan,
+                k,
+                pod,
+                image=settings.image,
+                scheduler_name=scheduler_name,
+                data_servers=data_servers,
+                iterations_per_unit=settings.iterations_per_unit,
+                submitted_at=submitted_at,
+                run_id=run_id,
+                active_deadline_s=int(settings.run_timeout_s) + 60,
+                work_cpuset=settings.work_cpuset,
+            )
+            for k, pod in enumerate(the_plan.pods)
+        ]
+        records = _submit_and_wait(kube, jobs, the_plan.pods, settings=settings, run_id=run_id)
     bound = watch.bound()
     if not bound and any(r["node"] for r in records):
         progress("  the bind watch saw no pod bound: bind times from the API's stamps")
@@ -594,31 +611,14 @@ def run_scheduler(
 
 def _submit_and_wait(
     kube: cluster.Kube,
-    the_plan: plan.Plan,
-    scheduler_name: str,
-    data_servers: Mapping[str, str],
+    jobs: list[dict[str, Any]],
+    pods: Sequence[model.Pod],
+    *,
     settings: RunSettings,
     run_id: str,
 ) -> list[dict[str, Any]]:
     """Create the Jobs (one List, arrival order) and wait for them: every one finished, the
     run's timeout, or nothing moving; then each pod's record."""
-    submitted_at = time.time()
-    jobs = [
-        plan.task_job(
-            the_plan,
-            k,
-            pod,
-            image=settings.image,
-            scheduler_name=scheduler_name,
-            data_servers=data_servers,
-            iterations_per_unit=settings.iterations_per_unit,
-            submitted_at=submitted_at,
-            run_id=run_id,
-            active_deadline_s=int(settings.run_timeout_s) + 60,
-            work_cpuset=settings.work_cpuset,
-        )
-        for k, pod in enumerate(the_plan.pods)
-    ]
     kube(
         "create",
         "-f",
@@ -660,7 +660,7 @@ def _submit_and_wait(
         pod_record(
             by_job.get(job["metadata"]["name"], {}), job=job, scenario_pod=pod, cut_at=cut_at
         )
-        for job, pod in zip(jobs, the_plan.pods, strict=True)
+        for job, pod in zip(jobs, pods, strict=True)
     ]
 
 
