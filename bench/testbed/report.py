@@ -365,7 +365,8 @@ def markdown(doc: Mapping[str, Any]) -> str:
             "submission), the sharing reading with every pod bound at submission (waiting only "
             "for room), and after (the sharing reading from each pod's bind, when its "
             "scheduler bound it: where and when to bind is the scheduler's decision, what the "
-            'pod then does the model\'s; docs/model.md, "Calibration"). ' + _fitted_text(scenario),
+            'pod then does the model\'s; docs/model.md, "Calibration").',
+            *_fitted_lines(scenario),
             "",
         ]
         lines.append("| scheduler | prediction | transfer | waiting | processing | total |")
@@ -806,14 +807,14 @@ def _milestone(
 def _accuracy_why(scenario: Mapping[str, Any]) -> list[str]:
     """Where a run's model accuracy target is missed: each term's median ratio, how much of a
     completion the wait-to-start is, how long its pods took from their bind to a running
-    task against the baseline's, and the error once a pod start fitted on the run's own pods
-    is used: in-sample, so a diagnostic that separates the host's drift from the rest of the
-    model, not a result."""
+    task against the pods of the runs its numbers were fitted on, and the error once a pod
+    start fitted on the run's own pods is used: in-sample, so a diagnostic that separates the
+    host's drift from the rest of the model, not a result."""
     runs = scenario.get("schedulers") or {}
-    baseline = scenario.get("baseline", "kube-scheduler")
-    base_pods = (runs.get(baseline) or {}).get("pods") or []
     out = []
     for name, run in runs.items():
+        fitted_on = (run.get("host_fit") or {}).get("fitted_on") or []
+        others = [p for other in fitted_on for p in (runs.get(other) or {}).get("pods") or []]
         errors = run.get("model_error") or {}
         total = (errors.get("total") or {}).get("median_abs_error")
         if total is None or total <= ACCURACY_TARGET:
@@ -831,14 +832,19 @@ def _accuracy_why(scenario: Mapping[str, Any]) -> list[str]:
             f"{ACCURACY_TARGET}: missed by +{_fmt(total - ACCURACY_TARGET)}). Median predicted / "
             f"measured per term: {terms}. The wait-to-start is a median "
             f"{_fmt(None if share is None else 100 * share)}% of each measured total; its pods "
-            f"ran a median {_fmt(_median(_bind_to_start(run['pods'])))} s after their bind "
-            f"({baseline}'s: {_fmt(_median(_bind_to_start(base_pods)))} s)"
+            f"ran a median {_fmt(_median(_bind_to_start(run['pods'])))} s after their bind"
+            + (
+                f" (the pods of the runs it was predicted from: "
+                f"{_fmt(_median(_bind_to_start(others)))} s)"
+                if others
+                else ""
+            )
         )
         own = run.get("bound_start_own_s")
         own_total = ((run.get("model_error_own_start") or {}).get("total") or {}).get(
             "median_abs_error"
         )
-        if name != baseline and own is not None and own_total is not None:
+        if own is not None and own_total is not None:
             line += (
                 f". With a pod start fitted on its own pods ({_fmt(own)} s plus "
                 f"{_fmt(run.get('bound_start_work_own_s'))} s of shared start work each; "
@@ -863,37 +869,34 @@ def _bind_to_start(pods: Sequence[Mapping[str, Any]]) -> list[float]:
     return out
 
 
-def _per_pod(scenario: Mapping[str, Any], key: str = "start_per_pod_s") -> str:
-    """The part of the pod start that grows with the pods a node starts at once, as words
-    (nothing for runs graded before it was fitted, or when it is 0)."""
-    per_pod = scenario.get(key)
-    if not per_pod:
-        return ""
-    return f" plus {_fmt(per_pod)} s per pod its node starts at once"
-
-
-def _fitted_text(scenario: Mapping[str, Any]) -> str:
-    """The numbers the sharing reading took from the baseline's run for this scenario: the pod
-    start from the bind (a base and the start work the nodes share), the pod start of pods
-    bound at once (a base, a part per pod the node starts with it, and how far apart they
-    started), and what a request cost before its first byte beyond the site latency."""
-    baseline = scenario.get("baseline", "kube-scheduler")
-    source = f"{baseline}'s run" if scenario.get("pod_start_from") == "baseline" else "the probe"
-    parts = []
-    if scenario.get("bound_start_s") is not None:
-        parts.append(
-            f"from the bind, a pod start of {_fmt(scenario['bound_start_s'])} s after "
-            f"{_fmt(scenario.get('bound_start_work_s'))} s of start work per pod, the nodes "
-            "starting pods sharing one CPU equally"
+def _fitted_lines(scenario: Mapping[str, Any]) -> list[str]:
+    """The host's numbers each run was predicted with, and the runs they were fitted on (leave
+    one out: ``runner.predict_scenario``): the pod start from the bind (a base after start
+    work the nodes share), the start of pods bound at once (a base, a part per pod the node
+    starts with it, and how far apart they started), and what a request cost before its first
+    byte beyond the site latency. Nothing for a page graded before the fits were per run."""
+    runs = scenario.get("schedulers") or {}
+    fits = {name: run["host_fit"] for name, run in runs.items() if run.get("host_fit")}
+    if not fits:
+        return []
+    lines = [
+        "",
+        "The host's numbers are fitted for each run on the scenario's other runs (leave one "
+        "out: no run is graded with numbers fitted on its own pods):",
+        "",
+        "| run predicted | fitted on | from the bind: start (s) after start work per pod (s) "
+        "| bound at once: start / per pod / spread (s) | request overhead (s) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, fit in fits.items():
+        source = ", ".join(fit.get("fitted_on") or []) or "the probe"
+        lines.append(
+            f"| {name} | {source} | {_fmt(fit.get('bound_start_s'))} after "
+            f"{_fmt(fit.get('bound_start_work_s'))} | {_fmt(fit.get('pod_start_s'))} / "
+            f"{_fmt(fit.get('start_per_pod_s'))} / {_fmt(fit.get('start_spread_s'))} | "
+            f"{_fmt(fit.get('request_overhead_s'))} |"
         )
-    at_once = f"bound at once, a pod start of {_fmt(scenario.get('pod_start_s'))} s"
-    at_once += _per_pod(scenario)
-    if scenario.get("start_spread_s") is not None:
-        at_once += f", spread over {_fmt(scenario['start_spread_s'])} s"
-    parts.append(at_once)
-    if scenario.get("request_overhead_s") is not None:
-        parts.append(f"a request overhead of {_fmt(scenario['request_overhead_s'])} s")
-    return f"Fitted on {source}: {'; '.join(parts)}."
+    return lines
 
 
 def _transfer_why(scenario: Mapping[str, Any]) -> list[str]:

@@ -434,7 +434,8 @@ def predict(
     """Add each pod's predicted terms on the node it ran on, graded on the final state (every
     pod of the run on its node, as they ran), in each reading of :data:`PREDICTIONS`: pods
     bound at once take ``start`` to start, pods from their bind ``bound_start``, and requests
-    each cost ``request_overhead_s`` (all fitted on the baseline's run, not these pods)."""
+    each cost ``request_overhead_s`` (all fitted on other runs, not these pods:
+    :func:`predict_scenario`)."""
     state = the_plan.cluster()
     nodes = [state.index.get(str(r.get("node"))) for r in records]
     problem = evaluator.Problem(list(the_plan.pods), state, config)
@@ -887,11 +888,12 @@ NOTES = """## How the testbed works
   what it then does is the model's. The bind is the runner's own watch of the pods
   (`bound_s`) where it falls within the second of the API server's whole-second
   `PodScheduled` stamp, else the middle of that second (a loaded API server delivers watch
-  events seconds late; `runner.bound_at`). The host's numbers are fitted per scenario on
-  kube-scheduler's run, so its accuracy is in-sample and the others' are not: the pod start
-  from the bind (each start costs some work on one CPU the nodes starting pods share
-  equally, a node's share split among the pods it starts, then a fixed part) and what a
-  request costs before its first byte beyond the site latency. The same reading with every
+  events seconds late; `runner.bound_at`). The host's numbers are fitted for each run on
+  the scenario's other runs, pooled (leave one out: no run, kube-scheduler's included, is
+  graded with numbers fitted on its own pods): the pod start from the bind (each start
+  costs some work on one CPU the nodes starting pods share equally, a node's share split
+  among the pods it starts, then a fixed part) and what a request costs before its first
+  byte beyond the site latency. The same reading with every
   pod bound at its submission is reported beside it, with a start fitted for that (a base, a
   part per pod its node starts at once, and the spread of those starts); docs/model.md,
   "Calibration". A term under 2% of a pod's measured total on both sides is not compared.
@@ -992,17 +994,17 @@ def room_at_once_waits(
 
 
 def fit_pod_start(
-    the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
+    the_plan: plan.Plan, runs: Sequence[Sequence[Mapping[str, Any]]], config: model.ModelConfig
 ) -> PodStart | None:
-    """The pod start of a scenario, fitted on :func:`room_at_once_waits` of a run (the
-    baseline's, for the prediction): the wait grows with the pods a node starts at once (each
-    is a sandbox, a network and a container for the node's kubelet and runtime to set up on
-    the CPU the system shares), so ``per_pod_s`` is the Theil-Sen slope of the wait on that
-    count (0 when the run has a single count, never below 0), ``base_s`` the median of what
-    is left, and ``spread_s`` the width of the uniform window with the same 10th-to-90th
-    percentile range as what is left (that range over 0.8; 0 with fewer than two pods).
-    ``None`` when no such pod completed."""
-    pairs = room_at_once_waits(the_plan, records, config)
+    """The pod start of a scenario for pods bound at once, fitted on :func:`room_at_once_waits`
+    of ``runs`` pooled (for the prediction, the scenario's other runs: :func:`predict_scenario`):
+    the wait grows with the pods a node starts at once (each is a sandbox, a network and a
+    container for the node's kubelet and runtime to set up on the CPU the system shares), so
+    ``per_pod_s`` is the Theil-Sen slope of the wait on that count (0 when the runs have a
+    single count, never below 0), ``base_s`` the median of what is left, and ``spread_s`` the
+    width of the uniform window with the same 10th-to-90th percentile range as what is left
+    (that range over 0.8; 0 with fewer than two pods). ``None`` when no such pod completed."""
+    pairs = [pair for records in runs for pair in room_at_once_waits(the_plan, records, config)]
     if not pairs:
         return None
     counts = [float(n) for n, _ in pairs]
@@ -1023,26 +1025,40 @@ START_WORK_GRID_S = tuple(k * 0.02 for k in range(151))
 
 
 def fit_bound_start(
-    the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
+    the_plan: plan.Plan, runs: Sequence[Sequence[Mapping[str, Any]]], config: model.ModelConfig
 ) -> PodStart | None:
-    """The pod start from the bind, fitted on a run (the baseline's, for the prediction): each
-    start costs ``per_pod_s`` of work on the CPU the nodes share equally, split equally among
-    the pods a node is starting (:func:`.evaluator.shared_starts`, from the pods' measured
-    bind times), then ``base_s``. For each work on :data:`START_WORK_GRID_S` ``base_s`` is the
-    median of what the shared start leaves of the completed pods' measured bind-to-start; the
-    pair kept is the one with the least absolute deviation. ``None`` when no pod completed."""
+    """The pod start from the bind, fitted on ``runs`` pooled (for the prediction, the
+    scenario's other runs: :func:`predict_scenario`): each start costs ``per_pod_s`` of work on
+    the CPU the nodes share equally, split equally among the pods a node is starting
+    (:func:`.evaluator.shared_starts`, each run on its own from its pods' measured bind
+    times), then ``base_s``. For each work on :data:`START_WORK_GRID_S` ``base_s`` is the
+    median of what the shared start leaves of the completed pods' measured bind-to-start over
+    every run; the pair kept is the one with the least absolute deviation. ``None`` when no
+    pod completed."""
     state = the_plan.cluster()
-    nodes = [state.index.get(str(r.get("node"))) for r in records]
-    arrivals = [(p, i, bound_at(r)) for p, (r, i) in enumerate(zip(records, nodes, strict=True))]
-    placed = [(p, i, at) for p, i, at in arrivals if i is not None]
-    done = [p for p, _, _ in placed if report.completed(records[p])]
-    if not done:
+    prepared: list[tuple[list[tuple[int, int, float]], dict[int, float]]] = []
+    for records in runs:
+        nodes = [state.index.get(str(r.get("node"))) for r in records]
+        placed = [
+            (p, i, bound_at(r))
+            for p, (r, i) in enumerate(zip(records, nodes, strict=True))
+            if i is not None
+        ]
+        done = [p for p, _, _ in placed if report.completed(records[p])]
+        if done:
+            binds = {p: at for p, _, at in placed}
+            # What the cluster took from each pod's bind to its running task.
+            lags = {p: float(records[p]["measured"]["wait_s"]) - binds[p] for p in done}
+            prepared.append((placed, lags))
+    if not prepared:
         return None
-    lags = {p: float(records[p]["measured"]["wait_s"]) - bound_at(records[p]) for p in done}
     best: tuple[float, float, float] | None = None
     for work in START_WORK_GRID_S:
-        shared = evaluator.shared_starts(placed, work)
-        rest = [lags[p] - (shared[p] - bound_at(records[p])) for p in done]
+        rest: list[float] = []
+        for placed, lags in prepared:
+            shared = evaluator.shared_starts(placed, work)
+            binds = {p: at for p, _, at in placed}
+            rest += [lag - (shared[p] - binds[p]) for p, lag in lags.items()]
         base = float(statistics.median(rest))
         cost = sum(abs(r - base) for r in rest)
         if best is None or cost < best[0] - 1e-9:
@@ -1052,30 +1068,79 @@ def fit_bound_start(
 
 
 def fit_request_overhead(
-    the_plan: plan.Plan, records: Sequence[Mapping[str, Any]], config: model.ModelConfig
+    the_plan: plan.Plan, runs: Sequence[Sequence[Mapping[str, Any]]], config: model.ModelConfig
 ) -> float:
     """What a request costs before its first byte beyond the site latency the data server
-    adds: the median of measured first byte minus modelled latency over the run's completed
-    pods that move data over a link (0 with none). On an idle cluster it is milliseconds; with
-    a scenario's pods starting at once on this host, tens to a hundred."""
+    adds: the median of measured first byte minus modelled latency over the completed pods of
+    ``runs`` that move data over a link (0 with none). On an idle cluster it is milliseconds;
+    with a scenario's pods starting at once on this host, tens to a hundred."""
     state = the_plan.cluster()
     extra: list[float] = []
-    for record, pod in zip(records, the_plan.pods, strict=True):
-        measured = record.get("measured") or {}
-        index = state.index.get(str(record.get("node")))
-        if (
-            index is None
-            or pod.data_source is None
-            or pod.data_size_mb <= 0
-            or not report.completed(record)
-            or measured.get("first_byte_s") is None
-        ):
-            continue
-        view = state.source_view(pod.data_source)
-        if bool(view.on_node[index]):
-            continue  # the model charges no transfer for data on the pod's own node
-        extra.append(float(measured["first_byte_s"]) - float(view.latency_s[index]))
+    for records in runs:
+        for record, pod in zip(records, the_plan.pods, strict=True):
+            measured = record.get("measured") or {}
+            index = state.index.get(str(record.get("node")))
+            if (
+                index is None
+                or pod.data_source is None
+                or pod.data_size_mb <= 0
+                or not report.completed(record)
+                or measured.get("first_byte_s") is None
+            ):
+                continue
+            view = state.source_view(pod.data_source)
+            if bool(view.on_node[index]):
+                continue  # the model charges no transfer for data on the pod's own node
+            extra.append(float(measured["first_byte_s"]) - float(view.latency_s[index]))
     return max(0.0, float(statistics.median(extra))) if extra else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class HostFit:
+    """The host's numbers one run is predicted with, and the runs they were fitted on (empty:
+    the probe's start, the same for every pod)."""
+
+    start: PodStart
+    """Pods bound at once (:func:`fit_pod_start`)."""
+    bound_start: PodStart
+    """From each pod's bind (:func:`fit_bound_start`)."""
+    request_overhead_s: float
+    fitted_on: tuple[str, ...]
+
+    def as_record(self) -> dict[str, Any]:
+        """The fit as the JSON records it, under the run it predicts."""
+        return {
+            "fitted_on": list(self.fitted_on),
+            "bound_start_s": self.bound_start.base_s,
+            "bound_start_work_s": self.bound_start.per_pod_s,
+            "pod_start_s": self.start.base_s,
+            "start_per_pod_s": self.start.per_pod_s,
+            "start_spread_s": self.start.spread_s,
+            "request_overhead_s": self.request_overhead_s,
+        }
+
+
+def fit_host(
+    the_plan: plan.Plan,
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    config: model.ModelConfig,
+    *,
+    probe_start_s: float,
+) -> HostFit:
+    """The host's numbers fitted on ``runs`` (name -> pod records) pooled; with no run, or no
+    completed pod in them, the probe's start for every pod and no request overhead."""
+    records = list(runs.values())
+    start = fit_pod_start(the_plan, records, config)
+    bound_start = fit_bound_start(the_plan, records, config)
+    flat = PodStart(base_s=probe_start_s, per_pod_s=0.0, spread_s=0.0)
+    if start is None or bound_start is None:
+        return HostFit(start=flat, bound_start=flat, request_overhead_s=0.0, fitted_on=())
+    return HostFit(
+        start=start,
+        bound_start=bound_start,
+        request_overhead_s=fit_request_overhead(the_plan, records, config),
+        fitted_on=tuple(runs),
+    )
 
 
 def predict_scenario(
@@ -1085,39 +1150,40 @@ def predict_scenario(
     *,
     probe_start_s: float,
 ) -> None:
-    """Predict every run of one scenario. The pod starts are fitted on the baseline's run
-    (:func:`fit_pod_start` for pods bound at once, :func:`fit_bound_start` from the bind:
-    once per scenario, so the baseline's accuracy is in-sample and every other scheduler's is
-    not); without a baseline run, the probe's start is used, the same for every pod."""
-    baseline = entry["schedulers"].get(entry.get("baseline", "kube-scheduler"))
-    fitted = None if baseline is None else fit_pod_start(the_plan, baseline["pods"], config)
-    from_bind = None if baseline is None else fit_bound_start(the_plan, baseline["pods"], config)
+    """Predict every run of one scenario, each with the host's numbers (:func:`fit_host`)
+    fitted on the scenario's *other* runs: leave one out, so no run is graded with numbers
+    fitted on its own pods, the baseline's included, and each fit pools three runs' pods
+    rather than resting on one run's draw of the host's stalls. A scenario run by one
+    scheduler alone has nothing to fit on and is predicted with the probe's start."""
+    runs = entry["schedulers"]
     entry["data_servers"] = {
         source: plan.data_server_node(the_plan, source) for source in the_plan.sources()
     }
-    flat = PodStart(base_s=probe_start_s, per_pod_s=0.0, spread_s=0.0)
-    start = fitted or flat
-    bound_start = from_bind or flat
-    entry["pod_start_s"] = start.base_s
-    entry["start_per_pod_s"] = start.per_pod_s
-    entry["start_spread_s"] = start.spread_s
-    entry["bound_start_s"] = bound_start.base_s
-    entry["bound_start_work_s"] = bound_start.per_pod_s
-    entry["pod_start_from"] = "baseline" if fitted is not None else "probe"
-    overhead = 0.0 if baseline is None else fit_request_overhead(the_plan, baseline["pods"], config)
-    entry["request_overhead_s"] = overhead
-    for run in entry["schedulers"].values():
+    for stale in (
+        "pod_start_s",
+        "start_per_pod_s",
+        "start_spread_s",
+        "bound_start_s",
+        "bound_start_work_s",
+        "pod_start_from",
+        "request_overhead_s",
+    ):
+        entry.pop(stale, None)  # fitted per scenario on the baseline before leave-one-out
+    for name, run in runs.items():
+        others = {other: r["pods"] for other, r in runs.items() if other != name}
+        host = fit_host(the_plan, others, config, probe_start_s=probe_start_s)
+        run["host_fit"] = host.as_record()
         predict(
             the_plan,
             run["pods"],
             config,
-            start=start,
-            bound_start=bound_start,
-            request_overhead_s=overhead,
+            start=host.start,
+            bound_start=host.bound_start,
+            request_overhead_s=host.request_overhead_s,
         )
         for key in PREDICTIONS:
             run[key.replace("predicted", "model_error")] = report.term_errors(run["pods"], key)
-        own = fit_bound_start(the_plan, run["pods"], config)
+        own = fit_bound_start(the_plan, [run["pods"]], config)
         run["bound_start_own_s"] = None if own is None else own.base_s
         run["bound_start_work_own_s"] = None if own is None else own.per_pod_s
         run.pop("pod_start_own_s", None)
@@ -1130,9 +1196,9 @@ def predict_scenario(
                 the_plan,
                 copies,
                 config,
-                start=start,
+                start=host.start,
                 bound_start=own,
-                request_overhead_s=fit_request_overhead(the_plan, run["pods"], config),
+                request_overhead_s=fit_request_overhead(the_plan, [run["pods"]], config),
             )
             run["model_error_own_start"] = report.term_errors(copies)
 

@@ -411,11 +411,11 @@ class TestStartupFits:
         # Two pods start together on w1 (2 and 4 s), one alone on w2 (6 s): the slope of the
         # wait on the count is negative, so no per-pod part. Inclusive deciles of 2, 4, 6: 2.4
         # and 5.6; a uniform window with that range is 4 s.
-        fitted = runner.fit_pod_start(the_plan, records, config)
+        fitted = runner.fit_pod_start(the_plan, [records], config)
         assert fitted is not None
         assert (fitted.base_s, fitted.per_pod_s) == (pytest.approx(4.0), 0.0)
         assert fitted.spread_s == pytest.approx(4.0)
-        assert runner.fit_request_overhead(the_plan, records, config) == pytest.approx(0.1)
+        assert runner.fit_request_overhead(the_plan, [records], config) == pytest.approx(0.1)
 
     def test_the_wait_grows_by_the_slope_per_pod_its_node_starts_at_once(self) -> None:
         pods = [dataclasses.replace(POD, name=f"detect-{k}") for k in range(4)]
@@ -423,7 +423,7 @@ class TestStartupFits:
         # w1 starts three at once (5, 6, 7 s), w2 one (3 s): Theil-Sen slope of (3,5) (3,6)
         # (3,7) against (1,3) is the median of 1, 1.5 and 2; what is left: 0.5, 1.5, 2.5, 1.5.
         rows = [("w1", 5.0, 0.1), ("w1", 6.0, 0.1), ("w1", 7.0, 0.1), ("w2", 3.0, 0.1)]
-        fitted = runner.fit_pod_start(the_plan, self.records(the_plan, rows), model.ModelConfig())
+        fitted = runner.fit_pod_start(the_plan, [self.records(the_plan, rows)], model.ModelConfig())
         assert fitted is not None
         assert fitted.per_pod_s == pytest.approx(1.5)
         assert fitted.base_s == pytest.approx(statistics.median([0.5, 1.5, 2.5, 1.5]))
@@ -437,10 +437,77 @@ class TestStartupFits:
         records = self.records(the_plan, rows)
         for record in records:
             record["milestones"] = {"bound_s": 0.0, "scheduled_s": 0.0}
-        fitted = runner.fit_bound_start(the_plan, records, model.ModelConfig())
+        fitted = runner.fit_bound_start(the_plan, [records], model.ModelConfig())
         assert fitted is not None
         assert fitted.per_pod_s == pytest.approx(0.5)
         assert fitted.base_s == pytest.approx(1.0)
+
+    def test_the_start_from_the_bind_pools_the_runs_it_is_fitted_on(self) -> None:
+        pods = [dataclasses.replace(POD, name=f"detect-{k}") for k in range(2)]
+        the_plan = make(pods=pods)
+        # Run a: one pod alone on w1, running 1.5 s after its bind: any split of 1.5 s into
+        # shared work and base fits it, and the least work (0) is kept. Run b: two pods bound
+        # together on w1, each running 2 s after: with a, only 0.5 s of work (1 s alone, 2 s
+        # for two sharing) and a 1 s base fit all three.
+        alone = self.records(the_plan, [("w1", 1.5, 0.1), ("w2", 9.0, 0.1)])
+        alone[1].update(phase="Pending", node=None)  # never bound: no start to share
+        pair = self.records(the_plan, [("w1", 2.0, 0.1), ("w1", 2.0, 0.1)])
+        for record in alone + pair:
+            record["milestones"] = {"bound_s": 0.0, "scheduled_s": 0.0}
+        config = model.ModelConfig()
+        one = runner.fit_bound_start(the_plan, [alone], config)
+        assert one is not None
+        assert (one.per_pod_s, one.base_s) == (0.0, pytest.approx(1.5))
+        pooled = runner.fit_bound_start(the_plan, [alone, pair], config)
+        assert pooled is not None
+        assert (pooled.per_pod_s, pooled.base_s) == (pytest.approx(0.5), pytest.approx(1.0))
+
+    def test_each_run_is_predicted_with_numbers_fitted_on_the_other_runs(self) -> None:
+        pods = [dataclasses.replace(POD, name=f"detect-{k}") for k in range(2)]
+        the_plan = make(pods=pods)
+        waits = {"kube-scheduler": 2.0, "binder": 3.0, "batch": 7.0}
+        runs = {}
+        for name, wait in waits.items():
+            records = self.records(the_plan, [("w1", wait, 0.1), ("w2", 1.0, 0.1)])
+            records[1].update(phase="Pending", node=None)
+            for record in records:
+                record.update(pod="p", milestones={"bound_s": 0.0, "scheduled_s": 0.0})
+                record["class"] = "latency-sensitive"
+            runs[name] = records
+        entry: dict[str, object] = {
+            "schedulers": {name: {"pods": records} for name, records in runs.items()},
+            "baseline": "kube-scheduler",
+            "bound_start_s": 9.0,  # a per-scenario fit of an older page: dropped
+        }
+        runner.predict_scenario(the_plan, entry, model.ModelConfig(), probe_start_s=0.5)
+        assert "bound_start_s" not in entry
+        fits = {
+            name: run["host_fit"]  # type: ignore[index]
+            for name, run in entry["schedulers"].items()  # type: ignore[attr-defined]
+        }
+        assert fits["kube-scheduler"]["fitted_on"] == ["binder", "batch"]
+        assert fits["binder"]["fitted_on"] == ["kube-scheduler", "batch"]
+        assert fits["batch"]["fitted_on"] == ["kube-scheduler", "binder"]
+        # One pod per run, alone: the start is the median of the other two runs' waits (any
+        # split into work and base fits them alike; the least work is kept). Each run is
+        # predicted from the others' starts, never its own.
+        for name, (a, b) in {
+            "kube-scheduler": (3.0, 7.0),
+            "binder": (2.0, 7.0),
+            "batch": (2.0, 3.0),
+        }.items():
+            assert fits[name]["bound_start_work_s"] == 0.0
+            assert fits[name]["bound_start_s"] == pytest.approx((a + b) / 2)
+
+    def test_a_scenario_run_alone_is_predicted_with_the_probes_start(self) -> None:
+        the_plan = make()
+        records = self.records(the_plan, [("w1", 2.0, 0.05)])
+        records[0].update(pod="p", **{"class": "latency-sensitive"})
+        entry: dict[str, object] = {"schedulers": {"binder": {"pods": records}}}
+        runner.predict_scenario(the_plan, entry, model.ModelConfig(), probe_start_s=0.5)
+        fit = entry["schedulers"]["binder"]["host_fit"]  # type: ignore[index]
+        assert fit["fitted_on"] == []
+        assert (fit["bound_start_s"], fit["bound_start_work_s"]) == (0.5, 0.0)
 
     def test_the_bind_is_the_watchs_within_the_api_servers_second(self) -> None:
         def at(**stamps: float | None) -> float:
@@ -463,9 +530,9 @@ class TestStartupFits:
         records = self.records(the_plan, [("w1", 2.0, 0.05)])
         records[0]["phase"] = "Failed"
         config = model.ModelConfig()
-        assert runner.fit_request_overhead(the_plan, records, config) == 0.0
-        assert runner.fit_pod_start(the_plan, records, config) is None
-        assert runner.fit_bound_start(the_plan, records, config) is None
+        assert runner.fit_request_overhead(the_plan, [records], config) == 0.0
+        assert runner.fit_pod_start(the_plan, [records], config) is None
+        assert runner.fit_bound_start(the_plan, [records], config) is None
 
 
 class TestBindWatch:
