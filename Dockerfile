@@ -13,6 +13,9 @@
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS builder
+# On both stages, so that hack/build-image.sh can remove this project's images a rebuild
+# leaves untagged (the classic builder keeps the builder stage as one) and nobody else's.
+LABEL io.cloudedge.build="cloud-edge-scheduler"
 ARG WHEELS=pypi
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -32,7 +35,8 @@ RUN if [ "$WHEELS" = hermetic ]; then \
  && /opt/cloudedge/bin/cloudedge --version
 
 FROM ${PYTHON_IMAGE}
-LABEL org.opencontainers.image.title="cloud-edge-scheduler" \
+LABEL io.cloudedge.build="cloud-edge-scheduler" \
+      org.opencontainers.image.title="cloud-edge-scheduler" \
       org.opencontainers.image.description="A Kubernetes scheduler for clusters that mix cloud and edge nodes" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=builder /opt/cloudedge /opt/cloudedge
