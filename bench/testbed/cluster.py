@@ -16,6 +16,7 @@ own message. Facts relied on (shared KIND-HERE notes, item 15):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -24,7 +25,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -404,6 +405,56 @@ def control_plane_container(cluster: str) -> str:
 
 CONTROL_PLANE_CPU_SHARES = 8192
 """The control plane's weight on the nodes' CPU against each worker's 1,024 (Docker's)."""
+
+
+CPU_CGROUPS = Path("/sys/fs/cgroup/cpu")
+"""The host's cgroup v1 CPU hierarchy (Docker's containers are under ``docker/``)."""
+
+HOST_CGROUP = "docker/cloudedge-testbed-host"
+"""Where the runner and what it starts run while a run lasts (:func:`weighed_like_the_nodes`):
+beside the node containers, under Docker's group."""
+
+
+def own_cpu_cgroup(listing: Path = Path("/proc/self/cgroup")) -> str:
+    """This process's cgroup in the v1 CPU hierarchy, relative to its root ("" for the root,
+    and on a host without that hierarchy)."""
+    for line in listing.read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            return path.strip("/")
+    return ""
+
+
+@contextlib.contextmanager
+def weighed_like_the_nodes(
+    shares: int, *, root: Path = CPU_CGROUPS, cgroup: str = HOST_CGROUP
+) -> Iterator[bool]:
+    """Run this process, and every process it starts meanwhile, in a CPU cgroup beside the
+    node containers weighing ``shares``; back where it was afterwards. Yields whether it could
+    (not on cgroup v2, nor without the right to write the hierarchy: the run goes on as
+    before).
+
+    Why: the kernel's autogroup puts every process of one session that stays in the root
+    cgroup into one group, weighed like the whole of Docker's (all the nodes together); in a
+    burst's start storm the runner, the kubectl that creates the Jobs and our schedulers
+    then waited seconds for a CPU, where kube-scheduler and the Job controller, in the
+    control plane's container, did not."""
+    before = own_cpu_cgroup()
+    target = root / cgroup
+    try:
+        target.mkdir(exist_ok=True)
+        (target / "cpu.shares").write_text(f"{shares}\n")
+        (target / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    except OSError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(OSError):
+            (root / before / "cgroup.procs").write_text(f"{os.getpid()}\n")
+        with contextlib.suppress(OSError):
+            target.rmdir()  # refused while a process it started still runs: left, reused
 
 
 def container_cpu_shares(container: str, shares: int | None = None) -> int:

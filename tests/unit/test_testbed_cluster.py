@@ -3,6 +3,7 @@ the second kube-scheduler's configuration."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -333,3 +334,44 @@ class TestTasksCpus:
         assert [c[:5] for c in calls] == [["docker", "exec", "node", "sh", "-c"]] * 2
         assert calls[0][-1].startswith(f"set -e; cd {plan.NODE_CPUSETS};")
         assert calls[1][-1].startswith(f"cd {plan.NODE_CPUSETS} ||")
+
+
+class TestHostCgroup:
+    def test_the_runner_runs_beside_the_nodes_weighed_like_the_control_plane(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "docker").mkdir()
+        monkeypatch.setattr(cluster, "own_cpu_cgroup", lambda: "")
+        group = tmp_path / "docker" / "cloudedge-testbed-host"
+        with cluster.weighed_like_the_nodes(8192, root=tmp_path) as weighed:
+            assert weighed
+            assert (group / "cpu.shares").read_text() == "8192\n"
+            assert (group / "cgroup.procs").read_text() == f"{os.getpid()}\n"
+        # Back in the cgroup it came from; the group itself is removed when it is empty (a
+        # real one is once the process left it; here its two files keep it).
+        assert (tmp_path / "cgroup.procs").read_text() == f"{os.getpid()}\n"
+
+    def test_without_a_writable_hierarchy_the_run_goes_on_where_it_was(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(cluster, "own_cpu_cgroup", lambda: "")
+        # No docker/ directory under the root: the cgroup cannot be made.
+        with cluster.weighed_like_the_nodes(8192, root=tmp_path / "absent") as weighed:
+            assert not weighed
+        assert not (tmp_path / "absent").exists()
+
+    @pytest.mark.parametrize(
+        ("listing", "expected"),
+        [
+            ("4:memory:/job/7\n1:cpu:/docker/abc\n0::/\n", "docker/abc"),
+            ("3:cpu,cpuacct:/user.slice\n", "user.slice"),
+            ("1:cpu:/\n", ""),
+            ("0::/init.scope\n", ""),  # cgroup v2 only: no v1 CPU hierarchy
+        ],
+        ids=["cpu-alone", "cpu-with-cpuacct", "root", "v2-only"],
+    )
+    def test_the_own_cgroup_is_read_from_the_cpu_line(
+        self, tmp_path: Path, listing: str, expected: str
+    ) -> None:
+        (tmp_path / "cgroup").write_text(listing)
+        assert cluster.own_cpu_cgroup(tmp_path / "cgroup") == expected
