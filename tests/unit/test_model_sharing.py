@@ -297,6 +297,28 @@ def test_pods_admitted_as_room_frees_count_those_still_starting() -> None:
     assert runs[1] == pytest.approx((3.5 + 1.5, 1.0))
 
 
+class TestReleasedSharing:
+    def test_jobs_released_together_share_the_server_as_shared_finish_says(self) -> None:
+        took = evaluator.released_sharing([0.0, 0.0, 0.0], [1.0, 3.0, 2.0])
+        expected = [evaluator.shared_finish([1.0, 3.0, 2.0], [1.0] * 3, k) for k in range(3)]
+        assert took == pytest.approx(expected)
+
+    def test_a_job_released_after_the_other_ended_runs_alone(self) -> None:
+        assert evaluator.released_sharing([0.0, 5.0], [1.0, 1.0]) == pytest.approx([1.0, 1.0])
+
+    def test_a_job_released_midway_shares_what_is_left(self) -> None:
+        # Job 0 (2 s alone) runs alone for 1 s, then shares with job 1 (1 s alone): both
+        # have 1 s left at half rate, so both end 2 s later: 3 s for job 0, 2 s for job 1.
+        took = evaluator.released_sharing([0.0, 1.0], [2.0, 1.0])
+        assert took == pytest.approx([3.0, 2.0])
+
+    def test_release_order_not_list_order_decides(self) -> None:
+        assert evaluator.released_sharing([1.0, 0.0], [1.0, 2.0]) == pytest.approx([2.0, 3.0])
+
+    def test_an_empty_job_takes_no_time(self) -> None:
+        assert evaluator.released_sharing([0.0, 0.0], [0.0, 1.0]) == pytest.approx([0.0, 1.0])
+
+
 class TestSharedStarts:
     def test_nodes_share_the_cpu_equally_and_their_pods_share_their_node(self) -> None:
         # e0 starts one pod, e1 two, all bound at 0, 1 s of work each: e0's share is half the
@@ -324,3 +346,24 @@ def test_from_the_bind_a_pod_waits_for_its_bind_then_its_shared_start() -> None:
         problem, [0, 0, 1], pod_start_s=0.5, start_per_pod_s=1.0, bound_at_s=[0.0, 4.0, 0.0]
     )
     assert [o.waiting_s for o in graded.outcomes if o] == pytest.approx([2.5, 5.5, 2.5])
+
+
+def test_from_the_bind_transfers_share_a_link_only_while_both_are_in_flight() -> None:
+    # Two pods fetch 10 MB each from c1 into e1 (100 Mbit/s, 0.8 s alone). Bound together,
+    # they fetch together (1.6 s each, as when every pod is taken to start at once); bound
+    # 5 s apart, each fetches alone.
+    cluster = model.ClusterState([edge("e1"), cloud("c1")])
+    pods = [pod(f"r{k}", data_source="c1", data_size_mb=10.0) for k in range(2)]
+    problem = evaluator.Problem(pods, cluster, CONFIG)
+    alone = evaluator.grade_sharing(evaluator.Problem(pods[:1], cluster, CONFIG), [0])
+    assert alone.outcomes[0] is not None
+    latency = alone.outcomes[0].transfer_s - 0.8
+
+    def transfers(bound: list[float]) -> list[float]:
+        graded = evaluator.grade_sharing(problem, [0, 0], start_per_pod_s=0.0, bound_at_s=bound)
+        return [o.transfer_s for o in graded.outcomes if o]
+
+    assert transfers([0.0, 0.0]) == pytest.approx([latency + 1.6, latency + 1.6])
+    assert transfers([0.0, 5.0]) == pytest.approx([latency + 0.8, latency + 0.8])
+    # Half a second apart: the first fetches alone for 0.5 s, then both share the link.
+    assert transfers([0.0, 0.5]) == pytest.approx([latency + 1.1, latency + 1.1])
