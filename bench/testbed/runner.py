@@ -884,23 +884,23 @@ NOTES = """## How the testbed works
   (before the tasks had a CPU of their own, above).
 - **Time.** With rate scale s and work scale w every model time is w/s times the scenario's;
   latencies and deadlines are scaled by w/s too, so each scheduler faces the scenario's problem.
-- **Predicted.** Each pod's terms on the node it ran on, graded on the final state (every pod of
-  the run where it ran): before calibration with the scheduler's queueing reading, after it with
-  the sharing reading (processor sharing of the node's CPU, fair shares of each link, pods
-  waiting for room) from each pod's bind: when a pod is bound is its scheduler's part (and the
-  cluster's: the Job controller creates some pods seconds late on a loaded control plane),
-  what it then does is the model's. The bind is the runner's own watch of the pods
-  (`bound_s`) where it falls within the second of the API server's whole-second
+- **Predicted.** Each pod's terms on the node it ran on, graded on the final state (every pod
+  of the run where it ran): before calibration with the scheduler's queueing reading, after it
+  with the sharing reading (processor sharing of the node's CPU, fair shares of each link
+  among the transfers in flight together, pods waiting for room) from each pod's bind: when a
+  pod is bound is its scheduler's part (and the cluster's: a loaded control plane creates and
+  binds some pods late), what it then does is the model's. The bind is the runner's own watch
+  of the pods (`bound_s`) where it falls within the second of the API server's whole-second
   `PodScheduled` stamp, else the middle of that second (a loaded API server delivers watch
-  events seconds late; `runner.bound_at`). The host's numbers are fitted for each run on
-  the scenario's other runs, pooled (leave one out: no run, kube-scheduler's included, is
-  graded with numbers fitted on its own pods): the pod start from the bind (each start
-  costs some work on one CPU the nodes starting pods share equally, a node's share split
-  among the pods it starts, then a fixed part) and what a request costs before its first
-  byte beyond the site latency. The same reading with every
-  pod bound at its submission is reported beside it, with a start fitted for that (a base, a
-  part per pod its node starts at once, and the spread of those starts); docs/model.md,
-  "Calibration". A term under 2% of a pod's measured total on both sides is not compared.
+  events seconds late; `runner.bound_at`). The host's numbers are fitted for each run on the
+  scenario's other runs, pooled (leave one out: no run, kube-scheduler's included, is graded
+  with numbers fitted on its own pods): the pod start from the bind (each start costs some
+  work on one CPU the nodes starting pods share equally, a node's share split among the pods
+  it starts, then a fixed part) and what a request costs before its first byte beyond the site
+  latency. The same reading with every pod bound at its submission is reported beside it, with
+  a start fitted for that (a base, a part per pod its node starts at once, and the spread of
+  those starts); docs/model.md, "Calibration". A term under 2% of a pod's measured total on
+  both sides is not compared.
 - **Measured.** Each task reports transfer (request to last byte), wait-to-start (submission to
   container start: scheduling, waiting for room, container start), processing (the CPU loop, shared
   with co-located tasks) and total (submission to the end) in its termination message.

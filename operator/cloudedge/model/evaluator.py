@@ -396,9 +396,9 @@ def released_sharing(releases: Sequence[float], sizes: Sequence[float]) -> list[
     The reading from the bind (:func:`grade_sharing` with ``bound_at_s``) knows when each
     pod starts, so a link is shared only by the transfers in flight together, as the node's
     CPU is in :func:`run_node`. Charging every transfer of a link against each other, as
-    if all started at once, put the burst's detection frames at 2.4 to 3.4 times their
-    measured transfer on the testbed (every run from ``286e282`` to ``1ec18ba``): the eight
-    of one edge node started over 6 s, each fetching for a fifth of a second.
+    if all started at once, put transfers at a median 1.83 times their measured time on the
+    testbed (the eight runs ``286e282`` to ``1ec18ba``; 1.6 to 3.4 on the burst): the eight
+    detection pods of one edge node started over 6 s, each fetching for a fifth of a second.
     """
     order = sorted(range(len(sizes)), key=lambda q: (releases[q], q))
     left: dict[int, float] = {}
