@@ -400,9 +400,19 @@ def released_sharing(releases: Sequence[float], sizes: Sequence[float]) -> list[
     testbed (the eight runs ``286e282`` to ``1ec18ba``; 1.6 to 3.4 on the burst): the eight
     detection pods of one edge node started over 6 s, each fetching for a fifth of a second.
     """
+    done = _shared_in_groups(releases, sizes, range(len(sizes)))
+    return [done[q] - releases[q] for q in range(len(sizes))]
+
+
+def _shared_in_groups(
+    releases: Sequence[float], sizes: Sequence[float], groups: Sequence[int] | range
+) -> dict[int, float]:
+    """When each job ends on a server of rate 1 shared equally among the groups with a job
+    released and not yet done, each group's share split equally among those jobs (processor
+    sharing with arrivals, on two levels). Returns job index -> its end."""
     order = sorted(range(len(sizes)), key=lambda q: (releases[q], q))
     left: dict[int, float] = {}
-    took = [0.0] * len(sizes)
+    done: dict[int, float] = {}
     now = 0.0
     k = 0
     slack = 1e-12
@@ -412,17 +422,20 @@ def released_sharing(releases: Sequence[float], sizes: Sequence[float]) -> list[
         while k < len(order) and releases[order[k]] <= now + slack:
             left[order[k]] = max(0.0, float(sizes[order[k]]))
             k += 1
-        share = 1.0 / len(left)
-        step = min(rest / share for rest in left.values())
+        per_group: dict[int, int] = {}
+        for q in left:
+            per_group[groups[q]] = per_group.get(groups[q], 0) + 1
+        rate = {q: 1.0 / (len(per_group) * per_group[groups[q]]) for q in left}
+        step = min(left[q] / rate[q] for q in left)
         if k < len(order):
             step = min(step, releases[order[k]] - now)
         for q in list(left):
-            left[q] -= share * step
+            left[q] -= rate[q] * step
             if left[q] <= slack:
-                took[q] = now + step - releases[q]
+                done[q] = now + step
                 del left[q]
         now += step
-    return took
+    return done
 
 
 @dataclasses.dataclass
@@ -585,35 +598,10 @@ def shared_starts(arrivals: Sequence[tuple[int, int, float]], work_s: float) -> 
     18 s while the nodes bound one in the same second started it in 3 to 4 s, and pods bound
     while few others start, as ours are, start sooner.
     """
-    pending = sorted(arrivals, key=lambda a: (a[2], a[0]))
-    left: dict[int, float] = {}
-    node_of: dict[int, int] = {}
-    done: dict[int, float] = {}
-    now = 0.0
-    k = 0
-    slack = 1e-12
-    while k < len(pending) or left:
-        if not left:
-            now = max(now, pending[k][2])
-        while k < len(pending) and pending[k][2] <= now + slack:
-            pod, node, _ = pending[k]
-            left[pod] = work_s
-            node_of[pod] = node
-            k += 1
-        per_node: dict[int, int] = {}
-        for pod in left:
-            per_node[node_of[pod]] = per_node.get(node_of[pod], 0) + 1
-        rate = {pod: 1.0 / (len(per_node) * per_node[node_of[pod]]) for pod in left}
-        step = min(left[pod] / rate[pod] for pod in left)
-        if k < len(pending):
-            step = min(step, pending[k][2] - now)
-        for pod in list(left):
-            left[pod] -= rate[pod] * step
-            if left[pod] <= slack:
-                done[pod] = now + step
-                del left[pod]
-        now += step
-    return done
+    ends = _shared_in_groups(
+        [a[2] for a in arrivals], [work_s] * len(arrivals), [a[1] for a in arrivals]
+    )
+    return {arrivals[k][0]: end for k, end in ends.items()}
 
 
 def staggered_starts(
