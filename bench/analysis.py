@@ -549,9 +549,52 @@ def quality(numbers: common.Numbers, detail: dict[str, Any]) -> str:
                 f"{_f(shared['batch'] / shared['spread'])}x over each one's own pods): the rest "
                 "of the difference is which pods wait."
             )
+    out.extend(_draws_why(detail.get("draws") or []))
     if not out:
         return ""
     return "**Why (placement quality).**\n\n" + "\n".join(out)
+
+
+def _draws_why(found: list[dict[str, Any]]) -> list[str]:
+    """Per mixed size whose unseen draws do not all meet the held-out target: which reading
+    or count each missing draw misses, and how much of ``batch``'s mean by the queueing
+    reading its one costliest pod makes."""
+    from bench import quality
+
+    out: list[str] = []
+    for size in sorted({row["pods"] for row in found}):
+        mine = [row for row in found if row["pods"] == size]
+        missing = [row for row in mine if not quality.held_out(row)]
+        if not missing:
+            continue
+        parts = []
+        for row in missing:
+            b, sp, top = row["batch"], row["spread"], row["costliest"]
+            why = []
+            if b["placed"] < sp["placed"]:
+                why.append(f"places {b['placed']} to spread's {sp['placed']}")
+            q = b["mean_ect_s"] / sp["mean_ect_s"]
+            if q > quality.TARGET_RATIO:
+                rest = (b["mean_ect_s"] * b["placed"] - top["ect_s"]) / max(b["placed"] - 1, 1)
+                why.append(
+                    f"queueing {_f(q)} ({_f(rest / sp['mean_ect_s'])} without {top['pod']}, "
+                    f"{_f(top['ect_s'])} s on a node {top['node_share'] * 100:.0f}% requested"
+                    f"{', alone' if top['alone'] else ''})"
+                )
+            shared = b["sharing_mean_s"] / sp["sharing_mean_s"]
+            if shared > quality.TARGET_RATIO:
+                why.append(f"sharing {_f(shared)}")
+            parts.append(f"seed {row['seed']}: " + ", ".join(why))
+        out.append(
+            f"- **mixed-{size}, unseen draws: batch meets the held-out target on "
+            f"{len(mine) - len(missing)} of {len(mine)}.** The others: "
+            + "; ".join(parts)
+            + ". Placing the most pods first fills nodes to their requests, where the "
+            "queueing reading charges a pod up to 99 service times; a pod alone on a node it "
+            'fills included (docs/model.md, "Which pods wait", *Count first against the '
+            "queueing reading*)."
+        )
+    return out
 
 
 def extender(numbers: common.Numbers, detail: dict[str, Any]) -> str:

@@ -150,3 +150,80 @@ def test_a_missed_mean_says_whether_charging_that_reading_alone_meets_it() -> No
     )
     assert "With `congestionModel: queueing` (this reading alone) batch has 0.6x" in line
     assert "what the sharing one charges moves pods" in line
+
+
+def _draw(seed: int, pods: int, batch: tuple[int, float, float]) -> dict[str, Any]:
+    """A draw row with ``spread`` at 10 pods, 10 s by each reading, and ``batch`` at
+    (placed, queueing mean, sharing mean)."""
+    placed, queueing, sharing = batch
+    return {
+        "pods": pods,
+        "seed": seed,
+        "batch": {"placed": placed, "mean_ect_s": queueing, "sharing_mean_s": sharing},
+        "score": {"placed": 10, "mean_ect_s": 6.0, "sharing_mean_s": 9.0},
+        "spread": {"placed": 10, "mean_ect_s": 10.0, "sharing_mean_s": 10.0},
+        "pending_by_batch_placed_by_spread": 0,
+        "costliest": {
+            "pod": "p-7",
+            "node": "edge-3",
+            "ect_s": 50.0,
+            "waiting_s": 49.0,
+            "node_share": 0.99,
+            "alone": True,
+        },
+    }
+
+
+def test_a_draw_is_placed_by_batch_score_and_spread_and_names_batchs_costliest_pod() -> None:
+    cluster = model.ClusterState([edge("edge-1", cpu=4000), edge("edge-2", cpu=1000)])
+    pods = [pod(f"p{k}", cpu=1000, compute_cost=4000.0) for k in range(3)]
+    row = quality.draw(cluster, pods, CONFIG)
+    for name in quality.DRAW_STRATEGIES:
+        assert row[name]["placed"] == 3
+        assert math.isfinite(row[name]["mean_ect_s"])
+        assert math.isfinite(row[name]["sharing_mean_s"])
+    top = row["costliest"]
+    assert top["node"] in ("edge-1", "edge-2")
+    assert top["ect_s"] >= row["batch"]["mean_ect_s"]
+    assert 0.0 < top["node_share"] <= 1.0
+    assert row["pending_by_batch_placed_by_spread"] == 0
+
+
+def test_the_held_out_target_needs_both_readings_and_no_fewer_pods(
+    tmp_path: pathlib.Path,
+) -> None:
+    found = [
+        _draw(4, 250, (11, 6.0, 6.5)),  # meets it
+        _draw(5, 250, (11, 23.0, 6.5)),  # queueing reading over 0.70
+        _draw(6, 250, (11, 6.0, 7.5)),  # sharing reading over 0.70
+        _draw(7, 250, (9, 6.0, 6.5)),  # fewer pods than spread
+    ]
+    assert [quality.held_out(row) for row in found] == [True, False, False, False]
+    numbers = quality.draw_numbers(found)
+    key = "quality_draws_mixed_250"
+    assert numbers[f"{key}_draws"] == 4
+    assert numbers[f"{key}_batch_held_out_draws_met"] == 1
+    assert numbers[f"{key}_batch_queueing_within_target_draws_met"] == 3
+    assert numbers[f"{key}_batch_sharing_within_target_draws_met"] == 3
+    assert numbers[f"{key}_batch_no_fewer_than_spread_draws_met"] == 3
+    assert numbers[f"{key}_score_queueing_within_target_draws_met"] == 4
+    table = bench_report.targets(numbers)
+    line = next(t for t in table.splitlines() if "mixed-250, 4 unseen draws" in t)
+    assert "| 1 | **missed** |" in line
+    numbers[f"{key}_batch_held_out_draws_met"] = 4
+    line = next(t for t in bench_report.targets(numbers).splitlines() if "unseen draws" in t)
+    assert line.endswith("| met |")
+    detail = {"rows": [_row()], "draws": found, "time_limit_s": 1.0, "quick": True}
+    why = analysis.quality({}, detail)
+    line = next(t for t in why.splitlines() if "mixed-250, unseen draws" in t)
+    assert "on 1 of 4.**" in line
+    # 11 pods at 23 s with one of 50 s: the other ten average 20.3 s, 2.03x spread's.
+    assert "seed 5: queueing 2.3 (2.03 without p-7, 50 s on a node 99% requested, alone)" in line
+    assert "seed 6: sharing 0.75" in line
+    assert "seed 7: places 9 to spread's 10" in line
+    page = bench_report.quality_section(
+        detail, {"date": "d", "commit": "c", "loadavg_start": 0.1}, tmp_path
+    )
+    assert "**Unseen draws.**" in page
+    assert "| mixed-250 | 3 of 4 (median 0.6) |" in page
+    assert "| mixed-250 seed 5 | 11 / 10 / 10 | 2.3 / 0.65 |" in page
