@@ -920,7 +920,7 @@ def draws_part(detail: dict[str, Any]) -> str:
                 *(
                     f"{fmt(row[k]['mean_ect_s'] / sp['mean_ect_s'])} / "
                     f"{fmt(row[k]['sharing_mean_s'] / sp['sharing_mean_s'])}"
-                    for k in ("batch", "score")
+                    for k in ("batch", "score", "batch_at_spread_count")
                 ),
                 str(row["pending_by_batch_placed_by_spread"]),
                 "yes" if quality.held_out(row) else "no",
@@ -948,6 +948,8 @@ def draws_part(detail: dict[str, Any]) -> str:
                 f"{sum(1 for r in mine if r['batch']['placed'] >= r['spread']['placed'])} "
                 f"of {len(mine)}",
                 f"{sum(1 for r in mine if quality.held_out(r))} of {len(mine)}",
+                f"{sum(1 for r in mine if quality.held_out(r, 'batch_at_spread_count'))} "
+                f"of {len(mine)}",
             ]
         )
     seeds = sorted({row["seed"] for row in found})
@@ -957,6 +959,7 @@ def draws_part(detail: dict[str, Any]) -> str:
             "placed batch / score / spread",
             "batch / spread: queueing / sharing",
             "score / spread: queueing / sharing",
+            "batch at spread's count / spread: queueing / sharing",
             "pending by batch, placed by spread",
             "batch meets the held-out target",
             "batch's costliest pod (queueing reading)",
@@ -972,6 +975,7 @@ def draws_part(detail: dict[str, Any]) -> str:
             "score within 0.70, sharing",
             "batch places no fewer than spread",
             "batch: all three",
+            "batch at spread's count: all three",
         ],
         summary,
     )
@@ -984,7 +988,9 @@ at most 0.70 times `spread`'s, by both readings, with no fewer pods placed. The 
 names the pod whose completion by the queueing reading is the longest in `batch`'s placement:
 a pod on a node the batch fills to its requests waits up to 99 service times by that reading,
 and the most pods first (the objective's first rule) fills nodes (docs/model.md, "Which pods
-wait").
+wait"). "Batch at spread's count" is `batch`'s placement with the pods beyond `spread`'s
+count taken back, each time the one whose leaving lowers the solver's objective most, not
+searched again: what placing the most pods first costs the mean on that draw.
 
 {summary_table}
 

@@ -163,6 +163,7 @@ def _draw(seed: int, pods: int, batch: tuple[int, float, float]) -> dict[str, An
         "score": {"placed": 10, "mean_ect_s": 6.0, "sharing_mean_s": 9.0},
         "spread": {"placed": 10, "mean_ect_s": 10.0, "sharing_mean_s": 10.0},
         "pending_by_batch_placed_by_spread": 0,
+        "batch_at_spread_count": {"placed": 10, "mean_ect_s": 6.5, "sharing_mean_s": 6.0},
         "costliest": {
             "pod": "p-7",
             "node": "edge-3",
@@ -187,6 +188,24 @@ def test_a_draw_is_placed_by_batch_score_and_spread_and_names_batchs_costliest_p
     assert top["ect_s"] >= row["batch"]["mean_ect_s"]
     assert 0.0 < top["node_share"] <= 1.0
     assert row["pending_by_batch_placed_by_spread"] == 0
+    # Every pod fits, so holding batch to spread's count takes none back.
+    held = row["batch_at_spread_count"]
+    assert held["placed"] == 3
+    assert held["mean_ect_s"] == pytest.approx(row["batch"]["mean_ect_s"])
+    assert held["sharing_mean_s"] == pytest.approx(row["batch"]["sharing_mean_s"])
+
+
+def test_holding_batch_to_a_count_takes_back_the_pod_whose_leaving_saves_most() -> None:
+    cluster = model.ClusterState([edge("edge-1", cpu=4000), edge("edge-2", cpu=4000)])
+    pods = [pod("cheap", cpu=100, compute_cost=100.0)]
+    pods += [pod(f"costly{k}", cpu=100, compute_cost=40000.0) for k in range(2)]
+    result = model.place(pods, cluster, CONFIG, strategy="batch")
+    assert result.placed == 3
+    held = quality.held_to(result, CONFIG, 1)
+    assert held["placed"] == 1
+    # What is left is the cheap pod: 100 work units on a 4-CPU node, 0.025 s of processing.
+    assert held["mean_ect_s"] < quality.draw(cluster, pods, CONFIG)["batch"]["mean_ect_s"]
+    assert held["mean_ect_s"] == pytest.approx(100.0 / 4000.0, rel=0.5)
 
 
 def test_the_held_out_target_needs_both_readings_and_no_fewer_pods(
@@ -221,9 +240,14 @@ def test_the_held_out_target_needs_both_readings_and_no_fewer_pods(
     assert "seed 5: queueing 2.3 (2.03 without p-7, 50 s on a node 99% requested, alone)" in line
     assert "seed 6: sharing 0.75" in line
     assert "seed 7: places 9 to spread's 10" in line
+    # Held at spread's count the three are at 0.65 / 0.6 with 10 pods: all four meet it.
+    assert "batch meets the target on 4 of 4: placing the most pods first" in line
+    assert "is what misses it on 3 of them" in line
+    assert numbers[f"{key}_batch_at_spread_count_held_out_draws_met"] == 4
     page = bench_report.quality_section(
         detail, {"date": "d", "commit": "c", "loadavg_start": 0.1}, tmp_path
     )
     assert "**Unseen draws.**" in page
     assert "| mixed-250 | 3 of 4 (median 0.6) |" in page
-    assert "| mixed-250 seed 5 | 11 / 10 / 10 | 2.3 / 0.65 |" in page
+    assert "| mixed-250 seed 5 | 11 / 10 / 10 | 2.3 / 0.65 | 0.6 / 0.9 | 0.65 / 0.6 |" in page
+    assert "| 1 of 4 | 4 of 4 |" in page
