@@ -573,7 +573,10 @@ def _draws_why(found: list[dict[str, Any]]) -> list[str]:
             b, sp, top = row["batch"], row["spread"], row["costliest"]
             why = []
             if b["placed"] < sp["placed"]:
-                why.append(f"places {b['placed']} to spread's {sp['placed']}")
+                why.append(
+                    f"places {b['placed']} to spread's {sp['placed']} (on time by the queueing "
+                    f"reading: {b['on_time']} to {sp['on_time']})"
+                )
             q = b["mean_ect_s"] / sp["mean_ect_s"]
             if q > quality.TARGET_RATIO:
                 rest = (b["mean_ect_s"] * b["placed"] - top["ect_s"]) / max(b["placed"] - 1, 1)

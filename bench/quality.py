@@ -290,6 +290,7 @@ def draw(
         placed[strategy] = {p.pod.key for p in result.placements if p.node is not None}
         row[strategy] = {
             "placed": graded.placed,
+            "on_time": graded.on_time,
             "mean_ect_s": graded.mean_ect_s,
             "sharing_mean_s": common.mean(shared.ects),
         }

@@ -159,9 +159,14 @@ def _draw(seed: int, pods: int, batch: tuple[int, float, float]) -> dict[str, An
     return {
         "pods": pods,
         "seed": seed,
-        "batch": {"placed": placed, "mean_ect_s": queueing, "sharing_mean_s": sharing},
-        "score": {"placed": 10, "mean_ect_s": 6.0, "sharing_mean_s": 9.0},
-        "spread": {"placed": 10, "mean_ect_s": 10.0, "sharing_mean_s": 10.0},
+        "batch": {
+            "placed": placed,
+            "on_time": placed,
+            "mean_ect_s": queueing,
+            "sharing_mean_s": sharing,
+        },
+        "score": {"placed": 10, "on_time": 9, "mean_ect_s": 6.0, "sharing_mean_s": 9.0},
+        "spread": {"placed": 10, "on_time": 8, "mean_ect_s": 10.0, "sharing_mean_s": 10.0},
         "pending_by_batch_placed_by_spread": 0,
         "batch_at_spread_count": {"placed": 10, "mean_ect_s": 6.5, "sharing_mean_s": 6.0},
         "costliest": {
@@ -239,7 +244,7 @@ def test_the_held_out_target_needs_both_readings_and_no_fewer_pods(
     # 11 pods at 23 s with one of 50 s: the other ten average 20.3 s, 2.03x spread's.
     assert "seed 5: queueing 2.3 (2.03 without p-7, 50 s on a node 99% requested, alone)" in line
     assert "seed 6: sharing 0.75" in line
-    assert "seed 7: places 9 to spread's 10" in line
+    assert "seed 7: places 9 to spread's 10 (on time by the queueing reading: 9 to 8)" in line
     # Held at spread's count the three are at 0.65 / 0.6 with 10 pods: all four meet it.
     assert "batch meets the target on 4 of 4: placing the most pods first" in line
     assert "is what misses it on 3 of them" in line
